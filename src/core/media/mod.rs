@@ -1,0 +1,5 @@
+//! Media: RTP packets, G.711 and the port pool.
+
+pub mod g711;
+pub mod ports;
+pub mod rtp;

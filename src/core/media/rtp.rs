@@ -1,0 +1,50 @@
+//! An outgoing RTP stream (RFC 3550): SSRC, sequence and timestamp stay continuous
+//! across whatever is played, and the marker bit flags the start of a talkspurt.
+
+use rtp_rs::{RtpPacketBuilder, Seq};
+
+/// Samples in one 20 ms G.711 frame at 8 kHz.
+pub const FRAME_SAMPLES: usize = 160;
+
+#[derive(Debug, Clone)]
+pub struct RtpSender {
+    ssrc: u32,
+    seq: u16,
+    timestamp: u32,
+    payload_type: u8,
+    talkspurt: bool,
+}
+
+impl RtpSender {
+    pub fn new(ssrc: u32, first_seq: u16, first_timestamp: u32, payload_type: u8) -> Self {
+        RtpSender {
+            ssrc,
+            seq: first_seq,
+            timestamp: first_timestamp,
+            payload_type,
+            talkspurt: true,
+        }
+    }
+
+    /// Marks the next packet as the start of a talkspurt.
+    pub fn new_talkspurt(&mut self) {
+        self.talkspurt = true;
+    }
+
+    /// Writes the next 20 ms packet carrying `payload` into `buf`; returns its length.
+    pub fn packet(&mut self, payload: &[u8], buf: &mut [u8]) -> usize {
+        let n = RtpPacketBuilder::new()
+            .payload_type(self.payload_type)
+            .ssrc(self.ssrc)
+            .sequence(Seq::from(self.seq))
+            .timestamp(self.timestamp)
+            .marked(self.talkspurt)
+            .payload(payload)
+            .build_into(buf)
+            .unwrap_or(0);
+        self.talkspurt = false;
+        self.seq = self.seq.wrapping_add(1);
+        self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
+        n
+    }
+}

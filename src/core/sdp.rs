@@ -1,0 +1,182 @@
+//! SDP offer/answer (RFC 3264) for one audio stream of G.711 with telephone-event.
+//! Offers are parsed with `ezk-sdp-types`; answers are written out directly, since
+//! they are small and must be exactly what phones expect.
+
+use bytesstr::BytesStr;
+use ezk_sdp_types::{Direction, MediaType, SessionDescription, TaggedAddress};
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum SdpError {
+    /// The body is not valid UTF-8 or not valid SDP.
+    #[error("unparseable SDP: {0}")]
+    Parse(String),
+    /// No audio stream, or none with a codec we speak (answered with 488).
+    #[error("no common codec")]
+    NoCommonCodec,
+}
+
+/// The G.711 codecs, by their static payload types (RFC 3551).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    Pcmu,
+    Pcma,
+}
+
+impl Codec {
+    pub fn payload_type(self) -> u8 {
+        match self {
+            Codec::Pcmu => 0,
+            Codec::Pcma => 8,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Codec::Pcmu => "PCMU",
+            Codec::Pcma => "PCMA",
+        }
+    }
+}
+
+/// Media direction from our point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    SendRecv,
+    SendOnly,
+    RecvOnly,
+    Inactive,
+}
+
+impl Dir {
+    fn as_str(self) -> &'static str {
+        match self {
+            Dir::SendRecv => "sendrecv",
+            Dir::SendOnly => "sendonly",
+            Dir::RecvOnly => "recvonly",
+            Dir::Inactive => "inactive",
+        }
+    }
+    /// Whether we may send audio in this direction.
+    pub fn sends(self) -> bool {
+        matches!(self, Dir::SendRecv | Dir::SendOnly)
+    }
+}
+
+/// What we take from an offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    /// Where the caller wants audio; `None` for a hold with 0.0.0.0 or port 0.
+    pub remote: Option<SocketAddr>,
+    /// The first codec in the caller's order that we speak.
+    pub codec: Codec,
+    /// The payload type of telephone-event/8000, if offered.
+    pub telephone_event: Option<u8>,
+    /// The direction our answer takes (the offer's, mirrored).
+    pub dir: Dir,
+}
+
+pub fn parse_offer(body: &[u8]) -> Result<Offer, SdpError> {
+    let text = std::str::from_utf8(body).map_err(|e| SdpError::Parse(e.to_string()))?;
+    let sdp = SessionDescription::parse(&BytesStr::from(text.to_string()))
+        .map_err(|e| SdpError::Parse(e.to_string()))?;
+    let media = sdp
+        .media_descriptions
+        .iter()
+        .find(|m| m.media.media_type == MediaType::Audio && m.media.port != 0)
+        .ok_or(SdpError::NoCommonCodec)?;
+    let rtpmap = |pt: u8| media.rtpmaps.iter().find(|r| r.payload == pt);
+    let codec = media
+        .media
+        .fmts
+        .iter()
+        .find_map(|&pt| {
+            let named = rtpmap(pt).map(|r| (r.encoding.to_ascii_uppercase(), r.clock_rate));
+            match (pt, named) {
+                (0, None) => Some(Codec::Pcmu),
+                (8, None) => Some(Codec::Pcma),
+                (_, Some((name, 8000))) if name == "PCMU" => Some(Codec::Pcmu),
+                (_, Some((name, 8000))) if name == "PCMA" => Some(Codec::Pcma),
+                _ => None,
+            }
+        })
+        .ok_or(SdpError::NoCommonCodec)?;
+    let telephone_event = media.media.fmts.iter().copied().find(|&pt| {
+        rtpmap(pt).is_some_and(|r| {
+            r.encoding.eq_ignore_ascii_case("telephone-event") && r.clock_rate == 8000
+        })
+    });
+    let conn = media.connection.as_ref().or(sdp.connection.as_ref());
+    let ip = conn.and_then(|c| match &c.address {
+        TaggedAddress::IP4(ip) => Some(IpAddr::V4(*ip)),
+        TaggedAddress::IP6(ip) => Some(IpAddr::V6(*ip)),
+        _ => None,
+    });
+    let remote = ip
+        .filter(|ip| !ip.is_unspecified())
+        .map(|ip| SocketAddr::new(ip, media.media.port));
+    let offered = if !matches!(media.direction, Direction::SendRecv) {
+        media.direction
+    } else {
+        sdp.direction
+    };
+    let dir = match offered {
+        Direction::SendRecv => Dir::SendRecv,
+        Direction::SendOnly => Dir::RecvOnly,
+        Direction::RecvOnly => Dir::SendOnly,
+        Direction::Inactive => Dir::Inactive,
+    };
+    let dir = if remote.is_none() && dir == Dir::SendRecv {
+        Dir::RecvOnly // RFC 2543 hold: c=0.0.0.0
+    } else {
+        dir
+    };
+    Ok(Offer {
+        remote,
+        codec,
+        telephone_event,
+        dir,
+    })
+}
+
+/// Our side of the media session: what every answer for this call repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalMedia {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub session_id: u64,
+    pub version: u64,
+}
+
+impl LocalMedia {
+    /// Writes the answer to `offer`, bumping the origin version when `bump` is set
+    /// (RFC 3264 8: a changed description needs a new version).
+    pub fn answer(&mut self, offer: &Offer, bump: bool) -> Vec<u8> {
+        if bump {
+            self.version += 1;
+        }
+        let family = if self.ip.is_ipv4() { "IP4" } else { "IP6" };
+        let mut s = String::with_capacity(256);
+        let _ = write!(
+            s,
+            "v=0\r\no=hotline {} {} IN {family} {ip}\r\ns=hotline\r\nc=IN {family} {ip}\r\nt=0 0\r\n",
+            self.session_id,
+            self.version,
+            ip = self.ip
+        );
+        let pt = offer.codec.payload_type();
+        let _ = write!(s, "m=audio {} RTP/AVP {pt}", self.port);
+        if let Some(te) = offer.telephone_event {
+            let _ = write!(s, " {te}");
+        }
+        let _ = write!(s, "\r\na=rtpmap:{pt} {}/8000\r\n", offer.codec.name());
+        if let Some(te) = offer.telephone_event {
+            let _ = write!(
+                s,
+                "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n"
+            );
+        }
+        let _ = write!(s, "a=ptime:20\r\na={}\r\n", offer.dir.as_str());
+        s.into_bytes()
+    }
+}

@@ -1,0 +1,1053 @@
+//! The SIP user agent server: routes each message to its transaction (by the top Via's
+//! branch) or dialog (by Call-ID and tags), answers what needs no decision, and reports
+//! calls to its owner as [`Event`]s.
+//!
+//! Driving it: feed [`Endpoint::handle_datagram`] / [`Endpoint::handle_message`] and
+//! [`Endpoint::handle_timeout`] with the current time, then drain
+//! [`Endpoint::poll_transmit`] and [`Endpoint::poll_event`], and wake again at
+//! [`Endpoint::poll_timeout`]. It never reads a clock or touches a socket.
+
+use super::dialog::{split_list, Dialog};
+use super::message::{
+    self, build_response, frame_datagram, salvage_request, Essentials, Message, MessageError,
+    Method, Request, Response,
+};
+use super::transaction::{
+    ClientNonInvite, ServerInvite, ServerNonInvite, Timer, Timers, Transport, TxOutput,
+};
+use crate::core::sdp::{self, LocalMedia, Offer};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+pub const ACCEPT: &str = "application/sdp, application/dtmf-relay, application/dtmf";
+/// Option tags we implement; a Require naming anything else gets 420.
+pub const SUPPORTED: &[&str] = &[];
+
+/// A TCP connection, as numbered by the runtime.
+pub type ConnId = u64;
+
+/// How a message came in, and so how its answer goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Link {
+    Udp,
+    Tcp(ConnId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer {
+    pub link: Link,
+    pub addr: SocketAddr,
+}
+
+impl Peer {
+    fn transport(&self) -> Transport {
+        match self.link {
+            Link::Udp => Transport::Unreliable,
+            Link::Tcp(_) => Transport::Reliable,
+        }
+    }
+    fn via_transport(&self) -> &'static str {
+        match self.link {
+            Link::Udp => "UDP",
+            Link::Tcp(_) => "TCP",
+        }
+    }
+}
+
+/// Bytes to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub peer: Peer,
+    pub bytes: Vec<u8>,
+}
+
+/// The endpoint's handle for a call; stable for the call's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallRef(pub u64);
+
+/// Who ended a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndedBy {
+    Caller,
+    Hotline,
+}
+
+impl EndedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndedBy::Caller => "caller",
+            EndedBy::Hotline => "hotline",
+        }
+    }
+}
+
+/// Why a call ended: stable codes, stored in call records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndCause {
+    /// The caller sent BYE.
+    CallerBye,
+    /// The caller cancelled before we answered.
+    CallerCancel,
+    /// Our 2xx was never acknowledged (RFC 3261 13.3.1.4).
+    AckTimeout,
+    /// The call reached the configured maximum duration.
+    MaxDuration,
+    /// The server was shutting down.
+    Shutdown,
+    /// We refused the call (the status says why).
+    Rejected,
+    /// No RTP arrived for too long.
+    NoMedia,
+}
+
+impl EndCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndCause::CallerBye => "caller_bye",
+            EndCause::CallerCancel => "caller_cancel",
+            EndCause::AckTimeout => "ack_timeout",
+            EndCause::MaxDuration => "max_duration",
+            EndCause::Shutdown => "shutdown",
+            EndCause::Rejected => "rejected",
+            EndCause::NoMedia => "no_media",
+        }
+    }
+}
+
+/// A new call, as the INVITE described it. Numbers are personal data: keep them out of logs.
+#[derive(Debug, Clone)]
+pub struct IncomingCall {
+    pub call_id: String,
+    pub caller: String,
+    pub called: String,
+    pub peer: Peer,
+    /// The host the caller used to reach us (Request-URI), for Contact and SDP.
+    pub local_host: String,
+    pub offer: Option<Result<Offer, sdp::SdpError>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    Incoming {
+        call: CallRef,
+        info: Box<IncomingCall>,
+    },
+    /// The ACK of our 2xx arrived.
+    Confirmed { call: CallRef },
+    /// A re-INVITE changed where or whether media flows.
+    MediaChanged { call: CallRef, offer: Offer },
+    /// INFO inside the call (DTMF relay and the like).
+    Info {
+        call: CallRef,
+        content_type: Option<String>,
+        body: Vec<u8>,
+    },
+    Ended {
+        call: CallRef,
+        by: EndedBy,
+        cause: EndCause,
+        /// The final status when the call was refused or cancelled.
+        status: Option<u16>,
+    },
+}
+
+/// Settings of the SIP core.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    pub timers: Timers,
+    pub max_message: usize,
+    /// Our SIP port, for Contact.
+    pub port: u16,
+    /// Sent as Retry-After with 503 while draining.
+    pub retry_after: Duration,
+    pub seed: u64,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            timers: Timers::default(),
+            max_message: 65_535,
+            port: 5060,
+            retry_after: Duration::from_secs(30),
+            seed: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct ServerKey {
+    branch: String,
+    sent_by: String,
+    invite: bool,
+    method: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum TimerRef {
+    Server(ServerKey),
+    Client(String),
+}
+
+#[derive(Debug)]
+enum ServerMachine {
+    Invite(ServerInvite),
+    NonInvite(ServerNonInvite),
+}
+
+#[derive(Debug)]
+struct ServerTx {
+    machine: ServerMachine,
+    peer: Peer,
+    call: Option<CallRef>,
+    scheduled: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct ClientTx {
+    machine: ClientNonInvite,
+    peer: Peer,
+    scheduled: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallState {
+    /// INVITE received, no final response yet.
+    Early,
+    /// 2xx sent.
+    Answered,
+}
+
+#[derive(Debug)]
+struct Call {
+    peer: Peer,
+    ess: Essentials,
+    record_route: Vec<String>,
+    dialog: Dialog,
+    local_host: String,
+    /// The INVITE transaction whose ACK we wait for (the latest INVITE or re-INVITE).
+    invite_tx: ServerKey,
+    state: CallState,
+    media: Option<LocalMedia>,
+    offer: Option<Offer>,
+}
+
+pub struct Endpoint {
+    cfg: EndpointConfig,
+    rng: StdRng,
+    next_call: u64,
+    draining: bool,
+    servers: HashMap<ServerKey, ServerTx>,
+    clients: HashMap<String, ClientTx>,
+    calls: HashMap<CallRef, Call>,
+    dialogs: HashMap<(String, String), CallRef>,
+    timers: BinaryHeap<Reverse<(Instant, u64, TimerRef)>>,
+    timer_seq: u64,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    scratch: Vec<TxOutput>,
+}
+
+impl Endpoint {
+    pub fn new(cfg: EndpointConfig) -> Self {
+        Endpoint {
+            rng: StdRng::seed_from_u64(cfg.seed),
+            cfg,
+            next_call: 1,
+            draining: false,
+            servers: HashMap::new(),
+            clients: HashMap::new(),
+            calls: HashMap::new(),
+            dialogs: HashMap::new(),
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &EndpointConfig {
+        &self.cfg
+    }
+
+    /// While draining, new calls get 503 with Retry-After; live calls go on.
+    pub fn set_draining(&mut self, draining: bool) {
+        self.draining = draining;
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The earliest time [`handle_timeout`](Self::handle_timeout) has work to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _, _))| *t)
+    }
+
+    /// Calls not yet ended.
+    pub fn live_calls(&self) -> Vec<CallRef> {
+        let mut v: Vec<CallRef> = self.calls.keys().copied().collect();
+        v.sort();
+        v
+    }
+
+    /// Transactions still running (for shutdown: wait until BYEs are done).
+    pub fn pending_transactions(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// One UDP datagram: frames it (RFC 3261 18.3) and handles the message.
+    pub fn handle_datagram(&mut self, now: Instant, addr: SocketAddr, bytes: &[u8]) {
+        let peer = Peer {
+            link: Link::Udp,
+            addr,
+        };
+        match frame_datagram(bytes, self.cfg.max_message) {
+            Ok(msg) => self.handle_message(now, peer, msg),
+            Err(e) => self.reject_malformed(peer, bytes, &e),
+        }
+    }
+
+    /// One framed message from any transport.
+    pub fn handle_message(&mut self, now: Instant, peer: Peer, bytes: &[u8]) {
+        match message::parse(bytes) {
+            Ok(Message::Request(req)) => self.on_request(now, peer, *req),
+            Ok(Message::Response(resp)) => self.on_response(now, *resp),
+            Err(e) => self.reject_malformed(peer, bytes, &e),
+        }
+    }
+
+    /// Answers a message that could not be framed or parsed: 400 (505 for a foreign
+    /// version, 501 for an unknown method) when enough of it is readable, else nothing.
+    pub fn reject_malformed(&mut self, peer: Peer, bytes: &[u8], err: &MessageError) {
+        let Some(ess) = salvage_request(bytes) else {
+            tracing::debug!(%err, from = %peer.addr, "dropped unreadable message");
+            return;
+        };
+        let method = message::request_method(bytes);
+        if method == Some(Method::Ack) {
+            return; // never answer an ACK
+        }
+        let status = match (err, method) {
+            (MessageError::Version, _) => 505,
+            (MessageError::TooLarge { .. }, _) => 513,
+            (MessageError::CseqMismatch, Some(Method::Other(_))) => 501,
+            _ => 400,
+        };
+        tracing::debug!(%err, status, from = %peer.addr, "malformed request");
+        let reason = format!("\"{}\"", err.to_string().replace(['"', '\r', '\n'], " "));
+        let warning = format!("399 hotline {reason}");
+        let extra: Vec<(&str, &str)> = if status == 501 {
+            vec![("Allow", ALLOW)]
+        } else {
+            vec![("Warning", &warning)]
+        };
+        let bytes = build_response(&ess, peer.addr, status, None, &extra, None);
+        self.transmits.push_back(Transmit { peer, bytes });
+    }
+
+    // ---- commands from the owner ----
+
+    /// 180 Ringing.
+    pub fn ring(&mut self, now: Instant, call: CallRef) {
+        self.respond_invite(now, call, 180, &[], None);
+    }
+
+    /// 200 OK with our SDP. With an offer we answer it; without one (an INVITE with no
+    /// SDP) the 200 carries an offer of PCMU and PCMA.
+    pub fn answer(&mut self, now: Instant, call: CallRef, mut media: LocalMedia, offer: Offer) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.state != CallState::Early {
+            return;
+        }
+        let body = media.answer(&offer, false);
+        c.media = Some(media);
+        c.offer = Some(offer);
+        c.state = CallState::Answered;
+        self.respond_invite(now, call, 200, &[], Some(body));
+    }
+
+    /// Refuses a call that was not answered yet.
+    pub fn reject(&mut self, now: Instant, call: CallRef, status: u16, extra: &[(&str, &str)]) {
+        if self.calls.get(&call).map(|c| c.state) != Some(CallState::Early) {
+            return;
+        }
+        self.respond_invite(now, call, status, extra, None);
+        self.end_call(call, EndedBy::Hotline, EndCause::Rejected, Some(status));
+    }
+
+    /// Ends a call from our side: BYE once answered, else a final error response.
+    pub fn hangup(&mut self, now: Instant, call: CallRef, cause: EndCause) {
+        let branch = self.new_branch();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        match c.state {
+            CallState::Early => {
+                let status = if cause == EndCause::Shutdown {
+                    503
+                } else {
+                    480
+                };
+                self.respond_invite(now, call, status, &[], None);
+                self.end_call(call, EndedBy::Hotline, cause, Some(status));
+            }
+            CallState::Answered => {
+                let peer = c.peer;
+                let via = format!(
+                    "SIP/2.0/{} {}:{};branch={branch};rport",
+                    peer.via_transport(),
+                    c.local_host,
+                    self.cfg.port
+                );
+                let bytes = c.dialog.request("BYE", &via, &[]);
+                // The caller obviously got our 2xx if we give up on its ACK; stop repeating it.
+                if let Some(ServerTx {
+                    machine: ServerMachine::Invite(tx),
+                    ..
+                }) = self.servers.get_mut(&c.invite_tx)
+                {
+                    tx.on_2xx_ack();
+                }
+                let mut out = std::mem::take(&mut self.scratch);
+                let machine =
+                    ClientNonInvite::start(now, peer.transport(), self.cfg.timers, bytes, &mut out);
+                self.clients.insert(
+                    branch.clone(),
+                    ClientTx {
+                        machine,
+                        peer,
+                        scheduled: None,
+                    },
+                );
+                self.apply_client(now, &branch, &mut out);
+                self.scratch = out;
+                self.end_call(call, EndedBy::Hotline, cause, None);
+            }
+        }
+    }
+
+    // ---- time ----
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((t, _, _))) = self.timers.peek() {
+            if *t > now {
+                break;
+            }
+            let Some(Reverse((t, _, r))) = self.timers.pop() else {
+                break;
+            };
+            let mut out = std::mem::take(&mut self.scratch);
+            match r {
+                TimerRef::Server(key) => {
+                    let Some(tx) = self.servers.get_mut(&key) else {
+                        continue;
+                    };
+                    if tx.scheduled != Some(t) {
+                        continue;
+                    }
+                    tx.scheduled = None;
+                    match &mut tx.machine {
+                        ServerMachine::Invite(m) => m.on_timeout(now, &mut out),
+                        ServerMachine::NonInvite(m) => m.on_timeout(now, &mut out),
+                    }
+                    self.apply_server(now, &key, &mut out);
+                }
+                TimerRef::Client(branch) => {
+                    let Some(tx) = self.clients.get_mut(&branch) else {
+                        continue;
+                    };
+                    if tx.scheduled != Some(t) {
+                        continue;
+                    }
+                    tx.scheduled = None;
+                    tx.machine.on_timeout(now, &mut out);
+                    self.apply_client(now, &branch, &mut out);
+                }
+            }
+            self.scratch = out;
+        }
+    }
+
+    // ---- requests ----
+
+    fn on_request(&mut self, now: Instant, peer: Peer, req: Request) {
+        let key = server_key(&req);
+        if req.method == Method::Ack {
+            return self.on_ack(now, key, &req);
+        }
+        if let Some(tx) = self.servers.get_mut(&key) {
+            let mut out = std::mem::take(&mut self.scratch);
+            match &mut tx.machine {
+                ServerMachine::Invite(m) => m.on_retransmission(&mut out),
+                ServerMachine::NonInvite(m) => m.on_retransmission(&mut out),
+            }
+            self.apply_server(now, &key, &mut out);
+            self.scratch = out;
+            return;
+        }
+        let machine = if req.method == Method::Invite {
+            ServerMachine::Invite(ServerInvite::new(peer.transport(), self.cfg.timers))
+        } else {
+            ServerMachine::NonInvite(ServerNonInvite::new(peer.transport(), self.cfg.timers))
+        };
+        self.servers.insert(
+            key.clone(),
+            ServerTx {
+                machine,
+                peer,
+                call: None,
+                scheduled: None,
+            },
+        );
+        if let Some((status, extra)) = self.precheck(&req) {
+            let extra: Vec<(&str, &str)> = extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            return self.respond(now, &key, &req.ess, peer, status, None, &extra, None);
+        }
+        match (&req.method, req.to_tag.is_some()) {
+            (Method::Invite, false) => self.on_invite(now, key, peer, req),
+            (Method::Cancel, _) => self.on_cancel(now, key, peer, &req),
+            (Method::Options, false) => {
+                self.respond(now, &key, &req.ess, peer, 200, None, &capabilities(), None)
+            }
+            (Method::Register, _) => self.respond(now, &key, &req.ess, peer, 403, None, &[], None),
+            (_, true) => self.in_dialog(now, key, peer, req),
+            (_, false) => self.respond(now, &key, &req.ess, peer, 481, None, &[], None),
+        }
+    }
+
+    /// Checks that answer a request before any method logic (RFC 3261 8.2).
+    fn precheck(&self, req: &Request) -> Option<(u16, Vec<(&'static str, String)>)> {
+        if let Method::Other(_) = req.method {
+            return Some((501, vec![("Allow", ALLOW.to_string())]));
+        }
+        if !matches!(req.uri_scheme.as_str(), "sip" | "sips" | "tel") {
+            return Some((416, vec![]));
+        }
+        if req.max_forwards == Some(0) && req.method != Method::Options {
+            return Some((483, vec![]));
+        }
+        if req.method != Method::Cancel {
+            let unsupported: Vec<&str> = req
+                .require
+                .iter()
+                .map(String::as_str)
+                .filter(|t| !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(t)))
+                .collect();
+            if !unsupported.is_empty() {
+                return Some((420, vec![("Unsupported", unsupported.join(", "))]));
+            }
+        }
+        if let Some(accept) = &req.accept {
+            let ok = accept.split(',').any(|a| {
+                let a = a
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                a == "application/sdp" || a == "application/*" || a == "*/*"
+            });
+            if req.method == Method::Invite && !ok {
+                return Some((406, vec![("Accept", "application/sdp".to_string())]));
+            }
+        }
+        if !req.body.is_empty() {
+            let ctype = req
+                .content_type
+                .as_deref()
+                .map(|c| {
+                    c.split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_ascii_lowercase()
+                })
+                .unwrap_or_default();
+            let ok = match req.method {
+                Method::Invite => ctype == "application/sdp",
+                Method::Info => ctype == "application/dtmf-relay" || ctype == "application/dtmf",
+                _ => false,
+            };
+            if !ok {
+                return Some((415, vec![("Accept", ACCEPT.to_string())]));
+            }
+        }
+        None
+    }
+
+    fn on_invite(&mut self, now: Instant, key: ServerKey, peer: Peer, req: Request) {
+        if self.draining {
+            let secs = self.cfg.retry_after.as_secs().to_string();
+            return self.respond(
+                now,
+                &key,
+                &req.ess,
+                peer,
+                503,
+                None,
+                &[("Retry-After", &secs)],
+                None,
+            );
+        }
+        let call = CallRef(self.next_call);
+        self.next_call += 1;
+        let local_tag = self.new_tag();
+        let dialog = Dialog::uas(&req, local_tag.clone());
+        let local_host = request_host(&req.uri).unwrap_or_else(|| peer.addr.ip().to_string());
+        let record_route = req
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "Record-Route")
+            .flat_map(|(_, v)| split_list(v))
+            .collect();
+        let offer = (!req.body.is_empty()).then(|| sdp::parse_offer(&req.body));
+        self.dialogs
+            .insert((req.ess.call_id.clone(), local_tag), call);
+        self.calls.insert(
+            call,
+            Call {
+                peer,
+                ess: req.ess.clone(),
+                record_route,
+                dialog,
+                local_host: local_host.clone(),
+                invite_tx: key.clone(),
+                state: CallState::Early,
+                media: None,
+                offer: None,
+            },
+        );
+        if let Some(tx) = self.servers.get_mut(&key) {
+            tx.call = Some(call);
+        }
+        // 100 Trying at once, so the caller stops retransmitting (RFC 3261 17.2.1).
+        self.respond(now, &key, &req.ess, peer, 100, None, &[], None);
+        self.events.push_back(Event::Incoming {
+            call,
+            info: Box::new(IncomingCall {
+                call_id: req.ess.call_id.clone(),
+                caller: req.from_user.clone().unwrap_or_default(),
+                called: req.uri_user.clone().unwrap_or_default(),
+                peer,
+                local_host,
+                offer,
+            }),
+        });
+    }
+
+    fn on_cancel(&mut self, now: Instant, key: ServerKey, peer: Peer, req: &Request) {
+        let invite_key = ServerKey {
+            invite: true,
+            method: "INVITE".into(),
+            ..key.clone()
+        };
+        let target = self.servers.get(&invite_key).map(|tx| {
+            let pending = match &tx.machine {
+                ServerMachine::Invite(m) => !m.is_final(),
+                ServerMachine::NonInvite(_) => false,
+            };
+            (pending, tx.call)
+        });
+        let Some((pending, call)) = target else {
+            return self.respond(now, &key, &req.ess, peer, 481, None, &[], None);
+        };
+        self.respond(now, &key, &req.ess, peer, 200, None, &[], None);
+        if let (true, Some(call)) = (pending, call) {
+            self.respond_invite(now, call, 487, &[], None);
+            self.end_call(call, EndedBy::Caller, EndCause::CallerCancel, Some(487));
+        }
+    }
+
+    fn on_ack(&mut self, now: Instant, key: ServerKey, req: &Request) {
+        let invite_key = ServerKey {
+            invite: true,
+            method: "INVITE".into(),
+            ..key
+        };
+        let mut out = std::mem::take(&mut self.scratch);
+        if let Some(ServerTx {
+            machine: ServerMachine::Invite(m),
+            ..
+        }) = self.servers.get_mut(&invite_key)
+        {
+            m.on_ack(now, &mut out);
+        }
+        self.apply_server(now, &invite_key, &mut out);
+        self.scratch = out;
+        // The ACK of a 2xx is its own transaction; the dialog finds it.
+        let Some(call) = self.find_dialog(req) else {
+            return;
+        };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let k = c.invite_tx.clone();
+        if let Some(ServerTx {
+            machine: ServerMachine::Invite(m),
+            ..
+        }) = self.servers.get_mut(&k)
+        {
+            if m.on_2xx_ack() {
+                self.events.push_back(Event::Confirmed { call });
+            }
+        }
+    }
+
+    fn find_dialog(&self, req: &Request) -> Option<CallRef> {
+        let tag = req.to_tag.as_ref()?;
+        self.dialogs
+            .get(&(req.ess.call_id.clone(), tag.clone()))
+            .copied()
+    }
+
+    fn in_dialog(&mut self, now: Instant, key: ServerKey, peer: Peer, req: Request) {
+        let Some(call) = self.find_dialog(&req) else {
+            return self.respond(now, &key, &req.ess, peer, 481, None, &[], None);
+        };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return self.respond(now, &key, &req.ess, peer, 481, None, &[], None);
+        };
+        if !c.dialog.accept_cseq(req.cseq) {
+            return self.respond(now, &key, &req.ess, peer, 500, None, &[], None);
+        }
+        if let Some(tx) = self.servers.get_mut(&key) {
+            tx.call = Some(call);
+        }
+        match req.method {
+            Method::Bye => {
+                self.respond(now, &key, &req.ess, peer, 200, None, &[], None);
+                self.end_call(call, EndedBy::Caller, EndCause::CallerBye, None);
+            }
+            Method::Info => {
+                self.respond(now, &key, &req.ess, peer, 200, None, &[], None);
+                self.events.push_back(Event::Info {
+                    call,
+                    content_type: req.content_type.clone(),
+                    body: req.body,
+                });
+            }
+            Method::Options => {
+                self.respond(now, &key, &req.ess, peer, 200, None, &capabilities(), None)
+            }
+            Method::Invite => self.on_reinvite(now, call, key, peer, req),
+            _ => self.respond(
+                now,
+                &key,
+                &req.ess,
+                peer,
+                405,
+                None,
+                &[("Allow", ALLOW)],
+                None,
+            ),
+        }
+    }
+
+    /// A re-INVITE: answer with the same session, the direction mirrored (hold).
+    fn on_reinvite(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        key: ServerKey,
+        peer: Peer,
+        req: Request,
+    ) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let (Some(media), CallState::Answered) = (c.media.as_mut(), c.state) else {
+            return self.respond(now, &key, &req.ess, peer, 491, None, &[], None);
+        };
+        let offer = if req.body.is_empty() {
+            c.offer.clone().ok_or(sdp::SdpError::NoCommonCodec)
+        } else {
+            sdp::parse_offer(&req.body)
+        };
+        let offer = match offer {
+            Ok(o) => o,
+            Err(_) => return self.respond(now, &key, &req.ess, peer, 488, None, &[], None),
+        };
+        let changed = c.offer.as_ref() != Some(&offer);
+        let body = media.answer(&offer, changed);
+        c.offer = Some(offer.clone());
+        c.invite_tx = key.clone();
+        let contact = contact(&c.local_host, self.cfg.port, peer);
+        let tag = c.dialog.local_tag.clone();
+        let ess = req.ess.clone();
+        self.respond(
+            now,
+            &key,
+            &ess,
+            peer,
+            200,
+            Some(&tag),
+            &[("Contact", &contact)],
+            Some(&body),
+        );
+        if changed {
+            self.events.push_back(Event::MediaChanged { call, offer });
+        }
+    }
+
+    // ---- responses to our requests ----
+
+    fn on_response(&mut self, now: Instant, resp: Response) {
+        let mut out = std::mem::take(&mut self.scratch);
+        if let Some(tx) = self.clients.get_mut(&resp.branch) {
+            tx.machine.on_response(now, resp.status, &mut out);
+        }
+        let branch = resp.branch;
+        self.apply_client(now, &branch, &mut out);
+        self.scratch = out;
+    }
+
+    // ---- plumbing ----
+
+    fn respond_invite(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        status: u16,
+        extra: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let (key, ess, peer) = (c.invite_tx.clone(), c.ess.clone(), c.peer);
+        let tag = c.dialog.local_tag.clone();
+        let mut headers: Vec<(&str, String)> =
+            extra.iter().map(|(n, v)| (*n, v.to_string())).collect();
+        if (101..300).contains(&status) {
+            headers.push(("Contact", contact(&c.local_host, self.cfg.port, peer)));
+            for rr in &c.record_route {
+                headers.push(("Record-Route", rr.clone()));
+            }
+        }
+        if status == 200 {
+            headers.push(("Allow", ALLOW.to_string()));
+        }
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        self.respond(
+            now,
+            &key,
+            &ess,
+            peer,
+            status,
+            Some(&tag),
+            &headers,
+            body.as_deref(),
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn respond(
+        &mut self,
+        now: Instant,
+        key: &ServerKey,
+        ess: &Essentials,
+        peer: Peer,
+        status: u16,
+        tag: Option<&str>,
+        extra: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) {
+        let tag = match tag {
+            Some(t) => Some(t.to_string()),
+            None if status > 100 => Some(self.new_tag()),
+            None => None,
+        };
+        let bytes = build_response(
+            ess,
+            peer.addr,
+            status,
+            tag.as_deref(),
+            extra,
+            body.map(|b| ("application/sdp", b)),
+        );
+        let mut out = std::mem::take(&mut self.scratch);
+        if let Some(tx) = self.servers.get_mut(key) {
+            match &mut tx.machine {
+                ServerMachine::Invite(m) => m.respond(now, status, bytes, &mut out),
+                ServerMachine::NonInvite(m) => m.respond(now, status, bytes, &mut out),
+            }
+        }
+        self.apply_server(now, key, &mut out);
+        self.scratch = out;
+    }
+
+    fn apply_server(&mut self, now: Instant, key: &ServerKey, out: &mut Vec<TxOutput>) {
+        let Some(tx) = self.servers.get(key) else {
+            out.clear();
+            return;
+        };
+        let (peer, call) = (tx.peer, tx.call);
+        let mut terminated = false;
+        for o in out.drain(..) {
+            match o {
+                TxOutput::Send(bytes) => self.transmits.push_back(Transmit { peer, bytes }),
+                TxOutput::Timeout(Timer::H) => {
+                    let answered_call = call.filter(|c| {
+                        self.calls
+                            .get(c)
+                            .is_some_and(|c| c.state == CallState::Answered && &c.invite_tx == key)
+                    });
+                    if let Some(call) = answered_call {
+                        tracing::info!(call = call.0, "no ACK for 2xx; hanging up");
+                        self.hangup(now, call, EndCause::AckTimeout);
+                    }
+                }
+                TxOutput::Terminated => terminated = true,
+                TxOutput::Timeout(_) | TxOutput::Response(_) => {}
+            }
+        }
+        if terminated {
+            self.servers.remove(key);
+        } else {
+            self.reschedule(TimerRef::Server(key.clone()));
+        }
+    }
+
+    fn apply_client(&mut self, _now: Instant, branch: &str, out: &mut Vec<TxOutput>) {
+        let Some(tx) = self.clients.get(branch) else {
+            out.clear();
+            return;
+        };
+        let peer = tx.peer;
+        let mut terminated = false;
+        for o in out.drain(..) {
+            match o {
+                TxOutput::Send(bytes) => self.transmits.push_back(Transmit { peer, bytes }),
+                TxOutput::Timeout(t) => tracing::debug!(?t, "BYE got no answer"),
+                TxOutput::Terminated => terminated = true,
+                TxOutput::Response(_) => {}
+            }
+        }
+        if terminated {
+            self.clients.remove(branch);
+        } else {
+            self.reschedule(TimerRef::Client(branch.to_string()));
+        }
+    }
+
+    fn reschedule(&mut self, r: TimerRef) {
+        let (deadline, slot) = match &r {
+            TimerRef::Server(k) => match self.servers.get_mut(k) {
+                Some(tx) => (
+                    match &tx.machine {
+                        ServerMachine::Invite(m) => m.next_deadline(),
+                        ServerMachine::NonInvite(m) => m.next_deadline(),
+                    },
+                    &mut tx.scheduled,
+                ),
+                None => return,
+            },
+            TimerRef::Client(b) => match self.clients.get_mut(b) {
+                Some(tx) => (tx.machine.next_deadline(), &mut tx.scheduled),
+                None => return,
+            },
+        };
+        if deadline == *slot {
+            return;
+        }
+        *slot = deadline;
+        if let Some(d) = deadline {
+            self.timer_seq += 1;
+            self.timers.push(Reverse((d, self.timer_seq, r)));
+        }
+    }
+
+    fn end_call(&mut self, call: CallRef, by: EndedBy, cause: EndCause, status: Option<u16>) {
+        if let Some(c) = self.calls.remove(&call) {
+            self.dialogs
+                .remove(&(c.dialog.call_id.clone(), c.dialog.local_tag.clone()));
+            self.events.push_back(Event::Ended {
+                call,
+                by,
+                cause,
+                status,
+            });
+        }
+    }
+
+    fn new_tag(&mut self) -> String {
+        format!("{:016x}", self.rng.gen::<u64>())
+    }
+
+    fn new_branch(&mut self) -> String {
+        format!("z9hG4bK{:016x}", self.rng.gen::<u64>())
+    }
+}
+
+/// The transaction key of a request (RFC 3261 17.2.3), with the RFC 2543 fallback for
+/// branches without the magic cookie.
+fn server_key(req: &Request) -> ServerKey {
+    let invite = matches!(req.method, Method::Invite | Method::Ack);
+    let method = if invite {
+        "INVITE".to_string()
+    } else {
+        req.method.as_str().to_string()
+    };
+    if req.branch.starts_with("z9hG4bK") {
+        ServerKey {
+            branch: req.branch.clone(),
+            sent_by: req.sent_by.clone(),
+            invite,
+            method,
+        }
+    } else {
+        ServerKey {
+            branch: format!(
+                "2543|{}|{}|{}|{}",
+                req.ess.call_id,
+                req.cseq,
+                req.from_tag.as_deref().unwrap_or(""),
+                req.ess.vias.first().map(String::as_str).unwrap_or("")
+            ),
+            sent_by: req.sent_by.clone(),
+            invite,
+            method,
+        }
+    }
+}
+
+fn capabilities() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("Allow", ALLOW),
+        ("Accept", ACCEPT),
+        ("Supported", ""),
+        ("Accept-Language", "zh-CN, en"),
+    ]
+}
+
+/// The host of a SIP Request-URI (`sip:user@host:port;params`).
+fn request_host(uri: &str) -> Option<String> {
+    let rest = uri.split_once(':')?.1;
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let host = rest.split([';', '?']).next()?;
+    let host = if host.starts_with('[') {
+        host.split_inclusive(']').next()?
+    } else {
+        host.split(':').next()?
+    };
+    (!host.is_empty()).then(|| host.to_string())
+}
+
+fn contact(host: &str, port: u16, peer: Peer) -> String {
+    match peer.link {
+        Link::Udp => format!("<sip:hotline@{host}:{port}>"),
+        Link::Tcp(_) => format!("<sip:hotline@{host}:{port};transport=tcp>"),
+    }
+}

@@ -1,0 +1,7 @@
+//! SIP signalling (RFC 3261): messages, transactions, dialogs and the endpoint that ties
+//! them together.
+
+pub mod dialog;
+pub mod endpoint;
+pub mod message;
+pub mod transaction;

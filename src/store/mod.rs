@@ -1,0 +1,469 @@
+//! Call records in SQLite (default, one file next to the server) or PostgreSQL (shared, for
+//! larger sites), behind one small API.
+//!
+//! The rest of the server only produces [`Write`]s and reads [`CallRow`]s; it never sees which
+//! database is underneath. Call handling should go through the group-committing [`Writer`] so a
+//! slow `fsync` never stalls a SIP transaction and many calls share one commit.
+//!
+//! Times are `i64` milliseconds since the Unix epoch (see [`now_ms`]): portable between both
+//! databases and easy to compute KPIs from (wait = answered_at - arrived_at, ...).
+
+mod writer;
+
+pub use writer::{Writer, WriterStats, WriterTask};
+
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::query::Query;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Database, Encode, Type};
+
+/// Schema for SQLite; embedded so the binary carries its own migrations.
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+/// Schema for PostgreSQL; same tables, PostgreSQL types.
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long a SQLite connection waits for another connection's write lock before failing, so
+/// short overlaps (a report query, a second process) are not errors.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// SQLite has one writer at a time; a few connections are enough for concurrent reads (WAL).
+const SQLITE_MAX_CONNECTIONS: u32 = 4;
+/// PostgreSQL pool size: the writer needs one, the rest serve reads.
+const POSTGRES_MAX_CONNECTIONS: u32 = 8;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL is neither `sqlite:...` nor `postgres://...`/`postgresql://...`.
+    #[error("unsupported database URL {0:?}: expected sqlite:... or postgres://...")]
+    UnsupportedUrl(String),
+    /// The database could not be reached or rejected a statement.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The embedded schema migrations could not be applied (or the database is newer than us).
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value does not fit the Rust type, so the row was written by something else.
+    #[error("call {id}: column {column} holds an out-of-range value")]
+    BadValue {
+        /// Our id of the call whose row is bad.
+        id: String,
+        /// The column that holds the bad value.
+        column: &'static str,
+    },
+    /// The writer task panicked or was cancelled, so queued writes may be lost.
+    #[error("writer task failed: {0}")]
+    WriterTask(#[from] tokio::task::JoinError),
+}
+
+impl StoreError {
+    /// True when retrying the same statement cannot succeed (a constraint rejects the data), as
+    /// opposed to I/O, lock or connection trouble that may pass.
+    pub fn is_permanent(&self) -> bool {
+        use sqlx::error::ErrorKind;
+        match self {
+            // Unique, foreign-key, not-null or check violation: the data itself is refused.
+            StoreError::Database(sqlx::Error::Database(e)) => e.kind() != ErrorKind::Other,
+            // The statement does not fit the schema or types.
+            StoreError::Database(
+                sqlx::Error::ColumnDecode { .. }
+                | sqlx::Error::ColumnNotFound(_)
+                | sqlx::Error::ColumnIndexOutOfBounds { .. }
+                | sqlx::Error::TypeNotFound { .. }
+                | sqlx::Error::Encode(_)
+                | sqlx::Error::Decode(_),
+            ) => true,
+            // I/O, timeouts, lost connections, a busy database: may pass.
+            StoreError::Database(_) => false,
+            _ => true,
+        }
+    }
+}
+
+/// One change to the call records. Writes are applied in order, and every write is idempotent
+/// (a repeated arrival is ignored, a repeated answer/end keeps the first time) so a batch can
+/// be retried after an ambiguous failure without corrupting anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// An INVITE for a new call arrived.
+    CallArrived {
+        /// Our own id for the call (primary key).
+        id: String,
+        /// SIP Call-ID of the INVITE.
+        sip_call_id: String,
+        /// Caller's SIP user / number.
+        caller: String,
+        /// Called number / SIP user.
+        called: String,
+        /// `ip:port` the INVITE came from.
+        source: String,
+        /// `"udp"` or `"tcp"`.
+        transport: &'static str,
+        /// Arrival time, ms since the Unix epoch.
+        at_ms: i64,
+    },
+    /// The hotline answered the call.
+    CallAnswered {
+        /// Our id of the call.
+        id: String,
+        /// Answer time, ms since the Unix epoch.
+        at_ms: i64,
+    },
+    /// The call is over (hung up, cancelled, timed out or rejected).
+    CallEnded {
+        /// Our id of the call.
+        id: String,
+        /// End time, ms since the Unix epoch.
+        at_ms: i64,
+        /// `"caller"` or `"hotline"`.
+        by: &'static str,
+        /// Stable cause code: `"caller_bye"`, `"caller_cancel"`, `"ack_timeout"`,
+        /// `"max_duration"`, `"shutdown"`, `"rejected"`, ...
+        cause: &'static str,
+        /// SIP status sent when the call was rejected.
+        status: Option<u16>,
+    },
+}
+
+impl Write {
+    /// Our id of the call this write is about, for logs.
+    pub fn call_id(&self) -> &str {
+        match self {
+            Write::CallArrived { id, .. }
+            | Write::CallAnswered { id, .. }
+            | Write::CallEnded { id, .. } => id,
+        }
+    }
+
+    /// Short name of the kind of write, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Write::CallArrived { .. } => "call_arrived",
+            Write::CallAnswered { .. } => "call_answered",
+            Write::CallEnded { .. } => "call_ended",
+        }
+    }
+}
+
+/// One row of `calls`, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRow {
+    /// Our own id for the call.
+    pub id: String,
+    /// SIP Call-ID of the INVITE.
+    pub sip_call_id: String,
+    /// Caller's SIP user / number.
+    pub caller: String,
+    /// Called number / SIP user.
+    pub called: String,
+    /// `ip:port` the INVITE came from.
+    pub source: String,
+    /// `"udp"` or `"tcp"`.
+    pub transport: String,
+    /// ms since the Unix epoch.
+    pub arrived_at: i64,
+    /// ms since the Unix epoch; `None` if never answered.
+    pub answered_at: Option<i64>,
+    /// ms since the Unix epoch; `None` while the call is in progress.
+    pub ended_at: Option<i64>,
+    /// `"caller"` or `"hotline"`.
+    pub ended_by: Option<String>,
+    /// Stable cause code, see [`Write::CallEnded`].
+    pub end_cause: Option<String>,
+    /// SIP status sent when the call was rejected.
+    pub end_status: Option<u16>,
+}
+
+/// Row as the databases return it; `end_status` is a plain INTEGER there.
+#[derive(sqlx::FromRow)]
+struct RawCallRow {
+    id: String,
+    sip_call_id: String,
+    caller: String,
+    called: String,
+    source: String,
+    transport: String,
+    arrived_at: i64,
+    answered_at: Option<i64>,
+    ended_at: Option<i64>,
+    ended_by: Option<String>,
+    end_cause: Option<String>,
+    end_status: Option<i32>,
+}
+
+impl TryFrom<RawCallRow> for CallRow {
+    type Error = StoreError;
+
+    fn try_from(r: RawCallRow) -> Result<Self, StoreError> {
+        let end_status = match r.end_status {
+            None => None,
+            Some(s) => Some(u16::try_from(s).map_err(|_| StoreError::BadValue {
+                id: r.id.clone(),
+                column: "end_status",
+            })?),
+        };
+        Ok(CallRow {
+            id: r.id,
+            sip_call_id: r.sip_call_id,
+            caller: r.caller,
+            called: r.called,
+            source: r.source,
+            transport: r.transport,
+            arrived_at: r.arrived_at,
+            answered_at: r.answered_at,
+            ended_at: r.ended_at,
+            ended_by: r.ended_by,
+            end_cause: r.end_cause,
+            end_status,
+        })
+    }
+}
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A local SQLite file (or in-memory database).
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same code against whichever pool the store has; the body is type-checked once per
+/// database, so every query is written once and must compile for both.
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            Db::Sqlite($pool) => $body,
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Handle to the call database. Cheap to clone (it is a connection pool handle).
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Db,
+}
+
+const INSERT_CALL: &str = "INSERT INTO calls \
+     (id, sip_call_id, caller, called, source, transport, arrived_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     ON CONFLICT (id) DO NOTHING";
+
+// COALESCE / CASE keep the first answer and end: a late duplicate (e.g. BYE racing shutdown)
+// must not rewrite history, and a retried batch must not change anything. The WHERE clause
+// matches by id only, so "0 rows" means the call is unknown.
+const ANSWER_CALL: &str = "UPDATE calls SET answered_at = COALESCE(answered_at, $2) WHERE id = $1";
+
+const END_CALL: &str = "UPDATE calls SET \
+     ended_by = CASE WHEN ended_at IS NULL THEN $3 ELSE ended_by END, \
+     end_cause = CASE WHEN ended_at IS NULL THEN $4 ELSE end_cause END, \
+     end_status = CASE WHEN ended_at IS NULL THEN $5 ELSE end_status END, \
+     ended_at = COALESCE(ended_at, $2) \
+     WHERE id = $1";
+
+const SELECT_CALL: &str = "SELECT id, sip_call_id, caller, called, source, transport, \
+     arrived_at, answered_at, ended_at, ended_by, end_cause, end_status \
+     FROM calls WHERE id = $1";
+
+/// Builds the statement for one write; generic so the same binding code serves both databases.
+fn write_query<'q, DB>(w: &'q Write) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i32>: Encode<'q, DB> + Type<DB>,
+{
+    match w {
+        Write::CallArrived {
+            id,
+            sip_call_id,
+            caller,
+            called,
+            source,
+            transport,
+            at_ms,
+        } => sqlx::query(INSERT_CALL)
+            .bind(id.as_str())
+            .bind(sip_call_id.as_str())
+            .bind(caller.as_str())
+            .bind(called.as_str())
+            .bind(source.as_str())
+            .bind(*transport)
+            .bind(*at_ms),
+        Write::CallAnswered { id, at_ms } => {
+            sqlx::query(ANSWER_CALL).bind(id.as_str()).bind(*at_ms)
+        }
+        Write::CallEnded {
+            id,
+            at_ms,
+            by,
+            cause,
+            status,
+        } => sqlx::query(END_CALL)
+            .bind(id.as_str())
+            .bind(*at_ms)
+            .bind(*by)
+            .bind(*cause)
+            .bind(status.map(i32::from)),
+    }
+}
+
+/// Logs writes that changed nothing: they are harmless (idempotent) but usually mean a bug or
+/// a duplicate event upstream.
+fn note_no_effect(w: &Write, rows: u64) {
+    if rows == 0 {
+        match w {
+            Write::CallArrived { id, .. } => {
+                tracing::warn!(call = %id, "call arrival for an existing id ignored")
+            }
+            _ => {
+                tracing::warn!(call = %w.call_id(), write = w.kind(), "write for unknown call ignored")
+            }
+        }
+    }
+}
+
+enum Parsed {
+    Sqlite(SqliteConnectOptions, bool),
+    Postgres(PgConnectOptions),
+}
+
+/// Picks the backend from the URL scheme and sets the options we rely on.
+fn parse_url(url: &str) -> Result<Parsed, StoreError> {
+    if url.starts_with("sqlite:") {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            // WAL: readers never block the writer and commits are one sequential append.
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a committed call record survives power loss, not just a crash.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        Ok(Parsed::Sqlite(opts, in_memory))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Parsed::Postgres(PgConnectOptions::from_str(url)?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}
+
+/// Current wall-clock time in ms since the Unix epoch, as stored in every time column.
+pub fn now_ms() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        // A clock set before 1970 is broken; 0 keeps rows writable and obviously wrong.
+        Err(_) => 0,
+    }
+}
+
+impl Store {
+    /// Opens the database named by `url` (`sqlite://hotline.db`, `sqlite::memory:`,
+    /// `postgres://user:pass@host/db`), creating a SQLite file if missing, and brings the schema
+    /// up to date.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let db = match parse_url(url)? {
+            Parsed::Sqlite(opts, in_memory) => {
+                let pool = if in_memory {
+                    // An in-memory database lives as long as a connection to it: keep exactly
+                    // one, forever, so the data does not vanish between queries.
+                    SqlitePoolOptions::new()
+                        .max_connections(1)
+                        .min_connections(1)
+                        .idle_timeout(None)
+                        .max_lifetime(None)
+                        .connect_with(opts)
+                        .await?
+                } else {
+                    SqlitePoolOptions::new()
+                        .max_connections(SQLITE_MAX_CONNECTIONS)
+                        .connect_with(opts)
+                        .await?
+                };
+                Db::Sqlite(pool)
+            }
+            Parsed::Postgres(opts) => Db::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(POSTGRES_MAX_CONNECTIONS)
+                    .connect_with(opts)
+                    .await?,
+            ),
+        };
+        let store = Store { db };
+        store.run_migrations().await?;
+        Ok(store)
+    }
+
+    /// Brings the schema at `url` up to date and disconnects; for `hotline migrate` style
+    /// commands and deploy scripts. Safe to run any number of times.
+    pub async fn migrate(url: &str) -> Result<(), StoreError> {
+        let store = Store::connect(url).await?;
+        store.close().await;
+        Ok(())
+    }
+
+    async fn run_migrations(&self) -> Result<(), StoreError> {
+        match &self.db {
+            Db::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Which database this store talks to.
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies `batch` in order inside ONE transaction: all of it is committed or none of it.
+    pub async fn apply(&self, batch: &[Write]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        on_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            for w in batch {
+                let done = write_query(w).execute(&mut *tx).await?;
+                note_no_effect(w, done.rows_affected());
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The stored row of call `id`, if any.
+    pub async fn call(&self, id: &str) -> Result<Option<CallRow>, StoreError> {
+        let raw: Option<RawCallRow> = on_db!(&self.db, pool => {
+            sqlx::query_as(SELECT_CALL).bind(id).fetch_optional(pool).await?
+        });
+        raw.map(CallRow::try_from).transpose()
+    }
+
+    /// Number of call rows.
+    pub async fn count_calls(&self) -> Result<i64, StoreError> {
+        let n: i64 = on_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM calls").fetch_one(pool).await?
+        });
+        Ok(n)
+    }
+
+    /// Closes all connections (SQLite checkpoints its WAL on the last one). Other clones of
+    /// this store become unusable.
+    pub async fn close(&self) {
+        on_db!(&self.db, pool => pool.close().await)
+    }
+}

@@ -1,0 +1,426 @@
+//! Store and group-commit writer against a temporary SQLite file and, when
+//! HOTLINE_TEST_POSTGRES_URL is set, against PostgreSQL (each test in its own schema).
+
+use std::path::PathBuf;
+
+use hotline::store::{Backend, CallRow, Store, StoreError, Write, Writer};
+
+/// A database for one test; cleaned up by `finish` (or, for SQLite, on drop as well).
+struct TestDb {
+    url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(PathBuf),
+    PgSchema { admin_url: String, schema: String },
+}
+
+impl TestDb {
+    fn sqlite() -> TestDb {
+        let path = std::env::temp_dir().join(format!(
+            "hotline-store-test-{:016x}.db",
+            rand::random::<u64>()
+        ));
+        TestDb {
+            url: format!("sqlite://{}", path.display()),
+            cleanup: Cleanup::File(path),
+        }
+    }
+
+    /// A fresh schema in the PostgreSQL database, so tests running in parallel each see an
+    /// empty `calls` table; `None` (after saying so) when no server is configured.
+    async fn postgres() -> Option<TestDb> {
+        let admin_url = match std::env::var("HOTLINE_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("HOTLINE_TEST_POSTGRES_URL must be set when CI=true")
+            }
+            _ => {
+                println!("skipping postgres store tests: HOTLINE_TEST_POSTGRES_URL not set");
+                return None;
+            }
+        };
+        let schema = format!("hotline_test_{:016x}", rand::random::<u64>());
+        let admin = sqlx::PgPool::connect(&admin_url)
+            .await
+            .expect("connect to HOTLINE_TEST_POSTGRES_URL");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .expect("create test schema");
+        admin.close().await;
+        let sep = if admin_url.contains('?') { '&' } else { '?' };
+        Some(TestDb {
+            url: format!("{admin_url}{sep}options=-c%20search_path%3D{schema}"),
+            cleanup: Cleanup::PgSchema { admin_url, schema },
+        })
+    }
+
+    async fn finish(self) {
+        if let Cleanup::PgSchema { admin_url, schema } = &self.cleanup {
+            let admin = sqlx::PgPool::connect(admin_url)
+                .await
+                .expect("connect to drop test schema");
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .expect("drop test schema");
+            admin.close().await;
+        }
+        // Files go in Drop.
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Cleanup::File(path) = &self.cleanup {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut p = path.clone().into_os_string();
+                p.push(suffix);
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
+
+fn arrived(id: &str, at_ms: i64) -> Write {
+    arrived_via(id, at_ms, "udp")
+}
+
+fn arrived_via(id: &str, at_ms: i64, transport: &'static str) -> Write {
+    Write::CallArrived {
+        id: id.to_owned(),
+        sip_call_id: format!("{id}@192.0.2.10"),
+        caller: "+8613800138000".to_owned(),
+        called: "95555".to_owned(),
+        source: "192.0.2.10:5060".to_owned(),
+        transport,
+        at_ms,
+    }
+}
+
+async fn round_trip(db: &TestDb) {
+    let store = Store::connect(&db.url).await.expect("connect");
+    assert_eq!(store.call("nope").await.expect("query"), None);
+
+    store.apply(&[arrived("c1", 1_000)]).await.expect("arrive");
+    let row = store.call("c1").await.expect("query").expect("row");
+    assert_eq!(
+        row,
+        CallRow {
+            id: "c1".into(),
+            sip_call_id: "c1@192.0.2.10".into(),
+            caller: "+8613800138000".into(),
+            called: "95555".into(),
+            source: "192.0.2.10:5060".into(),
+            transport: "udp".into(),
+            arrived_at: 1_000,
+            answered_at: None,
+            ended_at: None,
+            ended_by: None,
+            end_cause: None,
+            end_status: None,
+        }
+    );
+
+    let answered = Write::CallAnswered {
+        id: "c1".into(),
+        at_ms: 1_500,
+    };
+    store.apply(&[answered]).await.expect("answer");
+    let ended = Write::CallEnded {
+        id: "c1".into(),
+        at_ms: 9_000,
+        by: "caller",
+        cause: "caller_bye",
+        status: None,
+    };
+    store.apply(&[ended]).await.expect("end");
+    // A late duplicate end (e.g. shutdown racing the BYE) must not rewrite the first one,
+    // and a repeated arrival must not reset the row.
+    let late = Write::CallEnded {
+        id: "c1".into(),
+        at_ms: 9_999,
+        by: "hotline",
+        cause: "shutdown",
+        status: None,
+    };
+    store
+        .apply(&[late, arrived("c1", 5)])
+        .await
+        .expect("duplicates are ignored");
+    let row = store.call("c1").await.expect("query").expect("row");
+    assert_eq!(row.arrived_at, 1_000);
+    assert_eq!(row.answered_at, Some(1_500));
+    assert_eq!(row.ended_at, Some(9_000));
+    assert_eq!(row.ended_by.as_deref(), Some("caller"));
+    assert_eq!(row.end_cause.as_deref(), Some("caller_bye"));
+    assert_eq!(row.end_status, None);
+
+    // Arrival, answer and end in one transaction apply in order.
+    store
+        .apply(&[
+            arrived_via("c2", 2_000, "tcp"),
+            Write::CallEnded {
+                id: "c2".into(),
+                at_ms: 2_001,
+                by: "hotline",
+                cause: "rejected",
+                status: Some(486),
+            },
+        ])
+        .await
+        .expect("batch");
+    let row = store.call("c2").await.expect("query").expect("row");
+    assert_eq!(row.transport, "tcp");
+    assert_eq!(row.answered_at, None);
+    assert_eq!(row.ended_at, Some(2_001));
+    assert_eq!(row.ended_by.as_deref(), Some("hotline"));
+    assert_eq!(row.end_cause.as_deref(), Some("rejected"));
+    assert_eq!(row.end_status, Some(486));
+
+    // Through the writer: all three land even though they share one batch.
+    let (writer, task) = Writer::spawn(store.clone());
+    writer.send(arrived("c3", 3_000));
+    writer.send(Write::CallAnswered {
+        id: "c3".into(),
+        at_ms: 3_100,
+    });
+    let done = writer.submit(Write::CallEnded {
+        id: "c3".into(),
+        at_ms: 3_200,
+        by: "hotline",
+        cause: "max_duration",
+        status: None,
+    });
+    done.await.expect("committed");
+    let row = store.call("c3").await.expect("query").expect("row");
+    assert_eq!((row.answered_at, row.ended_at), (Some(3_100), Some(3_200)));
+    assert_eq!(row.end_cause.as_deref(), Some("max_duration"));
+    assert_eq!(store.count_calls().await.expect("count"), 3);
+
+    drop(writer);
+    let stats = task.await.expect("writer task");
+    assert_eq!(stats.writes, 3);
+    assert_eq!(stats.rejected, 0);
+    store.close().await;
+}
+
+async fn concurrent_writes_are_batched(db: &TestDb) {
+    const TASKS: usize = 50;
+    const PER_TASK: usize = 20;
+    let store = Store::connect(&db.url).await.expect("connect");
+    let (writer, task) = Writer::spawn(store.clone());
+
+    let mut tasks = Vec::new();
+    for t in 0..TASKS {
+        let writer = writer.clone();
+        tasks.push(tokio::spawn(async move {
+            let receipts: Vec<_> = (0..PER_TASK)
+                .map(|i| writer.submit(arrived(&format!("t{t}-{i}"), (t * PER_TASK + i) as i64)))
+                .collect();
+            for r in receipts {
+                r.await.expect("write committed");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+
+    assert_eq!(store.count_calls().await.expect("count"), 1000);
+    let stats = writer.stats();
+    assert_eq!(stats.writes, 1000);
+    assert_eq!(stats.rejected, 0);
+    assert!(stats.batches < 1000, "writes were not grouped: {stats:?}");
+    println!(
+        "{:?}: 1000 writes in {} transactions",
+        store.backend(),
+        stats.batches
+    );
+
+    drop(writer);
+    task.await.expect("writer task");
+    store.close().await;
+}
+
+async fn flush_and_shutdown(db: &TestDb) {
+    let store = Store::connect(&db.url).await.expect("connect");
+    let (writer, task) = Writer::spawn(store.clone());
+    for i in 0..100 {
+        writer.send(arrived(&format!("f{i}"), i));
+    }
+    writer.flush().await;
+    assert_eq!(store.count_calls().await.expect("count"), 100);
+    // Flushing an idle writer returns too.
+    writer.flush().await;
+
+    // Dropping every handle commits what is still queued before the task ends.
+    let other = writer.clone();
+    for i in 100..300 {
+        other.send(arrived(&format!("f{i}"), i));
+    }
+    drop(writer);
+    drop(other);
+    let stats = task.await.expect("writer task");
+    assert_eq!(stats.writes, 300);
+    assert_eq!(store.count_calls().await.expect("count"), 300);
+    store.close().await;
+}
+
+async fn migrate_twice(db: &TestDb) {
+    Store::migrate(&db.url).await.expect("first migrate");
+    Store::migrate(&db.url).await.expect("second migrate");
+    let store = Store::connect(&db.url)
+        .await
+        .expect("connect migrates a third time");
+    assert_eq!(store.count_calls().await.expect("count"), 0);
+    store.close().await;
+}
+
+macro_rules! backend_tests {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = TestDb::sqlite();
+                $body(&db).await;
+                db.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = TestDb::postgres().await else {
+                    return;
+                };
+                $body(&db).await;
+                db.finish().await;
+            }
+        }
+    };
+}
+
+backend_tests!(round_trip_tests, round_trip);
+backend_tests!(concurrent_writes_tests, concurrent_writes_are_batched);
+backend_tests!(flush_tests, flush_and_shutdown);
+backend_tests!(migrate_tests, migrate_twice);
+
+#[tokio::test]
+async fn sqlite_file_is_created_in_wal_mode() {
+    let db = TestDb::sqlite();
+    let Cleanup::File(path) = &db.cleanup else {
+        unreachable!()
+    };
+    assert!(!path.exists());
+    let store = Store::connect(&db.url).await.expect("connect");
+    assert_eq!(store.backend(), Backend::Sqlite);
+    assert!(path.exists(), "database file created");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(
+            &sqlx::SqlitePool::connect(&db.url)
+                .await
+                .expect("raw connect"),
+        )
+        .await
+        .expect("pragma");
+    assert_eq!(mode, "wal");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn in_memory_sqlite_keeps_its_data() {
+    let store = Store::connect("sqlite::memory:").await.expect("connect");
+    store.apply(&[arrived("m1", 1)]).await.expect("arrive");
+    assert_eq!(store.count_calls().await.expect("count"), 1);
+}
+
+#[tokio::test]
+async fn unsupported_url_is_refused() {
+    let err = Store::connect("mysql://localhost/hotline")
+        .await
+        .expect_err("mysql is not supported");
+    assert!(matches!(err, StoreError::UnsupportedUrl(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writer_retries_until_the_database_recovers() {
+    let db = TestDb::sqlite();
+    let store = Store::connect(&db.url).await.expect("connect");
+    let raw = sqlx::SqlitePool::connect(&db.url)
+        .await
+        .expect("raw connect");
+    let (writer, task) = Writer::spawn(store.clone());
+
+    // Make every insert fail with an error that is not the data's fault.
+    sqlx::query("ALTER TABLE calls RENAME TO calls_away")
+        .execute(&raw)
+        .await
+        .expect("rename");
+    let mut done = writer.submit(arrived("r1", 1));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(writer.stats().retries >= 2, "{:?}", writer.stats());
+    assert!(done.try_recv().is_err(), "not committed yet");
+
+    sqlx::query("ALTER TABLE calls_away RENAME TO calls")
+        .execute(&raw)
+        .await
+        .expect("rename back");
+    tokio::time::timeout(std::time::Duration::from_secs(5), done)
+        .await
+        .expect("committed after recovery")
+        .expect("not refused");
+    assert_eq!(store.count_calls().await.expect("count"), 1);
+    assert_eq!(writer.stats().rejected, 0);
+
+    drop(writer);
+    task.await.expect("writer task");
+    raw.close().await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writer_isolates_a_refused_write() {
+    let db = TestDb::sqlite();
+    let store = Store::connect(&db.url).await.expect("connect");
+    let raw = sqlx::SqlitePool::connect(&db.url)
+        .await
+        .expect("raw connect");
+    // A constraint that a second arrival with the same SIP Call-ID violates.
+    sqlx::query("CREATE UNIQUE INDEX test_unique_sip_call_id ON calls (sip_call_id)")
+        .execute(&raw)
+        .await
+        .expect("index");
+    let (writer, task) = Writer::spawn(store.clone());
+
+    let good = writer.submit(arrived("i1", 1));
+    let bad = writer.submit(Write::CallArrived {
+        id: "i2".into(),
+        sip_call_id: "i1@192.0.2.10".into(),
+        caller: "c".into(),
+        called: "d".into(),
+        source: "192.0.2.11:5060".into(),
+        transport: "udp",
+        at_ms: 2,
+    });
+    let after = writer.submit(Write::CallAnswered {
+        id: "i1".into(),
+        at_ms: 3,
+    });
+    good.await.expect("good write committed");
+    bad.await.expect_err("refused write reports failure");
+    after.await.expect("write after the refused one committed");
+
+    let row = store.call("i1").await.expect("query").expect("row");
+    assert_eq!(row.answered_at, Some(3));
+    assert_eq!(store.call("i2").await.expect("query"), None);
+    let stats = writer.stats();
+    assert_eq!((stats.writes, stats.rejected), (2, 1), "{stats:?}");
+
+    drop(writer);
+    task.await.expect("writer task");
+    raw.close().await;
+    store.close().await;
+}
