@@ -55,12 +55,27 @@ if ! taskset -c "$SERVER_CPU" true 2>/dev/null || ! taskset -c "$SIPP_CPU" true 
     SIPP_PIN=()
 fi
 
-free_udp_port() {
-    python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
-        || echo "$1"
+# A port free for both UDP and TCP on 127.0.0.1 (hotline listens on both); $1 if no python3.
+free_port() {
+    python3 - 2>/dev/null <<'EOF' || echo "$1"
+import socket
+for _ in range(50):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    port = u.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port)
+    break
+else:
+    raise SystemExit(1)
+EOF
 }
-PORT=${HOTLINE_BENCH_PORT:-$(free_udp_port 15060)}
-SIPP_PORT=${HOTLINE_BENCH_SIPP_PORT:-$(free_udp_port 15070)}
+PORT=${HOTLINE_BENCH_PORT:-$(free_port 15060)}
+SIPP_PORT=${HOTLINE_BENCH_SIPP_PORT:-$(free_port 15070)}
 [[ "$PORT" != "$SIPP_PORT" ]] || SIPP_PORT=$((PORT + 1))
 
 # ---------------------------------------------------------------- cleanup
@@ -160,20 +175,21 @@ RUST_LOG=${RUST_LOG:-warn} "${SERVER_PIN[@]}" "$BIN" serve \
     </dev/null >"$TMP/hotline.log" 2>&1 &
 SERVER_PID=$!      # taskset execs the binary: this is hotline's own pid
 
-# Ready when one SIPp call completes: at most 30 tries, each bounded to ~5 s.
+# Ready when one SIPp call completes: at most 40 tries of <= 3 s each, and 60 s in all.
 mkdir -p "$TMP/probe"
 ready=0
-for ((try = 1; try <= 30; try++)); do
+deadline=$((SECONDS + 60))
+for ((try = 1; try <= 40 && SECONDS < deadline; try++)); do
     server_alive || { tail -n 30 "$TMP/hotline.log" >&2; die "hotline exited during start-up"; }
-    if (cd "$TMP/probe" && timeout -k 2 5 sipp "127.0.0.1:$PORT" -sn uac -i 127.0.0.1 -p "$SIPP_PORT" \
-            -m 1 -d 0 -nostdin -timeout 4s -recv_timeout 3000 -max_retrans 2 \
+    if (cd "$TMP/probe" && timeout -k 1 3 sipp "127.0.0.1:$PORT" -sn uac -i 127.0.0.1 -p "$SIPP_PORT" \
+            -m 1 -d 0 -nostdin -timeout 2s -recv_timeout 2000 -max_retrans 2 \
             </dev/null >/dev/null 2>&1); then
         ready=1
         break
     fi
     sleep 0.5
 done
-((ready)) || { tail -n 30 "$TMP/hotline.log" >&2; die "hotline did not complete a test call within 30 tries"; }
+((ready)) || { tail -n 30 "$TMP/hotline.log" >&2; die "hotline did not complete a test call within 60 s"; }
 say "hotline answers (after $try probe call(s)); pid $SERVER_PID, $SECS s of traffic per rate"
 
 # ---------------------------------------------------------------- runs

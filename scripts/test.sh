@@ -97,6 +97,7 @@ run_pg() {
     fi
 }
 
+# shellcheck disable=SC2317  # invoked via trap
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM HUP

@@ -1,1 +1,16 @@
+//! hotline: call handling and IVR for customer-service hotlines.
+//!
+//! # Layout
+//! - [`core`]: the protocol core (SIP transactions and dialogs, SDP, RTP, G.711). No I/O,
+//!   no clock: it takes `(now, bytes)` and returns what to send.
+//! - [`store`]: call records through sqlx, SQLite by default, PostgreSQL as an option.
+//! - [`config`]: settings from flags, environment and a TOML file, validated once.
+//! - [`runtime`]: the tokio shell that owns sockets, timers and the database, and the
+//!   orchestrator that turns SIP events into call records and media.
+//!
+//! Dependencies point one way: runtime → (core, store, config).
+
+pub mod config;
 pub mod core;
+pub mod runtime;
+pub mod store;

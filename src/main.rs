@@ -1,1 +1,124 @@
-fn main() {}
+//! The `hotline` command: serve, check, migrate.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hotline::config::Overrides;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "hotline",
+    version,
+    about = "Call handling and IVR for customer-service hotlines"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Answer calls.
+    Serve(Overrides),
+    /// Check the configuration without starting; one line per problem.
+    Check(Overrides),
+    /// Create or update the database schema.
+    Migrate {
+        /// Database URL, sqlite:// or postgres://.
+        #[arg(long, env = "HOTLINE_DATABASE", default_value = "sqlite://hotline.db")]
+        database: String,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(o) => serve(o),
+        Command::Check(o) => check(o),
+        Command::Migrate { database } => migrate(database),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hotline: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn serve(o: Overrides) -> anyhow::Result<ExitCode> {
+    let cfg = o.load()?;
+    runtime()?.block_on(async {
+        hotline::runtime::run(cfg, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn check(o: Overrides) -> anyhow::Result<ExitCode> {
+    match o.load() {
+        Ok(cfg) => {
+            let mut problems = Vec::new();
+            for (name, dir) in [("dialplans", &cfg.dialplans), ("prompts", &cfg.prompts)] {
+                if !dir.is_dir() {
+                    problems.push(format!("{name}: folder {} does not exist", dir.display()));
+                }
+            }
+            for p in &problems {
+                println!("{p}");
+            }
+            if problems.is_empty() {
+                println!("configuration ok");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        Err(e) => {
+            println!("{e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn migrate(database: String) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        hotline::store::Store::migrate(&database)
+            .await
+            .with_context(|| format!("migrating {database}"))?;
+        println!("database schema up to date");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

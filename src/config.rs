@@ -1,0 +1,326 @@
+//! Settings, layered: command-line flag > environment variable > TOML file > default.
+//! Every value is parsed and checked once, here; the rest of the program gets typed values.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One problem with one setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct Problem {
+    pub setting: String,
+    pub problem: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML or has unknown keys.
+    #[error("config file {path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    /// One or more settings are invalid.
+    #[error("{}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+/// The settings as given, before checking. Field names are the TOML keys; each also has
+/// a flag `--sip-listen` and an environment variable `HOTLINE_SIP_LISTEN`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Overrides {
+    /// TOML file with any of the settings below.
+    #[arg(long, env = "HOTLINE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// SIP address for UDP and TCP [default: 0.0.0.0:5060].
+    #[arg(long, env = "HOTLINE_SIP_LISTEN")]
+    pub sip_listen: Option<String>,
+    /// RTP port range LOW-HIGH [default: 10000-20000].
+    #[arg(long, env = "HOTLINE_RTP_PORTS")]
+    pub rtp_ports: Option<String>,
+    /// Database URL, sqlite:// or postgres:// [default: sqlite://hotline.db].
+    #[arg(long, env = "HOTLINE_DATABASE")]
+    pub database: Option<String>,
+    /// Folder of dial plans [default: dialplans].
+    #[arg(long, env = "HOTLINE_DIALPLANS")]
+    pub dialplans: Option<String>,
+    /// Folder of prompts [default: prompts].
+    #[arg(long, env = "HOTLINE_PROMPTS")]
+    pub prompts: Option<String>,
+    /// Address put in SDP and Contact when listening on 0.0.0.0 [default: detected].
+    #[arg(long, env = "HOTLINE_ADVERTISE_IP")]
+    pub advertise_ip: Option<String>,
+    /// Time from 180 Ringing to 200 OK, in ms [default: 1000].
+    #[arg(long, env = "HOTLINE_RING_DELAY_MS")]
+    pub ring_delay_ms: Option<String>,
+    /// Longest call, in seconds; then hotline hangs up [default: 3600].
+    #[arg(long, env = "HOTLINE_MAX_CALL_SECS")]
+    pub max_call_secs: Option<String>,
+    /// How long live calls may go on after a shutdown signal, in seconds [default: 30].
+    #[arg(long, env = "HOTLINE_DRAIN_SECS")]
+    pub drain_secs: Option<String>,
+    /// SIP timer T1 in ms [default: 500].
+    #[arg(long, env = "HOTLINE_SIP_T1_MS")]
+    pub sip_t1_ms: Option<String>,
+    /// SIP timer T2 in ms [default: 4000].
+    #[arg(long, env = "HOTLINE_SIP_T2_MS")]
+    pub sip_t2_ms: Option<String>,
+    /// SIP timer T4 in ms [default: 5000].
+    #[arg(long, env = "HOTLINE_SIP_T4_MS")]
+    pub sip_t4_ms: Option<String>,
+    /// Largest SIP message accepted, in bytes [default: 65535].
+    #[arg(long, env = "HOTLINE_MAX_MESSAGE_BYTES")]
+    pub max_message_bytes: Option<String>,
+}
+
+/// The checked settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub sip_listen: SocketAddr,
+    pub rtp_ports: (u16, u16),
+    pub database: String,
+    pub dialplans: PathBuf,
+    pub prompts: PathBuf,
+    pub advertise_ip: Option<IpAddr>,
+    pub ring_delay: Duration,
+    pub max_call: Duration,
+    pub drain: Duration,
+    pub t1: Duration,
+    pub t2: Duration,
+    pub t4: Duration,
+    pub max_message_bytes: usize,
+}
+
+const DEFAULTS: &[(&str, &str)] = &[
+    ("sip_listen", "0.0.0.0:5060"),
+    ("rtp_ports", "10000-20000"),
+    ("database", "sqlite://hotline.db"),
+    ("dialplans", "dialplans"),
+    ("prompts", "prompts"),
+    ("ring_delay_ms", "1000"),
+    ("max_call_secs", "3600"),
+    ("drain_secs", "30"),
+    ("sip_t1_ms", "500"),
+    ("sip_t2_ms", "4000"),
+    ("sip_t4_ms", "5000"),
+    ("max_message_bytes", "65535"),
+];
+
+impl Overrides {
+    fn pairs(&self) -> Vec<(&'static str, Option<&String>)> {
+        vec![
+            ("sip_listen", self.sip_listen.as_ref()),
+            ("rtp_ports", self.rtp_ports.as_ref()),
+            ("database", self.database.as_ref()),
+            ("dialplans", self.dialplans.as_ref()),
+            ("prompts", self.prompts.as_ref()),
+            ("advertise_ip", self.advertise_ip.as_ref()),
+            ("ring_delay_ms", self.ring_delay_ms.as_ref()),
+            ("max_call_secs", self.max_call_secs.as_ref()),
+            ("drain_secs", self.drain_secs.as_ref()),
+            ("sip_t1_ms", self.sip_t1_ms.as_ref()),
+            ("sip_t2_ms", self.sip_t2_ms.as_ref()),
+            ("sip_t4_ms", self.sip_t4_ms.as_ref()),
+            ("max_message_bytes", self.max_message_bytes.as_ref()),
+        ]
+    }
+
+    /// Merges flags/environment over the file over the defaults, and checks everything.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None => BTreeMap::new(),
+        };
+        let known: Vec<&str> = self.pairs().iter().map(|(k, _)| *k).collect();
+        let mut problems: Vec<Problem> = file
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .map(|k| Problem {
+                setting: k.clone(),
+                problem: "unknown setting in the config file".into(),
+            })
+            .collect();
+        let mut raw: BTreeMap<&str, String> = BTreeMap::new();
+        for (key, given) in self.pairs() {
+            let value = given
+                .cloned()
+                .or_else(|| file.get(key).cloned())
+                .or_else(|| {
+                    DEFAULTS
+                        .iter()
+                        .find(|(k, _)| *k == key)
+                        .map(|(_, v)| v.to_string())
+                });
+            if let Some(v) = value {
+                raw.insert(key, v);
+            }
+        }
+        let mut check = Checker {
+            raw: &raw,
+            problems: &mut problems,
+        };
+        let sip_listen = check.value("sip_listen", |v| {
+            v.parse::<SocketAddr>()
+                .map_err(|_| format!("'{v}' is not an address like 0.0.0.0:5060"))
+        });
+        let rtp_ports = check.value("rtp_ports", parse_port_range);
+        let database = check.value("database", |v| {
+            if v.starts_with("sqlite:")
+                || v.starts_with("postgres://")
+                || v.starts_with("postgresql://")
+            {
+                Ok(v.to_string())
+            } else {
+                Err(format!("'{v}' is neither sqlite:... nor postgres://..."))
+            }
+        });
+        let dialplans = check.value("dialplans", |v| Ok(PathBuf::from(v)));
+        let prompts = check.value("prompts", |v| Ok(PathBuf::from(v)));
+        let advertise_ip = match raw.get("advertise_ip") {
+            Some(_) => check
+                .value("advertise_ip", |v| {
+                    v.parse::<IpAddr>()
+                        .map_err(|_| format!("'{v}' is not an IP address"))
+                })
+                .map(Some),
+            None => Some(None),
+        };
+        let ms = |v: &str, lo: u64, hi: u64| {
+            v.parse::<u64>()
+                .ok()
+                .filter(|n| (lo..=hi).contains(n))
+                .ok_or(format!("'{v}' is not a whole number from {lo} to {hi}"))
+        };
+        let ring_delay = check.value("ring_delay_ms", |v| {
+            ms(v, 0, 60_000).map(Duration::from_millis)
+        });
+        let max_call = check.value("max_call_secs", |v| {
+            ms(v, 1, 86_400).map(Duration::from_secs)
+        });
+        let drain = check.value("drain_secs", |v| ms(v, 0, 3600).map(Duration::from_secs));
+        let t1 = check.value("sip_t1_ms", |v| {
+            ms(v, 10, 10_000).map(Duration::from_millis)
+        });
+        let t2 = check.value("sip_t2_ms", |v| {
+            ms(v, 10, 60_000).map(Duration::from_millis)
+        });
+        let t4 = check.value("sip_t4_ms", |v| {
+            ms(v, 10, 60_000).map(Duration::from_millis)
+        });
+        let max_message_bytes = check.value("max_message_bytes", |v| {
+            ms(v, 1024, 1 << 20).map(|n| n as usize)
+        });
+        if let (Some(t1), Some(t2)) = (t1, t2) {
+            if t2 < t1 {
+                problems.push(Problem {
+                    setting: "sip_t2_ms".into(),
+                    problem: "T2 must not be shorter than T1".into(),
+                });
+            }
+        }
+        match (
+            sip_listen,
+            rtp_ports,
+            database,
+            dialplans,
+            prompts,
+            advertise_ip,
+            ring_delay,
+            max_call,
+            drain,
+            (t1, t2, t4, max_message_bytes),
+        ) {
+            (
+                Some(sip_listen),
+                Some(rtp_ports),
+                Some(database),
+                Some(dialplans),
+                Some(prompts),
+                Some(advertise_ip),
+                Some(ring_delay),
+                Some(max_call),
+                Some(drain),
+                (Some(t1), Some(t2), Some(t4), Some(max_message_bytes)),
+            ) if problems.is_empty() => Ok(Config {
+                sip_listen,
+                rtp_ports,
+                database,
+                dialplans,
+                prompts,
+                advertise_ip,
+                ring_delay,
+                max_call,
+                drain,
+                t1,
+                t2,
+                t4,
+                max_message_bytes,
+            }),
+            _ => Err(ConfigError::Invalid(problems)),
+        }
+    }
+}
+
+struct Checker<'a> {
+    raw: &'a BTreeMap<&'a str, String>,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn value<T>(&mut self, key: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+        let v = self.raw.get(key)?;
+        match parse(v.trim()) {
+            Ok(t) => Some(t),
+            Err(problem) => {
+                let flag = key.replace('_', "-");
+                let env = format!("HOTLINE_{}", key.to_ascii_uppercase());
+                self.problems.push(Problem {
+                    setting: format!("{key} (--{flag}, {env})"),
+                    problem,
+                });
+                None
+            }
+        }
+    }
+}
+
+fn parse_port_range(v: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("'{v}' is not a port range like 10000-20000");
+    let (lo, hi) = v.split_once('-').ok_or_else(bad)?;
+    let lo: u16 = lo.trim().parse().map_err(|_| bad())?;
+    let hi: u16 = hi.trim().parse().map_err(|_| bad())?;
+    if lo < 1024 || hi <= lo + 2 {
+        return Err(format!(
+            "'{v}' must start at 1024 or above and hold at least two even ports"
+        ));
+    }
+    Ok((lo, hi))
+}
+
+/// Reads the TOML file into setting name -> value as text (numbers and strings alike).
+fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let table: BTreeMap<String, toml::Value> =
+        toml::from_str(&text).map_err(|e: toml::de::Error| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+    Ok(table
+        .into_iter()
+        .map(|(k, v)| {
+            let s = match v {
+                toml::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, s)
+        })
+        .collect())
+}

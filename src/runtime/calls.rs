@@ -1,0 +1,304 @@
+//! The call orchestrator: turns endpoint events into call records and media, and
+//! decides when to answer (after the ring delay and once the arrival record is
+//! committed, so no answered call can lack a record) and when to hang up.
+
+use super::media::{MediaCmd, MediaHandle};
+use super::Input;
+use crate::config::Config;
+use crate::core::media::ports::PortPool;
+use crate::core::sdp::{Codec, Dir, LocalMedia, Offer};
+use crate::core::sip::endpoint::{CallRef, EndCause, Endpoint, Event, IncomingCall, Link};
+use crate::store::{now_ms, Write, Writer};
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    Answer,
+    MaxDuration,
+}
+
+struct CallCtx {
+    id: String,
+    span: tracing::Span,
+    local_ip: IpAddr,
+    offer: Offer,
+    committed: bool,
+    answer_at: Instant,
+    port: Option<u16>,
+}
+
+pub(super) struct Calls {
+    calls: HashMap<CallRef, CallCtx>,
+    due: BTreeSet<(Instant, CallRef, Due)>,
+    ports: PortPool,
+    writer: Writer,
+    media: MediaHandle,
+    inputs: mpsc::UnboundedSender<Input>,
+    media_ip: Option<IpAddr>,
+    ring_delay: Duration,
+    max_call: Duration,
+}
+
+impl Calls {
+    pub(super) fn new(
+        cfg: &Config,
+        media_ip: Option<IpAddr>,
+        writer: Writer,
+        media: MediaHandle,
+        inputs: mpsc::UnboundedSender<Input>,
+    ) -> Self {
+        Calls {
+            calls: HashMap::new(),
+            due: BTreeSet::new(),
+            ports: PortPool::new(cfg.rtp_ports.0, cfg.rtp_ports.1),
+            writer,
+            media,
+            inputs,
+            media_ip,
+            ring_delay: cfg.ring_delay,
+            max_call: cfg.max_call,
+        }
+    }
+
+    pub(super) fn next_timeout(&self) -> Option<Instant> {
+        self.due.first().map(|(t, _, _)| *t)
+    }
+
+    pub(super) fn on_event(&mut self, now: Instant, ev: Event, ep: &mut Endpoint) {
+        match ev {
+            Event::Incoming { call, info } => self.incoming(now, call, *info, ep),
+            Event::Confirmed { call } => {
+                if let Some(c) = self.calls.get(&call) {
+                    c.span.in_scope(|| tracing::debug!("ACK received"));
+                }
+            }
+            Event::MediaChanged { call, offer } => {
+                let _ = self.media.send(MediaCmd::Update {
+                    call,
+                    remote: offer.remote,
+                    sending: offer.dir.sends(),
+                });
+            }
+            Event::Info { call, .. } => {
+                if let Some(c) = self.calls.get(&call) {
+                    c.span.in_scope(|| tracing::debug!("INFO received"));
+                }
+            }
+            Event::Ended {
+                call,
+                by,
+                cause,
+                status,
+            } => {
+                let Some(c) = self.calls.remove(&call) else {
+                    return;
+                };
+                c.span.in_scope(|| {
+                    tracing::info!(
+                        by = by.as_str(),
+                        cause = cause.as_str(),
+                        status,
+                        "call ended"
+                    )
+                });
+                if let Some(port) = c.port {
+                    let _ = self.media.send(MediaCmd::Stop { call });
+                    self.ports.release(port);
+                }
+                self.writer.send(Write::CallEnded {
+                    id: c.id,
+                    at_ms: now_ms(),
+                    by: by.as_str(),
+                    cause: cause.as_str(),
+                    status,
+                });
+            }
+        }
+    }
+
+    fn incoming(&mut self, now: Instant, call: CallRef, info: IncomingCall, ep: &mut Endpoint) {
+        let id = format!("{:012x}{:08x}", now_ms(), rand::random::<u32>());
+        let span = tracing::info_span!("call", call_id = %info.call_id, id = %id);
+        span.in_scope(|| tracing::info!(from = %info.peer.addr, "call arrived"));
+        let transport = match info.peer.link {
+            Link::Udp => "udp",
+            Link::Tcp(_) => "tcp",
+        };
+        let done = self.writer.submit(Write::CallArrived {
+            id: id.clone(),
+            sip_call_id: info.call_id.clone(),
+            caller: info.caller.clone(),
+            called: info.called.clone(),
+            source: info.peer.addr.to_string(),
+            transport,
+            at_ms: now_ms(),
+        });
+        let inputs = self.inputs.clone();
+        tokio::spawn(async move {
+            if done.await.is_ok() {
+                let _ = inputs.send(Input::Committed(call));
+            }
+        });
+        let offer = match info.offer {
+            Some(Ok(offer)) => offer,
+            // No SDP in the INVITE: our 200 carries an offer and the ACK the answer.
+            None => Offer {
+                remote: None,
+                codec: Codec::Pcmu,
+                telephone_event: Some(101),
+                dir: Dir::SendRecv,
+            },
+            Some(Err(e)) => {
+                span.in_scope(|| tracing::info!(%e, "refusing call: SDP not acceptable"));
+                self.track(
+                    call,
+                    id,
+                    span,
+                    IpAddr::from([127, 0, 0, 1]),
+                    offer_placeholder(),
+                    now,
+                );
+                ep.reject(now, call, 488, &[]);
+                return;
+            }
+        };
+        let local_ip = self
+            .media_ip
+            .or_else(|| info.local_host.trim_matches(['[', ']']).parse().ok())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        ep.ring(now, call);
+        let answer_at = now + self.ring_delay;
+        self.track(call, id, span, local_ip, offer, answer_at);
+        self.due.insert((answer_at, call, Due::Answer));
+    }
+
+    fn track(
+        &mut self,
+        call: CallRef,
+        id: String,
+        span: tracing::Span,
+        local_ip: IpAddr,
+        offer: Offer,
+        answer_at: Instant,
+    ) {
+        self.calls.insert(
+            call,
+            CallCtx {
+                id,
+                span,
+                local_ip,
+                offer,
+                committed: false,
+                answer_at,
+                port: None,
+            },
+        );
+    }
+
+    pub(super) fn on_committed(&mut self, now: Instant, call: CallRef, ep: &mut Endpoint) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.committed = true;
+        if now >= c.answer_at {
+            self.answer(now, call, ep);
+        }
+    }
+
+    pub(super) fn on_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
+        while let Some(&(t, call, due)) = self.due.first() {
+            if t > now {
+                break;
+            }
+            self.due.pop_first();
+            match due {
+                Due::Answer => {
+                    if self.calls.get(&call).is_some_and(|c| c.committed) {
+                        self.answer(now, call, ep);
+                    }
+                }
+                Due::MaxDuration => {
+                    if let Some(c) = self.calls.get(&call) {
+                        c.span
+                            .in_scope(|| tracing::info!("maximum call duration reached"));
+                        ep.hangup(now, call, EndCause::MaxDuration);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends every live call (shutdown after the drain period).
+    pub(super) fn hangup_all(&mut self, now: Instant, ep: &mut Endpoint) {
+        for call in ep.live_calls() {
+            ep.hangup(now, call, EndCause::Shutdown);
+        }
+    }
+
+    fn answer(&mut self, now: Instant, call: CallRef, ep: &mut Endpoint) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.port.is_some() {
+            return;
+        }
+        let Some((port, socket)) = bind_rtp(&mut self.ports, c.local_ip) else {
+            c.span
+                .in_scope(|| tracing::warn!("no free RTP port; refusing call"));
+            ep.reject(now, call, 503, &[("Retry-After", "5")]);
+            return;
+        };
+        c.port = Some(port);
+        let media = LocalMedia {
+            ip: c.local_ip,
+            port,
+            session_id: u64::from(rand::random::<u32>()),
+            version: 1,
+        };
+        ep.answer(now, call, media, c.offer.clone());
+        c.span.in_scope(|| tracing::info!(port, "call answered"));
+        let _ = self.media.send(MediaCmd::Start {
+            call,
+            socket,
+            remote: c.offer.remote,
+            codec: c.offer.codec,
+            sending: c.offer.dir.sends(),
+        });
+        self.writer.send(Write::CallAnswered {
+            id: c.id.clone(),
+            at_ms: now_ms(),
+        });
+        self.due
+            .insert((now + self.max_call, call, Due::MaxDuration));
+    }
+}
+
+fn offer_placeholder() -> Offer {
+    Offer {
+        remote: None,
+        codec: Codec::Pcmu,
+        telephone_event: None,
+        dir: Dir::Inactive,
+    }
+}
+
+/// Takes a port from the pool and binds it; a port some other program holds is skipped.
+fn bind_rtp(ports: &mut PortPool, ip: IpAddr) -> Option<(u16, UdpSocket)> {
+    for _ in 0..16 {
+        let port = ports.take()?;
+        match UdpSocket::bind(SocketAddr::new(ip, port)).and_then(|s| {
+            s.set_nonblocking(true)?;
+            Ok(s)
+        }) {
+            Ok(s) => return Some((port, s)),
+            Err(e) => {
+                tracing::debug!(port, %e, "RTP port unavailable");
+                ports.release(port);
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,237 @@
+//! The tokio shell. One task owns the SIP endpoint and the call orchestrator and
+//! `select!`s on the UDP socket, TCP connections, the next timer and shutdown; it only
+//! forwards bytes and time to the core and carries out what comes back.
+
+mod calls;
+mod media;
+mod tcp;
+
+use crate::config::Config;
+use crate::core::sip::endpoint::{ConnId, Endpoint, EndpointConfig, Link, Peer, Transmit};
+use crate::core::sip::message::MessageError;
+use crate::core::sip::transaction::Timers;
+use crate::store::{Store, StoreError, Writer};
+use calls::Calls;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::time::Duration;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// A listening socket could not be opened.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// What the socket tasks and helpers tell the core task.
+#[derive(Debug)]
+enum Input {
+    Connected(ConnId, mpsc::UnboundedSender<Vec<u8>>),
+    Closed(ConnId),
+    Stream(ConnId, SocketAddr, Vec<u8>),
+    BadFrame(ConnId, SocketAddr, Vec<u8>, MessageError),
+    /// A call's arrival record is committed: it may now be answered.
+    Committed(crate::core::sip::endpoint::CallRef),
+}
+
+/// Runs the hotline until `shutdown` resolves, then drains calls and flushes records.
+pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), RuntimeError> {
+    let store = Store::connect(&cfg.database).await?;
+    let udp = bind_udp(cfg.sip_listen)?;
+    let tcp = TcpListener::bind(cfg.sip_listen)
+        .await
+        .map_err(|source| RuntimeError::Bind {
+            addr: cfg.sip_listen,
+            source,
+        })?;
+    let udp_addr = udp.local_addr().unwrap_or(cfg.sip_listen);
+    let tcp_addr = tcp.local_addr().unwrap_or(cfg.sip_listen);
+    println!(
+        "hotline {} listening on sip udp {udp_addr} tcp {tcp_addr}, rtp ports {}-{}, database {}",
+        env!("CARGO_PKG_VERSION"),
+        cfg.rtp_ports.0,
+        cfg.rtp_ports.1,
+        redact_url(&cfg.database)
+    );
+
+    let (writer, writer_task) = Writer::spawn(store.clone());
+    let (in_tx, in_rx) = mpsc::unbounded_channel();
+    tokio::spawn(tcp::accept(tcp, in_tx.clone(), cfg.max_message_bytes));
+    let media_ip = advertise_ip(&cfg);
+    let media = media::spawn();
+    let mut endpoint = Endpoint::new(EndpointConfig {
+        timers: Timers {
+            t1: cfg.t1,
+            t2: cfg.t2,
+            t4: cfg.t4,
+        },
+        max_message: cfg.max_message_bytes,
+        port: udp_addr.port(),
+        retry_after: cfg.drain.max(Duration::from_secs(5)),
+        seed: rand::random(),
+    });
+    let mut calls = Calls::new(&cfg, media_ip, writer.clone(), media, in_tx);
+    drive(&udp, &mut endpoint, &mut calls, in_rx, cfg.drain, shutdown).await;
+    drop(calls);
+    drop(writer);
+    match writer_task.await {
+        Ok(stats) => tracing::info!(?stats, "call records flushed"),
+        Err(e) => tracing::error!(%e, "call record writer failed"),
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// The core task's loop: mutate, drain outputs, wait for the next input or timer.
+async fn drive(
+    udp: &UdpSocket,
+    endpoint: &mut Endpoint,
+    calls: &mut Calls,
+    mut inputs: mpsc::UnboundedReceiver<Input>,
+    drain: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut conns: HashMap<ConnId, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
+    let mut buf = vec![0u8; 65_536];
+    let mut shutdown = std::pin::pin!(shutdown);
+    // Set at shutdown: until `drain_until` calls may go on; by `give_up` we stop waiting for BYEs.
+    let mut stopping: Option<(Instant, Instant)> = None;
+    loop {
+        let wake = [
+            endpoint.poll_timeout(),
+            calls.next_timeout(),
+            stopping.map(|(d, _)| d.into_std()),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        tokio::select! {
+            r = udp.recv_from(&mut buf) => {
+                let now = std::time::Instant::now();
+                if let Ok((n, addr)) = r {
+                    endpoint.handle_datagram(now, addr, &buf[..n]);
+                }
+                // Take whatever else is queued before waking the timers again.
+                for _ in 0..64 {
+                    match udp.try_recv_from(&mut buf) {
+                        Ok((n, addr)) => endpoint.handle_datagram(now, addr, &buf[..n]),
+                        Err(_) => break,
+                    }
+                }
+            }
+            Some(input) = inputs.recv() => {
+                let now = std::time::Instant::now();
+                match input {
+                    Input::Connected(id, tx) => { conns.insert(id, tx); }
+                    Input::Closed(id) => { conns.remove(&id); }
+                    Input::Stream(id, addr, bytes) => {
+                        endpoint.handle_message(now, Peer { link: Link::Tcp(id), addr }, &bytes)
+                    }
+                    Input::BadFrame(id, addr, bytes, err) => {
+                        endpoint.reject_malformed(Peer { link: Link::Tcp(id), addr }, &bytes, &err)
+                    }
+                    Input::Committed(call) => calls.on_committed(now, call, endpoint),
+                }
+            }
+            _ = sleep_until(wake.map(Instant::from_std).unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {}
+            _ = &mut shutdown, if stopping.is_none() => {
+                let now = Instant::now();
+                tracing::info!(live = endpoint.live_calls().len(), ?drain, "shutting down: refusing new calls, draining live ones");
+                endpoint.set_draining(true);
+                stopping = Some((now + drain, now + drain + Duration::from_secs(5)));
+            }
+        }
+        let now = std::time::Instant::now();
+        endpoint.handle_timeout(now);
+        calls.on_timeout(now, endpoint);
+        if let Some((drain_until, _)) = stopping {
+            if now >= drain_until.into_std() {
+                calls.hangup_all(now, endpoint);
+            }
+        }
+        loop {
+            let mut busy = false;
+            while let Some(ev) = endpoint.poll_event() {
+                busy = true;
+                calls.on_event(now, ev, endpoint);
+            }
+            while let Some(t) = endpoint.poll_transmit() {
+                busy = true;
+                send(udp, &conns, t).await;
+            }
+            if !busy {
+                break;
+            }
+        }
+        if let Some((_, give_up)) = stopping {
+            let idle = endpoint.live_calls().is_empty() && endpoint.pending_transactions() == 0;
+            if idle || now >= give_up.into_std() {
+                return;
+            }
+        }
+    }
+}
+
+async fn send(
+    udp: &UdpSocket,
+    conns: &HashMap<ConnId, mpsc::UnboundedSender<Vec<u8>>>,
+    t: Transmit,
+) {
+    match t.peer.link {
+        Link::Udp => {
+            if let Err(e) = udp.try_send_to(&t.bytes, t.peer.addr) {
+                if e.kind() == std::io::ErrorKind::WouldBlock {
+                    let _ = udp.send_to(&t.bytes, t.peer.addr).await;
+                } else {
+                    tracing::debug!(%e, to = %t.peer.addr, "udp send failed");
+                }
+            }
+        }
+        Link::Tcp(id) => {
+            if let Some(tx) = conns.get(&id) {
+                let _ = tx.send(t.bytes);
+            }
+        }
+    }
+}
+
+/// The SIP UDP socket, with buffers large enough for bursts of thousands of calls.
+fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, RuntimeError> {
+    let err = |source| RuntimeError::Bind { addr, source };
+    let domain = socket2::Domain::for_address(addr);
+    let sock = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))
+        .map_err(err)?;
+    let _ = sock.set_recv_buffer_size(8 << 20);
+    let _ = sock.set_send_buffer_size(8 << 20);
+    sock.set_nonblocking(true).map_err(err)?;
+    sock.bind(&addr.into()).map_err(err)?;
+    UdpSocket::from_std(StdUdpSocket::from(sock)).map_err(err)
+}
+
+/// The address put in SDP when the configuration fixes one: the advertised address or
+/// the listening one. Otherwise each call uses the address its caller dialled.
+fn advertise_ip(cfg: &Config) -> Option<IpAddr> {
+    cfg.advertise_ip
+        .or_else(|| Some(cfg.sip_listen.ip()).filter(|ip| !ip.is_unspecified()))
+}
+
+/// A database URL without its password, for the start-up line.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
+}

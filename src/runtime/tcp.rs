@@ -1,0 +1,97 @@
+//! SIP over TCP: one task per connection frames the stream by Content-Length (RFC 3261
+//! 18.3) and forwards whole messages to the core task; one task per connection writes.
+
+use super::Input;
+use crate::core::sip::endpoint::ConnId;
+use crate::core::sip::message::{frame_stream, StreamFrame};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// How long a half-received message may wait for the rest (RFC 4475 3.1.2.2).
+const PARTIAL_TIMEOUT: Duration = Duration::from_secs(32);
+/// A connection with nothing at all for this long is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+pub(super) async fn accept(
+    listener: TcpListener,
+    inputs: mpsc::UnboundedSender<Input>,
+    max: usize,
+) {
+    let mut next: ConnId = 1;
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                let id = next;
+                next += 1;
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(connection(stream, addr, id, inputs.clone(), max));
+            }
+            Err(e) => {
+                tracing::warn!(%e, "tcp accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    addr: SocketAddr,
+    id: ConnId,
+    inputs: mpsc::UnboundedSender<Input>,
+    max: usize,
+) {
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    if inputs.send(Input::Connected(id, tx)).is_err() {
+        return;
+    }
+    let writer = tokio::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            if wr.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    let mut buf: Vec<u8> = Vec::with_capacity(8192);
+    let mut chunk = vec![0u8; 16_384];
+    'read: loop {
+        let wait = if buf.is_empty() {
+            IDLE_TIMEOUT
+        } else {
+            PARTIAL_TIMEOUT
+        };
+        let n = match tokio::time::timeout(wait, rd.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        loop {
+            match frame_stream(&buf, max) {
+                Ok(StreamFrame::Incomplete) => break,
+                Ok(StreamFrame::KeepAlive(n)) => {
+                    buf.drain(..n);
+                }
+                Ok(StreamFrame::Message { start, len }) => {
+                    let msg = buf[start..start + len].to_vec();
+                    buf.drain(..start + len);
+                    if inputs.send(Input::Stream(id, addr, msg)).is_err() {
+                        break 'read;
+                    }
+                }
+                Err(err) => {
+                    // The stream cannot be framed any more: answer if we can, then close.
+                    // The writer sends the answer before it sees the connection closed.
+                    let _ = inputs.send(Input::BadFrame(id, addr, std::mem::take(&mut buf), err));
+                    break 'read;
+                }
+            }
+        }
+    }
+    let _ = inputs.send(Input::Closed(id));
+    let _ = writer.await;
+}
