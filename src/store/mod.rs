@@ -273,9 +273,8 @@ const END_CALL: &str = "UPDATE calls SET \
      ended_at = COALESCE(ended_at, $2) \
      WHERE id = $1";
 
-const SELECT_CALL: &str = "SELECT id, sip_call_id, caller, called, source, transport, \
-     arrived_at, answered_at, ended_at, ended_by, end_cause, end_status \
-     FROM calls WHERE id = $1";
+const SELECT_CALLS: &str = "SELECT id, sip_call_id, caller, called, source, transport, \
+     arrived_at, answered_at, ended_at, ended_by, end_cause, end_status FROM calls";
 
 /// Builds the statement for one write; generic so the same binding code serves both databases.
 fn write_query<'q, DB>(w: &'q Write) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
@@ -447,10 +446,20 @@ impl Store {
 
     /// The stored row of call `id`, if any.
     pub async fn call(&self, id: &str) -> Result<Option<CallRow>, StoreError> {
+        let query = format!("{SELECT_CALLS} WHERE id = $1");
         let raw: Option<RawCallRow> = on_db!(&self.db, pool => {
-            sqlx::query_as(SELECT_CALL).bind(id).fetch_optional(pool).await?
+            sqlx::query_as(&query).bind(id).fetch_optional(pool).await?
         });
         raw.map(CallRow::try_from).transpose()
+    }
+
+    /// Calls that arrived at or after `since_ms`, oldest first (for reports and tests).
+    pub async fn calls_since(&self, since_ms: i64) -> Result<Vec<CallRow>, StoreError> {
+        let query = format!("{SELECT_CALLS} WHERE arrived_at >= $1 ORDER BY arrived_at, id");
+        let raw: Vec<RawCallRow> = on_db!(&self.db, pool => {
+            sqlx::query_as(&query).bind(since_ms).fetch_all(pool).await?
+        });
+        raw.into_iter().map(CallRow::try_from).collect()
     }
 
     /// Number of call rows.

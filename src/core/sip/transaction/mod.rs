@@ -9,7 +9,7 @@ mod client_non_invite;
 mod server_invite;
 mod server_non_invite;
 
-pub use client_invite::ClientInvite;
+pub use client_invite::{AckParts, ClientInvite};
 pub use client_non_invite::ClientNonInvite;
 pub use server_invite::ServerInvite;
 pub use server_non_invite::ServerNonInvite;
