@@ -1,0 +1,345 @@
+//! Shared harness for end-to-end tests: a real `hotline serve` on loopback with its own
+//! ports and database, and lookup of the external tools (SIPp) the tests drive it with.
+#![allow(dead_code)]
+
+use hotline::store::{CallRow, Store};
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+/// A tool the test needs: its path, or `None` after printing why the test is skipped.
+/// Under CI=true a missing tool fails the test instead.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(
+            !ci,
+            "{name} is not installed, and CI=true requires it (scripts/test.sh installs it)"
+        );
+        println!("skipping: {name} is not installed (scripts/test.sh installs it)");
+    }
+    found
+}
+
+/// The shared test corpora next to the repository.
+pub fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+/// `n` consecutive ports, the first even, free for both UDP and TCP on 127.0.0.1 (taken
+/// from the kernel's ephemeral range, which the RTP blocks below stay clear of).
+pub fn free_ports(n: u16) -> u16 {
+    loop {
+        let Ok(probe) = UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(first) = probe.local_addr().map(|a| a.port()) else {
+            continue;
+        };
+        drop(probe);
+        if first % 2 != 0 || first > u16::MAX - n {
+            continue;
+        }
+        let free = (first..first + n).all(|p| {
+            UdpSocket::bind(("127.0.0.1", p)).is_ok() && TcpListener::bind(("127.0.0.1", p)).is_ok()
+        });
+        if free {
+            return first;
+        }
+    }
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1.
+pub fn free_port() -> u16 {
+    free_ports(1)
+}
+
+const RTP_BLOCK: u16 = 500;
+static NEXT_RTP: AtomicU16 = AtomicU16::new(0);
+
+/// A block of RTP ports of its own for each server this test process starts, below the
+/// ephemeral range so that no client socket lands in it.
+fn rtp_block() -> u16 {
+    let k = NEXT_RTP.fetch_add(1, Ordering::SeqCst) % 8;
+    16_000 + (std::process::id() % 4) as u16 * (8 * RTP_BLOCK) + k * RTP_BLOCK
+}
+
+/// A fresh folder under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!(
+            "hotline-{tag}-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&p).expect("creating temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `hotline serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub dir: TempDir,
+    pub db_url: String,
+}
+
+impl Server {
+    /// Starts the server on a free loopback port with a temporary SQLite database.
+    pub fn start(extra: &[&str]) -> Server {
+        Self::start_logging(extra, "warn")
+    }
+
+    /// The same, logging at `level` (RUST_LOG syntax) into the log file.
+    pub fn start_logging(extra: &[&str], level: &str) -> Server {
+        let dir = TempDir::new("server");
+        let port = free_port();
+        let rtp_low = rtp_block();
+        let db_url = format!("sqlite://{}/hotline.db", dir.0.display());
+        let log = std::fs::File::create(dir.0.join("server.log")).expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .arg("serve")
+            .args(["--sip-listen", &format!("127.0.0.1:{port}")])
+            .args([
+                "--rtp-ports",
+                &format!("{rtp_low}-{}", rtp_low + RTP_BLOCK - 1),
+            ])
+            .args(["--database", &db_url])
+            .args(extra)
+            .env("RUST_LOG", level)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("starting hotline");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("listening on sip") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        let server = Server {
+            child,
+            port,
+            dir,
+            db_url,
+        };
+        if rx.recv_timeout(Duration::from_secs(30)).is_err() {
+            panic!("hotline did not start:\n{}", server.log());
+        }
+        server
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+
+    /// Waits for the process to exit, up to `limit`.
+    pub fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// SIGTERM, then the exit status (records are flushed by then).
+    pub fn stop(&mut self) -> ExitStatus {
+        self.terminate();
+        match self.wait(Duration::from_secs(60)) {
+            Some(s) => s,
+            None => panic!("hotline did not stop after SIGTERM:\n{}", self.log()),
+        }
+    }
+
+    /// All call records.
+    pub fn calls(&self) -> Vec<CallRow> {
+        let url = self.db_url.clone();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(async move {
+                let store = Store::connect(&url)
+                    .await
+                    .expect("opening the test database");
+                let rows = store.calls_since(0).await.expect("reading calls");
+                store.close().await;
+                rows
+            })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scripted phone on a plain UDP socket, for flows SIPp cannot express (a lost ACK,
+/// answering the server's BYE while also placing a call).
+pub struct Phone {
+    pub sock: UdpSocket,
+    pub server: String,
+}
+
+/// One received SIP message, loosely read.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub text: String,
+}
+
+impl Received {
+    pub fn status(&self) -> Option<u16> {
+        let rest = self.text.strip_prefix("SIP/2.0 ")?;
+        rest.get(..3)?.parse().ok()
+    }
+    pub fn method(&self) -> Option<&str> {
+        (!self.text.starts_with("SIP/")).then(|| self.text.split(' ').next().unwrap_or(""))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.text.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+        })
+    }
+    pub fn to_tag(&self) -> Option<String> {
+        Some(
+            self.header("To")?
+                .split(";tag=")
+                .nth(1)?
+                .split(';')
+                .next()?
+                .to_string(),
+        )
+    }
+}
+
+impl Phone {
+    pub fn new(server: &str) -> Phone {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("phone socket");
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        Phone {
+            sock,
+            server: server.to_string(),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.sock.local_addr().expect("addr").port()
+    }
+
+    pub fn send(&self, text: &str) {
+        self.sock
+            .send_to(text.as_bytes(), &self.server)
+            .expect("send");
+    }
+
+    /// A request from this phone inside call `call_id`.
+    pub fn request(
+        &self,
+        method: &str,
+        call_id: &str,
+        cseq: u32,
+        branch: &str,
+        to_tag: Option<&str>,
+        body: &str,
+    ) -> String {
+        let port = self.port();
+        let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+        let ctype = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\r\n"
+        };
+        format!(
+            "{method} sip:95555@{server} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:13800138000@127.0.0.1:{port}>;tag=ph{port}\r\nTo: <sip:95555@{server}>{to_tag}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContact: <sip:13800138000@127.0.0.1:{port}>\r\n{ctype}Content-Length: {}\r\n\r\n{body}",
+            body.len(),
+            server = self.server
+        )
+    }
+
+    /// An offer for audio to this phone's port + 2.
+    pub fn sdp(&self) -> String {
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
+            self.port() + 2
+        )
+    }
+
+    /// Waits up to `limit` for a message that `want` accepts, skipping others.
+    pub fn wait_for(&self, limit: Duration, want: impl Fn(&Received) -> bool) -> Option<Received> {
+        let end = Instant::now() + limit;
+        let mut buf = [0u8; 65_536];
+        while Instant::now() < end {
+            if let Ok((n, _)) = self.sock.recv_from(&mut buf) {
+                let r = Received {
+                    text: String::from_utf8_lossy(&buf[..n]).into_owned(),
+                };
+                if want(&r) {
+                    return Some(r);
+                }
+            }
+        }
+        None
+    }
+
+    /// Answers a request from the server with 200, copying what a response copies.
+    pub fn ok(&self, req: &Received) {
+        let mut s = String::from("SIP/2.0 200 OK\r\n");
+        for l in req.text.lines() {
+            let name = l
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if ["via", "from", "to", "call-id", "cseq"].contains(&name.as_str()) {
+                s.push_str(l);
+                s.push_str("\r\n");
+            }
+        }
+        s.push_str("Content-Length: 0\r\n\r\n");
+        self.send(&s);
+    }
+}

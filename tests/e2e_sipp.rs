@@ -1,0 +1,180 @@
+//! End-to-end: SIPp callers against a real `hotline serve` on loopback, over UDP and TCP.
+//! Every call must succeed with no unexpected message, and leave exactly one closed record.
+
+mod common;
+
+use common::{free_port, free_ports, shared, tool, Server, TempDir};
+use hotline::core::media::g711::linear_to_ulaw;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CALLS: usize = 200;
+
+/// Runs SIPp against the server and returns its last statistics as name -> value.
+///
+/// SIPp 3.6 sometimes finishes every call and then never exits (it waits on its media
+/// threads), so it is given a deadline, then SIGTERM, on which it writes its final
+/// statistics; the verdict comes from those, not from its exit code.
+fn sipp(server: &Server, dir: &Path, scenario: &[&str], tcp: bool) -> HashMap<String, String> {
+    let sipp = tool("sipp").expect("checked by the caller");
+    let mut cmd = Command::new(sipp);
+    cmd.current_dir(dir)
+        .arg(server.addr())
+        .args(scenario)
+        .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args(["-m", &CALLS.to_string(), "-r", "50", "-l", "400"])
+        .args([
+            "-timeout",
+            "120",
+            "-nostdin",
+            "-trace_stat",
+            "-stf",
+            "stat.csv",
+            "-fd",
+            "1",
+        ])
+        .args(["-trace_err", "-buff_size", "4194304"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if tcp {
+        cmd.args(["-t", "t1"]);
+    }
+    let mut child = cmd.spawn().expect("running sipp");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let done = |child: &mut std::process::Child| matches!(child.try_wait(), Ok(Some(_)));
+    while !done(&mut child) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if !done(&mut child) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let grace = Instant::now() + Duration::from_secs(10);
+        while !done(&mut child) && Instant::now() < grace {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let errors = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with("_errors.log"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect::<String>();
+    let stat = std::fs::read_to_string(dir.join("stat.csv")).expect("sipp stat file");
+    let mut lines = stat.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = lines.next().expect("stat header").split(';').collect();
+    let last: Vec<&str> = lines.last().expect("stat line").split(';').collect();
+    let mut stats: HashMap<String, String> = header
+        .iter()
+        .zip(last.iter())
+        .map(|(h, v)| (h.to_string(), v.to_string()))
+        .collect();
+    stats.insert("errors".into(), errors);
+    stats
+}
+
+/// SIPp runs one at a time: each loads both cores, and they would skew each other.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn check_run(scenario: &[&str], tcp: bool, extra_files: impl FnOnce(&Path)) {
+    if tool("sipp").is_none() {
+        return;
+    }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut server = Server::start(&["--ring-delay-ms", "100"]);
+    let dir = TempDir::new("sipp");
+    extra_files(&dir.0);
+    let stats = sipp(&server, &dir.0, scenario, tcp);
+    let n = |k: &str| {
+        stats
+            .get(k)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(u64::MAX)
+    };
+    let why = || {
+        format!(
+            "sipp errors:\n{}\nserver log:\n{}",
+            stats["errors"],
+            server.log()
+        )
+    };
+    assert_eq!(n("SuccessfulCall(C)"), CALLS as u64, "{}", why());
+    assert_eq!(n("FailedCall(C)"), 0, "{}", why());
+    assert_eq!(n("FailedUnexpectedMessage(C)"), 0, "{}", why());
+    assert!(server.stop().success(), "hotline exits 0 on SIGTERM");
+    let calls = server.calls();
+    assert_eq!(calls.len(), CALLS, "one record per call");
+    let transport = if tcp { "tcp" } else { "udp" };
+    for c in &calls {
+        assert_eq!(c.transport, transport);
+        assert!(c.answered_at.is_some(), "answered: {c:?}");
+        assert!(c.ended_at.is_some(), "ended: {c:?}");
+        assert_eq!(c.end_cause.as_deref(), Some("caller_bye"), "{c:?}");
+        assert_eq!(c.ended_by.as_deref(), Some("caller"));
+        // 100 ms ring delay; records are stamped a little after the events, so allow slack
+        assert!(
+            c.answered_at.unwrap() - c.arrived_at >= 50,
+            "answered after ringing: {c:?}"
+        );
+    }
+    let distinct: std::collections::HashSet<&str> =
+        calls.iter().map(|c| c.sip_call_id.as_str()).collect();
+    assert_eq!(distinct.len(), CALLS);
+}
+
+#[test]
+fn sipp_builtin_uac_over_udp() {
+    check_run(&["-sn", "uac"], false, |_| {});
+}
+
+#[test]
+fn sipp_builtin_uac_over_tcp() {
+    check_run(&["-sn", "uac"], true, |_| {});
+}
+
+/// Five seconds of a 440 Hz tone as headerless µ-law, the caller's audio for ivr_uac.xml.
+fn caller_audio(dir: &Path) {
+    let samples: Vec<u8> = (0..40_000)
+        .map(|i| {
+            let x = (i as f64 * 2.0 * std::f64::consts::PI * 440.0 / 8000.0).sin();
+            linear_to_ulaw((x * 8000.0) as i16)
+        })
+        .collect();
+    std::fs::write(dir.join("caller-audio.ul"), samples).expect("writing caller audio");
+}
+
+fn ivr_scenario() -> Vec<String> {
+    let xml = shared().join("sipp/ivr_uac.xml");
+    vec![
+        "-sf".into(),
+        xml.display().to_string(),
+        "-s".into(),
+        "hotline".into(),
+        "-mi".into(),
+        "127.0.0.1".into(),
+        "-mp".into(),
+        free_ports(4).to_string(),
+        "-d".into(),
+        "1500".into(),
+    ]
+}
+
+#[test]
+fn sipp_ivr_caller_over_udp() {
+    let args = ivr_scenario();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    check_run(&args, false, caller_audio);
+}
+
+#[test]
+fn sipp_ivr_caller_over_tcp() {
+    let args = ivr_scenario();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    check_run(&args, true, caller_audio);
+}
