@@ -7,153 +7,21 @@
 //! [`Endpoint::poll_transmit`] and [`Endpoint::poll_event`], and wake again at
 //! [`Endpoint::poll_timeout`]. It never reads a clock or touches a socket.
 
+use super::admission::{capabilities, precheck, ALLOW};
+pub use super::call::{CallRef, EndCause, EndedBy, Event, IncomingCall};
 use super::dialog::{split_list, Dialog};
 use super::message::{
     self, build_response, frame_datagram, salvage_request, Essentials, Message, MessageError,
     Method, Request, Response,
 };
-use super::transaction::{
-    ClientNonInvite, ServerInvite, ServerNonInvite, Timer, Timers, Transport, TxOutput,
-};
+pub use super::peer::{ConnId, Link, Peer, Transmit};
+use super::transaction::{ClientNonInvite, ServerInvite, ServerNonInvite, Timer, Timers, TxOutput};
 use crate::core::sdp::{self, LocalMedia, Offer};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
-pub const ACCEPT: &str = "application/sdp, application/dtmf-relay, application/dtmf";
-/// Option tags we implement; a Require naming anything else gets 420.
-pub const SUPPORTED: &[&str] = &[];
-
-/// A TCP connection, as numbered by the runtime.
-pub type ConnId = u64;
-
-/// How a message came in, and so how its answer goes out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Link {
-    Udp,
-    Tcp(ConnId),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Peer {
-    pub link: Link,
-    pub addr: SocketAddr,
-}
-
-impl Peer {
-    fn transport(&self) -> Transport {
-        match self.link {
-            Link::Udp => Transport::Unreliable,
-            Link::Tcp(_) => Transport::Reliable,
-        }
-    }
-    fn via_transport(&self) -> &'static str {
-        match self.link {
-            Link::Udp => "UDP",
-            Link::Tcp(_) => "TCP",
-        }
-    }
-}
-
-/// Bytes to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    pub peer: Peer,
-    pub bytes: Vec<u8>,
-}
-
-/// The endpoint's handle for a call; stable for the call's life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallRef(pub u64);
-
-/// Who ended a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndedBy {
-    Caller,
-    Hotline,
-}
-
-impl EndedBy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndedBy::Caller => "caller",
-            EndedBy::Hotline => "hotline",
-        }
-    }
-}
-
-/// Why a call ended: stable codes, stored in call records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndCause {
-    /// The caller sent BYE.
-    CallerBye,
-    /// The caller cancelled before we answered.
-    CallerCancel,
-    /// Our 2xx was never acknowledged (RFC 3261 13.3.1.4).
-    AckTimeout,
-    /// The call reached the configured maximum duration.
-    MaxDuration,
-    /// The server was shutting down.
-    Shutdown,
-    /// We refused the call (the status says why).
-    Rejected,
-    /// No RTP arrived for too long.
-    NoMedia,
-}
-
-impl EndCause {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndCause::CallerBye => "caller_bye",
-            EndCause::CallerCancel => "caller_cancel",
-            EndCause::AckTimeout => "ack_timeout",
-            EndCause::MaxDuration => "max_duration",
-            EndCause::Shutdown => "shutdown",
-            EndCause::Rejected => "rejected",
-            EndCause::NoMedia => "no_media",
-        }
-    }
-}
-
-/// A new call, as the INVITE described it. Numbers are personal data: keep them out of logs.
-#[derive(Debug, Clone)]
-pub struct IncomingCall {
-    pub call_id: String,
-    pub caller: String,
-    pub called: String,
-    pub peer: Peer,
-    /// The host the caller used to reach us (Request-URI), for Contact and SDP.
-    pub local_host: String,
-    pub offer: Option<Result<Offer, sdp::SdpError>>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Event {
-    Incoming {
-        call: CallRef,
-        info: Box<IncomingCall>,
-    },
-    /// The ACK of our 2xx arrived.
-    Confirmed { call: CallRef },
-    /// A re-INVITE changed where or whether media flows.
-    MediaChanged { call: CallRef, offer: Offer },
-    /// INFO inside the call (DTMF relay and the like).
-    Info {
-        call: CallRef,
-        content_type: Option<String>,
-        body: Vec<u8>,
-    },
-    Ended {
-        call: CallRef,
-        by: EndedBy,
-        cause: EndCause,
-        /// The final status when the call was refused or cancelled.
-        status: Option<u16>,
-    },
-}
 
 /// Settings of the SIP core.
 #[derive(Debug, Clone)]
@@ -511,7 +379,7 @@ impl Endpoint {
                 scheduled: None,
             },
         );
-        if let Some((status, extra)) = self.precheck(&req) {
+        if let Some((status, extra)) = precheck(&req) {
             let extra: Vec<(&str, &str)> = extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
             return self.respond(now, &key, &req.ess, peer, status, None, &extra, None);
         }
@@ -525,66 +393,6 @@ impl Endpoint {
             (_, true) => self.in_dialog(now, key, peer, req),
             (_, false) => self.respond(now, &key, &req.ess, peer, 481, None, &[], None),
         }
-    }
-
-    /// Checks that answer a request before any method logic (RFC 3261 8.2).
-    fn precheck(&self, req: &Request) -> Option<(u16, Vec<(&'static str, String)>)> {
-        if let Method::Other(_) = req.method {
-            return Some((501, vec![("Allow", ALLOW.to_string())]));
-        }
-        if !matches!(req.uri_scheme.as_str(), "sip" | "sips" | "tel") {
-            return Some((416, vec![]));
-        }
-        if req.max_forwards == Some(0) && req.method != Method::Options {
-            return Some((483, vec![]));
-        }
-        if req.method != Method::Cancel {
-            let unsupported: Vec<&str> = req
-                .require
-                .iter()
-                .map(String::as_str)
-                .filter(|t| !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(t)))
-                .collect();
-            if !unsupported.is_empty() {
-                return Some((420, vec![("Unsupported", unsupported.join(", "))]));
-            }
-        }
-        if let Some(accept) = &req.accept {
-            let ok = accept.split(',').any(|a| {
-                let a = a
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                a == "application/sdp" || a == "application/*" || a == "*/*"
-            });
-            if req.method == Method::Invite && !ok {
-                return Some((406, vec![("Accept", "application/sdp".to_string())]));
-            }
-        }
-        if !req.body.is_empty() {
-            let ctype = req
-                .content_type
-                .as_deref()
-                .map(|c| {
-                    c.split(';')
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .to_ascii_lowercase()
-                })
-                .unwrap_or_default();
-            let ok = match req.method {
-                Method::Invite => ctype == "application/sdp",
-                Method::Info => ctype == "application/dtmf-relay" || ctype == "application/dtmf",
-                _ => false,
-            };
-            if !ok {
-                return Some((415, vec![("Accept", ACCEPT.to_string())]));
-            }
-        }
-        None
     }
 
     fn on_invite(&mut self, now: Instant, key: ServerKey, peer: Peer, req: Request) {
@@ -1021,15 +829,6 @@ fn server_key(req: &Request) -> ServerKey {
             method,
         }
     }
-}
-
-fn capabilities() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("Allow", ALLOW),
-        ("Accept", ACCEPT),
-        ("Supported", ""),
-        ("Accept-Language", "zh-CN, en"),
-    ]
 }
 
 /// The host of a SIP Request-URI (`sip:user@host:port;params`).

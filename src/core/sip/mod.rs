@@ -1,7 +1,10 @@
 //! SIP signalling (RFC 3261): messages, transactions, dialogs and the endpoint that ties
 //! them together.
 
+pub mod admission;
+pub mod call;
 pub mod dialog;
 pub mod endpoint;
 pub mod message;
+pub mod peer;
 pub mod transaction;

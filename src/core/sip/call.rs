@@ -1,0 +1,94 @@
+//! What the endpoint tells its owner about calls.
+
+use super::peer::Peer;
+use crate::core::sdp::{self, Offer};
+
+/// The endpoint's handle for a call; stable for the call's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallRef(pub u64);
+
+/// Who ended a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndedBy {
+    Caller,
+    Hotline,
+}
+
+impl EndedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndedBy::Caller => "caller",
+            EndedBy::Hotline => "hotline",
+        }
+    }
+}
+
+/// Why a call ended: stable codes, stored in call records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndCause {
+    /// The caller sent BYE.
+    CallerBye,
+    /// The caller cancelled before we answered.
+    CallerCancel,
+    /// Our 2xx was never acknowledged (RFC 3261 13.3.1.4).
+    AckTimeout,
+    /// The call reached the configured maximum duration.
+    MaxDuration,
+    /// The server was shutting down.
+    Shutdown,
+    /// We refused the call (the status says why).
+    Rejected,
+    /// No RTP arrived for too long.
+    NoMedia,
+}
+
+impl EndCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndCause::CallerBye => "caller_bye",
+            EndCause::CallerCancel => "caller_cancel",
+            EndCause::AckTimeout => "ack_timeout",
+            EndCause::MaxDuration => "max_duration",
+            EndCause::Shutdown => "shutdown",
+            EndCause::Rejected => "rejected",
+            EndCause::NoMedia => "no_media",
+        }
+    }
+}
+
+/// A new call, as the INVITE described it. Numbers are personal data: keep them out of logs.
+#[derive(Debug, Clone)]
+pub struct IncomingCall {
+    pub call_id: String,
+    pub caller: String,
+    pub called: String,
+    pub peer: Peer,
+    /// The host the caller used to reach us (Request-URI), for Contact and SDP.
+    pub local_host: String,
+    pub offer: Option<Result<Offer, sdp::SdpError>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    Incoming {
+        call: CallRef,
+        info: Box<IncomingCall>,
+    },
+    /// The ACK of our 2xx arrived.
+    Confirmed { call: CallRef },
+    /// A re-INVITE changed where or whether media flows.
+    MediaChanged { call: CallRef, offer: Offer },
+    /// INFO inside the call (DTMF relay and the like).
+    Info {
+        call: CallRef,
+        content_type: Option<String>,
+        body: Vec<u8>,
+    },
+    Ended {
+        call: CallRef,
+        by: EndedBy,
+        cause: EndCause,
+        /// The final status when the call was refused or cancelled.
+        status: Option<u16>,
+    },
+}
