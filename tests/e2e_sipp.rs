@@ -69,7 +69,7 @@ fn sipp(server: &Server, dir: &Path, scenario: &[&str], tcp: bool) -> HashMap<St
     let stat = std::fs::read_to_string(dir.join("stat.csv")).expect("sipp stat file");
     let mut lines = stat.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines.next().expect("stat header").split(';').collect();
-    let last: Vec<&str> = lines.last().expect("stat line").split(';').collect();
+    let last: Vec<&str> = lines.next_back().expect("stat line").split(';').collect();
     let mut stats: HashMap<String, String> = header
         .iter()
         .zip(last.iter())
