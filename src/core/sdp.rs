@@ -76,10 +76,38 @@ pub struct Offer {
     pub dir: Dir,
 }
 
+/// The session-level lines and the audio sections of an SDP; other media sections keep only
+/// their m= line, and a line that is not `x=...` drops the rest of its section.
+fn audio_only(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut keep = true;
+    for line in text.split_inclusive('\n') {
+        let l = line.trim_end_matches(['\r', '\n']).as_bytes();
+        if l.is_empty() {
+            continue;
+        }
+        if l.len() < 2 || !l[0].is_ascii_lowercase() || l[1] != b'=' {
+            keep = false;
+            continue;
+        }
+        if l[0] == b'm' {
+            keep = l.starts_with(b"m=audio ");
+            out.push_str(line);
+        } else if keep {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
 pub fn parse_offer(body: &[u8]) -> Result<Offer, SdpError> {
     let text = std::str::from_utf8(body).map_err(|e| SdpError::Parse(e.to_string()))?;
-    let sdp = SessionDescription::parse(&BytesStr::from(text.to_string()))
-        .map_err(|e| SdpError::Parse(e.to_string()))?;
+    let sdp = SessionDescription::parse(&BytesStr::from(text.to_string())).or_else(|e| {
+        // Something we would not use anyway may be what is malformed (RFC 4475's
+        // "a=rtpmap:31 LPC" under a video line): try again with the audio alone.
+        SessionDescription::parse(&BytesStr::from(audio_only(text)))
+            .map_err(|_| SdpError::Parse(e.to_string()))
+    })?;
     let media = sdp
         .media_descriptions
         .iter()

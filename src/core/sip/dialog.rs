@@ -1,7 +1,7 @@
 //! The UAS side of a dialog (RFC 3261 12): its identifiers, the remote target and route
 //! set taken from the INVITE, and CSeq bookkeeping in both directions.
 
-use super::message::{header_param, Request};
+use super::message::{header_param, split_outside, Request};
 
 #[derive(Debug, Clone)]
 pub struct Dialog {
@@ -95,23 +95,12 @@ impl Dialog {
     }
 }
 
-/// Splits a comma-separated header list, respecting <...> and quotes.
+/// The entries of a comma-separated header list, respecting quotes and <...>.
 pub fn split_list(value: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let (mut depth, mut quoted, mut start) = (0i32, false, 0usize);
-    for (i, c) in value.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => depth += 1,
-            '>' if !quoted => depth -= 1,
-            ',' if !quoted && depth == 0 => {
-                out.push(value[start..i].trim().to_string());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(value[start..].trim().to_string());
-    out.retain(|s| !s.is_empty());
-    out
+    split_outside(value, ',')
+        .into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }

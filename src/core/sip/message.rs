@@ -278,7 +278,7 @@ pub fn frame_datagram(buf: &[u8], max: usize) -> Result<&[u8], MessageError> {
 }
 
 /// Frames the next message of a stream by Content-Length, skipping CRLF keep-alives
-/// (RFC 5626 3.5.1). A missing Content-Length counts as zero.
+/// (RFC 5626 3.5.1). A request or response without Content-Length cannot be framed.
 pub fn frame_stream(buf: &[u8], max: usize) -> Result<StreamFrame, MessageError> {
     let start = buf
         .iter()
@@ -302,7 +302,18 @@ pub fn frame_stream(buf: &[u8], max: usize) -> Result<StreamFrame, MessageError>
         return Ok(StreamFrame::Incomplete);
     };
     let head = std::str::from_utf8(&rest[..end]).map_err(|_| MessageError::StartLine)?;
-    let declared = content_length(head)?.unwrap_or(0);
+    // RFC 3261 18.3 / 20.14: on a stream, Content-Length is the only framing there is, so a
+    // request or response without one cannot be framed. Bytes that are no message at all
+    // (no SIP start line) still count as a 0-length message, which parse() refuses.
+    let declared = match content_length(head)? {
+        Some(n) => n,
+        None if has_sip_start_line(head) => {
+            return Err(MessageError::BadContentLength(
+                "missing on a stream transport",
+            ))
+        }
+        None => 0,
+    };
     let len = end + 4 + declared;
     if len > max {
         return Err(MessageError::TooLarge { size: len, max });
@@ -396,7 +407,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message, MessageError> {
     else {
         return Err(MessageError::StartLine);
     };
-    if token.is_empty() || uri.is_empty() || !token.bytes().all(is_token_char) {
+    if token.is_empty() || !token.bytes().all(is_token_char) || !has_uri_scheme(uri) {
         return Err(MessageError::StartLine);
     }
     if version != "SIP/2.0" {
@@ -445,6 +456,11 @@ pub fn parse(bytes: &[u8]) -> Result<Message, MessageError> {
         .collect();
     if vias.is_empty() {
         return Err(MessageError::Header("Via"));
+    }
+    if !vias.iter().all(|v| well_formed_via(v)) {
+        return Err(MessageError::Malformed(
+            "empty Via value or parameter".into(),
+        ));
     }
     let from = single("From")?;
     let to = single("To")?;
@@ -526,6 +542,59 @@ pub fn parse(bytes: &[u8]) -> Result<Message, MessageError> {
         body: req.body,
         headers: lines,
     })))
+}
+
+/// Whether the first line reads like a request line or a status line of some SIP version.
+fn has_sip_start_line(head: &str) -> bool {
+    let line = head.split("\r\n").next().unwrap_or("");
+    line.starts_with("SIP/")
+        || line
+            .rsplit(' ')
+            .next()
+            .is_some_and(|v| v.starts_with("SIP/"))
+}
+
+/// `scheme ":"` at the start of a Request-URI (RFC 3261 25.1: scheme = ALPHA *( ALPHA /
+/// DIGIT / "+" / "-" / "." )); "<sip:...>" has none.
+fn has_uri_scheme(uri: &str) -> bool {
+    let Some((scheme, _)) = uri.split_once(':') else {
+        return false;
+    };
+    let mut b = scheme.bytes();
+    b.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && b.all(|c| c.is_ascii_alphanumeric() || b"+-.".contains(&c))
+}
+
+/// Splits on `sep` outside double quotes and angle brackets (header lists, parameters).
+pub fn split_outside(value: &str, sep: char) -> Vec<&str> {
+    let (mut out, mut start, mut depth, mut quoted, mut escaped) =
+        (Vec::new(), 0, 0i32, false, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => depth += 1,
+            '>' if !quoted => depth -= 1,
+            c if c == sep && !quoted && depth <= 0 => {
+                out.push(&value[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    out.push(&value[start..]);
+    out
+}
+
+/// A Via header value with no empty via-parm and no empty parameter (RFC 4475 3.1.2.1:
+/// "SIP/2.0/UDP 192.0.2.15;;,;,," is malformed).
+fn well_formed_via(value: &str) -> bool {
+    split_outside(value, ',').into_iter().all(|via| {
+        split_outside(via, ';')
+            .into_iter()
+            .all(|part| !part.trim().is_empty())
+    })
 }
 
 fn is_token_char(b: u8) -> bool {
