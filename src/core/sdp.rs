@@ -74,6 +74,10 @@ pub struct Offer {
     pub telephone_event: Option<u8>,
     /// The direction our answer takes (the offer's, mirrored).
     pub dir: Dir,
+    /// Every m-line of the offer in order: `None` for the audio stream we answer, else
+    /// the declined stream as `m=` would carry it with port 0 (RFC 3264 6: an answer has
+    /// as many m-lines as its offer).
+    pub m_lines: Vec<Option<String>>,
 }
 
 /// The session-level lines and the audio sections of an SDP; other media sections keep only
@@ -108,11 +112,28 @@ pub fn parse_offer(body: &[u8]) -> Result<Offer, SdpError> {
         SessionDescription::parse(&BytesStr::from(audio_only(text)))
             .map_err(|_| SdpError::Parse(e.to_string()))
     })?;
-    let media = sdp
+    let chosen = sdp
         .media_descriptions
         .iter()
-        .find(|m| m.media.media_type == MediaType::Audio && m.media.port != 0)
+        .position(|m| m.media.media_type == MediaType::Audio && m.media.port != 0)
         .ok_or(SdpError::NoCommonCodec)?;
+    let media = &sdp.media_descriptions[chosen];
+    let m_lines = text
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix("m="))
+        .enumerate()
+        .map(|(i, m)| {
+            (i != chosen).then(|| {
+                let mut f = m.split_whitespace();
+                let (kind, _port, proto) = (f.next().unwrap_or("audio"), f.next(), f.next());
+                format!(
+                    "{kind} 0 {} {}",
+                    proto.unwrap_or("RTP/AVP"),
+                    f.next().unwrap_or("0")
+                )
+            })
+        })
+        .collect();
     let rtpmap = |pt: u8| media.rtpmaps.iter().find(|r| r.payload == pt);
     let codec = media
         .media
@@ -164,6 +185,7 @@ pub fn parse_offer(body: &[u8]) -> Result<Offer, SdpError> {
         codec,
         telephone_event,
         dir,
+        m_lines,
     })
 }
 
@@ -192,6 +214,13 @@ impl LocalMedia {
             self.version,
             ip = self.ip
         );
+        let declined = |s: &mut String, lines: &[Option<String>]| {
+            for m in lines.iter().flatten() {
+                let _ = write!(s, "m={m}\r\n");
+            }
+        };
+        let ours = offer.m_lines.iter().position(Option::is_none).unwrap_or(0);
+        declined(&mut s, &offer.m_lines[..ours.min(offer.m_lines.len())]);
         let pt = offer.codec.payload_type();
         let _ = write!(s, "m=audio {} RTP/AVP {pt}", self.port);
         if let Some(te) = offer.telephone_event {
@@ -205,6 +234,7 @@ impl LocalMedia {
             );
         }
         let _ = write!(s, "a=ptime:20\r\na={}\r\n", offer.dir.as_str());
+        declined(&mut s, offer.m_lines.get(ours + 1..).unwrap_or(&[]));
         s.into_bytes()
     }
 }

@@ -150,6 +150,7 @@ impl Calls {
                 codec: Codec::Pcmu,
                 telephone_event: Some(101),
                 dir: Dir::SendRecv,
+                m_lines: vec![None],
             },
             Some(Err(e)) => {
                 span.in_scope(|| tracing::info!(%e, "refusing call: SDP not acceptable"));
@@ -282,6 +283,7 @@ fn offer_placeholder() -> Offer {
         codec: Codec::Pcmu,
         telephone_event: None,
         dir: Dir::Inactive,
+        m_lines: vec![None],
     }
 }
 
