@@ -1,0 +1,193 @@
+//! The command line contract: check, migrate, --version, and settings precedence
+//! (flag > environment > file > default).
+
+mod common;
+
+use common::TempDir;
+use hotline::config::Overrides;
+use std::process::Command;
+
+fn hotline() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hotline"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HOTLINE_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let out = hotline().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn check_reports_each_bad_setting_on_its_own_line() {
+    let dir = TempDir::new("cli");
+    let out = hotline()
+        .current_dir(&dir.0)
+        .args([
+            "check",
+            "--sip-listen",
+            "nonsense",
+            "--rtp-ports",
+            "20000-10000",
+        ])
+        .env("HOTLINE_RING_DELAY_MS", "soon")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("sip_listen") && l.contains("'nonsense'")),
+        "{text}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("rtp_ports")), "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ring_delay_ms") && l.contains("HOTLINE_RING_DELAY_MS")),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_passes_in_the_repository_and_fails_without_its_folders() {
+    let ok = hotline()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let dir = TempDir::new("cli");
+    let bad = hotline().current_dir(&dir.0).arg("check").output().unwrap();
+    assert!(!bad.status.success());
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        text.contains("dialplans") && text.contains("prompts"),
+        "{text}"
+    );
+}
+
+#[test]
+fn serve_refuses_to_start_on_a_bad_setting() {
+    let out = hotline()
+        .args(["serve", "--database", "mysql://x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("database"));
+}
+
+#[test]
+fn migrate_creates_the_schema() {
+    let dir = TempDir::new("cli");
+    let url = format!("sqlite://{}/m.db", dir.0.display());
+    for _ in 0..2 {
+        let out = hotline()
+            .args(["migrate", "--database", &url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(dir.0.join("m.db").exists());
+}
+
+#[test]
+fn precedence_is_flag_then_environment_then_file_then_default() {
+    let dir = TempDir::new("cli");
+    let file = dir.0.join("hotline.toml");
+    std::fs::write(
+        &file,
+        "sip_listen = \"127.0.0.1:5070\"\nring_delay_ms = 250\ndrain_secs = 7\n",
+    )
+    .unwrap();
+    let o = Overrides {
+        config: Some(file.clone()),
+        ..Default::default()
+    };
+    let c = o.load().unwrap();
+    assert_eq!(
+        c.sip_listen.to_string(),
+        "127.0.0.1:5070",
+        "file over default"
+    );
+    assert_eq!(c.ring_delay.as_millis(), 250);
+    assert_eq!(c.drain.as_secs(), 7);
+    assert_eq!(c.rtp_ports, (10000, 20000), "default");
+    // a flag (or its environment variable, which clap folds into the same field) wins
+    let o = Overrides {
+        config: Some(file.clone()),
+        sip_listen: Some("127.0.0.1:5080".into()),
+        ..Default::default()
+    };
+    assert_eq!(o.load().unwrap().sip_listen.to_string(), "127.0.0.1:5080");
+    // and the real binary: environment over file, flag over environment
+    let out = hotline()
+        .args([
+            "check",
+            "--config",
+            file.to_str().unwrap(),
+            "--dialplans",
+            env!("CARGO_MANIFEST_DIR"),
+        ])
+        .args(["--prompts", env!("CARGO_MANIFEST_DIR")])
+        .env("HOTLINE_DRAIN_SECS", "-1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("drain_secs") && text.contains("'-1'"),
+        "environment beat the file: {text}"
+    );
+    let out = hotline()
+        .args([
+            "check",
+            "--config",
+            file.to_str().unwrap(),
+            "--drain-secs",
+            "3",
+        ])
+        .args([
+            "--dialplans",
+            env!("CARGO_MANIFEST_DIR"),
+            "--prompts",
+            env!("CARGO_MANIFEST_DIR"),
+        ])
+        .env("HOTLINE_DRAIN_SECS", "-1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the flag beat the environment: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn unknown_keys_in_the_file_are_problems() {
+    let dir = TempDir::new("cli");
+    let file = dir.0.join("hotline.toml");
+    std::fs::write(&file, "sip_lisen = \"127.0.0.1:5070\"\n").unwrap();
+    let o = Overrides {
+        config: Some(file),
+        ..Default::default()
+    };
+    let err = o.load().unwrap_err().to_string();
+    assert!(err.contains("sip_lisen"), "{err}");
+}
