@@ -121,6 +121,7 @@ async fn round_trip(db: &TestDb) {
             ended_by: None,
             end_cause: None,
             end_status: None,
+            recording: None,
         }
     );
 
@@ -307,6 +308,7 @@ backend_tests!(round_trip_tests, round_trip);
 backend_tests!(concurrent_writes_tests, concurrent_writes_are_batched);
 backend_tests!(flush_tests, flush_and_shutdown);
 backend_tests!(migrate_tests, migrate_twice);
+backend_tests!(events_tests, events_round_trip);
 
 #[tokio::test]
 async fn sqlite_file_is_created_in_wal_mode() {
@@ -422,5 +424,43 @@ async fn writer_isolates_a_refused_write() {
     drop(writer);
     task.await.expect("writer task");
     raw.close().await;
+    store.close().await;
+}
+
+async fn events_round_trip(db: &TestDb) {
+    let store = Store::connect(&db.url).await.expect("connect");
+    store.apply(&[arrived("e1", 1_000)]).await.expect("arrive");
+    let digit = |seq: i64, d: &str| Write::CallEvent {
+        id: "e1".into(),
+        seq,
+        at_ms: 1_000 + seq,
+        kind: "dtmf",
+        detail: d.into(),
+    };
+    store
+        .apply(&[digit(1, "1"), digit(2, "#")])
+        .await
+        .expect("events");
+    // a retried batch changes nothing
+    store
+        .apply(&[digit(1, "1"), digit(2, "#")])
+        .await
+        .expect("events again");
+    store
+        .apply(&[Write::CallRecording {
+            id: "e1".into(),
+            path: "/var/lib/hotline/e1.wav".into(),
+        }])
+        .await
+        .expect("recording");
+    let events = store.events("e1").await.expect("read");
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        (events[0].kind.as_str(), events[0].detail.as_str()),
+        ("dtmf", "1")
+    );
+    assert_eq!(events[1].detail, "#");
+    let row = store.call("e1").await.expect("query").expect("row");
+    assert_eq!(row.recording.as_deref(), Some("/var/lib/hotline/e1.wav"));
     store.close().await;
 }

@@ -128,6 +128,26 @@ pub enum Write {
         /// SIP status sent when the call was rejected.
         status: Option<u16>,
     },
+    /// Something happened during the call (a digit, a hold, lost media).
+    CallEvent {
+        /// Our id of the call.
+        id: String,
+        /// 1, 2, ... within the call: with the id, what makes a retried write harmless.
+        seq: i64,
+        /// When, ms since the Unix epoch.
+        at_ms: i64,
+        /// Stable code: `"dtmf"`, `"no_media"`, `"hold"`, ...
+        kind: &'static str,
+        /// What it was, e.g. the digit.
+        detail: String,
+    },
+    /// The call's recording is at this path.
+    CallRecording {
+        /// Our id of the call.
+        id: String,
+        /// Path of the WAV file.
+        path: String,
+    },
 }
 
 impl Write {
@@ -136,7 +156,9 @@ impl Write {
         match self {
             Write::CallArrived { id, .. }
             | Write::CallAnswered { id, .. }
-            | Write::CallEnded { id, .. } => id,
+            | Write::CallEnded { id, .. }
+            | Write::CallEvent { id, .. }
+            | Write::CallRecording { id, .. } => id,
         }
     }
 
@@ -146,8 +168,23 @@ impl Write {
             Write::CallArrived { .. } => "call_arrived",
             Write::CallAnswered { .. } => "call_answered",
             Write::CallEnded { .. } => "call_ended",
+            Write::CallEvent { .. } => "call_event",
+            Write::CallRecording { .. } => "call_recording",
         }
     }
+}
+
+/// One row of `call_events`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    /// Order within the call.
+    pub seq: i64,
+    /// ms since the Unix epoch.
+    pub at: i64,
+    /// Stable code, e.g. `"dtmf"`.
+    pub kind: String,
+    /// E.g. the digit.
+    pub detail: String,
 }
 
 /// One row of `calls`, as stored.
@@ -177,6 +214,8 @@ pub struct CallRow {
     pub end_cause: Option<String>,
     /// SIP status sent when the call was rejected.
     pub end_status: Option<u16>,
+    /// Path of the call's recording, if it was recorded.
+    pub recording: Option<String>,
 }
 
 /// Row as the databases return it; `end_status` is a plain INTEGER there.
@@ -194,6 +233,7 @@ struct RawCallRow {
     ended_by: Option<String>,
     end_cause: Option<String>,
     end_status: Option<i32>,
+    recording: Option<String>,
 }
 
 impl TryFrom<RawCallRow> for CallRow {
@@ -220,6 +260,7 @@ impl TryFrom<RawCallRow> for CallRow {
             ended_by: r.ended_by,
             end_cause: r.end_cause,
             end_status,
+            recording: r.recording,
         })
     }
 }
@@ -273,8 +314,13 @@ const END_CALL: &str = "UPDATE calls SET \
      ended_at = COALESCE(ended_at, $2) \
      WHERE id = $1";
 
+const INSERT_EVENT: &str = "INSERT INTO call_events (call_id, seq, at, kind, detail) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (call_id, seq) DO NOTHING";
+
+const SET_RECORDING: &str = "UPDATE calls SET recording = $2 WHERE id = $1";
+
 const SELECT_CALLS: &str = "SELECT id, sip_call_id, caller, called, source, transport, \
-     arrived_at, answered_at, ended_at, ended_by, end_cause, end_status FROM calls";
+     arrived_at, answered_at, ended_at, ended_by, end_cause, end_status, recording FROM calls";
 
 /// Builds the statement for one write; generic so the same binding code serves both databases.
 fn write_query<'q, DB>(w: &'q Write) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
@@ -316,6 +362,21 @@ where
             .bind(*by)
             .bind(*cause)
             .bind(status.map(i32::from)),
+        Write::CallEvent {
+            id,
+            seq,
+            at_ms,
+            kind,
+            detail,
+        } => sqlx::query(INSERT_EVENT)
+            .bind(id.as_str())
+            .bind(*seq)
+            .bind(*at_ms)
+            .bind(*kind)
+            .bind(detail.as_str()),
+        Write::CallRecording { id, path } => sqlx::query(SET_RECORDING)
+            .bind(id.as_str())
+            .bind(path.as_str()),
     }
 }
 
@@ -326,6 +387,9 @@ fn note_no_effect(w: &Write, rows: u64) {
         match w {
             Write::CallArrived { id, .. } => {
                 tracing::warn!(call = %id, "call arrival for an existing id ignored")
+            }
+            Write::CallEvent { id, seq, .. } => {
+                tracing::debug!(call = %id, seq, "repeated call event ignored")
             }
             _ => {
                 tracing::warn!(call = %w.call_id(), write = w.kind(), "write for unknown call ignored")
@@ -460,6 +524,23 @@ impl Store {
             sqlx::query_as(&query).bind(since_ms).fetch_all(pool).await?
         });
         raw.into_iter().map(CallRow::try_from).collect()
+    }
+
+    /// The timeline of call `id`, in order.
+    pub async fn events(&self, id: &str) -> Result<Vec<EventRow>, StoreError> {
+        let query = "SELECT seq, at, kind, detail FROM call_events WHERE call_id = $1 ORDER BY seq";
+        let rows: Vec<(i64, i64, String, String)> = on_db!(&self.db, pool => {
+            sqlx::query_as(query).bind(id).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(seq, at, kind, detail)| EventRow {
+                seq,
+                at,
+                kind,
+                detail,
+            })
+            .collect())
     }
 
     /// Number of call rows.
