@@ -61,6 +61,9 @@ pub struct Overrides {
     /// Longest call, in seconds; then hotline hangs up [default: 3600].
     #[arg(long, env = "HOTLINE_MAX_CALL_SECS")]
     pub max_call_secs: Option<String>,
+    /// Hang up a call after this many seconds without RTP from the caller; 0 = never [default: 30].
+    #[arg(long, env = "HOTLINE_RTP_TIMEOUT_SECS")]
+    pub rtp_timeout_secs: Option<String>,
     /// How long live calls may go on after a shutdown signal, in seconds [default: 30].
     #[arg(long, env = "HOTLINE_DRAIN_SECS")]
     pub drain_secs: Option<String>,
@@ -89,6 +92,8 @@ pub struct Config {
     pub advertise_ip: Option<IpAddr>,
     pub ring_delay: Duration,
     pub max_call: Duration,
+    /// `None`: never hang up for lack of RTP.
+    pub rtp_timeout: Option<Duration>,
     pub drain: Duration,
     pub t1: Duration,
     pub t2: Duration,
@@ -104,6 +109,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("prompts", "prompts"),
     ("ring_delay_ms", "1000"),
     ("max_call_secs", "3600"),
+    ("rtp_timeout_secs", "30"),
     ("drain_secs", "30"),
     ("sip_t1_ms", "500"),
     ("sip_t2_ms", "4000"),
@@ -122,6 +128,7 @@ impl Overrides {
             ("advertise_ip", self.advertise_ip.as_ref()),
             ("ring_delay_ms", self.ring_delay_ms.as_ref()),
             ("max_call_secs", self.max_call_secs.as_ref()),
+            ("rtp_timeout_secs", self.rtp_timeout_secs.as_ref()),
             ("drain_secs", self.drain_secs.as_ref()),
             ("sip_t1_ms", self.sip_t1_ms.as_ref()),
             ("sip_t2_ms", self.sip_t2_ms.as_ref()),
@@ -202,6 +209,9 @@ impl Overrides {
         let max_call = check.value("max_call_secs", |v| {
             ms(v, 1, 86_400).map(Duration::from_secs)
         });
+        let rtp_timeout = check.value("rtp_timeout_secs", |v| {
+            ms(v, 0, 3600).map(|n| (n > 0).then(|| Duration::from_secs(n)))
+        });
         let drain = check.value("drain_secs", |v| ms(v, 0, 3600).map(Duration::from_secs));
         let t1 = check.value("sip_t1_ms", |v| {
             ms(v, 10, 10_000).map(Duration::from_millis)
@@ -233,7 +243,7 @@ impl Overrides {
             ring_delay,
             max_call,
             drain,
-            (t1, t2, t4, max_message_bytes),
+            (t1, t2, t4, max_message_bytes, rtp_timeout),
         ) {
             (
                 Some(sip_listen),
@@ -245,7 +255,7 @@ impl Overrides {
                 Some(ring_delay),
                 Some(max_call),
                 Some(drain),
-                (Some(t1), Some(t2), Some(t4), Some(max_message_bytes)),
+                (Some(t1), Some(t2), Some(t4), Some(max_message_bytes), Some(rtp_timeout)),
             ) if problems.is_empty() => Ok(Config {
                 sip_listen,
                 rtp_ports,
@@ -255,6 +265,7 @@ impl Overrides {
                 advertise_ip,
                 ring_delay,
                 max_call,
+                rtp_timeout,
                 drain,
                 t1,
                 t2,

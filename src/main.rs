@@ -62,6 +62,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn serve(o: Overrides) -> anyhow::Result<ExitCode> {
     let cfg = o.load()?;
+    // Two sockets per call: lift the soft limit on open files as far as the hard one allows.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(%e, "could not raise the open-file limit");
+    }
     runtime()?.block_on(async {
         hotline::runtime::run(cfg, shutdown_signal()).await?;
         tracing::info!("stopped");
@@ -77,6 +81,9 @@ fn check(o: Overrides) -> anyhow::Result<ExitCode> {
                 if !dir.is_dir() {
                     problems.push(format!("{name}: folder {} does not exist", dir.display()));
                 }
+            }
+            if cfg.prompts.is_dir() {
+                problems.extend(hotline::core::media::prompt::check(&cfg.prompts));
             }
             for p in &problems {
                 println!("{p}");

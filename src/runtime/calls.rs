@@ -2,10 +2,13 @@
 //! decides when to answer (after the ring delay and once the arrival record is
 //! committed, so no answered call can lack a record) and when to hang up.
 
-use super::media::{MediaCmd, MediaHandle};
+use super::media::{MediaCmd, MediaEvent, MediaHandle};
 use super::Input;
 use crate::config::Config;
+use crate::core::media::dtmf::{self, Digit};
+use crate::core::media::player::Clip;
 use crate::core::media::ports::PortPool;
+use crate::core::media::prompt::PromptSet;
 use crate::core::sdp::{Codec, Dir, LocalMedia, Offer};
 use crate::core::sip::endpoint::{CallRef, EndCause, Endpoint, Event, IncomingCall, Link};
 use crate::store::{now_ms, Write, Writer};
@@ -22,6 +25,8 @@ enum Due {
 
 struct CallCtx {
     id: String,
+    /// Last call_events sequence number used.
+    events: i64,
     span: tracing::Span,
     local_ip: IpAddr,
     offer: Offer,
@@ -40,6 +45,8 @@ pub(super) struct Calls {
     media_ip: Option<IpAddr>,
     ring_delay: Duration,
     max_call: Duration,
+    prompts: Option<PromptSet>,
+    language: &'static str,
 }
 
 impl Calls {
@@ -49,6 +56,7 @@ impl Calls {
         writer: Writer,
         media: MediaHandle,
         inputs: mpsc::UnboundedSender<Input>,
+        prompts: Option<PromptSet>,
     ) -> Self {
         Calls {
             calls: HashMap::new(),
@@ -60,6 +68,8 @@ impl Calls {
             media_ip,
             ring_delay: cfg.ring_delay,
             max_call: cfg.max_call,
+            prompts,
+            language: "zh-CN",
         }
     }
 
@@ -76,15 +86,28 @@ impl Calls {
                 }
             }
             Event::MediaChanged { call, offer } => {
+                let kind = if offer.dir.sends() { "resume" } else { "hold" };
+                self.event(call, kind, String::new());
                 let _ = self.media.send(MediaCmd::Update {
                     call,
                     remote: offer.remote,
                     sending: offer.dir.sends(),
                 });
             }
-            Event::Info { call, .. } => {
-                if let Some(c) = self.calls.get(&call) {
-                    c.span.in_scope(|| tracing::debug!("INFO received"));
+            Event::Info {
+                call,
+                content_type,
+                body,
+            } => {
+                let digit = content_type
+                    .as_deref()
+                    .and_then(|t| dtmf::parse_info(t, &body));
+                if let Some(digit) = digit {
+                    let _ = self.media.send(MediaCmd::Play {
+                        call,
+                        clips: vec![],
+                    });
+                    self.digit(call, digit, "info");
                 }
             }
             Event::Ended {
@@ -117,6 +140,65 @@ impl Calls {
                 });
             }
         }
+    }
+
+    /// Digits, lost media and the like, from the media engine.
+    pub(super) fn on_media(&mut self, now: Instant, ev: MediaEvent, ep: &mut Endpoint) {
+        match ev {
+            MediaEvent::Digit { call, digit, via } => self.digit(call, digit, via),
+            MediaEvent::NoMedia { call } => {
+                if let Some(c) = self.calls.get(&call) {
+                    c.span
+                        .in_scope(|| tracing::info!("no RTP from the caller; hanging up"));
+                    self.event(call, "no_media", String::new());
+                    ep.hangup(now, call, EndCause::NoMedia);
+                }
+            }
+        }
+    }
+
+    /// A key press. Digits are personal data: logged without the digit, and recorded as
+    /// an event only while the current input is not sensitive (no IVR input is yet).
+    fn digit(&mut self, call: CallRef, digit: Digit, via: &'static str) {
+        if let Some(c) = self.calls.get(&call) {
+            c.span.in_scope(|| tracing::debug!(via, "digit received"));
+            self.event(call, "dtmf", digit.as_char().to_string());
+        }
+    }
+
+    /// Appends to the call's timeline.
+    fn event(&mut self, call: CallRef, kind: &'static str, detail: String) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.events += 1;
+        self.writer.send(Write::CallEvent {
+            id: c.id.clone(),
+            seq: c.events,
+            at_ms: now_ms(),
+            kind,
+            detail,
+        });
+    }
+
+    /// The greeting for this time of day, then hold music, in the caller's language.
+    fn greeting(&self, codec: Codec) -> (Vec<Clip>, Option<Clip>) {
+        let Some(prompts) = &self.prompts else {
+            return (vec![], None);
+        };
+        let clip = |name: &str| {
+            prompts.get(self.language, name).map(|p| match codec {
+                Codec::Pcmu => p.ulaw.clone(),
+                Codec::Pcma => p.alaw.clone(),
+            })
+        };
+        let hour = chrono::Timelike::hour(&chrono::Local::now());
+        let greeting = match hour {
+            5..=11 => "greeting_morning",
+            12..=17 => "greeting_afternoon",
+            _ => "greeting_evening",
+        };
+        (clip(greeting).into_iter().collect(), clip("hold_music"))
     }
 
     fn incoming(&mut self, now: Instant, call: CallRef, info: IncomingCall, ep: &mut Endpoint) {
@@ -189,6 +271,7 @@ impl Calls {
             call,
             CallCtx {
                 id,
+                events: 0,
                 span,
                 local_ip,
                 offer,
@@ -261,17 +344,22 @@ impl Calls {
         };
         ep.answer(now, call, media, c.offer.clone());
         c.span.in_scope(|| tracing::info!(port, "call answered"));
+        let codec = c.offer.codec;
         let _ = self.media.send(MediaCmd::Start {
             call,
             socket,
             remote: c.offer.remote,
-            codec: c.offer.codec,
+            codec,
+            telephone_event: c.offer.telephone_event,
             sending: c.offer.dir.sends(),
         });
         self.writer.send(Write::CallAnswered {
             id: c.id.clone(),
             at_ms: now_ms(),
         });
+        let (clips, music) = self.greeting(codec);
+        let _ = self.media.send(MediaCmd::Play { call, clips });
+        let _ = self.media.send(MediaCmd::Hold { call, music });
         self.due
             .insert((now + self.max_call, call, Due::MaxDuration));
     }

@@ -1,15 +1,26 @@
-//! The media pacer: one task sends every call's due 20 ms frame on one tick, rather than
-//! a task and a timer per call. It also reads what callers send, to learn where to send
-//! back (symmetric RTP, for callers behind NAT).
+//! The media engine: one OS thread paces every call's 20 ms frames on one clock (no task
+//! or timer per call), reads what callers send, and turns it into events. Reading what
+//! arrives also tells where to send (symmetric RTP, for callers behind NAT) and when a
+//! caller has gone silent for good.
+//!
+//! A thread rather than a tokio task: it sleeps to absolute deadlines, so its packets
+//! keep their 20 ms spacing whatever the async side is doing.
 
-use crate::core::media::g711::{ALAW_SILENCE, ULAW_SILENCE};
+use super::Input;
+use crate::core::media::dtmf::{Digit, Rfc4733Receiver};
+use crate::core::media::g711::{alaw_to_linear, ulaw_to_linear, ALAW_SILENCE, ULAW_SILENCE};
+use crate::core::media::goertzel::InbandDetector;
+use crate::core::media::player::{Clip, Frame, Player};
 use crate::core::media::rtp::{RtpSender, FRAME_SAMPLES};
 use crate::core::sdp::Codec;
 use crate::core::sip::endpoint::CallRef;
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
-use std::time::Duration;
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+const TICK: Duration = Duration::from_millis(20);
 
 #[derive(Debug)]
 pub(super) enum MediaCmd {
@@ -18,7 +29,20 @@ pub(super) enum MediaCmd {
         socket: UdpSocket,
         remote: Option<SocketAddr>,
         codec: Codec,
+        /// The caller's telephone-event payload type; without one, digits are listened
+        /// for in the audio.
+        telephone_event: Option<u8>,
         sending: bool,
+    },
+    /// Plays clips now, replacing what was playing.
+    Play {
+        call: CallRef,
+        clips: Vec<Clip>,
+    },
+    /// Music to loop when nothing else plays.
+    Hold {
+        call: CallRef,
+        music: Option<Clip>,
     },
     /// A re-INVITE moved or held the stream.
     Update {
@@ -31,66 +55,217 @@ pub(super) enum MediaCmd {
     },
 }
 
+/// What the media engine tells the core task.
+#[derive(Debug)]
+pub(super) enum MediaEvent {
+    Digit {
+        call: CallRef,
+        digit: Digit,
+        via: &'static str,
+    },
+    /// No RTP from the caller for the configured time.
+    NoMedia { call: CallRef },
+}
+
 struct Stream {
     socket: UdpSocket,
     remote: Option<SocketAddr>,
+    codec: Codec,
+    telephone_event: Option<u8>,
     sender: RtpSender,
-    payload: [u8; FRAME_SAMPLES],
+    player: Player,
     sending: bool,
+    silence: [u8; FRAME_SAMPLES],
+    rfc4733: Rfc4733Receiver,
+    inband: Option<InbandDetector>,
+    last_rx: Instant,
+    timed_out: bool,
 }
 
-pub(super) type MediaHandle = mpsc::UnboundedSender<MediaCmd>;
+pub(super) type MediaHandle = std_mpsc::Sender<MediaCmd>;
 
-pub(super) fn spawn() -> MediaHandle {
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(pace(rx));
+/// Starts the media thread; it ends when every handle is dropped.
+pub(super) fn spawn(
+    events: mpsc::UnboundedSender<Input>,
+    rtp_timeout: Option<Duration>,
+) -> MediaHandle {
+    let (tx, rx) = std_mpsc::channel();
+    std::thread::Builder::new()
+        .name("hotline-media".into())
+        .spawn(move || run(rx, events, rtp_timeout))
+        .expect("starting the media thread");
     tx
 }
 
-async fn pace(mut cmds: mpsc::UnboundedReceiver<MediaCmd>) {
+fn run(
+    cmds: std_mpsc::Receiver<MediaCmd>,
+    events: mpsc::UnboundedSender<Input>,
+    rtp_timeout: Option<Duration>,
+) {
     let mut streams: HashMap<CallRef, Stream> = HashMap::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut packet = [0u8; 12 + FRAME_SAMPLES];
     let mut inbound = [0u8; 2048];
+    let mut pcm = [0i16; 2048];
+    let mut next = Instant::now() + TICK;
     loop {
-        tokio::select! {
-            cmd = cmds.recv() => match cmd {
-                None => return,
-                Some(MediaCmd::Start { call, socket, remote, codec, sending }) => {
-                    let silence = match codec {
-                        Codec::Pcmu => ULAW_SILENCE,
-                        Codec::Pcma => ALAW_SILENCE,
-                    };
-                    let sender = RtpSender::new(rand::random(), rand::random(), rand::random(), codec.payload_type());
-                    streams.insert(call, Stream { socket, remote, sender, payload: [silence; FRAME_SAMPLES], sending });
-                }
-                Some(MediaCmd::Update { call, remote, sending }) => {
-                    if let Some(s) = streams.get_mut(&call) {
-                        if remote.is_some() {
-                            s.remote = remote;
-                        }
-                        if sending && !s.sending {
-                            s.sender.new_talkspurt();
-                        }
-                        s.sending = sending;
-                    }
-                }
-                Some(MediaCmd::Stop { call }) => {
-                    streams.remove(&call);
-                }
-            },
-            _ = tick.tick() => {
-                for s in streams.values_mut() {
-                    // Latch onto where the caller's packets come from.
-                    while let Ok((_, from)) = s.socket.recv_from(&mut inbound) {
-                        s.remote = Some(from);
-                    }
-                    let Some(remote) = s.remote.filter(|_| s.sending) else { continue };
-                    let n = s.sender.packet(&s.payload, &mut packet);
-                    let _ = s.socket.send_to(&packet[..n], remote);
-                }
+        loop {
+            match cmds.try_recv() {
+                Ok(cmd) => apply(&mut streams, cmd),
+                Err(std_mpsc::TryRecvError::Empty) => break,
+                Err(std_mpsc::TryRecvError::Disconnected) => return,
             }
         }
+        let now = Instant::now();
+        for (&call, s) in streams.iter_mut() {
+            receive(call, s, now, &mut inbound, &mut pcm, &events);
+            if let Some(limit) = rtp_timeout {
+                if !s.timed_out && now.duration_since(s.last_rx) >= limit {
+                    s.timed_out = true;
+                    let _ = events.send(Input::Media(MediaEvent::NoMedia { call }));
+                }
+            }
+            transmit(s, &mut packet);
+        }
+        next += TICK;
+        let now = Instant::now();
+        if next + TICK * 5 < now {
+            // We fell far behind (the machine stalled): restart the clock rather than burst.
+            next = now + TICK;
+        }
+        std::thread::sleep(next.saturating_duration_since(now));
     }
+}
+
+fn apply(streams: &mut HashMap<CallRef, Stream>, cmd: MediaCmd) {
+    match cmd {
+        MediaCmd::Start {
+            call,
+            socket,
+            remote,
+            codec,
+            telephone_event,
+            sending,
+        } => {
+            let silence = match codec {
+                Codec::Pcmu => ULAW_SILENCE,
+                Codec::Pcma => ALAW_SILENCE,
+            };
+            let sender = RtpSender::new(
+                rand::random(),
+                rand::random(),
+                rand::random(),
+                codec.payload_type(),
+            );
+            streams.insert(
+                call,
+                Stream {
+                    socket,
+                    remote,
+                    codec,
+                    telephone_event,
+                    sender,
+                    player: Player::default(),
+                    sending,
+                    silence: [silence; FRAME_SAMPLES],
+                    rfc4733: Rfc4733Receiver::new(),
+                    inband: telephone_event.is_none().then(InbandDetector::new),
+                    last_rx: Instant::now(),
+                    timed_out: false,
+                },
+            );
+        }
+        MediaCmd::Play { call, clips } => {
+            if let Some(s) = streams.get_mut(&call) {
+                s.player.play(clips);
+            }
+        }
+        MediaCmd::Hold { call, music } => {
+            if let Some(s) = streams.get_mut(&call) {
+                s.player.set_hold(music);
+            }
+        }
+        MediaCmd::Update {
+            call,
+            remote,
+            sending,
+        } => {
+            if let Some(s) = streams.get_mut(&call) {
+                if remote.is_some() {
+                    s.remote = remote;
+                }
+                s.sending = sending;
+            }
+        }
+        MediaCmd::Stop { call } => {
+            streams.remove(&call);
+        }
+    }
+}
+
+/// Reads everything the caller sent since the last tick.
+fn receive(
+    call: CallRef,
+    s: &mut Stream,
+    now: Instant,
+    buf: &mut [u8],
+    pcm: &mut [i16],
+    events: &mpsc::UnboundedSender<Input>,
+) {
+    while let Ok((n, from)) = s.socket.recv_from(buf) {
+        let Ok(rtp) = rtp_rs::RtpReader::new(&buf[..n]) else {
+            continue; // not RTP (or RTCP on a muxed port): ignored
+        };
+        s.remote = Some(from);
+        s.last_rx = now;
+        s.timed_out = false;
+        let pt = rtp.payload_type();
+        let digit = if Some(pt) == s.telephone_event {
+            s.rfc4733
+                .on_packet(
+                    u16::from(rtp.sequence_number()),
+                    rtp.timestamp(),
+                    rtp.mark(),
+                    rtp.payload(),
+                )
+                .map(|d| (d, "rfc4733"))
+        } else if pt == s.codec.payload_type() {
+            s.inband.as_mut().and_then(|det| {
+                let payload = rtp.payload();
+                let n = payload.len().min(pcm.len());
+                let samples = &mut pcm[..n];
+                for (out, &b) in samples.iter_mut().zip(payload) {
+                    *out = match s.codec {
+                        Codec::Pcmu => ulaw_to_linear(b),
+                        Codec::Pcma => alaw_to_linear(b),
+                    };
+                }
+                det.push(samples).map(|d| (d, "inband"))
+            })
+        } else {
+            None
+        };
+        if let Some((digit, via)) = digit {
+            // Barge-in: a key press stops the prompt that is playing.
+            s.player.stop();
+            let _ = events.send(Input::Media(MediaEvent::Digit { call, digit, via }));
+        }
+    }
+}
+
+/// Sends this tick's frame.
+fn transmit(s: &mut Stream, packet: &mut [u8]) {
+    let Some(remote) = s.remote.filter(|_| s.sending) else {
+        s.sender.skip_frame();
+        return;
+    };
+    let n = match s.player.next_frame() {
+        Frame::Audio { payload, start } => {
+            if start {
+                s.sender.new_talkspurt();
+            }
+            s.sender.packet(payload, packet)
+        }
+        Frame::Silence => s.sender.packet(&s.silence, packet),
+    };
+    let _ = s.socket.send_to(&packet[..n], remote);
 }

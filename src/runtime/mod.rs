@@ -7,6 +7,7 @@ mod media;
 mod tcp;
 
 use crate::config::Config;
+use crate::core::media::prompt::PromptSet;
 use crate::core::sip::endpoint::{ConnId, Endpoint, EndpointConfig, Link, Peer, Transmit};
 use crate::core::sip::message::MessageError;
 use crate::core::sip::transaction::Timers;
@@ -25,6 +26,9 @@ pub enum RuntimeError {
     /// The database could not be opened or migrated.
     #[error("database: {0}")]
     Store(#[from] StoreError),
+    /// A prompt file is unusable (wrong format); the message names each file.
+    #[error("prompts:\n{0}")]
+    Prompts(String),
     /// A listening socket could not be opened.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -42,6 +46,8 @@ enum Input {
     BadFrame(ConnId, SocketAddr, Vec<u8>, MessageError),
     /// A call's arrival record is committed: it may now be answered.
     Committed(crate::core::sip::endpoint::CallRef),
+    /// Something the media engine noticed.
+    Media(media::MediaEvent),
 }
 
 /// Runs the hotline until `shutdown` resolves, then drains calls and flushes records.
@@ -68,7 +74,8 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     let (in_tx, in_rx) = mpsc::unbounded_channel();
     tokio::spawn(tcp::accept(tcp, in_tx.clone(), cfg.max_message_bytes));
     let media_ip = advertise_ip(&cfg);
-    let media = media::spawn();
+    let prompts = load_prompts(&cfg)?;
+    let media = media::spawn(in_tx.clone(), cfg.rtp_timeout);
     let mut endpoint = Endpoint::new(EndpointConfig {
         timers: Timers {
             t1: cfg.t1,
@@ -80,7 +87,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
         retry_after: cfg.drain.max(Duration::from_secs(5)),
         seed: rand::random(),
     });
-    let mut calls = Calls::new(&cfg, media_ip, writer.clone(), media, in_tx);
+    let mut calls = Calls::new(&cfg, media_ip, writer.clone(), media, in_tx, prompts);
     drive(&udp, &mut endpoint, &mut calls, in_rx, cfg.drain, shutdown).await;
     drop(calls);
     drop(writer);
@@ -141,6 +148,7 @@ async fn drive(
                         endpoint.reject_malformed(Peer { link: Link::Tcp(id), addr }, &bytes, &err)
                     }
                     Input::Committed(call) => calls.on_committed(now, call, endpoint),
+                    Input::Media(ev) => calls.on_media(now, ev, endpoint),
                 }
             }
             _ = sleep_until(wake.map(Instant::from_std).unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {}
@@ -202,6 +210,25 @@ async fn send(
                 let _ = tx.send(t.bytes);
             }
         }
+    }
+}
+
+/// The prompts, encoded once for all calls. A missing folder means silence (with a
+/// warning); a file in the wrong format stops the start.
+fn load_prompts(cfg: &Config) -> Result<Option<PromptSet>, RuntimeError> {
+    if !cfg.prompts.is_dir() {
+        tracing::warn!(dir = %cfg.prompts.display(), "no prompts folder: callers will hear silence");
+        return Ok(None);
+    }
+    match PromptSet::load(&cfg.prompts) {
+        Ok(set) => Ok(Some(set)),
+        Err(problems) => Err(RuntimeError::Prompts(
+            problems
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )),
     }
 }
 

@@ -31,6 +31,13 @@ impl RtpSender {
         self.talkspurt = true;
     }
 
+    /// A 20 ms frame not sent (on hold): the timestamp keeps pace with the clock, and
+    /// the next packet starts a talkspurt (RFC 3550 5.1).
+    pub fn skip_frame(&mut self) {
+        self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
+        self.talkspurt = true;
+    }
+
     /// Writes the next 20 ms packet carrying `payload` into `buf`; returns its length.
     pub fn packet(&mut self, payload: &[u8], buf: &mut [u8]) -> usize {
         let n = RtpPacketBuilder::new()
