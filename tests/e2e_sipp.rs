@@ -82,7 +82,7 @@ fn sipp(server: &Server, dir: &Path, scenario: &[&str], tcp: bool) -> HashMap<St
 /// SIPp runs one at a time: each loads both cores, and they would skew each other.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn check_run(scenario: &[&str], tcp: bool, extra_files: impl FnOnce(&Path)) {
+fn check_run(scenario: &[&str], tcp: bool, digit_pressed: bool, extra_files: impl FnOnce(&Path)) {
     if tool("sipp").is_none() {
         return;
     }
@@ -130,12 +130,12 @@ fn check_run(scenario: &[&str], tcp: bool, extra_files: impl FnOnce(&Path)) {
 
 #[test]
 fn sipp_builtin_uac_over_udp() {
-    check_run(&["-sn", "uac"], false, |_| {});
+    check_run(&["-sn", "uac"], false, false, |_| {});
 }
 
 #[test]
 fn sipp_builtin_uac_over_tcp() {
-    check_run(&["-sn", "uac"], true, |_| {});
+    check_run(&["-sn", "uac"], true, false, |_| {});
 }
 
 /// Five seconds of a 440 Hz tone as headerless µ-law, the caller's audio for ivr_uac.xml.
@@ -169,12 +169,12 @@ fn ivr_scenario() -> Vec<String> {
 fn sipp_ivr_caller_over_udp() {
     let args = ivr_scenario();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    check_run(&args, false, caller_audio);
+    check_run(&args, false, true, caller_audio);
 }
 
 #[test]
 fn sipp_ivr_caller_over_tcp() {
     let args = ivr_scenario();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    check_run(&args, true, caller_audio);
+    check_run(&args, true, true, caller_audio);
 }

@@ -190,6 +190,28 @@ impl Server {
         }
     }
 
+    /// The timeline of every call, as (call's SIP Call-ID, kind, detail).
+    pub fn events(&self) -> Vec<(String, String, String)> {
+        let url = self.db_url.clone();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(async move {
+                let store = Store::connect(&url)
+                    .await
+                    .expect("opening the test database");
+                let mut out = Vec::new();
+                for call in store.calls_since(0).await.expect("reading calls") {
+                    for e in store.events(&call.id).await.expect("reading events") {
+                        out.push((call.sip_call_id.clone(), e.kind, e.detail));
+                    }
+                }
+                store.close().await;
+                out
+            })
+    }
+
     /// All call records.
     pub fn calls(&self) -> Vec<CallRow> {
         let url = self.db_url.clone();
@@ -305,6 +327,41 @@ impl Phone {
             "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
             self.port() + 2
         )
+    }
+
+    /// An offer of PCMU alone: digits can then only come in-band.
+    pub fn sdp_without_telephone_event(&self) -> String {
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+            self.port() + 2
+        )
+    }
+
+    /// Places a call with `sdp` and acknowledges the 200; returns the To tag.
+    pub fn call(&self, call_id: &str, sdp: &str) -> String {
+        self.send(&self.request(
+            "INVITE",
+            call_id,
+            1,
+            &format!("z9hG4bK{call_id}i"),
+            None,
+            sdp,
+        ));
+        let ok = self
+            .wait_for(Duration::from_secs(10), |r| {
+                r.status() == Some(200) && r.text.contains("INVITE")
+            })
+            .expect("200 OK to the INVITE");
+        let tag = ok.to_tag().expect("To tag");
+        self.send(&self.request(
+            "ACK",
+            call_id,
+            1,
+            &format!("z9hG4bK{call_id}a"),
+            Some(&tag),
+            "",
+        ));
+        tag
     }
 
     /// Waits up to `limit` for a message that `want` accepts, skipping others.
