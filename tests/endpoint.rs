@@ -136,7 +136,7 @@ impl Harness {
             session_id: 1,
             version: 1,
         };
-        self.ep.answer(self.now, call, media, offer);
+        self.ep.answer(self.now, call, media, Some(offer));
         let sent = self.sent();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].status, Some(200));
@@ -196,7 +196,7 @@ fn answer_uses_the_callers_codec_order() {
         session_id: 9,
         version: 1,
     };
-    h.ep.answer(h.now, call, media, offer);
+    h.ep.answer(h.now, call, media, Some(offer));
     let text = &h.sent()[0].text;
     assert!(text.contains("m=audio 10002 RTP/AVP 8 101\r\n"), "{text}");
     assert!(text.contains("a=rtpmap:8 PCMA/8000"));
@@ -298,7 +298,7 @@ fn cancel_before_answer_gets_487() {
         session_id: 1,
         version: 1,
     };
-    h.ep.answer(h.now, call, media, offer);
+    h.ep.answer(h.now, call, media, Some(offer));
     assert!(h.sent().is_empty());
     // the 487 is retransmitted until its ACK (same branch), then stops
     h.advance(Duration::from_millis(500));
@@ -521,7 +521,7 @@ fn tcp_peers_are_answered_on_their_connection_without_retransmission() {
         session_id: 1,
         version: 1,
     };
-    h.ep.answer(h.now, call, media, offer);
+    h.ep.answer(h.now, call, media, Some(offer));
     let mut n = 0;
     while let Some(t) = h.ep.poll_transmit() {
         assert_eq!(t.peer, peer);
@@ -558,4 +558,58 @@ fn stream_framing_tolerates_keepalives_and_splits() {
         .unwrap()
         .replace("Content-Length: 0", "Content-Length: -5");
     assert!(frame_stream(neg.as_bytes(), 65535).is_err());
+}
+
+#[test]
+fn invite_without_sdp_gets_our_offer_and_the_ack_answers() {
+    let mut h = Harness::new();
+    h.send(&request("INVITE", "z9hG4bKnosdp", 1, None, "", ""));
+    let call = match h.events().as_slice() {
+        [Event::Incoming { call, info }] => {
+            assert!(info.offer.is_none());
+            *call
+        }
+        other => panic!("{other:?}"),
+    };
+    h.sent();
+    let media = LocalMedia {
+        ip: "127.0.0.1".parse().unwrap(),
+        port: 10004,
+        session_id: 3,
+        version: 1,
+    };
+    h.ep.answer(h.now, call, media, None);
+    let sent = h.sent();
+    let ok = &sent[0].text;
+    assert!(
+        ok.contains("m=audio 10004 RTP/AVP 0 8 101\r\n"),
+        "an offer of both codecs: {ok}"
+    );
+    let tag = ok
+        .lines()
+        .find(|l| l.starts_with("To:"))
+        .unwrap()
+        .split(";tag=")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
+    let answer = SDP.replace("RTP/AVP 8 0 101", "RTP/AVP 8 101");
+    h.send(&request(
+        "ACK",
+        "z9hG4bKnosdpack",
+        1,
+        Some(&tag),
+        "",
+        &answer,
+    ));
+    match h.events().as_slice() {
+        [Event::Confirmed {
+            answer: Some(a), ..
+        }] => {
+            assert_eq!(a.codec, hotline::core::sdp::Codec::Pcma);
+            assert_eq!(a.remote, Some("127.0.0.1:17000".parse().unwrap()));
+        }
+        other => panic!("{other:?}"),
+    }
 }

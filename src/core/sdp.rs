@@ -199,12 +199,39 @@ pub struct LocalMedia {
 }
 
 impl LocalMedia {
+    /// Our offer, for an INVITE that came without one: PCMU, PCMA and telephone-event,
+    /// sendrecv. The answer comes back in the ACK.
+    pub fn offer(&self) -> Vec<u8> {
+        self.describe(
+            &[Codec::Pcmu, Codec::Pcma],
+            Some(101),
+            Dir::SendRecv,
+            &[None],
+        )
+    }
+
     /// Writes the answer to `offer`, bumping the origin version when `bump` is set
     /// (RFC 3264 8: a changed description needs a new version).
     pub fn answer(&mut self, offer: &Offer, bump: bool) -> Vec<u8> {
         if bump {
             self.version += 1;
         }
+        self.describe(
+            &[offer.codec],
+            offer.telephone_event,
+            offer.dir,
+            &offer.m_lines,
+        )
+    }
+
+    /// One audio stream with `codecs`, placed among `m_lines` (declined streams).
+    fn describe(
+        &self,
+        codecs: &[Codec],
+        te: Option<u8>,
+        dir: Dir,
+        m_lines: &[Option<String>],
+    ) -> Vec<u8> {
         let family = if self.ip.is_ipv4() { "IP4" } else { "IP6" };
         let mut s = String::with_capacity(256);
         let _ = write!(
@@ -214,27 +241,32 @@ impl LocalMedia {
             self.version,
             ip = self.ip
         );
+        let ours = m_lines.iter().position(Option::is_none).unwrap_or(0);
         let declined = |s: &mut String, lines: &[Option<String>]| {
             for m in lines.iter().flatten() {
                 let _ = write!(s, "m={m}\r\n");
             }
         };
-        let ours = offer.m_lines.iter().position(Option::is_none).unwrap_or(0);
-        declined(&mut s, &offer.m_lines[..ours.min(offer.m_lines.len())]);
-        let pt = offer.codec.payload_type();
-        let _ = write!(s, "m=audio {} RTP/AVP {pt}", self.port);
-        if let Some(te) = offer.telephone_event {
+        declined(&mut s, m_lines.get(..ours).unwrap_or(&[]));
+        let _ = write!(s, "m=audio {} RTP/AVP", self.port);
+        for c in codecs {
+            let _ = write!(s, " {}", c.payload_type());
+        }
+        if let Some(te) = te {
             let _ = write!(s, " {te}");
         }
-        let _ = write!(s, "\r\na=rtpmap:{pt} {}/8000\r\n", offer.codec.name());
-        if let Some(te) = offer.telephone_event {
+        s.push_str("\r\n");
+        for c in codecs {
+            let _ = write!(s, "a=rtpmap:{} {}/8000\r\n", c.payload_type(), c.name());
+        }
+        if let Some(te) = te {
             let _ = write!(
                 s,
                 "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n"
             );
         }
-        let _ = write!(s, "a=ptime:20\r\na={}\r\n", offer.dir.as_str());
-        declined(&mut s, offer.m_lines.get(ours + 1..).unwrap_or(&[]));
+        let _ = write!(s, "a=ptime:20\r\na={}\r\n", dir.as_str());
+        declined(&mut s, m_lines.get(ours + 1..).unwrap_or(&[]));
         s.into_bytes()
     }
 }

@@ -9,7 +9,7 @@ use crate::core::media::dtmf::{self, Digit};
 use crate::core::media::player::Clip;
 use crate::core::media::ports::PortPool;
 use crate::core::media::prompt::PromptSet;
-use crate::core::sdp::{Codec, Dir, LocalMedia, Offer};
+use crate::core::sdp::{Codec, LocalMedia, Offer};
 use crate::core::sip::endpoint::{CallRef, EndCause, Endpoint, Event, IncomingCall, Link};
 use crate::store::{now_ms, Write, Writer};
 use std::collections::{BTreeSet, HashMap};
@@ -29,7 +29,8 @@ struct CallCtx {
     events: i64,
     span: tracing::Span,
     local_ip: IpAddr,
-    offer: Offer,
+    /// `None` when the INVITE had no SDP: our 200 offers, the ACK answers.
+    offer: Option<Offer>,
     committed: bool,
     answer_at: Instant,
     port: Option<u16>,
@@ -80,9 +81,23 @@ impl Calls {
     pub(super) fn on_event(&mut self, now: Instant, ev: Event, ep: &mut Endpoint) {
         match ev {
             Event::Incoming { call, info } => self.incoming(now, call, *info, ep),
-            Event::Confirmed { call } => {
+            Event::Confirmed { call, answer } => {
                 if let Some(c) = self.calls.get(&call) {
                     c.span.in_scope(|| tracing::debug!("ACK received"));
+                }
+                if let Some(a) = answer {
+                    let _ = self.media.send(MediaCmd::Update {
+                        call,
+                        remote: a.remote,
+                        sending: a.dir.sends(),
+                        codec: Some(a.codec),
+                    });
+                    if a.codec != Codec::Pcmu {
+                        // The greeting was queued in what we offered first; start it again.
+                        let (clips, music) = self.greeting(a.codec);
+                        let _ = self.media.send(MediaCmd::Play { call, clips });
+                        let _ = self.media.send(MediaCmd::Hold { call, music });
+                    }
                 }
             }
             Event::MediaChanged { call, offer } => {
@@ -92,6 +107,7 @@ impl Calls {
                     call,
                     remote: offer.remote,
                     sending: offer.dir.sends(),
+                    codec: None,
                 });
             }
             Event::Info {
@@ -225,25 +241,12 @@ impl Calls {
             }
         });
         let offer = match info.offer {
-            Some(Ok(offer)) => offer,
+            Some(Ok(offer)) => Some(offer),
             // No SDP in the INVITE: our 200 carries an offer and the ACK the answer.
-            None => Offer {
-                remote: None,
-                codec: Codec::Pcmu,
-                telephone_event: Some(101),
-                dir: Dir::SendRecv,
-                m_lines: vec![None],
-            },
+            None => None,
             Some(Err(e)) => {
                 span.in_scope(|| tracing::info!(%e, "refusing call: SDP not acceptable"));
-                self.track(
-                    call,
-                    id,
-                    span,
-                    IpAddr::from([127, 0, 0, 1]),
-                    offer_placeholder(),
-                    now,
-                );
+                self.track(call, id, span, IpAddr::from([127, 0, 0, 1]), None, now);
                 ep.reject(now, call, 488, &[]);
                 return;
             }
@@ -264,7 +267,7 @@ impl Calls {
         id: String,
         span: tracing::Span,
         local_ip: IpAddr,
-        offer: Offer,
+        offer: Option<Offer>,
         answer_at: Instant,
     ) {
         self.calls.insert(
@@ -344,14 +347,16 @@ impl Calls {
         };
         ep.answer(now, call, media, c.offer.clone());
         c.span.in_scope(|| tracing::info!(port, "call answered"));
-        let codec = c.offer.codec;
+        // Without an offer from the caller, media starts on what we offered and settles
+        // when the ACK brings the answer.
+        let codec = c.offer.as_ref().map_or(Codec::Pcmu, |o| o.codec);
         let _ = self.media.send(MediaCmd::Start {
             call,
             socket,
-            remote: c.offer.remote,
+            remote: c.offer.as_ref().and_then(|o| o.remote),
             codec,
-            telephone_event: c.offer.telephone_event,
-            sending: c.offer.dir.sends(),
+            telephone_event: c.offer.as_ref().map_or(Some(101), |o| o.telephone_event),
+            sending: c.offer.as_ref().is_none_or(|o| o.dir.sends()),
         });
         self.writer.send(Write::CallAnswered {
             id: c.id.clone(),
@@ -362,16 +367,6 @@ impl Calls {
         let _ = self.media.send(MediaCmd::Hold { call, music });
         self.due
             .insert((now + self.max_call, call, Due::MaxDuration));
-    }
-}
-
-fn offer_placeholder() -> Offer {
-    Offer {
-        remote: None,
-        codec: Codec::Pcmu,
-        telephone_event: None,
-        dir: Dir::Inactive,
-        m_lines: vec![None],
     }
 }
 

@@ -49,6 +49,8 @@ pub(super) enum MediaCmd {
         call: CallRef,
         remote: Option<SocketAddr>,
         sending: bool,
+        /// A new codec (the answer in an ACK may pick PCMA).
+        codec: Option<Codec>,
     },
     Stop {
         call: CallRef,
@@ -146,10 +148,7 @@ fn apply(streams: &mut HashMap<CallRef, Stream>, cmd: MediaCmd) {
             telephone_event,
             sending,
         } => {
-            let silence = match codec {
-                Codec::Pcmu => ULAW_SILENCE,
-                Codec::Pcma => ALAW_SILENCE,
-            };
+            let silence = silence_of(codec);
             let sender = RtpSender::new(
                 rand::random(),
                 rand::random(),
@@ -188,17 +187,30 @@ fn apply(streams: &mut HashMap<CallRef, Stream>, cmd: MediaCmd) {
             call,
             remote,
             sending,
+            codec,
         } => {
             if let Some(s) = streams.get_mut(&call) {
                 if remote.is_some() {
                     s.remote = remote;
                 }
                 s.sending = sending;
+                if let Some(codec) = codec.filter(|c| *c != s.codec) {
+                    s.codec = codec;
+                    s.silence = [silence_of(codec); FRAME_SAMPLES];
+                    s.sender.set_payload_type(codec.payload_type());
+                }
             }
         }
         MediaCmd::Stop { call } => {
             streams.remove(&call);
         }
+    }
+}
+
+fn silence_of(codec: Codec) -> u8 {
+    match codec {
+        Codec::Pcmu => ULAW_SILENCE,
+        Codec::Pcma => ALAW_SILENCE,
     }
 }
 

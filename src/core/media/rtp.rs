@@ -26,6 +26,11 @@ impl RtpSender {
         }
     }
 
+    /// Switches codec mid-stream (the SDP answer chose another one).
+    pub fn set_payload_type(&mut self, payload_type: u8) {
+        self.payload_type = payload_type;
+    }
+
     /// Marks the next packet as the start of a talkspurt.
     pub fn new_talkspurt(&mut self) {
         self.talkspurt = true;

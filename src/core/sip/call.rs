@@ -75,7 +75,11 @@ pub enum Event {
         info: Box<IncomingCall>,
     },
     /// The ACK of our 2xx arrived.
-    Confirmed { call: CallRef },
+    Confirmed {
+        call: CallRef,
+        /// The SDP answer the ACK carried, when our 2xx made the offer.
+        answer: Option<Offer>,
+    },
     /// A re-INVITE changed where or whether media flows.
     MediaChanged { call: CallRef, offer: Offer },
     /// INFO inside the call (DTMF relay and the like).

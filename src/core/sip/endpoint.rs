@@ -232,16 +232,25 @@ impl Endpoint {
 
     /// 200 OK with our SDP. With an offer we answer it; without one (an INVITE with no
     /// SDP) the 200 carries an offer of PCMU and PCMA.
-    pub fn answer(&mut self, now: Instant, call: CallRef, mut media: LocalMedia, offer: Offer) {
+    pub fn answer(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        mut media: LocalMedia,
+        offer: Option<Offer>,
+    ) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
         if c.state != CallState::Early {
             return;
         }
-        let body = media.answer(&offer, false);
+        let body = match &offer {
+            Some(offer) => media.answer(offer, false),
+            None => media.offer(),
+        };
         c.media = Some(media);
-        c.offer = Some(offer);
+        c.offer = offer;
         c.state = CallState::Answered;
         self.respond_invite(now, call, 200, &[], Some(body));
     }
@@ -508,7 +517,15 @@ impl Endpoint {
         }) = self.servers.get_mut(&k)
         {
             if m.on_2xx_ack() {
-                self.events.push_back(Event::Confirmed { call });
+                // After an offer in our 2xx, the ACK carries the answer (RFC 3264).
+                let answer = match (&c.offer, req.body.is_empty()) {
+                    (None, false) => sdp::parse_offer(&req.body).ok(),
+                    _ => None,
+                };
+                if let (Some(a), Some(c)) = (&answer, self.calls.get_mut(&call)) {
+                    c.offer = Some(a.clone());
+                }
+                self.events.push_back(Event::Confirmed { call, answer });
             }
         }
     }
