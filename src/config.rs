@@ -61,6 +61,9 @@ pub struct Overrides {
     /// Longest call, in seconds; then hotline hangs up [default: 3600].
     #[arg(long, env = "HOTLINE_MAX_CALL_SECS")]
     pub max_call_secs: Option<String>,
+    /// Record every call as a stereo WAV in this folder [default: no recording].
+    #[arg(long, env = "HOTLINE_RECORD_DIR")]
+    pub record_dir: Option<String>,
     /// Hang up a call after this many seconds without RTP from the caller; 0 = never [default: 30].
     #[arg(long, env = "HOTLINE_RTP_TIMEOUT_SECS")]
     pub rtp_timeout_secs: Option<String>,
@@ -92,6 +95,8 @@ pub struct Config {
     pub advertise_ip: Option<IpAddr>,
     pub ring_delay: Duration,
     pub max_call: Duration,
+    /// Where recordings go; `None`: calls are not recorded.
+    pub record_dir: Option<PathBuf>,
     /// `None`: never hang up for lack of RTP.
     pub rtp_timeout: Option<Duration>,
     pub drain: Duration,
@@ -129,6 +134,7 @@ impl Overrides {
             ("ring_delay_ms", self.ring_delay_ms.as_ref()),
             ("max_call_secs", self.max_call_secs.as_ref()),
             ("rtp_timeout_secs", self.rtp_timeout_secs.as_ref()),
+            ("record_dir", self.record_dir.as_ref()),
             ("drain_secs", self.drain_secs.as_ref()),
             ("sip_t1_ms", self.sip_t1_ms.as_ref()),
             ("sip_t2_ms", self.sip_t2_ms.as_ref()),
@@ -209,6 +215,20 @@ impl Overrides {
         let max_call = check.value("max_call_secs", |v| {
             ms(v, 1, 86_400).map(Duration::from_secs)
         });
+        let record_dir = match raw.get("record_dir") {
+            Some(_) => check
+                .value("record_dir", |v| {
+                    let dir = PathBuf::from(v);
+                    if dir.is_dir() {
+                        Ok(Some(dir))
+                    } else {
+                        Err(format!("folder '{v}' does not exist"))
+                    }
+                })
+                .map(Some)
+                .unwrap_or(None),
+            None => Some(None),
+        };
         let rtp_timeout = check.value("rtp_timeout_secs", |v| {
             ms(v, 0, 3600).map(|n| (n > 0).then(|| Duration::from_secs(n)))
         });
@@ -243,7 +263,7 @@ impl Overrides {
             ring_delay,
             max_call,
             drain,
-            (t1, t2, t4, max_message_bytes, rtp_timeout),
+            (t1, t2, t4, max_message_bytes, rtp_timeout, record_dir),
         ) {
             (
                 Some(sip_listen),
@@ -255,7 +275,14 @@ impl Overrides {
                 Some(ring_delay),
                 Some(max_call),
                 Some(drain),
-                (Some(t1), Some(t2), Some(t4), Some(max_message_bytes), Some(rtp_timeout)),
+                (
+                    Some(t1),
+                    Some(t2),
+                    Some(t4),
+                    Some(max_message_bytes),
+                    Some(rtp_timeout),
+                    Some(record_dir),
+                ),
             ) if problems.is_empty() => Ok(Config {
                 sip_listen,
                 rtp_ports,
@@ -266,6 +293,7 @@ impl Overrides {
                 ring_delay,
                 max_call,
                 rtp_timeout,
+                record_dir,
                 drain,
                 t1,
                 t2,

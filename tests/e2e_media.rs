@@ -236,3 +236,83 @@ fn a_caller_who_sends_no_rtp_is_hung_up() {
     assert_eq!(calls[0].ended_by.as_deref(), Some("hotline"));
     assert!(server.events().iter().any(|(_, k, _)| k == "no_media"));
 }
+
+#[test]
+fn recording_is_a_stereo_wav_playable_while_the_call_goes_on() {
+    let dir = common::TempDir::new("rec");
+    let rec = dir.0.display().to_string();
+    let mut server = Server::start(&[
+        "--ring-delay-ms",
+        "0",
+        "--prompts",
+        &prompts_dir(),
+        "--record-dir",
+        &rec,
+    ]);
+    let phone = Phone::new(&server.addr());
+    let media = media_socket(&phone);
+    let tag = phone.call("rec-1", &phone.sdp());
+    let mut buf = [0u8; 2048];
+    let (_, hotline_media) = media.recv_from(&mut buf).expect("RTP from hotline");
+    // the caller speaks (a 1 kHz tone) for 3 s, in real time
+    let tone: Vec<u8> = (0..160)
+        .map(|i| {
+            linear_to_ulaw(((i as f64 * 2.0 * std::f64::consts::PI / 8.0).sin() * 8000.0) as i16)
+        })
+        .collect();
+    for i in 0..150u32 {
+        media
+            .send_to(
+                &rtp_packet(0, i as u16, i * 160, i == 0, &tone),
+                hotline_media,
+            )
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // mid-call, the file on disk is already a valid WAV (a crash would leave this much)
+    let path = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .flatten()
+        .next()
+        .expect("a recording")
+        .path();
+    let partial = hound::WavReader::open(&path).expect("playable mid-call");
+    assert!(
+        partial.duration() >= 8000,
+        "at least a second flushed, got {}",
+        partial.duration()
+    );
+    drop(partial);
+    phone.send(&phone.request("BYE", "rec-1", 2, "z9hG4bKbye", Some(&tag), ""));
+    phone
+        .wait_for(WAIT, |r| r.status() == Some(200) && r.text.contains("BYE"))
+        .expect("200 to BYE");
+    assert!(server.stop().success());
+    let mut wav = hound::WavReader::open(&path).expect("final WAV");
+    let spec = wav.spec();
+    assert_eq!(
+        (spec.channels, spec.sample_rate, spec.bits_per_sample),
+        (2, 8000, 16)
+    );
+    let samples: Vec<i16> = wav.samples::<i16>().map(Result::unwrap).collect();
+    let seconds = samples.len() as f64 / 2.0 / 8000.0;
+    assert!(
+        (2.5..6.0).contains(&seconds),
+        "about the call's length: {seconds} s"
+    );
+    let energy = |ch: usize| {
+        samples
+            .iter()
+            .skip(ch)
+            .step_by(2)
+            .filter(|s| s.unsigned_abs() > 1000)
+            .count()
+    };
+    assert!(energy(0) > 8000, "left channel holds the caller");
+    assert!(energy(1) > 2000, "right channel holds the greeting");
+    let calls = server.calls();
+    assert_eq!(
+        calls[0].recording.as_deref(),
+        Some(path.display().to_string().as_str())
+    );
+}

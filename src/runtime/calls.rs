@@ -48,6 +48,7 @@ pub(super) struct Calls {
     max_call: Duration,
     prompts: Option<PromptSet>,
     language: &'static str,
+    record_dir: Option<std::path::PathBuf>,
 }
 
 impl Calls {
@@ -71,6 +72,7 @@ impl Calls {
             max_call: cfg.max_call,
             prompts,
             language: "zh-CN",
+            record_dir: cfg.record_dir.clone(),
         }
     }
 
@@ -362,6 +364,14 @@ impl Calls {
             id: c.id.clone(),
             at_ms: now_ms(),
         });
+        if let Some(dir) = &self.record_dir {
+            let path = dir.join(format!("{}.wav", c.id));
+            self.writer.send(Write::CallRecording {
+                id: c.id.clone(),
+                path: path.display().to_string(),
+            });
+            let _ = self.media.send(MediaCmd::Record { call, path });
+        }
         let (clips, music) = self.greeting(codec);
         let _ = self.media.send(MediaCmd::Play { call, clips });
         let _ = self.media.send(MediaCmd::Hold { call, music });

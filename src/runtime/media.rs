@@ -6,6 +6,7 @@
 //! A thread rather than a tokio task: it sleeps to absolute deadlines, so its packets
 //! keep their 20 ms spacing whatever the async side is doing.
 
+use super::recorder::{self, RecCmd};
 use super::Input;
 use crate::core::media::dtmf::{Digit, Rfc4733Receiver};
 use crate::core::media::g711::{alaw_to_linear, ulaw_to_linear, ALAW_SILENCE, ULAW_SILENCE};
@@ -52,6 +53,11 @@ pub(super) enum MediaCmd {
         /// A new codec (the answer in an ACK may pick PCMA).
         codec: Option<Codec>,
     },
+    /// Records the call into this WAV file.
+    Record {
+        call: CallRef,
+        path: std::path::PathBuf,
+    },
     Stop {
         call: CallRef,
     },
@@ -82,27 +88,37 @@ struct Stream {
     inband: Option<InbandDetector>,
     last_rx: Instant,
     timed_out: bool,
+    /// While recording: this tick's audio from the caller and to the caller.
+    rec: Option<(Vec<i16>, Vec<i16>)>,
 }
 
 pub(super) type MediaHandle = std_mpsc::Sender<MediaCmd>;
+
+/// The media thread; joining it waits until recordings are finished too.
+pub(super) type MediaThread = std::thread::JoinHandle<()>;
 
 /// Starts the media thread; it ends when every handle is dropped.
 pub(super) fn spawn(
     events: mpsc::UnboundedSender<Input>,
     rtp_timeout: Option<Duration>,
-) -> MediaHandle {
+) -> (MediaHandle, MediaThread) {
     let (tx, rx) = std_mpsc::channel();
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("hotline-media".into())
-        .spawn(move || run(rx, events, rtp_timeout))
+        .spawn(move || {
+            let (recorder, recorder_thread) = recorder::spawn();
+            run(rx, events, rtp_timeout, recorder);
+            let _ = recorder_thread.join();
+        })
         .expect("starting the media thread");
-    tx
+    (tx, thread)
 }
 
 fn run(
     cmds: std_mpsc::Receiver<MediaCmd>,
     events: mpsc::UnboundedSender<Input>,
     rtp_timeout: Option<Duration>,
+    recorder: std_mpsc::Sender<RecCmd>,
 ) {
     let mut streams: HashMap<CallRef, Stream> = HashMap::new();
     let mut packet = [0u8; 12 + FRAME_SAMPLES];
@@ -112,7 +128,7 @@ fn run(
     loop {
         loop {
             match cmds.try_recv() {
-                Ok(cmd) => apply(&mut streams, cmd),
+                Ok(cmd) => apply(&mut streams, cmd, &recorder),
                 Err(std_mpsc::TryRecvError::Empty) => break,
                 Err(std_mpsc::TryRecvError::Disconnected) => return,
             }
@@ -127,6 +143,13 @@ fn run(
                 }
             }
             transmit(s, &mut packet);
+            if let Some((caller, heard)) = s.rec.as_mut() {
+                let _ = recorder.send(RecCmd::Samples {
+                    call,
+                    caller: std::mem::take(caller),
+                    heard: std::mem::replace(heard, Vec::with_capacity(FRAME_SAMPLES)),
+                });
+            }
         }
         next += TICK;
         let now = Instant::now();
@@ -138,7 +161,11 @@ fn run(
     }
 }
 
-fn apply(streams: &mut HashMap<CallRef, Stream>, cmd: MediaCmd) {
+fn apply(
+    streams: &mut HashMap<CallRef, Stream>,
+    cmd: MediaCmd,
+    recorder: &std_mpsc::Sender<RecCmd>,
+) {
     match cmd {
         MediaCmd::Start {
             call,
@@ -170,6 +197,7 @@ fn apply(streams: &mut HashMap<CallRef, Stream>, cmd: MediaCmd) {
                     inband: telephone_event.is_none().then(InbandDetector::new),
                     last_rx: Instant::now(),
                     timed_out: false,
+                    rec: None,
                 },
             );
         }
@@ -201,10 +229,32 @@ fn apply(streams: &mut HashMap<CallRef, Stream>, cmd: MediaCmd) {
                 }
             }
         }
+        MediaCmd::Record { call, path } => {
+            if let Some(s) = streams.get_mut(&call) {
+                let _ = recorder.send(RecCmd::Open { call, path });
+                s.rec = Some((Vec::new(), Vec::new()));
+            }
+        }
         MediaCmd::Stop { call } => {
-            streams.remove(&call);
+            if let Some(s) = streams.remove(&call) {
+                if s.rec.is_some() {
+                    let _ = recorder.send(RecCmd::Close { call });
+                }
+            }
         }
     }
+}
+
+/// G.711 to linear, into `out`; returns the decoded part.
+fn decode<'a>(codec: Codec, payload: &[u8], out: &'a mut [i16]) -> &'a [i16] {
+    let n = payload.len().min(out.len());
+    for (o, &b) in out[..n].iter_mut().zip(payload) {
+        *o = match codec {
+            Codec::Pcmu => ulaw_to_linear(b),
+            Codec::Pcma => alaw_to_linear(b),
+        };
+    }
+    &out[..n]
 }
 
 fn silence_of(codec: Codec) -> u8 {
@@ -240,19 +290,15 @@ fn receive(
                     rtp.payload(),
                 )
                 .map(|d| (d, "rfc4733"))
-        } else if pt == s.codec.payload_type() {
-            s.inband.as_mut().and_then(|det| {
-                let payload = rtp.payload();
-                let n = payload.len().min(pcm.len());
-                let samples = &mut pcm[..n];
-                for (out, &b) in samples.iter_mut().zip(payload) {
-                    *out = match s.codec {
-                        Codec::Pcmu => ulaw_to_linear(b),
-                        Codec::Pcma => alaw_to_linear(b),
-                    };
-                }
-                det.push(samples).map(|d| (d, "inband"))
-            })
+        } else if pt == s.codec.payload_type() && (s.inband.is_some() || s.rec.is_some()) {
+            let samples = decode(s.codec, rtp.payload(), pcm);
+            if let Some((caller, _)) = s.rec.as_mut() {
+                caller.extend_from_slice(samples);
+            }
+            s.inband
+                .as_mut()
+                .and_then(|det| det.push(samples))
+                .map(|d| (d, "inband"))
         } else {
             None
         };
@@ -268,6 +314,9 @@ fn receive(
 fn transmit(s: &mut Stream, packet: &mut [u8]) {
     let Some(remote) = s.remote.filter(|_| s.sending) else {
         s.sender.skip_frame();
+        if let Some((_, heard)) = s.rec.as_mut() {
+            heard.extend_from_slice(&[0; FRAME_SAMPLES]);
+        }
         return;
     };
     let n = match s.player.next_frame() {
@@ -280,4 +329,8 @@ fn transmit(s: &mut Stream, packet: &mut [u8]) {
         Frame::Silence => s.sender.packet(&s.silence, packet),
     };
     let _ = s.socket.send_to(&packet[..n], remote);
+    if let Some((_, heard)) = s.rec.as_mut() {
+        let mut pcm = [0i16; FRAME_SAMPLES];
+        heard.extend_from_slice(decode(s.codec, &packet[12..n], &mut pcm));
+    }
 }

@@ -4,6 +4,7 @@
 
 mod calls;
 mod media;
+mod recorder;
 mod tcp;
 
 use crate::config::Config;
@@ -75,7 +76,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     tokio::spawn(tcp::accept(tcp, in_tx.clone(), cfg.max_message_bytes));
     let media_ip = advertise_ip(&cfg);
     let prompts = load_prompts(&cfg)?;
-    let media = media::spawn(in_tx.clone(), cfg.rtp_timeout);
+    let (media, media_thread) = media::spawn(in_tx.clone(), cfg.rtp_timeout);
     let mut endpoint = Endpoint::new(EndpointConfig {
         timers: Timers {
             t1: cfg.t1,
@@ -90,6 +91,8 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     let mut calls = Calls::new(&cfg, media_ip, writer.clone(), media, in_tx, prompts);
     drive(&udp, &mut endpoint, &mut calls, in_rx, cfg.drain, shutdown).await;
     drop(calls);
+    // The media thread ends once its handle is gone, after finishing recordings.
+    let _ = tokio::task::spawn_blocking(move || media_thread.join()).await;
     drop(writer);
     match writer_task.await {
         Ok(stats) => tracing::info!(?stats, "call records flushed"),
