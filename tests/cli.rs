@@ -146,7 +146,7 @@ fn precedence_is_flag_then_environment_then_file_then_default() {
             "--dialplans",
             env!("CARGO_MANIFEST_DIR"),
         ])
-        .args(["--prompts", env!("CARGO_MANIFEST_DIR")])
+        .args(["--prompts", concat!(env!("CARGO_MANIFEST_DIR"), "/prompts")])
         .env("HOTLINE_DRAIN_SECS", "-1")
         .output()
         .unwrap();
@@ -163,12 +163,8 @@ fn precedence_is_flag_then_environment_then_file_then_default() {
             "--drain-secs",
             "3",
         ])
-        .args([
-            "--dialplans",
-            env!("CARGO_MANIFEST_DIR"),
-            "--prompts",
-            env!("CARGO_MANIFEST_DIR"),
-        ])
+        .args(["--dialplans", env!("CARGO_MANIFEST_DIR")])
+        .args(["--prompts", concat!(env!("CARGO_MANIFEST_DIR"), "/prompts")])
         .env("HOTLINE_DRAIN_SECS", "-1")
         .output()
         .unwrap();
@@ -190,4 +186,52 @@ fn unknown_keys_in_the_file_are_problems() {
     };
     let err = o.load().unwrap_err().to_string();
     assert!(err.contains("sip_lisen"), "{err}");
+}
+
+/// Writes a WAV with the given format.
+fn wav(path: &std::path::Path, channels: u16, rate: u32) {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..(rate as usize * channels as usize / 10) {
+        w.write_sample(((i % 50) as i16 - 25) * 100).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+#[test]
+fn check_names_prompts_in_the_wrong_format() {
+    let dir = TempDir::new("cli");
+    let en = dir.0.join("prompts/en");
+    std::fs::create_dir_all(&en).unwrap();
+    std::fs::create_dir_all(dir.0.join("dialplans")).unwrap();
+    wav(&en.join("good.wav"), 1, 8000);
+    wav(&en.join("stereo.wav"), 2, 8000);
+    wav(&en.join("cd_rate.wav"), 1, 44100);
+    let out = hotline().current_dir(&dir.0).arg("check").output().unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let stereo = text
+        .lines()
+        .find(|l| l.contains("stereo.wav"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(stereo.contains("2 channels"), "{stereo}");
+    let rate = text
+        .lines()
+        .find(|l| l.contains("cd_rate.wav"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(rate.contains("44100"), "{rate}");
+    assert!(!text.contains("good.wav"), "{text}");
+    // serve refuses to start on them too
+    let out = hotline()
+        .current_dir(&dir.0)
+        .args(["serve", "--sip-listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stereo.wav"));
 }
