@@ -334,7 +334,7 @@ impl Calls {
         if c.port.is_some() {
             return;
         }
-        let Some((port, socket)) = bind_rtp(&mut self.ports, c.local_ip) else {
+        let Some((port, [socket, rtcp])) = bind_rtp(&mut self.ports, c.local_ip) else {
             c.span
                 .in_scope(|| tracing::warn!("no free RTP port; refusing call"));
             ep.reject(now, call, 503, &[("Retry-After", "5")]);
@@ -355,6 +355,7 @@ impl Calls {
         let _ = self.media.send(MediaCmd::Start {
             call,
             socket,
+            rtcp,
             remote: c.offer.as_ref().and_then(|o| o.remote),
             codec,
             telephone_event: c.offer.as_ref().map_or(Some(101), |o| o.telephone_event),
@@ -381,13 +382,17 @@ impl Calls {
 }
 
 /// Takes a port from the pool and binds it; a port some other program holds is skipped.
-fn bind_rtp(ports: &mut PortPool, ip: IpAddr) -> Option<(u16, UdpSocket)> {
-    for _ in 0..16 {
-        let port = ports.take()?;
-        match UdpSocket::bind(SocketAddr::new(ip, port)).and_then(|s| {
+/// Binds the RTP port and the RTCP port above it (RTCP is read and ignored).
+fn bind_rtp(ports: &mut PortPool, ip: IpAddr) -> Option<(u16, [UdpSocket; 2])> {
+    let bind = |port: u16| {
+        UdpSocket::bind(SocketAddr::new(ip, port)).and_then(|s| {
             s.set_nonblocking(true)?;
             Ok(s)
-        }) {
+        })
+    };
+    for _ in 0..16 {
+        let port = ports.take()?;
+        match bind(port).and_then(|rtp| Ok([rtp, bind(port + 1)?])) {
             Ok(s) => return Some((port, s)),
             Err(e) => {
                 tracing::debug!(port, %e, "RTP port unavailable");

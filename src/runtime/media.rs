@@ -28,6 +28,7 @@ pub(super) enum MediaCmd {
     Start {
         call: CallRef,
         socket: UdpSocket,
+        rtcp: UdpSocket,
         remote: Option<SocketAddr>,
         codec: Codec,
         /// The caller's telephone-event payload type; without one, digits are listened
@@ -77,6 +78,7 @@ pub(super) enum MediaEvent {
 
 struct Stream {
     socket: UdpSocket,
+    rtcp: UdpSocket,
     remote: Option<SocketAddr>,
     codec: Codec,
     telephone_event: Option<u8>,
@@ -170,6 +172,7 @@ fn apply(
         MediaCmd::Start {
             call,
             socket,
+            rtcp,
             remote,
             codec,
             telephone_event,
@@ -186,6 +189,7 @@ fn apply(
                 call,
                 Stream {
                     socket,
+                    rtcp,
                     remote,
                     codec,
                     telephone_event,
@@ -273,6 +277,8 @@ fn receive(
     pcm: &mut [i16],
     events: &mpsc::UnboundedSender<Input>,
 ) {
+    // RTCP reports are read so they do not pile up, and otherwise ignored.
+    while s.rtcp.recv_from(buf).is_ok() {}
     while let Ok((n, from)) = s.socket.recv_from(buf) {
         let Ok(rtp) = rtp_rs::RtpReader::new(&buf[..n]) else {
             continue; // not RTP (or RTCP on a muxed port): ignored
