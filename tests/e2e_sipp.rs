@@ -126,6 +126,15 @@ fn check_run(scenario: &[&str], tcp: bool, digit_pressed: bool, extra_files: imp
     let distinct: std::collections::HashSet<&str> =
         calls.iter().map(|c| c.sip_call_id.as_str()).collect();
     assert_eq!(distinct.len(), CALLS);
+    if digit_pressed {
+        // ivr_uac.xml presses "1" (an RFC 4733 pcap) in every call: one event per call
+        let events = server.events();
+        let ones = events
+            .iter()
+            .filter(|(_, k, d)| k == "dtmf" && d == "1")
+            .count();
+        assert_eq!(ones, CALLS, "every call's key press was recognised, once");
+    }
 }
 
 #[test]

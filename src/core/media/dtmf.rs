@@ -151,6 +151,9 @@ struct Event {
 /// it that arrives, start or not, so a lost start packet costs nothing; its redundant
 /// end packets, retransmissions and late arrivals are recognised by their timestamp.
 /// Volume is ignored, and duration serves only to join the segments of a long event.
+/// Sequence numbers only tell a merely reordered packet (at most 100 behind the
+/// highest) from a stale one, for a press whose packets all came after a newer one's.
+/// All comparisons use serial-number arithmetic, so both counters may wrap.
 #[derive(Debug, Clone, Default)]
 pub struct Rfc4733Receiver {
     /// Ring of recent event timestamps, oldest overwritten first.
@@ -249,9 +252,9 @@ impl Rfc4733Receiver {
     fn new_event(&mut self, event: Event, seq: u16, digit: Digit) -> Option<Digit> {
         self.remember(event.timestamp);
         self.newest = Some(event);
-        let jumped = self.highest_seq.map_or(true, |highest| {
-            (seq.wrapping_sub(highest) as i16) < -MAX_MISORDER
-        });
+        let jumped = self
+            .highest_seq
+            .is_none_or(|highest| (seq.wrapping_sub(highest) as i16) < -MAX_MISORDER);
         if jumped {
             self.highest_seq = Some(seq);
         }
