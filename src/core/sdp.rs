@@ -104,23 +104,40 @@ fn audio_only(text: &str) -> String {
     out
 }
 
+/// The SDP without its `a=crypto` lines, split into lines as ezk-sdp-types splits them.
+/// We never do SDES-SRTP, and ezk-sdp-types 0.4 computes a key lifetime `|2^N` as
+/// `2u32.pow(N)`, which panics for N >= 32 wherever overflow checks are on.
+fn without_crypto(text: &str) -> String {
+    text.split_inclusive(['\n', '\r'])
+        .filter(|l| !l.starts_with("a=crypto"))
+        .collect()
+}
+
 pub fn parse_offer(body: &[u8]) -> Result<Offer, SdpError> {
     let text = std::str::from_utf8(body).map_err(|e| SdpError::Parse(e.to_string()))?;
-    let sdp = SessionDescription::parse(&BytesStr::from(text.to_string())).or_else(|e| {
-        // Something we would not use anyway may be what is malformed (RFC 4475's
-        // "a=rtpmap:31 LPC" under a video line): try again with the audio alone.
-        SessionDescription::parse(&BytesStr::from(audio_only(text)))
-            .map_err(|_| SdpError::Parse(e.to_string()))
-    })?;
+    let text = &without_crypto(text);
+    let (sdp, parsed) = match SessionDescription::parse(&BytesStr::from(text.to_string())) {
+        Ok(sdp) => (sdp, text.to_string()),
+        Err(e) => {
+            // Something we would not use anyway may be what is malformed (RFC 4475's
+            // "a=rtpmap:31 LPC" under a video line): try again with the audio alone.
+            let audio = audio_only(text);
+            let sdp = SessionDescription::parse(&BytesStr::from(audio.clone()))
+                .map_err(|_| SdpError::Parse(e.to_string()))?;
+            (sdp, audio)
+        }
+    };
     let chosen = sdp
         .media_descriptions
         .iter()
         .position(|m| m.media.media_type == MediaType::Audio && m.media.port != 0)
         .ok_or(SdpError::NoCommonCodec)?;
     let media = &sdp.media_descriptions[chosen];
-    let m_lines = text
-        .lines()
-        .filter_map(|l| l.trim_end().strip_prefix("m="))
+    // Count m-lines in the text ezk-sdp-types parsed and as it splits it (on CR or LF
+    // alone too), so that `chosen`, an index into its media descriptions, is ours here.
+    let m_lines = parsed
+        .split(['\n', '\r'])
+        .filter_map(|l| l.strip_prefix("m="))
         .enumerate()
         .map(|(i, m)| {
             (i != chosen).then(|| {

@@ -503,6 +503,14 @@ pub fn parse(bytes: &[u8]) -> Result<Message, MessageError> {
     to_h.uri()
         .map_err(|e| MessageError::Malformed(format!("To: {e}")))?;
     check_quotes(&from).and(check_quotes(&to))?;
+    // The dialog's remote target is the Contact (else the From) URI, and From and To are
+    // copied into our own requests: each must be a URI that reads back as a Request-URI.
+    let contact = optional("Contact").ok().flatten();
+    check_addr("From", &from)?;
+    check_addr("To", &to)?;
+    if let Some(c) = contact.as_deref().filter(|c| c.trim() != "*") {
+        check_addr("Contact", c)?;
+    }
     let list = |name: &str| -> Vec<String> {
         lines
             .iter()
@@ -535,7 +543,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message, MessageError> {
         cseq,
         cseq_method,
         max_forwards,
-        contact: optional("Contact").ok().flatten(),
+        contact,
         content_type: optional("Content-Type")?,
         require: list("Require"),
         accept: optional("Accept").ok().flatten(),
@@ -552,6 +560,22 @@ fn has_sip_start_line(head: &str) -> bool {
             .rsplit(' ')
             .next()
             .is_some_and(|v| v.starts_with("SIP/"))
+}
+
+/// The URI of a From, To or Contact value (RFC 3261 20.10, 25.1) must have a scheme, no
+/// whitespace or control characters, and read back through rsipstack's URI parser, as
+/// it will when it becomes the Request-URI, From or To of a request we send in the
+/// dialog. rsipstack's header parser alone lets `From: @<TAB>x` and `<sip:a@b:136222>` by.
+fn check_addr(name: &'static str, value: &str) -> Result<(), MessageError> {
+    let uri = super::dialog::addr_uri(value);
+    let ok = has_uri_scheme(uri)
+        && !uri.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        && rsip::Uri::try_from(uri).is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(MessageError::Malformed(format!("{name}: not a URI")))
+    }
 }
 
 /// `scheme ":"` at the start of a Request-URI (RFC 3261 25.1: scheme = ALPHA *( ALPHA /
@@ -676,6 +700,7 @@ pub fn reason(status: u16) -> &'static str {
         415 => "Unsupported Media Type",
         416 => "Unsupported URI Scheme",
         420 => "Bad Extension",
+        480 => "Temporarily Unavailable",
         481 => "Call/Transaction Does Not Exist",
         483 => "Too Many Hops",
         486 => "Busy Here",
