@@ -97,7 +97,11 @@ impl Calls {
                     if a.codec != Codec::Pcmu {
                         // The greeting was queued in what we offered first; start it again.
                         let (clips, music) = self.greeting(a.codec);
-                        let _ = self.media.send(MediaCmd::Play { call, clips });
+                        let _ = self.media.send(MediaCmd::Play {
+                            call,
+                            clips,
+                            barge_in: true,
+                        });
                         let _ = self.media.send(MediaCmd::Hold { call, music });
                     }
                 }
@@ -121,10 +125,7 @@ impl Calls {
                     .as_deref()
                     .and_then(|t| dtmf::parse_info(t, &body));
                 if let Some(digit) = digit {
-                    let _ = self.media.send(MediaCmd::Play {
-                        call,
-                        clips: vec![],
-                    });
+                    let _ = self.media.send(MediaCmd::KeyPressed { call });
                     self.digit(call, digit, "info");
                 }
             }
@@ -164,6 +165,11 @@ impl Calls {
     pub(super) fn on_media(&mut self, now: Instant, ev: MediaEvent, ep: &mut Endpoint) {
         match ev {
             MediaEvent::Digit { call, digit, via } => self.digit(call, digit, via),
+            MediaEvent::PlaybackDone { call } => {
+                if let Some(c) = self.calls.get(&call) {
+                    c.span.in_scope(|| tracing::trace!("playback done"));
+                }
+            }
             MediaEvent::NoMedia { call } => {
                 if let Some(c) = self.calls.get(&call) {
                     c.span
@@ -374,7 +380,11 @@ impl Calls {
             let _ = self.media.send(MediaCmd::Record { call, path });
         }
         let (clips, music) = self.greeting(codec);
-        let _ = self.media.send(MediaCmd::Play { call, clips });
+        let _ = self.media.send(MediaCmd::Play {
+            call,
+            clips,
+            barge_in: true,
+        });
         let _ = self.media.send(MediaCmd::Hold { call, music });
         self.due
             .insert((now + self.max_call, call, Due::MaxDuration));

@@ -36,10 +36,15 @@ pub(super) enum MediaCmd {
         telephone_event: Option<u8>,
         sending: bool,
     },
-    /// Plays clips now, replacing what was playing.
+    /// Plays clips now, replacing what was playing; `barge_in`: a key press stops them.
     Play {
         call: CallRef,
         clips: Vec<Clip>,
+        barge_in: bool,
+    },
+    /// A key came by SIP INFO: barge-in as for one heard in the media.
+    KeyPressed {
+        call: CallRef,
     },
     /// Music to loop when nothing else plays.
     Hold {
@@ -74,6 +79,8 @@ pub(super) enum MediaEvent {
     },
     /// No RTP from the caller for the configured time.
     NoMedia { call: CallRef },
+    /// What was queued to play has been played (hold music aside).
+    PlaybackDone { call: CallRef },
 }
 
 struct Stream {
@@ -84,6 +91,8 @@ struct Stream {
     telephone_event: Option<u8>,
     sender: RtpSender,
     player: Player,
+    /// Whether a key press stops what is playing.
+    barge_in: bool,
     sending: bool,
     silence: [u8; FRAME_SAMPLES],
     rfc4733: Rfc4733Receiver,
@@ -144,7 +153,11 @@ fn run(
                     let _ = events.send(Input::Media(MediaEvent::NoMedia { call }));
                 }
             }
+            let was_playing = s.player.is_playing();
             transmit(s, &mut packet);
+            if was_playing && !s.player.is_playing() {
+                let _ = events.send(Input::Media(MediaEvent::PlaybackDone { call }));
+            }
             if let Some((caller, heard)) = s.rec.as_mut() {
                 let _ = recorder.send(RecCmd::Samples {
                     call,
@@ -195,6 +208,7 @@ fn apply(
                     telephone_event,
                     sender,
                     player: Player::default(),
+                    barge_in: true,
                     sending,
                     silence: [silence; FRAME_SAMPLES],
                     rfc4733: Rfc4733Receiver::new(),
@@ -205,9 +219,19 @@ fn apply(
                 },
             );
         }
-        MediaCmd::Play { call, clips } => {
+        MediaCmd::Play {
+            call,
+            clips,
+            barge_in,
+        } => {
             if let Some(s) = streams.get_mut(&call) {
                 s.player.play(clips);
+                s.barge_in = barge_in;
+            }
+        }
+        MediaCmd::KeyPressed { call } => {
+            if let Some(s) = streams.get_mut(&call).filter(|s| s.barge_in) {
+                s.player.stop();
             }
         }
         MediaCmd::Hold { call, music } => {
@@ -310,7 +334,9 @@ fn receive(
         };
         if let Some((digit, via)) = digit {
             // Barge-in: a key press stops the prompt that is playing.
-            s.player.stop();
+            if s.barge_in {
+                s.player.stop();
+            }
             let _ = events.send(Input::Media(MediaEvent::Digit { call, digit, via }));
         }
     }
