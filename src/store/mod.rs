@@ -291,6 +291,18 @@ macro_rules! on_db {
     };
 }
 
+// Declared after `on_db!` so they can use it.
+mod customers;
+mod followups;
+
+pub use customers::{
+    import_customers_csv, CustomerError, CustomerRow, LockPolicy, NewCustomer, Secret,
+    Verification,
+};
+pub use followups::{
+    new_followup_id, CallIvr, FollowUpKind, FollowUpRow, FollowUpStatus, NewFollowUp, SurveyRow,
+};
+
 /// Handle to the call database. Cheap to clone (it is a connection pool handle).
 #[derive(Clone, Debug)]
 pub struct Store {
