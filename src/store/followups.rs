@@ -10,7 +10,7 @@
 use std::fmt;
 
 use super::customers::Redacted;
-use super::{Db, Store, StoreError};
+use super::{Db, Store, StoreError, Write};
 
 /// What a follow-up is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -267,7 +267,7 @@ pub struct SurveyRow {
     pub at: i64,
 }
 
-const INSERT_FOLLOWUP: &str = "INSERT INTO followups \
+pub(super) const INSERT_FOLLOWUP: &str = "INSERT INTO followups \
      (id, kind, category, urgency, status, call_id, customer, number, promised_from, \
       promised_to, owner, created_at, due_forward, due_answer, due_resolve) \
      VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
@@ -278,7 +278,7 @@ const SELECT_FOLLOWUPS: &str = "SELECT id, kind, category, urgency, status, call
      FROM followups";
 
 // NULL leaves a column as it is, so each IVR step sets only what it learnt.
-const SET_CALL_IVR: &str = "UPDATE calls SET \
+pub(super) const SET_CALL_IVR: &str = "UPDATE calls SET \
      language = COALESCE($2, language), \
      customer = COALESCE($3, customer), \
      verified = COALESCE($4, verified), \
@@ -291,7 +291,7 @@ const SELECT_CALL_IVR: &str =
     "SELECT language, customer, verified, outcome, queue, priority FROM calls WHERE id = $1";
 
 // A caller who answers a question again (the IVR repeated it) replaces the first answer.
-const UPSERT_SURVEY: &str = "INSERT INTO surveys (call_id, question, score, agent, at) \
+pub(super) const UPSERT_SURVEY: &str = "INSERT INTO surveys (call_id, question, score, agent, at) \
      VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (call_id, question) DO UPDATE SET \
      score = excluded.score, agent = excluded.agent, at = excluded.at";
@@ -349,31 +349,7 @@ impl Store {
     /// Stores `f` with status `open` and returns its id. Creating the same follow-up (same id)
     /// again changes nothing.
     pub async fn create_followup(&self, f: &NewFollowUp) -> Result<String, StoreError> {
-        let done = on_db!(&self.db, pool => {
-            sqlx::query(INSERT_FOLLOWUP)
-                .bind(f.id.as_str())
-                .bind(f.kind.as_str())
-                .bind(f.category.as_str())
-                .bind(f.urgency)
-                .bind(f.call_id.as_deref())
-                .bind(f.customer.as_deref())
-                .bind(f.number.as_str())
-                .bind(f.promised_from)
-                .bind(f.promised_to)
-                .bind(f.owner.as_deref())
-                .bind(f.created_at)
-                .bind(f.due_forward)
-                .bind(f.due_answer)
-                .bind(f.due_resolve)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        if done == 0 {
-            tracing::debug!(followup = %f.id, "follow-up already stored");
-        } else {
-            tracing::info!(followup = %f.id, kind = f.kind.as_str(), "follow-up created");
-        }
+        self.apply(&[Write::FollowUp(Box::new(f.clone()))]).await?;
         Ok(f.id.clone())
     }
 
@@ -463,17 +439,14 @@ impl Store {
         agent: Option<&str>,
         at_ms: i64,
     ) -> Result<(), StoreError> {
-        on_db!(&self.db, pool => {
-            sqlx::query(UPSERT_SURVEY)
-                .bind(call_id)
-                .bind(question)
-                .bind(score)
-                .bind(agent)
-                .bind(at_ms)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
+        self.apply(&[Write::Survey {
+            id: call_id.to_string(),
+            question,
+            score,
+            agent: agent.map(str::to_string),
+            at_ms,
+        }])
+        .await
     }
 
     /// The survey answers of call `call_id`, by question.

@@ -141,6 +141,38 @@ pub enum Write {
         /// What it was, e.g. the digit.
         detail: String,
     },
+    /// What the IVR learnt about the call; `None` fields stay as they are.
+    CallIvr {
+        /// Our id of the call.
+        id: String,
+        /// `"zh-CN"` or `"en"`.
+        language: Option<String>,
+        /// The verified customer's account.
+        customer: Option<String>,
+        /// Whether the caller passed verification.
+        verified: Option<bool>,
+        /// The call's outcome code, as declared in the dial plan.
+        outcome: Option<String>,
+        /// The queue the call went to.
+        queue: Option<String>,
+        /// Its priority there.
+        priority: Option<i32>,
+    },
+    /// A post-call survey answer (1 to 5); answering again replaces it.
+    Survey {
+        /// Our id of the call.
+        id: String,
+        /// 1, 2, ...
+        question: i32,
+        /// 1 to 5.
+        score: i32,
+        /// The agent the answer is about, if any.
+        agent: Option<String>,
+        /// When, ms since the Unix epoch.
+        at_ms: i64,
+    },
+    /// A callback or complaint to follow up.
+    FollowUp(Box<NewFollowUp>),
     /// The call's recording is at this path.
     CallRecording {
         /// Our id of the call.
@@ -158,7 +190,10 @@ impl Write {
             | Write::CallAnswered { id, .. }
             | Write::CallEnded { id, .. }
             | Write::CallEvent { id, .. }
-            | Write::CallRecording { id, .. } => id,
+            | Write::CallRecording { id, .. }
+            | Write::CallIvr { id, .. }
+            | Write::Survey { id, .. } => id,
+            Write::FollowUp(f) => f.call_id.as_deref().unwrap_or(&f.id),
         }
     }
 
@@ -170,6 +205,9 @@ impl Write {
             Write::CallEnded { .. } => "call_ended",
             Write::CallEvent { .. } => "call_event",
             Write::CallRecording { .. } => "call_recording",
+            Write::CallIvr { .. } => "call_ivr",
+            Write::Survey { .. } => "survey",
+            Write::FollowUp(_) => "followup",
         }
     }
 }
@@ -296,8 +334,7 @@ mod customers;
 mod followups;
 
 pub use customers::{
-    import_customers_csv, CustomerError, CustomerRow, LockPolicy, NewCustomer, Secret,
-    Verification,
+    import_customers_csv, CustomerError, CustomerRow, LockPolicy, NewCustomer, Secret, Verification,
 };
 pub use followups::{
     new_followup_id, CallIvr, FollowUpKind, FollowUpRow, FollowUpStatus, NewFollowUp, SurveyRow,
@@ -341,6 +378,10 @@ where
     &'q str: Encode<'q, DB> + Type<DB>,
     i64: Encode<'q, DB> + Type<DB>,
     Option<i32>: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    Option<bool>: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    i32: Encode<'q, DB> + Type<DB>,
 {
     match w {
         Write::CallArrived {
@@ -386,6 +427,49 @@ where
             .bind(*at_ms)
             .bind(*kind)
             .bind(detail.as_str()),
+        Write::CallIvr {
+            id,
+            language,
+            customer,
+            verified,
+            outcome,
+            queue,
+            priority,
+        } => sqlx::query(followups::SET_CALL_IVR)
+            .bind(id.as_str())
+            .bind(language.as_deref())
+            .bind(customer.as_deref())
+            .bind(*verified)
+            .bind(outcome.as_deref())
+            .bind(queue.as_deref())
+            .bind(*priority),
+        Write::Survey {
+            id,
+            question,
+            score,
+            agent,
+            at_ms,
+        } => sqlx::query(followups::UPSERT_SURVEY)
+            .bind(id.as_str())
+            .bind(*question)
+            .bind(*score)
+            .bind(agent.as_deref())
+            .bind(*at_ms),
+        Write::FollowUp(f) => sqlx::query(followups::INSERT_FOLLOWUP)
+            .bind(f.id.as_str())
+            .bind(f.kind.as_str())
+            .bind(f.category.as_str())
+            .bind(f.urgency)
+            .bind(f.call_id.as_deref())
+            .bind(f.customer.as_deref())
+            .bind(f.number.as_str())
+            .bind(f.promised_from)
+            .bind(f.promised_to)
+            .bind(f.owner.as_deref())
+            .bind(f.created_at)
+            .bind(f.due_forward)
+            .bind(f.due_answer)
+            .bind(f.due_resolve),
         Write::CallRecording { id, path } => sqlx::query(SET_RECORDING)
             .bind(id.as_str())
             .bind(path.as_str()),
