@@ -12,5 +12,6 @@
 
 pub mod config;
 pub mod core;
+pub mod ivr;
 pub mod runtime;
 pub mod store;

@@ -2,6 +2,7 @@
 //! decides when to answer (after the ring delay and once the arrival record is
 //! committed, so no answered call can lack a record) and when to hang up.
 
+use super::ivr::IvrCall;
 use super::media::{MediaCmd, MediaEvent, MediaHandle};
 use super::Input;
 use crate::config::Config;
@@ -11,9 +12,12 @@ use crate::core::media::ports::PortPool;
 use crate::core::media::prompt::PromptSet;
 use crate::core::sdp::{Codec, LocalMedia, Offer};
 use crate::core::sip::endpoint::{CallRef, EndCause, Endpoint, Event, IncomingCall, Link};
-use crate::store::{now_ms, Write, Writer};
+use crate::ivr::{Input as IvrInput, Plan};
+use crate::store::{now_ms, Store, Write, Writer};
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -21,10 +25,18 @@ use tokio::sync::mpsc;
 enum Due {
     Answer,
     MaxDuration,
+    /// The call's dial plan session has a deadline.
+    Ivr,
 }
 
-struct CallCtx {
-    id: String,
+pub(super) struct CallCtx {
+    pub(super) id: String,
+    /// The caller's and the dialled number (personal data: kept in memory, never logged).
+    caller: String,
+    called: String,
+    pub(super) codec: Codec,
+    /// The dial plan session, once answered (none when no plan answers the number).
+    pub(super) ivr: Option<IvrCall>,
     /// Last call_events sequence number used.
     events: i64,
     span: tracing::Span,
@@ -37,29 +49,43 @@ struct CallCtx {
 }
 
 pub(super) struct Calls {
-    calls: HashMap<CallRef, CallCtx>,
+    pub(super) calls: HashMap<CallRef, CallCtx>,
     due: BTreeSet<(Instant, CallRef, Due)>,
     ports: PortPool,
-    writer: Writer,
-    media: MediaHandle,
-    inputs: mpsc::UnboundedSender<Input>,
+    pub(super) writer: Writer,
+    pub(super) store: Store,
+    pub(super) media: MediaHandle,
+    pub(super) inputs: mpsc::UnboundedSender<Input>,
+    plans: Vec<Arc<Plan>>,
+    pub(super) voicemail_dir: PathBuf,
     media_ip: Option<IpAddr>,
     ring_delay: Duration,
     max_call: Duration,
-    prompts: Option<PromptSet>,
-    language: &'static str,
+    pub(super) prompts: Option<PromptSet>,
+    pub(super) language: &'static str,
     record_dir: Option<std::path::PathBuf>,
 }
 
+/// What the orchestrator works with, besides the configuration.
+pub(super) struct Wiring {
+    pub writer: Writer,
+    pub store: Store,
+    pub media: MediaHandle,
+    pub inputs: mpsc::UnboundedSender<Input>,
+    pub prompts: Option<PromptSet>,
+    pub plans: Vec<Arc<Plan>>,
+}
+
 impl Calls {
-    pub(super) fn new(
-        cfg: &Config,
-        media_ip: Option<IpAddr>,
-        writer: Writer,
-        media: MediaHandle,
-        inputs: mpsc::UnboundedSender<Input>,
-        prompts: Option<PromptSet>,
-    ) -> Self {
+    pub(super) fn new(cfg: &Config, media_ip: Option<IpAddr>, w: Wiring) -> Self {
+        let Wiring {
+            writer,
+            store,
+            media,
+            inputs,
+            prompts,
+            plans,
+        } = w;
         Calls {
             calls: HashMap::new(),
             due: BTreeSet::new(),
@@ -73,6 +99,12 @@ impl Calls {
             prompts,
             language: "zh-CN",
             record_dir: cfg.record_dir.clone(),
+            store,
+            plans,
+            voicemail_dir: cfg
+                .record_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("voicemail")),
         }
     }
 
@@ -94,7 +126,11 @@ impl Calls {
                         sending: a.dir.sends(),
                         codec: Some(a.codec),
                     });
-                    if a.codec != Codec::Pcmu {
+                    let has_ivr = self.calls.get_mut(&call).is_some_and(|c| {
+                        c.codec = a.codec;
+                        c.ivr.is_some()
+                    });
+                    if a.codec != Codec::Pcmu && !has_ivr {
                         // The greeting was queued in what we offered first; start it again.
                         let (clips, music) = self.greeting(a.codec);
                         let _ = self.media.send(MediaCmd::Play {
@@ -126,7 +162,7 @@ impl Calls {
                     .and_then(|t| dtmf::parse_info(t, &body));
                 if let Some(digit) = digit {
                     let _ = self.media.send(MediaCmd::KeyPressed { call });
-                    self.digit(call, digit, "info");
+                    self.digit(now, call, digit, "info", ep);
                 }
             }
             Event::Ended {
@@ -164,11 +200,9 @@ impl Calls {
     /// Digits, lost media and the like, from the media engine.
     pub(super) fn on_media(&mut self, now: Instant, ev: MediaEvent, ep: &mut Endpoint) {
         match ev {
-            MediaEvent::Digit { call, digit, via } => self.digit(call, digit, via),
+            MediaEvent::Digit { call, digit, via } => self.digit(now, call, digit, via, ep),
             MediaEvent::PlaybackDone { call } => {
-                if let Some(c) = self.calls.get(&call) {
-                    c.span.in_scope(|| tracing::trace!("playback done"));
-                }
+                self.ivr_step(now, call, IvrInput::PlaybackDone, ep)
             }
             MediaEvent::NoMedia { call } => {
                 if let Some(c) = self.calls.get(&call) {
@@ -181,17 +215,40 @@ impl Calls {
         }
     }
 
-    /// A key press. Digits are personal data: logged without the digit, and recorded as
-    /// an event only while the current input is not sensitive (no IVR input is yet).
-    fn digit(&mut self, call: CallRef, digit: Digit, via: &'static str) {
-        if let Some(c) = self.calls.get(&call) {
-            c.span.in_scope(|| tracing::debug!(via, "digit received"));
+    /// A key press. Digits are personal data: logged without the digit, and put on the
+    /// call's timeline only while the dial plan is not collecting a secret.
+    fn digit(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        digit: Digit,
+        via: &'static str,
+        ep: &mut Endpoint,
+    ) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        c.span.in_scope(|| tracing::debug!(via, "digit received"));
+        if !c.ivr.as_ref().is_some_and(IvrCall::sensitive) {
             self.event(call, "dtmf", digit.as_char().to_string());
+        }
+        self.ivr_key(now, call, digit.as_char(), ep);
+    }
+
+    /// Puts the session's next deadline on the timer list.
+    pub(super) fn schedule_ivr(&mut self, call: CallRef) {
+        if let Some(t) = self
+            .calls
+            .get(&call)
+            .and_then(|c| c.ivr.as_ref())
+            .and_then(IvrCall::next_timeout)
+        {
+            self.due.insert((t, call, Due::Ivr));
         }
     }
 
     /// Appends to the call's timeline.
-    fn event(&mut self, call: CallRef, kind: &'static str, detail: String) {
+    pub(super) fn event(&mut self, call: CallRef, kind: &'static str, detail: String) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -248,13 +305,21 @@ impl Calls {
                 let _ = inputs.send(Input::Committed(call));
             }
         });
-        let offer = match info.offer {
+        let offer = match info.offer.clone() {
             Some(Ok(offer)) => Some(offer),
             // No SDP in the INVITE: our 200 carries an offer and the ACK the answer.
             None => None,
             Some(Err(e)) => {
                 span.in_scope(|| tracing::info!(%e, "refusing call: SDP not acceptable"));
-                self.track(call, id, span, IpAddr::from([127, 0, 0, 1]), None, now);
+                self.track(
+                    call,
+                    id,
+                    span,
+                    &info,
+                    IpAddr::from([127, 0, 0, 1]),
+                    None,
+                    now,
+                );
                 ep.reject(now, call, 488, &[]);
                 return;
             }
@@ -265,15 +330,17 @@ impl Calls {
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
         ep.ring(now, call);
         let answer_at = now + self.ring_delay;
-        self.track(call, id, span, local_ip, offer, answer_at);
+        self.track(call, id, span, &info, local_ip, offer, answer_at);
         self.due.insert((answer_at, call, Due::Answer));
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn track(
         &mut self,
         call: CallRef,
         id: String,
         span: tracing::Span,
+        info: &IncomingCall,
         local_ip: IpAddr,
         offer: Option<Offer>,
         answer_at: Instant,
@@ -282,6 +349,10 @@ impl Calls {
             call,
             CallCtx {
                 id,
+                caller: info.caller.clone(),
+                called: info.called.clone(),
+                codec: Codec::Pcmu,
+                ivr: None,
                 events: 0,
                 span,
                 local_ip,
@@ -315,6 +386,7 @@ impl Calls {
                         self.answer(now, call, ep);
                     }
                 }
+                Due::Ivr => self.ivr_timeout(now, call, ep),
                 Due::MaxDuration => {
                     if let Some(c) = self.calls.get(&call) {
                         c.span
@@ -379,13 +451,35 @@ impl Calls {
             });
             let _ = self.media.send(MediaCmd::Record { call, path });
         }
-        let (clips, music) = self.greeting(codec);
-        let _ = self.media.send(MediaCmd::Play {
-            call,
-            clips,
-            barge_in: true,
-        });
-        let _ = self.media.send(MediaCmd::Hold { call, music });
+        c.codec = codec;
+        let plan = crate::ivr::select(&self.plans, &c.called).cloned();
+        match plan {
+            Some(plan) => {
+                c.ivr = Some(IvrCall::new(plan, &c.caller, &c.called));
+                self.writer.send(Write::CallIvr {
+                    id: c.id.clone(),
+                    language: c
+                        .ivr
+                        .as_ref()
+                        .map(|i| i.session.language().code().to_string()),
+                    customer: None,
+                    verified: Some(false),
+                    outcome: None,
+                    queue: None,
+                    priority: None,
+                });
+                self.ivr_step(now, call, IvrInput::Start, ep);
+            }
+            None => {
+                let (clips, music) = self.greeting(codec);
+                let _ = self.media.send(MediaCmd::Play {
+                    call,
+                    clips,
+                    barge_in: true,
+                });
+                let _ = self.media.send(MediaCmd::Hold { call, music });
+            }
+        }
         self.due
             .insert((now + self.max_call, call, Due::MaxDuration));
     }

@@ -64,6 +64,10 @@ pub(super) enum MediaCmd {
         call: CallRef,
         path: std::path::PathBuf,
     },
+    /// Ends the call's recording (a voicemail is over).
+    StopRecording {
+        call: CallRef,
+    },
     Stop {
         call: CallRef,
     },
@@ -261,6 +265,13 @@ fn apply(
             if let Some(s) = streams.get_mut(&call) {
                 let _ = recorder.send(RecCmd::Open { call, path });
                 s.rec = Some((Vec::new(), Vec::new()));
+            }
+        }
+        MediaCmd::StopRecording { call } => {
+            if let Some(s) = streams.get_mut(&call) {
+                if s.rec.take().is_some() {
+                    let _ = recorder.send(RecCmd::Close { call });
+                }
             }
         }
         MediaCmd::Stop { call } => {

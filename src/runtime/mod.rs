@@ -3,6 +3,7 @@
 //! forwards bytes and time to the core and carries out what comes back.
 
 mod calls;
+mod ivr;
 mod media;
 mod recorder;
 mod tcp;
@@ -27,6 +28,9 @@ pub enum RuntimeError {
     /// The database could not be opened or migrated.
     #[error("database: {0}")]
     Store(#[from] StoreError),
+    /// A dial plan is invalid; the message names file, line and reason.
+    #[error("dial plans:\n{0}")]
+    Plans(String),
     /// A prompt file is unusable (wrong format); the message names each file.
     #[error("prompts:\n{0}")]
     Prompts(String),
@@ -49,6 +53,11 @@ enum Input {
     Committed(crate::core::sip::endpoint::CallRef),
     /// Something the media engine noticed.
     Media(media::MediaEvent),
+    /// The answer to a dial plan's identity check.
+    Verified(
+        crate::core::sip::endpoint::CallRef,
+        crate::ivr::VerifyOutcome,
+    ),
 }
 
 /// Runs the hotline until `shutdown` resolves, then drains calls and flushes records.
@@ -88,7 +97,16 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
         retry_after: cfg.drain.max(Duration::from_secs(5)),
         seed: rand::random(),
     });
-    let mut calls = Calls::new(&cfg, media_ip, writer.clone(), media, in_tx, prompts);
+    let plans = load_plans(&cfg, prompts.as_ref())?;
+    let wiring = calls::Wiring {
+        writer: writer.clone(),
+        store: store.clone(),
+        media,
+        inputs: in_tx,
+        prompts,
+        plans,
+    };
+    let mut calls = Calls::new(&cfg, media_ip, wiring);
     drive(&udp, &mut endpoint, &mut calls, in_rx, cfg.drain, shutdown).await;
     drop(calls);
     // The media thread ends once its handle is gone, after finishing recordings.
@@ -152,6 +170,7 @@ async fn drive(
                     }
                     Input::Committed(call) => calls.on_committed(now, call, endpoint),
                     Input::Media(ev) => calls.on_media(now, ev, endpoint),
+                    Input::Verified(call, outcome) => calls.on_verified(now, call, outcome, endpoint),
                 }
             }
             _ = sleep_until(wake.map(Instant::from_std).unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {}
@@ -233,6 +252,29 @@ fn load_prompts(cfg: &Config) -> Result<Option<PromptSet>, RuntimeError> {
                 .join("\n"),
         )),
     }
+}
+
+/// The dial plans; any invalid one stops the start (run `hotline check` first).
+fn load_plans(
+    cfg: &Config,
+    prompts: Option<&PromptSet>,
+) -> Result<Vec<std::sync::Arc<crate::ivr::Plan>>, RuntimeError> {
+    if !cfg.dialplans.is_dir() {
+        tracing::warn!(dir = %cfg.dialplans.display(), "no dial plans folder: calls are answered with a greeting only");
+        return Ok(vec![]);
+    }
+    let (plans, errors) = crate::ivr::load_dir(&cfg.dialplans, prompts);
+    if !errors.is_empty() {
+        return Err(RuntimeError::Plans(
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ));
+    }
+    tracing::info!(count = plans.len(), "dial plans loaded");
+    Ok(plans.into_iter().map(std::sync::Arc::new).collect())
 }
 
 /// The SIP UDP socket, with buffers large enough for bursts of thousands of calls.

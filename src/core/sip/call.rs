@@ -40,6 +40,8 @@ pub enum EndCause {
     Rejected,
     /// No RTP arrived for too long.
     NoMedia,
+    /// The dial plan ended the call (goodbye, after the survey, ...).
+    Completed,
 }
 
 impl EndCause {
@@ -52,6 +54,7 @@ impl EndCause {
             EndCause::Shutdown => "shutdown",
             EndCause::Rejected => "rejected",
             EndCause::NoMedia => "no_media",
+            EndCause::Completed => "completed",
         }
     }
 }
