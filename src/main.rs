@@ -22,8 +22,25 @@ enum Command {
     Serve(Overrides),
     /// Check the configuration without starting; one line per problem.
     Check(Overrides),
+    /// Customers for verification (test data and small sites).
+    Customers {
+        #[command(subcommand)]
+        command: CustomersCommand,
+    },
     /// Create or update the database schema.
     Migrate {
+        /// Database URL, sqlite:// or postgres://.
+        #[arg(long, env = "HOTLINE_DATABASE", default_value = "sqlite://hotline.db")]
+        database: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CustomersCommand {
+    /// Imports a CSV (account,name,pin,id_last_digits,phones,vip); secrets are hashed on
+    /// the way in.
+    Import {
+        file: std::path::PathBuf,
         /// Database URL, sqlite:// or postgres://.
         #[arg(long, env = "HOTLINE_DATABASE", default_value = "sqlite://hotline.db")]
         database: String,
@@ -43,6 +60,9 @@ fn main() -> ExitCode {
         Command::Serve(o) => serve(o),
         Command::Check(o) => check(o),
         Command::Migrate { database } => migrate(database),
+        Command::Customers {
+            command: CustomersCommand::Import { file, database },
+        } => import_customers(file, database),
     };
     match result {
         Ok(code) => code,
@@ -82,8 +102,15 @@ fn check(o: Overrides) -> anyhow::Result<ExitCode> {
                     problems.push(format!("{name}: folder {} does not exist", dir.display()));
                 }
             }
-            if cfg.prompts.is_dir() {
+            let prompts = if cfg.prompts.is_dir() {
                 problems.extend(hotline::core::media::prompt::check(&cfg.prompts));
+                hotline::core::media::prompt::PromptSet::load(&cfg.prompts).ok()
+            } else {
+                None
+            };
+            if cfg.dialplans.is_dir() {
+                let (_, errors) = hotline::ivr::load_dir(&cfg.dialplans, prompts.as_ref());
+                problems.extend(errors.iter().map(|e| e.to_string()));
             }
             for p in &problems {
                 println!("{p}");
@@ -108,6 +135,18 @@ fn migrate(database: String) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("migrating {database}"))?;
         println!("database schema up to date");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn import_customers(file: std::path::PathBuf, database: String) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let store = hotline::store::Store::connect(&database)
+            .await
+            .with_context(|| format!("opening {database}"))?;
+        let n = hotline::store::import_customers_csv(&store, &file).await?;
+        store.close().await;
+        println!("{n} customers imported");
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -144,7 +144,7 @@ fn precedence_is_flag_then_environment_then_file_then_default() {
             "--config",
             file.to_str().unwrap(),
             "--dialplans",
-            env!("CARGO_MANIFEST_DIR"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/dialplans"),
         ])
         .args(["--prompts", concat!(env!("CARGO_MANIFEST_DIR"), "/prompts")])
         .env("HOTLINE_DRAIN_SECS", "-1")
@@ -163,7 +163,10 @@ fn precedence_is_flag_then_environment_then_file_then_default() {
             "--drain-secs",
             "3",
         ])
-        .args(["--dialplans", env!("CARGO_MANIFEST_DIR")])
+        .args([
+            "--dialplans",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/dialplans"),
+        ])
         .args(["--prompts", concat!(env!("CARGO_MANIFEST_DIR"), "/prompts")])
         .env("HOTLINE_DRAIN_SECS", "-1")
         .output()
@@ -234,4 +237,82 @@ fn check_names_prompts_in_the_wrong_format() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("stereo.wav"));
+}
+
+#[test]
+fn check_names_file_and_line_of_a_broken_dial_plan() {
+    let dir = TempDir::new("cli");
+    let plans = dir.0.join("dialplans");
+    std::fs::create_dir_all(&plans).unwrap();
+    let good = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/dialplans/hotline.toml"
+    ))
+    .unwrap();
+    // point one reference at a node that does not exist
+    let line = good
+        .lines()
+        .position(|l| l.trim_start().starts_with("next = "))
+        .expect("a next =")
+        + 1;
+    let broken: Vec<String> = good
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i + 1 == line {
+                "next = \"no_such_node\"".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(plans.join("broken.toml"), broken.join("\n")).unwrap();
+    let out = hotline()
+        .current_dir(&dir.0)
+        .args([
+            "check",
+            "--prompts",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/prompts"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let expected = format!("broken.toml:{line}:");
+    assert!(
+        text.contains(&expected) && text.contains("no_such_node"),
+        "{text}"
+    );
+}
+
+#[test]
+fn customers_import_hashes_secrets() {
+    let dir = TempDir::new("cli");
+    let csv = dir.0.join("c.csv");
+    std::fs::write(&csv, "account,name,pin,id_last_digits,phones,vip\n6225880012345678,Li Lei,908172,12345X,13800138000;01012345678,true\n").unwrap();
+    let url = format!("sqlite://{}/c.db", dir.0.display());
+    let out = hotline()
+        .args([
+            "customers",
+            "import",
+            csv.to_str().unwrap(),
+            "--database",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 customers imported"));
+    let db = std::fs::read(dir.0.join("c.db")).unwrap();
+    let wal = std::fs::read(dir.0.join("c.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes.windows(6).any(|w| w == b"908172"),
+            "the PIN is not stored in clear"
+        );
+    }
 }
