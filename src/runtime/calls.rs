@@ -57,6 +57,7 @@ pub(super) struct Calls {
     pub(super) media: MediaHandle,
     pub(super) inputs: mpsc::UnboundedSender<Input>,
     plans: Vec<Arc<Plan>>,
+    plans_dir: PathBuf,
     pub(super) voicemail_dir: PathBuf,
     media_ip: Option<IpAddr>,
     ring_delay: Duration,
@@ -101,10 +102,25 @@ impl Calls {
             record_dir: cfg.record_dir.clone(),
             store,
             plans,
+            plans_dir: cfg.dialplans.clone(),
             voicemail_dir: cfg
                 .record_dir
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("voicemail")),
+        }
+    }
+
+    /// Loads the dial plans again. A valid set applies to new calls (calls in progress
+    /// keep the plan they began with); any error leaves the running plans in force.
+    pub(super) fn reload_plans(&mut self) {
+        let (plans, errors) = crate::ivr::load_dir(&self.plans_dir, self.prompts.as_ref());
+        if errors.is_empty() {
+            tracing::info!(count = plans.len(), "dial plans reloaded");
+            self.plans = plans.into_iter().map(Arc::new).collect();
+        } else {
+            for e in &errors {
+                tracing::error!(error = %e, "dial plan rejected; the running plans stay in force");
+            }
         }
     }
 

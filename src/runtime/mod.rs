@@ -53,6 +53,8 @@ enum Input {
     Committed(crate::core::sip::endpoint::CallRef),
     /// Something the media engine noticed.
     Media(media::MediaEvent),
+    /// Dial plans changed on disk, or SIGHUP: load them again.
+    Reload,
     /// The answer to a dial plan's identity check.
     Verified(
         crate::core::sip::endpoint::CallRef,
@@ -98,6 +100,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
         seed: rand::random(),
     });
     let plans = load_plans(&cfg, prompts.as_ref())?;
+    tokio::spawn(watch_plans(cfg.dialplans.clone(), in_tx.clone()));
     let wiring = calls::Wiring {
         writer: writer.clone(),
         store: store.clone(),
@@ -171,6 +174,7 @@ async fn drive(
                     Input::Committed(call) => calls.on_committed(now, call, endpoint),
                     Input::Media(ev) => calls.on_media(now, ev, endpoint),
                     Input::Verified(call, outcome) => calls.on_verified(now, call, outcome, endpoint),
+                    Input::Reload => calls.reload_plans(),
                 }
             }
             _ = sleep_until(wake.map(Instant::from_std).unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {}
@@ -275,6 +279,51 @@ fn load_plans(
     }
     tracing::info!(count = plans.len(), "dial plans loaded");
     Ok(plans.into_iter().map(std::sync::Arc::new).collect())
+}
+
+/// Asks for a reload on SIGHUP and whenever a dial plan file changes (checked every
+/// two seconds by modification time; no extra dependency for a folder of a few files).
+async fn watch_plans(dir: std::path::PathBuf, inputs: mpsc::UnboundedSender<Input>) {
+    let stamp =
+        |dir: &std::path::Path| -> Vec<(std::path::PathBuf, Option<std::time::SystemTime>)> {
+            let mut v: Vec<_> = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
+                .map(|e| (e.path(), e.metadata().and_then(|m| m.modified()).ok()))
+                .collect();
+            v.sort();
+            v
+        };
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut last = stamp(&dir);
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        #[cfg(unix)]
+        let hup_recv = async {
+            match hup.as_mut() {
+                Some(h) => h.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hup_recv = std::future::pending::<Option<()>>();
+        tokio::select! {
+            _ = tick.tick() => {
+                let now = stamp(&dir);
+                if now != last {
+                    last = now;
+                    if inputs.send(Input::Reload).is_err() { return; }
+                }
+            }
+            _ = hup_recv => {
+                tracing::info!("SIGHUP: reloading dial plans");
+                if inputs.send(Input::Reload).is_err() { return; }
+            }
+        }
+    }
 }
 
 /// The SIP UDP socket, with buffers large enough for bursts of thousands of calls.

@@ -212,6 +212,24 @@ impl Server {
             })
     }
 
+    /// The language the IVR stored on call `id`.
+    pub fn language(&self, id: &str) -> Option<String> {
+        let url = self.db_url.clone();
+        let id = id.to_string();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(async move {
+                let store = Store::connect(&url)
+                    .await
+                    .expect("opening the test database");
+                let ivr = store.call_ivr(&id).await.expect("reading the call");
+                store.close().await;
+                ivr.and_then(|i| i.language)
+            })
+    }
+
     /// All call records.
     pub fn calls(&self) -> Vec<CallRow> {
         let url = self.db_url.clone();
