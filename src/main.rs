@@ -22,6 +22,26 @@ enum Command {
     Serve(Overrides),
     /// Check the configuration without starting; one line per problem.
     Check(Overrides),
+    /// Walks a dial plan with no phone: prints each step; exits non-zero if the flow errs.
+    Simulate {
+        /// The dial plan file.
+        plan: std::path::PathBuf,
+        /// Local time of the call in the plan's time zone, e.g. 2026-11-23T09:30.
+        #[arg(long)]
+        at: String,
+        /// The caller's number.
+        #[arg(long, default_value = "13800138000")]
+        caller: String,
+        /// Keys pressed, in groups separated by spaces (one group per question).
+        #[arg(long, default_value = "")]
+        keys: String,
+        /// Customers CSV to verify against, loaded into a throw-away database.
+        #[arg(long)]
+        customers: Option<std::path::PathBuf>,
+        /// Folder of prompts, to check the plan's prompts exist.
+        #[arg(long, default_value = "prompts")]
+        prompts: std::path::PathBuf,
+    },
     /// Customers for verification (test data and small sites).
     Customers {
         #[command(subcommand)]
@@ -60,6 +80,14 @@ fn main() -> ExitCode {
         Command::Serve(o) => serve(o),
         Command::Check(o) => check(o),
         Command::Migrate { database } => migrate(database),
+        Command::Simulate {
+            plan,
+            at,
+            caller,
+            keys,
+            customers,
+            prompts,
+        } => simulate(&plan, &at, &caller, &keys, customers.as_deref(), &prompts),
         Command::Customers {
             command: CustomersCommand::Import { file, database },
         } => import_customers(file, database),
@@ -137,6 +165,76 @@ fn migrate(database: String) -> anyhow::Result<ExitCode> {
         println!("database schema up to date");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn simulate(
+    path: &std::path::Path,
+    at: &str,
+    caller: &str,
+    keys: &str,
+    customers: Option<&std::path::Path>,
+    prompts: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    use chrono::TimeZone;
+    use hotline::ivr::{Secret, VerifyOutcome};
+    use hotline::store::{LockPolicy, Store, Verification};
+    let prompts = hotline::core::media::prompt::PromptSet::load(prompts).ok();
+    let plan = match hotline::ivr::load_file(path, prompts.as_ref()) {
+        Ok(plan) => std::sync::Arc::new(plan),
+        Err(errors) => {
+            for e in errors {
+                println!("{e}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let naive = chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M")
+        .with_context(|| format!("--at {at}: expected YYYY-MM-DDTHH:MM"))?;
+    let when = plan
+        .calendar
+        .time_zone()
+        .from_local_datetime(&naive)
+        .single()
+        .with_context(|| format!("--at {at}: not a single local time in the plan's time zone"))?;
+    // A throw-away database, so a simulation never touches real records.
+    let dir = std::env::temp_dir().join(format!("hotline-simulate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}/simulate.db", dir.display());
+    let rt = runtime()?;
+    let store = rt.block_on(Store::connect(&url))?;
+    if let Some(csv) = customers {
+        rt.block_on(hotline::store::import_customers_csv(&store, csv))?;
+    }
+    let verify = |account: &str, secret: &Secret| {
+        let secret = match secret {
+            Secret::Pin(s) => hotline::store::Secret::Pin(s.clone()),
+            Secret::IdDigits(s) => hotline::store::Secret::IdDigits(s.clone()),
+        };
+        let now = hotline::store::now_ms();
+        match rt.block_on(store.verify(account, secret, now, &LockPolicy::default())) {
+            Ok(Verification::Ok { customer, vip }) => VerifyOutcome::Ok {
+                customer_id: customer,
+                vip,
+            },
+            Ok(Verification::Locked { .. }) => VerifyOutcome::Locked,
+            _ => VerifyOutcome::Failed,
+        }
+    };
+    let result = hotline::ivr::simulate(plan, when, caller, keys, verify);
+    rt.block_on(store.close());
+    let _ = std::fs::remove_dir_all(&dir);
+    match result {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(text) => {
+            println!("{text}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 fn import_customers(file: std::path::PathBuf, database: String) -> anyhow::Result<ExitCode> {

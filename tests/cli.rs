@@ -316,3 +316,52 @@ fn customers_import_hashes_secrets() {
         );
     }
 }
+
+#[test]
+fn simulate_walks_a_verified_billing_enquiry_without_showing_the_pin() {
+    let dir = TempDir::new("cli");
+    let csv = dir.0.join("c.csv");
+    std::fs::write(&csv, "account,name,pin,id_last_digits,phones,vip\n6225880012345678,Li Lei,908172,12345X,13800138000,false\n").unwrap();
+    let out = hotline()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "simulate",
+            "dialplans/hotline.toml",
+            "--at",
+            "2026-11-23T09:30",
+            "--caller",
+            "13800138000",
+        ])
+        .args([
+            "--keys",
+            "2 1 6225880012345678# 908172#",
+            "--customers",
+            csv.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("verify: ok"), "{text}");
+    assert!(text.contains("outcome billing_enquiry"), "{text}");
+    assert!(!text.contains("908172"), "the PIN is never shown");
+    // the wrong PIN fails verification
+    let out = hotline()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "simulate",
+            "dialplans/hotline.toml",
+            "--at",
+            "2026-11-23T09:30",
+        ])
+        .args([
+            "--keys",
+            "2 1 6225880012345678# 111111#",
+            "--customers",
+            csv.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("verify: failed"), "{text}");
+}

@@ -140,7 +140,10 @@ impl fmt::Display for Secret {
 pub enum Action {
     /// Play these prompts, in the session's current language, one after the other;
     /// a new `Play` replaces whatever is playing. `Input::PlaybackDone` when done.
-    Play { prompts: Vec<String>, barge_in: bool },
+    Play {
+        prompts: Vec<String>,
+        barge_in: bool,
+    },
     /// Stop the current prompt (the caller pressed a key during a barge-in prompt).
     StopPlayback,
     /// Check the caller's identity; answer with `Input::VerifyResult`.
@@ -222,7 +225,9 @@ impl fmt::Debug for Action {
                 .field("kind", kind)
                 .field("detail", detail)
                 .finish(),
-            Action::SetOutcome { code } => f.debug_struct("SetOutcome").field("code", code).finish(),
+            Action::SetOutcome { code } => {
+                f.debug_struct("SetOutcome").field("code", code).finish()
+            }
             Action::SetLanguage { lang } => {
                 f.debug_struct("SetLanguage").field("lang", lang).finish()
             }
@@ -231,7 +236,9 @@ impl fmt::Debug for Action {
                 .field("question", question)
                 .field("score", score)
                 .finish(),
-            Action::Hangup { outcome } => f.debug_struct("Hangup").field("outcome", outcome).finish(),
+            Action::Hangup { outcome } => {
+                f.debug_struct("Hangup").field("outcome", outcome).finish()
+            }
         }
     }
 }
@@ -243,9 +250,14 @@ pub enum Waiting {
     /// `Input::Start` not yet given.
     Start,
     /// A prompt is playing.
-    Playback { barge_in: bool },
+    Playback {
+        barge_in: bool,
+    },
     /// Keys; `sensitive` when they are a secret, `partial` once some have come.
-    Keys { sensitive: bool, partial: bool },
+    Keys {
+        sensitive: bool,
+        partial: bool,
+    },
     Verification,
     Queue,
     /// Talking to an agent.

@@ -296,8 +296,18 @@ mod tests {
         assert!(w.contains(NaiveTime::from_hms_opt(23, 0, 0).unwrap()));
         assert!(w.contains(NaiveTime::from_hms_opt(5, 59, 0).unwrap()));
         assert!(!w.contains(NaiveTime::from_hms_opt(12, 0, 0).unwrap()));
-        assert_eq!(ClockRange::parse("0:00-24:00").unwrap().to_string(), "00:00-24:00");
-        for bad in ["25:00-26:00", "09:00", "09:60-10:00", "24:00-09:00", "9-10", "09:00-09:00"] {
+        assert_eq!(
+            ClockRange::parse("0:00-24:00").unwrap().to_string(),
+            "00:00-24:00"
+        );
+        for bad in [
+            "25:00-26:00",
+            "09:00",
+            "09:60-10:00",
+            "24:00-09:00",
+            "9-10",
+            "09:00-09:00",
+        ] {
             assert!(ClockRange::parse(bad).is_err(), "{bad}");
         }
     }

@@ -19,12 +19,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, Timelike};
+use chrono::{DateTime, TimeDelta};
 use chrono_tz::Tz;
 
 use super::action::{Action, CallInfo, Input, QueueOutcome, Secret, VerifyOutcome, Waiting};
 use super::plan::*;
-use crate::core::media::speech;
+
+mod asking;
 
 /// Nodes entered in one step without waiting for anything; more means a loop the
 /// validator missed, and the call is ended rather than spinning.
@@ -104,12 +105,25 @@ enum Then {
 #[derive(Debug, Clone)]
 enum State {
     NotStarted,
-    Playing { node: String, barge_in: bool, then: Then },
+    Playing {
+        node: String,
+        barge_in: bool,
+        then: Then,
+    },
     Asking(Asking),
-    Verifying { node: String },
-    Queued { node: String },
-    Connected { node: String },
-    Recording { node: String, deadline: Instant },
+    Verifying {
+        node: String,
+    },
+    Queued {
+        node: String,
+    },
+    Connected {
+        node: String,
+    },
+    Recording {
+        node: String,
+        deadline: Instant,
+    },
     Ended,
 }
 
@@ -248,6 +262,39 @@ impl Session {
         }
     }
 
+    /// Whether a key pressed now may become part of a secret, so its owner keeps it off
+    /// the timeline and out of logs. True while a sensitive collect asks, its prompt
+    /// included (keys barge in), and during a barge-in prompt leading to one (keys typed
+    /// ahead go to it). `Waiting::Keys { sensitive }` alone misses those prompts.
+    pub fn keys_are_secret(&self) -> bool {
+        match &self.state {
+            State::Asking(a) => self.is_sensitive(a),
+            State::Playing {
+                barge_in: true,
+                then: Then::Goto(next),
+                ..
+            } => self.leads_to_secret(next, 8),
+            _ => false,
+        }
+    }
+
+    /// Whether typed-ahead keys entering `node` can end up in a sensitive collect;
+    /// past `depth` nodes the answer is a cautious yes.
+    fn leads_to_secret(&self, node: &str, depth: u8) -> bool {
+        if depth == 0 {
+            return true;
+        }
+        match self.plan.node(node).map(|n| &n.kind) {
+            Some(NodeKind::Collect(c)) => c.sensitive,
+            Some(NodeKind::Play(p)) if p.barge_in => self.leads_to_secret(&p.next, depth - 1),
+            Some(kind @ (NodeKind::Branch(_) | NodeKind::Set(_))) => kind
+                .targets()
+                .iter()
+                .any(|t| self.leads_to_secret(t, depth - 1)),
+            _ => false,
+        }
+    }
+
     pub fn is_ended(&self) -> bool {
         matches!(self.state, State::Ended)
     }
@@ -335,7 +382,10 @@ impl Session {
         while let Some(name) = next {
             hops += 1;
             if hops > MAX_HOPS {
-                out.push(event("error", format!("more than {MAX_HOPS} nodes without input")));
+                out.push(event(
+                    "error",
+                    format!("more than {MAX_HOPS} nodes without input"),
+                ));
                 self.hang_up(out);
                 return;
             }
@@ -368,13 +418,26 @@ impl Session {
                 if !p.barge_in {
                     self.typeahead = Keys::default();
                 }
-                self.play(name, p.prompts.clone(), p.barge_in, Then::Goto(p.next.clone()), now, out)
+                self.play(
+                    name,
+                    p.prompts.clone(),
+                    p.barge_in,
+                    Then::Goto(p.next.clone()),
+                    now,
+                    out,
+                )
             }
             NodeKind::Menu(_) => self.ask(name, Question::Menu, 0, Vec::new(), now, out),
             NodeKind::Collect(_) => self.ask(name, Question::Collect, 0, Vec::new(), now, out),
             NodeKind::Survey(_) => self.ask(name, Question::Survey(0), 0, Vec::new(), now, out),
             NodeKind::Callback(c) => {
-                let number = Keys(self.call.caller.chars().filter(char::is_ascii_digit).collect());
+                let number = Keys(
+                    self.call
+                        .caller
+                        .chars()
+                        .filter(char::is_ascii_digit)
+                        .collect(),
+                );
                 if number.0.is_empty() {
                     self.ask(name, Question::EnterNumber, 0, Vec::new(), now, out)
                 } else if c.confirm_number {
@@ -386,7 +449,11 @@ impl Session {
             NodeKind::Verify(v) => self.verify(name, v, out),
             NodeKind::Branch(b) => {
                 let local = self.local(now);
-                let (label, target) = match b.cases.iter().position(|c| c.when.iter().all(|w| self.holds(w, local))) {
+                let (label, target) = match b
+                    .cases
+                    .iter()
+                    .position(|c| c.when.iter().all(|w| self.holds(w, local)))
+                {
                     Some(i) => (format!("case {}", i + 1), b.cases[i].goto.clone()),
                     None => ("default".to_owned(), b.default.clone()),
                 };
@@ -403,7 +470,9 @@ impl Session {
                 prompts.push(v.beep.clone());
                 self.play(name, prompts, false, Then::Record, now, out)
             }
-            NodeKind::Transfer(t) => self.play(name, t.prompts.clone(), false, Then::Transfer, now, out),
+            NodeKind::Transfer(t) => {
+                self.play(name, t.prompts.clone(), false, Then::Transfer, now, out)
+            }
             NodeKind::Set(s) => {
                 for (k, v) in &s.variables {
                     let var = Var {
@@ -423,7 +492,9 @@ impl Session {
                 }
                 Some(s.next.clone())
             }
-            NodeKind::Hangup(h) => self.play(name, h.prompts.clone(), false, Then::Hangup, now, out),
+            NodeKind::Hangup(h) => {
+                self.play(name, h.prompts.clone(), false, Then::Hangup, now, out)
+            }
         }
     }
 
@@ -446,13 +517,18 @@ impl Session {
             return self.after_play(now, out);
         }
         out.push(Action::Play { prompts, barge_in });
-        self.state = State::Playing { node, barge_in, then };
+        self.state = State::Playing {
+            node,
+            barge_in,
+            then,
+        };
         None
     }
 
     /// The prompts of a `Playing` state are done: do what was to follow.
     fn after_play(&mut self, now: Instant, out: &mut Vec<Action>) -> Option<String> {
-        let State::Playing { node, then, .. } = std::mem::replace(&mut self.state, State::Ended) else {
+        let State::Playing { node, then, .. } = std::mem::replace(&mut self.state, State::Ended)
+        else {
             return None;
         };
         let plan = Arc::clone(&self.plan);
@@ -465,7 +541,10 @@ impl Session {
                     priority: q.priority,
                     max_wait: q.max_wait,
                 });
-                out.push(event("queue", format!("{} priority {}", q.queue, q.priority)));
+                out.push(event(
+                    "queue",
+                    format!("{} priority {}", q.queue, q.priority),
+                ));
                 self.state = State::Queued { node };
                 None
             }
@@ -526,7 +605,9 @@ impl Session {
             Condition::WorkingDay(b) => cal.is_working_day(date) == *b,
             Condition::Holiday(b) => cal.is_holiday(date) == *b,
             Condition::MakeupDay(b) => cal.is_makeup_day(date) == *b,
-            Condition::CallerPrefix(list) => list.iter().any(|p| self.call.caller.starts_with(p.as_str())),
+            Condition::CallerPrefix(list) => list
+                .iter()
+                .any(|p| self.call.caller.starts_with(p.as_str())),
             Condition::Verified(b) => self.verified == *b,
             Condition::VariableEquals { name, value } => {
                 self.vars.get(name).is_some_and(|v| &v.value == value)
@@ -639,318 +720,6 @@ impl Session {
             Some(next) => self.goto(next, now, out),
             None => self.hang_up(out),
         }
-    }
-
-    // ---------------------------------------------------------------- asking for keys
-
-    fn ask_of(&self, node: &str) -> Option<&Ask> {
-        match &self.plan.node(node)?.kind {
-            NodeKind::Menu(m) => Some(&m.ask),
-            NodeKind::Collect(c) => Some(&c.ask),
-            NodeKind::Callback(c) => Some(&c.ask),
-            NodeKind::Survey(s) => Some(&s.ask),
-            _ => None,
-        }
-    }
-
-    fn is_sensitive(&self, a: &Asking) -> bool {
-        matches!(a.question, Question::Collect)
-            && matches!(self.plan.node(&a.node).map(|n| &n.kind), Some(NodeKind::Collect(c)) if c.sensitive)
-    }
-
-    /// The prompt of the question being asked.
-    fn question_prompts(&self, node: &str, question: &Question) -> Vec<String> {
-        let Some(node) = self.plan.node(node) else {
-            return Vec::new();
-        };
-        match (&node.kind, question) {
-            (NodeKind::Menu(m), _) => m.prompts.clone(),
-            (NodeKind::Collect(c), _) => c.prompts.clone(),
-            (NodeKind::Survey(s), Question::Survey(i)) => s.questions.get(*i).cloned().into_iter().collect(),
-            (NodeKind::Callback(c), Question::Confirm(number)) => {
-                let digits = speech::digits(&number.0, self.language.code());
-                let mut p = c.number_is.clone();
-                p.extend(digits.into_iter().map(str::to_owned));
-                p.extend(c.confirm.iter().cloned());
-                p
-            }
-            (NodeKind::Callback(c), _) => c.enter_number.clone(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// Asks `question` (again, after `failures` misses, with `before` played first).
-    fn ask(
-        &mut self,
-        node: String,
-        question: Question,
-        failures: u32,
-        before: Vec<String>,
-        now: Instant,
-        out: &mut Vec<Action>,
-    ) -> Option<String> {
-        let Some(ask) = self.ask_of(&node).cloned() else {
-            return None;
-        };
-        let typed = std::mem::take(&mut self.typeahead);
-        let mut prompts = before;
-        if typed.0.is_empty() {
-            prompts.extend(self.question_prompts(&node, &question));
-        }
-        let phase = if prompts.is_empty() {
-            Phase::Listening {
-                deadline: now + ask.timeout,
-            }
-        } else {
-            out.push(Action::Play {
-                prompts,
-                barge_in: ask.barge_in,
-            });
-            Phase::Prompting
-        };
-        self.state = State::Asking(Asking {
-            node,
-            question,
-            failures,
-            phase,
-            keys: Keys::default(),
-        });
-        for c in typed.0.chars() {
-            self.key(now, c, out);
-        }
-        None
-    }
-
-    /// A key, in whatever state the session is in.
-    fn key(&mut self, now: Instant, c: char, out: &mut Vec<Action>) {
-        match &self.state {
-            State::Playing { barge_in: true, .. } => {
-                out.push(Action::StopPlayback);
-                self.typeahead.0.push(c);
-                if let Some(next) = self.after_play(now, out) {
-                    self.goto(next, now, out);
-                }
-            }
-            State::Asking(a) => {
-                if matches!(a.phase, Phase::Prompting) {
-                    if !self.ask_of(&a.node).is_some_and(|k| k.barge_in) {
-                        return;
-                    }
-                    out.push(Action::StopPlayback);
-                }
-                self.answer(now, c, out);
-            }
-            _ => {}
-        }
-    }
-
-    fn answer(&mut self, now: Instant, c: char, out: &mut Vec<Action>) {
-        let State::Asking(a) = &mut self.state else {
-            return;
-        };
-        a.phase = Phase::Listening { deadline: now };
-        let node_name = a.node.clone();
-        let plan = Arc::clone(&self.plan);
-        let Some(node) = plan.node(&node_name) else {
-            return;
-        };
-        let question = a.question.clone();
-        match (&node.kind, question) {
-            (NodeKind::Menu(m), _) => match m.options.get(&c) {
-                Some(target) => {
-                    out.push(event("menu", format!("{node_name}: {c} -> {target}")));
-                    self.goto(target.clone(), now, out);
-                }
-                None => self.miss(Miss::Invalid, now, out),
-            },
-            (NodeKind::Collect(col), _) => {
-                if Some(c) == col.terminator {
-                    return self.collected(col, now, out);
-                }
-                a.keys.0.push(c);
-                if a.keys.0.chars().count() >= col.max_digits {
-                    self.swallow = col.terminator;
-                    return self.collected(col, now, out);
-                }
-                a.phase = Phase::Listening {
-                    deadline: now + col.inter_digit_timeout,
-                };
-            }
-            (NodeKind::Survey(s), Question::Survey(i)) => match c.to_digit(10) {
-                Some(score @ 1..=5) => {
-                    out.push(Action::SurveyAnswer {
-                        question: i + 1,
-                        score: score as u8,
-                    });
-                    out.push(event("survey", format!("question {}: {score}", i + 1)));
-                    self.next_question(s, i, now, out);
-                }
-                _ => self.miss(Miss::Invalid, now, out),
-            },
-            (NodeKind::Callback(_), Question::Confirm(number)) => match c {
-                '1' => {
-                    if let Some(next) = self.follow_up(&node_name, number.0, now, out) {
-                        self.goto(next, now, out);
-                    }
-                }
-                '2' => {
-                    let failures = a.failures;
-                    self.ask(node_name, Question::EnterNumber, failures, Vec::new(), now, out);
-                }
-                _ => self.miss(Miss::Invalid, now, out),
-            },
-            (NodeKind::Callback(cb), _) => {
-                if c == '#' {
-                    return self.number_entered(now, out);
-                }
-                a.keys.0.push(c);
-                if a.keys.0.len() >= CALLBACK_MAX_DIGITS {
-                    return self.number_entered(now, out);
-                }
-                a.phase = Phase::Listening {
-                    deadline: now + cb.ask.timeout,
-                };
-            }
-            _ => {}
-        }
-    }
-
-    /// No key before the deadline: a miss, or the end of a number being typed.
-    fn timeout(&mut self, now: Instant, out: &mut Vec<Action>) {
-        match &self.state {
-            State::Recording { .. } => self.recording_done(now, out),
-            State::Asking(a) if !a.keys.0.is_empty() => {
-                let plan = Arc::clone(&self.plan);
-                match plan.node(&a.node).map(|n| &n.kind) {
-                    Some(NodeKind::Collect(c)) => self.collected(c, now, out),
-                    Some(NodeKind::Callback(_)) => self.number_entered(now, out),
-                    _ => self.miss(Miss::NoInput, now, out),
-                }
-            }
-            State::Asking(_) => self.miss(Miss::NoInput, now, out),
-            _ => {}
-        }
-    }
-
-    /// A collect node's keys are in: check them and store them, or ask again.
-    fn collected(&mut self, col: &Collect, now: Instant, out: &mut Vec<Action>) {
-        let State::Asking(a) = &mut self.state else {
-            return;
-        };
-        let keys = std::mem::take(&mut a.keys).0;
-        let n = keys.chars().count();
-        let fits = n >= col.min_digits
-            && n <= col.max_digits
-            && col.pattern.as_ref().is_none_or(|p| p.matches(&keys));
-        if !fits {
-            return self.miss(Miss::Invalid, now, out);
-        }
-        let var = &col.variable;
-        out.push(if col.sensitive {
-            event("collect", format!("{var}: {n} keys, hidden"))
-        } else {
-            event("dtmf", format!("{var}={keys}"))
-        });
-        let value = Var {
-            value: keys,
-            sensitive: col.sensitive,
-        };
-        self.vars.insert(var.clone(), value);
-        self.goto(col.next.clone(), now, out);
-    }
-
-    /// A callback number has been typed: read it back for confirmation.
-    fn number_entered(&mut self, now: Instant, out: &mut Vec<Action>) {
-        let State::Asking(a) = &mut self.state else {
-            return;
-        };
-        let keys = std::mem::take(&mut a.keys);
-        let digits = keys.0.chars().all(|c| c.is_ascii_digit());
-        if !digits || !(CALLBACK_MIN_DIGITS..=CALLBACK_MAX_DIGITS).contains(&keys.0.len()) {
-            return self.miss(Miss::Invalid, now, out);
-        }
-        let (node, failures) = (a.node.clone(), a.failures);
-        self.ask(node, Question::Confirm(keys), failures, Vec::new(), now, out);
-    }
-
-    /// No answer or a wrong one: ask again with the matching prompt, or give up.
-    fn miss(&mut self, miss: Miss, now: Instant, out: &mut Vec<Action>) {
-        let State::Asking(a) = &self.state else {
-            return;
-        };
-        let (node, question, failures) = (a.node.clone(), a.question.clone(), a.failures + 1);
-        let Some(ask) = self.ask_of(&node).cloned() else {
-            return;
-        };
-        let what = match miss {
-            Miss::NoInput => "no_input",
-            Miss::Invalid => "invalid",
-        };
-        out.push(event(what, format!("{node} (attempt {failures} of {})", ask.retries + 1)));
-        if failures <= ask.retries {
-            let before = match miss {
-                Miss::NoInput => ask.timeout_prompts.clone(),
-                Miss::Invalid => ask.invalid_prompts.clone(),
-            };
-            self.ask(node, question, failures, before, now, out);
-            return;
-        }
-        let plan = Arc::clone(&self.plan);
-        let next = match (plan.node(&node).map(|n| &n.kind), question) {
-            (Some(NodeKind::Survey(s)), Question::Survey(i)) => {
-                out.push(event("survey", format!("question {}: no answer", i + 1)));
-                return self.next_question(s, i, now, out);
-            }
-            (Some(NodeKind::Menu(m)), _) => m.fallback.clone(),
-            (Some(NodeKind::Collect(c)), _) => c.fallback.clone(),
-            (Some(NodeKind::Callback(c)), _) => c.fallback.clone(),
-            _ => return self.hang_up(out),
-        };
-        self.goto(next, now, out);
-    }
-
-    fn next_question(&mut self, s: &Survey, answered: usize, now: Instant, out: &mut Vec<Action>) {
-        let State::Asking(a) = &self.state else {
-            return;
-        };
-        let node = a.node.clone();
-        if answered + 1 < s.questions.len() {
-            self.ask(node, Question::Survey(answered + 1), 0, Vec::new(), now, out);
-        } else {
-            match &s.next {
-                Some(next) => self.goto(next.clone(), now, out),
-                None => self.hang_up(out),
-            }
-        }
-    }
-
-    /// Writes the follow-up with its promised window, then plays the confirmation.
-    fn follow_up(&mut self, node: &str, number: String, now: Instant, out: &mut Vec<Action>) -> Option<String> {
-        let plan = Arc::clone(&self.plan);
-        let Some(NodeKind::Callback(c)) = plan.node(node).map(|n| &n.kind) else {
-            return None;
-        };
-        // Promises are made in whole minutes.
-        let local = self.local(now);
-        let local = local
-            .with_second(0)
-            .and_then(|t| t.with_nanosecond(0))
-            .unwrap_or(local);
-        let window = plan
-            .calendar
-            .add_working_hours(local, 0)
-            .zip(plan.calendar.add_working_hours(local, c.within_hours));
-        out.push(Action::FollowUp {
-            kind: c.follow_up,
-            number,
-            window,
-            category: c.category.clone(),
-        });
-        out.push(event(
-            "followup",
-            format!("{} ({}) within {} working hours", c.follow_up.name(), c.category, c.within_hours),
-        ));
-        self.play(node.to_owned(), c.confirmed.clone(), false, Then::Goto(c.next.clone()), now, out)
     }
 }
 

@@ -50,7 +50,11 @@ impl DigitPattern {
                 },
                 '[' => Token::One(parse_set(&mut chars, text)?),
                 c if is_key(c) => Token::One(vec![c]),
-                c => return Err(format!("pattern {text:?}: {c:?} is not a key or X Z N [ ] . !")),
+                c => {
+                    return Err(format!(
+                        "pattern {text:?}: {c:?} is not a key or X Z N [ ] . !"
+                    ))
+                }
             };
             tokens.push(token);
         }

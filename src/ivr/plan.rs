@@ -3,8 +3,8 @@
 //! file, line and column, so an operator fixes a file in one pass; a plan with any
 //! error is never returned, so a call can never meet a dangling reference.
 //!
-//! The file format is documented in `dialplans/README.md`; [`super::schema`] is its
-//! serde mirror and [`super::validate`] turns that into these types.
+//! The file format is documented in `dialplans/README.md`; `schema` is its
+//! serde mirror and `validate` turns that into these types.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -68,7 +68,9 @@ impl FromStr for Language {
         match s {
             "zh-CN" => Ok(Language::ZhCn),
             "en" => Ok(Language::En),
-            _ => Err(format!("unknown language {s:?} (expected \"zh-CN\" or \"en\")")),
+            _ => Err(format!(
+                "unknown language {s:?} (expected \"zh-CN\" or \"en\")"
+            )),
         }
     }
 }
@@ -94,8 +96,7 @@ impl NumberPattern {
     pub fn parse(text: &str) -> Result<NumberPattern, String> {
         let ok = |s: &str| {
             !s.is_empty()
-                && s
-                    .chars()
+                && s.chars()
                     .all(|c| c.is_ascii_alphanumeric() || "+-_.".contains(c))
         };
         match text.strip_suffix('*') {
@@ -357,7 +358,10 @@ pub enum Condition {
     /// Caller number starts with one of these.
     CallerPrefix(Vec<String>),
     Verified(bool),
-    VariableEquals { name: String, value: String },
+    VariableEquals {
+        name: String,
+        value: String,
+    },
     Language(Language),
 }
 
@@ -462,7 +466,11 @@ pub fn load_file(path: &Path, prompts: Option<&PromptSet>) -> Result<Plan, Vec<P
 }
 
 /// Validates a plan given as text; `path` names it in errors.
-pub fn load_str(path: &Path, text: &str, prompts: Option<&PromptSet>) -> Result<Plan, Vec<PlanError>> {
+pub fn load_str(
+    path: &Path,
+    text: &str,
+    prompts: Option<&PromptSet>,
+) -> Result<Plan, Vec<PlanError>> {
     super::validate::plan(path, text, prompts)
 }
 
@@ -481,7 +489,12 @@ pub fn load_dir(dir: &Path, prompts: Option<&PromptSet>) -> (Vec<Plan>, Vec<Plan
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
             .collect::<Vec<_>>(),
-        Err(e) => return (Vec::new(), vec![whole(dir, format!("cannot read folder: {e}"))]),
+        Err(e) => {
+            return (
+                Vec::new(),
+                vec![whole(dir, format!("cannot read folder: {e}"))],
+            )
+        }
     };
     files.sort();
     let (mut plans, mut errors) = (Vec::<Plan>::new(), Vec::new());
@@ -498,7 +511,10 @@ pub fn load_dir(dir: &Path, prompts: Option<&PromptSet>) -> (Vec<Plan>, Vec<Plan
                             file: file.clone(),
                             line,
                             column,
-                            message: format!("number {n:?} is already answered by {}", other.file.display()),
+                            message: format!(
+                                "number {n:?} is already answered by {}",
+                                other.file.display()
+                            ),
                         })
                     },
                 );

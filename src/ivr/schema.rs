@@ -3,7 +3,7 @@
 //! refused here (`deny_unknown_fields`), which catches typos such as `retires`.
 //!
 //! All node keys live in one struct because `kind` decides which apply; serde's tagged
-//! enums would buffer the values and lose their positions. [`super::validate`] checks
+//! enums would buffer the values and lose their positions. `validate` checks
 //! which keys belong to which kind.
 
 use std::collections::BTreeMap;
@@ -173,23 +173,64 @@ pub struct KeysOnly {
 
 /// Which keys each kind reads (besides `kind` and `outcome`, which every node has).
 pub fn keys_for(kind: &str) -> Option<&'static [&'static str]> {
-    const ASK: [&str; 5] = ["barge_in", "timeout", "retries", "timeout_prompts", "invalid_prompts"];
+    const ASK: [&str; 5] = [
+        "barge_in",
+        "timeout",
+        "retries",
+        "timeout_prompts",
+        "invalid_prompts",
+    ];
     let keys: &'static [&'static str] = match kind {
         "play" => &["prompts", "barge_in", "next"],
         "menu" => &[
             "prompts", "options", "fallback", ASK[0], ASK[1], ASK[2], ASK[3], ASK[4],
         ],
         "collect" => &[
-            "prompts", "variable", "min_digits", "max_digits", "terminator",
-            "inter_digit_timeout", "pattern", "sensitive", "next", "fallback", ASK[0], ASK[1],
-            ASK[2], ASK[3], ASK[4],
+            "prompts",
+            "variable",
+            "min_digits",
+            "max_digits",
+            "terminator",
+            "inter_digit_timeout",
+            "pattern",
+            "sensitive",
+            "next",
+            "fallback",
+            ASK[0],
+            ASK[1],
+            ASK[2],
+            ASK[3],
+            ASK[4],
         ],
-        "verify" => &["account", "secret", "method", "attempts", "ok", "failed", "locked", "exhausted"],
+        "verify" => &[
+            "account",
+            "secret",
+            "method",
+            "attempts",
+            "ok",
+            "failed",
+            "locked",
+            "exhausted",
+        ],
         "branch" => &["cases", "default"],
-        "queue" => &["queue", "priority", "max_wait", "prompts", "overflow", "after"],
+        "queue" => &[
+            "queue", "priority", "max_wait", "prompts", "overflow", "after",
+        ],
         "callback" => &[
-            "follow_up", "category", "confirm_number", "number_is", "confirm", "enter_number",
-            "confirmed", "within_hours", "next", "fallback", ASK[0], ASK[1], ASK[2], ASK[3],
+            "follow_up",
+            "category",
+            "confirm_number",
+            "number_is",
+            "confirm",
+            "enter_number",
+            "confirmed",
+            "within_hours",
+            "next",
+            "fallback",
+            ASK[0],
+            ASK[1],
+            ASK[2],
+            ASK[3],
             ASK[4],
         ],
         "voicemail" => &["prompts", "beep", "max", "next"],

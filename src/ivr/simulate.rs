@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta};
 use chrono_tz::Tz;
 
-use super::action::{mask, Action, CallInfo, Input, QueueOutcome, VerifyOutcome, Waiting};
+use super::action::{mask, Action, CallInfo, Input, QueueOutcome, Secret, VerifyOutcome, Waiting};
 use super::engine::Session;
 use super::pattern::is_key;
 use super::plan::{NumberPattern, Plan};
@@ -33,18 +33,21 @@ const MAX_STEPS: usize = 2000;
 
 /// Runs the call and returns one line per step (`HH:MM:SS what`), or, when the flow
 /// errs (stuck, an engine error, keys left over when the call ends), every line so
-/// far followed by `error: ...`. `verify` gets the account number typed.
+/// far followed by `error: ...`. `verify` gets the account number and the secret typed.
 pub fn simulate(
     plan: Arc<Plan>,
     at: DateTime<Tz>,
     caller: &str,
     keys: &str,
-    mut verify: impl FnMut(&str) -> VerifyOutcome,
+    mut verify: impl FnMut(&str, &Secret) -> VerifyOutcome,
 ) -> Result<Vec<String>, String> {
     if let Some(bad) = keys.chars().find(|c| !c.is_whitespace() && !is_key(*c)) {
         return Err(format!("error: {bad:?} is not a key (0-9, *, #, A-D)"));
     }
-    let mut groups: VecDeque<Vec<char>> = keys.split_whitespace().map(|g| g.chars().collect()).collect();
+    let mut groups: VecDeque<Vec<char>> = keys
+        .split_whitespace()
+        .map(|g| g.chars().collect())
+        .collect();
     let called = plan
         .numbers
         .iter()
@@ -90,7 +93,10 @@ pub fn simulate(
                 sim.now += sim.playing;
                 sim.feed(Input::PlaybackDone)?;
             }
-            Waiting::Keys { partial: false, sensitive } if !groups.is_empty() => {
+            Waiting::Keys {
+                partial: false,
+                sensitive,
+            } if !groups.is_empty() => {
                 let group = groups.pop_front().unwrap_or_default();
                 let shown: String = match sensitive {
                     true => "****".into(),
@@ -110,7 +116,9 @@ pub fn simulate(
                     return sim.fail("waiting with no timer".into());
                 };
                 if let Waiting::Recording = sim.session.waiting() {
-                    let max = deadline.saturating_duration_since(sim.origin).saturating_sub(sim.now);
+                    let max = deadline
+                        .saturating_duration_since(sim.origin)
+                        .saturating_sub(sim.now);
                     sim.now += MESSAGE.min(max);
                     sim.feed(Input::RecordingDone)?;
                 } else {
@@ -140,7 +148,11 @@ fn repeats_an_action(kind: &str, detail: &str) -> bool {
 }
 
 fn join(groups: &VecDeque<Vec<char>>) -> String {
-    groups.iter().map(|g| g.iter().collect::<String>()).collect::<Vec<_>>().join(" ")
+    groups
+        .iter()
+        .map(|g| g.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 struct Sim<'v> {
@@ -154,13 +166,14 @@ struct Sim<'v> {
     pending: VecDeque<Input>,
     /// Length of the prompts now playing.
     playing: Duration,
-    verify: &'v mut dyn FnMut(&str) -> VerifyOutcome,
+    verify: &'v mut dyn FnMut(&str, &Secret) -> VerifyOutcome,
 }
 
 impl Sim<'_> {
     fn line(&mut self, text: String) {
         let local = self.local_start + TimeDelta::from_std(self.now).unwrap_or(TimeDelta::zero());
-        self.lines.push(format!("{} {text}", local.format("%H:%M:%S")));
+        self.lines
+            .push(format!("{} {text}", local.format("%H:%M:%S")));
     }
 
     /// The call record as it would be written at the end.
@@ -194,7 +207,7 @@ impl Sim<'_> {
                 }
                 Action::StopPlayback => "stop playback".into(),
                 Action::Verify { account, secret } => {
-                    let answer = (self.verify)(&account);
+                    let answer = (self.verify)(&account, &secret);
                     self.pending.push_back(Input::VerifyResult(answer));
                     format!("verify account {account} with {secret}")
                 }
@@ -203,10 +216,16 @@ impl Sim<'_> {
                     priority,
                     max_wait,
                 } => {
-                    self.pending.push_back(Input::QueueOutcome(QueueOutcome::Overflow));
-                    format!("queue {queue} priority {priority} max wait {} s (no agents)", max_wait.as_secs())
+                    self.pending
+                        .push_back(Input::QueueOutcome(QueueOutcome::Overflow));
+                    format!(
+                        "queue {queue} priority {priority} max wait {} s (no agents)",
+                        max_wait.as_secs()
+                    )
                 }
-                Action::RecordVoicemail { max } => format!("record voicemail (up to {} s)", max.as_secs()),
+                Action::RecordVoicemail { max } => {
+                    format!("record voicemail (up to {} s)", max.as_secs())
+                }
                 Action::FollowUp {
                     kind,
                     number,
@@ -214,9 +233,17 @@ impl Sim<'_> {
                     category,
                 } => {
                     let when = window.map_or("no window".into(), |(a, b)| {
-                        format!("between {} and {}", a.format("%Y-%m-%d %H:%M"), b.format("%Y-%m-%d %H:%M"))
+                        format!(
+                            "between {} and {}",
+                            a.format("%Y-%m-%d %H:%M"),
+                            b.format("%Y-%m-%d %H:%M")
+                        )
                     });
-                    format!("record follow-up {} ({category}) to {}, {when}", kind.name(), mask(&number))
+                    format!(
+                        "record follow-up {} ({category}) to {}, {when}",
+                        kind.name(),
+                        mask(&number)
+                    )
                 }
                 Action::Transfer { target } => format!("transfer to {target}"),
                 Action::Event { kind, detail } => {

@@ -1,9 +1,9 @@
-//! From the file's serde mirror ([`super::schema`]) to a checked [`Plan`]: every
+//! From the file's serde mirror (`schema`) to a checked [`Plan`]: every
 //! problem is collected with its position, none stops the others from being found.
 //! Checks that need the whole plan (reachability, loops without input, prompts per
 //! language, variables) run once every node has been read.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
@@ -18,10 +18,16 @@ use super::schema::{self, CaseFile, File, NodeFile, Text};
 use crate::core::media::prompt::PromptSet;
 use crate::core::media::speech;
 
+mod whole_plan;
+
 type Span = Range<usize>;
 
 /// Reads `text` (the contents of `path`) into a plan, or every problem found.
-pub(crate) fn plan(path: &Path, text: &str, prompts: Option<&PromptSet>) -> Result<Plan, Vec<PlanError>> {
+pub(crate) fn plan(
+    path: &Path,
+    text: &str,
+    prompts: Option<&PromptSet>,
+) -> Result<Plan, Vec<PlanError>> {
     let mut cx = Cx::new(path, text);
     let file: File = match toml::from_str(text) {
         Ok(f) => f,
@@ -131,13 +137,20 @@ impl<'a> Cx<'a> {
 
     fn read(&mut self, file: File, keys: &schema::KeysOnly) -> Plan {
         let name = file.name.map_or_else(
-            || self.path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+            || {
+                self.path
+                    .file_stem()
+                    .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+            },
             Spanned::into_inner,
         );
         let mut numbers = Vec::new();
         let mut number_positions = Vec::new();
         if file.numbers.get_ref().is_empty() {
-            self.err(file.numbers.span(), "`numbers` is empty: the plan would answer no call");
+            self.err(
+                file.numbers.span(),
+                "`numbers` is empty: the plan would answer no call",
+            );
         }
         for n in file.numbers.get_ref() {
             match NumberPattern::parse(n.get_ref()) {
@@ -152,13 +165,19 @@ impl<'a> Cx<'a> {
         let tz = file.time_zone.get_ref().parse::<Tz>().unwrap_or_else(|_| {
             self.err(
                 file.time_zone.span(),
-                format!("unknown time zone {:?} (an IANA name such as \"Asia/Shanghai\")", file.time_zone.get_ref()),
+                format!(
+                    "unknown time zone {:?} (an IANA name such as \"Asia/Shanghai\")",
+                    file.time_zone.get_ref()
+                ),
             );
             Tz::UTC
         });
         for t in &file.transfer_targets {
             if t.get_ref().trim().is_empty() || !self.targets.insert(t.get_ref().clone()) {
-                self.err(t.span(), format!("transfer target {:?} is empty or listed twice", t.get_ref()));
+                self.err(
+                    t.span(),
+                    format!("transfer target {:?} is empty or listed twice", t.get_ref()),
+                );
             }
         }
         self.read_defaults(&file.defaults);
@@ -166,11 +185,19 @@ impl<'a> Cx<'a> {
         for o in &file.outcomes {
             let code = o.code.get_ref();
             let good = !code.is_empty()
-                && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
+                && code
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
             if !good {
-                self.err(o.code.span(), format!("outcome code {code:?}: use lower-case letters, digits, _ . -"));
+                self.err(
+                    o.code.span(),
+                    format!("outcome code {code:?}: use lower-case letters, digits, _ . -"),
+                );
             } else if !self.outcomes.insert(code.clone()) {
-                self.err(o.code.span(), format!("outcome code {code:?} is declared twice"));
+                self.err(
+                    o.code.span(),
+                    format!("outcome code {code:?} is declared twice"),
+                );
             }
             outcomes.push(OutcomeCode {
                 code: code.clone(),
@@ -190,7 +217,14 @@ impl<'a> Cx<'a> {
             }
             if let Some(kind) = self.read_node(node.get_ref(), node.span()) {
                 let outcome = node.get_ref().outcome.as_ref().map(|o| self.outcome(o));
-                nodes.insert(name.clone(), Node { name, outcome, kind });
+                nodes.insert(
+                    name.clone(),
+                    Node {
+                        name,
+                        outcome,
+                        kind,
+                    },
+                );
             }
         }
         Plan {
@@ -231,20 +265,30 @@ impl<'a> Cx<'a> {
         for (day, hours) in &c.hours {
             match WEEKDAYS.iter().position(|w| w == day.get_ref()) {
                 Some(i) => weekly[i] = Some(self.hours(hours)),
-                None => self.err(day.span(), format!("unknown weekday {:?} (mon, tue, ..., sun)", day.get_ref())),
+                None => self.err(
+                    day.span(),
+                    format!("unknown weekday {:?} (mon, tue, ..., sun)", day.get_ref()),
+                ),
             }
         }
         let makeup = match &c.makeup_hours {
             Some(h) => self.hours(h),
             None => weekly[0].clone().unwrap_or_default(),
         };
-        let holiday = c.holiday_hours.as_ref().map(|h| self.hours(h)).unwrap_or_default();
+        let holiday = c
+            .holiday_hours
+            .as_ref()
+            .map(|h| self.hours(h))
+            .unwrap_or_default();
         if let Some(days) = &c.working_days {
             let mut set = [false; 7];
             for d in days {
                 match WEEKDAYS.iter().position(|w| w == d.get_ref()) {
                     Some(i) => set[i] = true,
-                    None => self.err(d.span(), format!("unknown weekday {:?} (mon, tue, ..., sun)", d.get_ref())),
+                    None => self.err(
+                        d.span(),
+                        format!("unknown weekday {:?} (mon, tue, ..., sun)", d.get_ref()),
+                    ),
                 }
             }
             cal = cal.with_working_weekdays(set);
@@ -264,7 +308,10 @@ impl<'a> Cx<'a> {
             match parse_dates(m.get_ref()) {
                 Ok(days) => {
                     if let Some(d) = days.iter().find(|d| holidays.contains(d)) {
-                        self.err(m.span(), format!("{d} is both a holiday and a make-up working day"));
+                        self.err(
+                            m.span(),
+                            format!("{d} is both a holiday and a make-up working day"),
+                        );
                     }
                     makeup_days.extend(days);
                 }
@@ -288,7 +335,10 @@ impl<'a> Cx<'a> {
             match ClockRange::parse(part.trim()) {
                 Ok(r) if r.wraps() => self.err(
                     text.span(),
-                    format!("opening hours {:?} run past midnight: split them over two days", part.trim()),
+                    format!(
+                        "opening hours {:?} run past midnight: split them over two days",
+                        part.trim()
+                    ),
                 ),
                 Ok(r) => out.push(r),
                 Err(m) => self.err(text.span(), m),
@@ -322,7 +372,10 @@ impl<'a> Cx<'a> {
         if !self.outcomes.contains(t.get_ref()) {
             self.err(
                 t.span(),
-                format!("unknown outcome code {:?} (declare it under [[outcomes]])", t.get_ref()),
+                format!(
+                    "unknown outcome code {:?} (declare it under [[outcomes]])",
+                    t.get_ref()
+                ),
             );
         }
         t.get_ref().clone()
@@ -338,9 +391,14 @@ impl<'a> Cx<'a> {
     fn prompt(&mut self, t: &Text) -> String {
         let name = t.get_ref();
         let good = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !good {
-            self.err(t.span(), format!("bad prompt name {name:?}: a file name without .wav"));
+            self.err(
+                t.span(),
+                format!("bad prompt name {name:?}: a file name without .wav"),
+            );
         }
         self.prompts.push((name.clone(), t.span()));
         name.clone()
@@ -353,7 +411,10 @@ impl<'a> Cx<'a> {
     fn variable(&mut self, t: &Text) -> String {
         let name = t.get_ref();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            self.err(t.span(), format!("bad variable name {name:?}: letters, digits and _"));
+            self.err(
+                t.span(),
+                format!("bad variable name {name:?}: letters, digits and _"),
+            );
         }
         name.clone()
     }
@@ -392,7 +453,9 @@ impl<'a> Cx<'a> {
     }
 
     fn prompts_of(&mut self, v: &Option<Vec<Text>>) -> Vec<String> {
-        v.as_deref().map(|l| self.prompt_list(l)).unwrap_or_default()
+        v.as_deref()
+            .map(|l| self.prompt_list(l))
+            .unwrap_or_default()
     }
 
     fn ask(&mut self, n: &NodeFile) -> Ask {
@@ -423,7 +486,10 @@ impl<'a> Cx<'a> {
             "play" => {
                 let prompts = self.prompts_of(&n.prompts);
                 if prompts.is_empty() {
-                    self.err(at.clone(), "a play node needs at least one prompt in `prompts`");
+                    self.err(
+                        at.clone(),
+                        "a play node needs at least one prompt in `prompts`",
+                    );
                 }
                 NodeKind::Play(Play {
                     prompts,
@@ -433,13 +499,20 @@ impl<'a> Cx<'a> {
             }
             "menu" => {
                 let mut options = BTreeMap::new();
-                for (key, target) in self.need(&at, kind, "options", &n.options).into_iter().flatten() {
+                for (key, target) in self
+                    .need(&at, kind, "options", &n.options)
+                    .into_iter()
+                    .flatten()
+                {
                     let mut chars = key.get_ref().chars();
                     match (chars.next(), chars.next()) {
                         (Some(c), None) if is_key(c) => {
                             options.insert(c, self.node_ref(target));
                         }
-                        _ => self.err(key.span(), format!("menu option {:?} is not one key (0-9, *, #)", key.get_ref())),
+                        _ => self.err(
+                            key.span(),
+                            format!("menu option {:?} is not one key (0-9, *, #)", key.get_ref()),
+                        ),
                     }
                 }
                 NodeKind::Menu(Menu {
@@ -463,13 +536,19 @@ impl<'a> Cx<'a> {
                     None | Some(("pin", _)) => SecretKind::Pin,
                     Some(("id_digits", _)) => SecretKind::IdDigits,
                     Some((other, span)) => {
-                        self.err(span, format!("unknown method {other:?} (\"pin\" or \"id_digits\")"));
+                        self.err(
+                            span,
+                            format!("unknown method {other:?} (\"pin\" or \"id_digits\")"),
+                        );
                         SecretKind::Pin
                     }
                 };
                 let attempts = n.attempts.as_ref().map_or(3, |a| *a.get_ref());
                 if attempts == 0 {
-                    self.err(n.attempts.as_ref().map_or(at.clone(), |a| a.span()), "`attempts` must be at least 1");
+                    self.err(
+                        n.attempts.as_ref().map_or(at.clone(), |a| a.span()),
+                        "`attempts` must be at least 1",
+                    );
                 }
                 NodeKind::Verify(Verify {
                     account,
@@ -483,20 +562,31 @@ impl<'a> Cx<'a> {
                 })
             }
             "branch" => {
-                let cases = n.cases.iter().flatten().map(|c| self.read_case(c)).collect();
+                let cases = n
+                    .cases
+                    .iter()
+                    .flatten()
+                    .map(|c| self.read_case(c))
+                    .collect();
                 NodeKind::Branch(Branch {
                     cases,
                     default: self.need_ref(&at, kind, "default", &n.default),
                 })
             }
             "queue" => {
-                let queue = self.need(&at, kind, "queue", &n.queue).map(|q| q.get_ref().clone()).unwrap_or_default();
+                let queue = self
+                    .need(&at, kind, "queue", &n.queue)
+                    .map(|q| q.get_ref().clone())
+                    .unwrap_or_default();
                 let priority = n.priority.as_ref().map_or(5, |p| *p.get_ref());
                 if priority > 9 {
                     let span = n.priority.as_ref().map_or(at.clone(), |p| p.span());
                     self.err(span, "`priority` is 0 to 9 (9 is answered first)");
                 }
-                let max_wait = n.max_wait.as_ref().map_or(Duration::from_secs(300), |w| self.seconds(w));
+                let max_wait = n
+                    .max_wait
+                    .as_ref()
+                    .map_or(Duration::from_secs(300), |w| self.seconds(w));
                 NodeKind::Queue(Queue {
                     queue,
                     priority,
@@ -518,14 +608,20 @@ impl<'a> Cx<'a> {
                 NodeKind::Voicemail(Voicemail {
                     prompts: self.prompts_of(&n.prompts),
                     beep,
-                    max: n.max.as_ref().map_or(Duration::from_secs(120), |m| self.seconds(m)),
+                    max: n
+                        .max
+                        .as_ref()
+                        .map_or(Duration::from_secs(120), |m| self.seconds(m)),
                     next: self.opt_ref(&n.next),
                 })
             }
             "survey" => {
                 let questions = self.prompts_of(&n.questions);
                 if questions.is_empty() {
-                    self.err(at.clone(), "a survey node needs at least one prompt in `questions`");
+                    self.err(
+                        at.clone(),
+                        "a survey node needs at least one prompt in `questions`",
+                    );
                 }
                 NodeKind::Survey(Survey {
                     ask: self.ask(n),
@@ -536,7 +632,13 @@ impl<'a> Cx<'a> {
             "transfer" => {
                 let target = match self.need(&at, kind, "target", &n.target) {
                     Some(t) if !self.targets.contains(t.get_ref()) => {
-                        self.err(t.span(), format!("transfer target {:?} is not listed in `transfer_targets`", t.get_ref()));
+                        self.err(
+                            t.span(),
+                            format!(
+                                "transfer target {:?} is not listed in `transfer_targets`",
+                                t.get_ref()
+                            ),
+                        );
                         t.get_ref().clone()
                     }
                     Some(t) => t.get_ref().clone(),
@@ -564,7 +666,10 @@ impl<'a> Cx<'a> {
                 prompts: self.prompts_of(&n.prompts),
             }),
             other => {
-                self.err(n.kind.span(), format!("unknown node kind {other:?} (one of {})", schema::KINDS));
+                self.err(
+                    n.kind.span(),
+                    format!("unknown node kind {other:?} (one of {})", schema::KINDS),
+                );
                 return None;
             }
         })
@@ -580,32 +685,51 @@ impl<'a> Cx<'a> {
         let min = n.min_digits.as_ref().map_or(1, |m| *m.get_ref());
         let max = n.max_digits.as_ref().map_or(20, |m| *m.get_ref());
         if min == 0 || min > max || max > 64 {
-            let span = n.min_digits.as_ref().or(n.max_digits.as_ref()).map_or(at.clone(), |m| m.span());
-            self.err(span, format!("digits: need 1 <= min_digits <= max_digits <= 64, got {min} and {max}"));
+            let span = n
+                .min_digits
+                .as_ref()
+                .or(n.max_digits.as_ref())
+                .map_or(at.clone(), |m| m.span());
+            self.err(
+                span,
+                format!("digits: need 1 <= min_digits <= max_digits <= 64, got {min} and {max}"),
+            );
         }
         let terminator = n.terminator.as_ref().and_then(|t| {
             let mut chars = t.get_ref().chars();
             match (chars.next(), chars.next()) {
                 (Some(c), None) if is_key(c) => Some(c),
                 _ => {
-                    self.err(t.span(), format!("terminator {:?} is not one key", t.get_ref()));
+                    self.err(
+                        t.span(),
+                        format!("terminator {:?} is not one key", t.get_ref()),
+                    );
                     None
                 }
             }
         });
-        let pattern = n.pattern.as_ref().and_then(|p| match DigitPattern::parse(p.get_ref()) {
-            Ok(pat) => {
-                let (lo, hi) = pat.length();
-                if lo > max || hi.is_some_and(|hi| hi < min) {
-                    self.err(p.span(), format!("pattern {:?} can never match {min} to {max} keys", p.get_ref()));
+        let pattern = n
+            .pattern
+            .as_ref()
+            .and_then(|p| match DigitPattern::parse(p.get_ref()) {
+                Ok(pat) => {
+                    let (lo, hi) = pat.length();
+                    if lo > max || hi.is_some_and(|hi| hi < min) {
+                        self.err(
+                            p.span(),
+                            format!(
+                                "pattern {:?} can never match {min} to {max} keys",
+                                p.get_ref()
+                            ),
+                        );
+                    }
+                    Some(pat)
                 }
-                Some(pat)
-            }
-            Err(m) => {
-                self.err(p.span(), m);
-                None
-            }
-        });
+                Err(m) => {
+                    self.err(p.span(), m);
+                    None
+                }
+            });
         let inter_digit_timeout = match &n.inter_digit_timeout {
             Some(t) => self.seconds(t),
             None => self.defaults.inter_digit_timeout,
@@ -626,11 +750,18 @@ impl<'a> Cx<'a> {
     }
 
     fn read_callback(&mut self, n: &NodeFile, at: &Span) -> Callback {
-        let follow_up = match n.follow_up.as_ref().map(|f| (f.get_ref().as_str(), f.span())) {
+        let follow_up = match n
+            .follow_up
+            .as_ref()
+            .map(|f| (f.get_ref().as_str(), f.span()))
+        {
             None | Some(("callback", _)) => FollowUpKind::Callback,
             Some(("complaint", _)) => FollowUpKind::Complaint,
             Some((other, span)) => {
-                self.err(span, format!("unknown follow_up {other:?} (\"callback\" or \"complaint\")"));
+                self.err(
+                    span,
+                    format!("unknown follow_up {other:?} (\"callback\" or \"complaint\")"),
+                );
                 FollowUpKind::Callback
             }
         };
@@ -639,7 +770,10 @@ impl<'a> Cx<'a> {
         // Needed even without `confirm_number`: a number the caller types is always
         // read back for confirmation.
         if confirm.is_empty() {
-            self.err(at.clone(), "a callback node needs `confirm` prompts (1 = confirm, 2 = another number)");
+            self.err(
+                at.clone(),
+                "a callback node needs `confirm` prompts (1 = confirm, 2 = another number)",
+            );
         }
         // The number is read back digit by digit (speech::digits).
         for d in speech::digits("0123456789", "en") {
@@ -705,132 +839,6 @@ impl<'a> Cx<'a> {
         Case {
             when,
             goto: self.node_ref(&c.goto),
-        }
-    }
-
-    /// Unreachable nodes and loops that never wait for the caller. Skipped when a
-    /// reference is already wrong: the graph would be guesswork.
-    fn check_graph(&mut self, plan: &Plan) {
-        if self.bad_refs {
-            return;
-        }
-        let edges: BTreeMap<&str, Vec<&str>> = plan
-            .nodes
-            .iter()
-            .map(|(name, node)| (name.as_str(), node.kind.targets()))
-            .collect();
-        let reach = |from: &str, only: &dyn Fn(&str) -> bool| -> BTreeSet<String> {
-            let mut seen = BTreeSet::new();
-            let mut todo: VecDeque<&str> = edges.get(from).into_iter().flatten().copied().collect();
-            while let Some(n) = todo.pop_front() {
-                if only(n) && seen.insert(n.to_owned()) {
-                    todo.extend(edges.get(n).into_iter().flatten().copied());
-                }
-            }
-            seen
-        };
-        let mut reachable = reach(&plan.start, &|_| true);
-        reachable.insert(plan.start.clone());
-        for name in plan.nodes.keys().filter(|n| !reachable.contains(*n)) {
-            let span = self.node_spans[name].clone();
-            self.err(span, format!("node {name:?} is unreachable from start {:?}", plan.start));
-        }
-        // Loops among nodes that never wait for keys.
-        let no_input = |n: &str| plan.nodes.get(n).is_some_and(|n| !n.kind.waits_for_input());
-        let mut reported = BTreeSet::new();
-        let mut by_position: Vec<&String> = plan.nodes.keys().collect();
-        by_position.sort_by_key(|n| self.node_spans[*n].start);
-        for name in by_position {
-            if reported.contains(name) || !no_input(name) {
-                continue;
-            }
-            let onward = reach(name, &no_input);
-            if !onward.contains(name) {
-                continue;
-            }
-            let cycle: Vec<String> = onward
-                .iter()
-                .filter(|m| reach(m, &no_input).contains(name))
-                .cloned()
-                .collect();
-            reported.extend(cycle.iter().cloned());
-            let span = self.node_spans[name].clone();
-            self.err(
-                span,
-                format!(
-                    "loop with no input: {} and back to {name:?}; none of these nodes waits for the caller's keys",
-                    self.cycle_path(name, &edges, &cycle)
-                ),
-            );
-        }
-    }
-
-    /// `"a" -> "b" -> "c"`: a shortest way round the loop from `start`, for the message.
-    fn cycle_path(&self, start: &str, edges: &BTreeMap<&str, Vec<&str>>, within: &[String]) -> String {
-        let mut came_from: BTreeMap<&str, &str> = BTreeMap::new();
-        let mut todo = VecDeque::from([start]);
-        let mut last = start;
-        'search: while let Some(n) = todo.pop_front() {
-            for &m in edges.get(n).into_iter().flatten() {
-                if m == start {
-                    last = n;
-                    break 'search;
-                }
-                if within.iter().any(|w| w == m) && !came_from.contains_key(m) {
-                    came_from.insert(m, n);
-                    todo.push_back(m);
-                }
-            }
-        }
-        let mut path = vec![last];
-        while let Some(&prev) = came_from.get(path.last().copied().unwrap_or(start)) {
-            path.push(prev);
-        }
-        if path.last() != Some(&start) {
-            path.push(start);
-        }
-        path.reverse();
-        path.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(" -> ")
-    }
-
-    /// Variables read before anything can set them, and secrets collected in the clear.
-    fn check_variables(&mut self) {
-        for (name, span, secret) in std::mem::take(&mut self.read) {
-            match self.assigned.get(&name) {
-                None if name == "vip" && !secret => {}
-                None => self.err(span, format!("variable {name:?} is never collected or set")),
-                Some(Some(false)) if secret => self.err(
-                    span,
-                    format!("variable {name:?} holds a secret: its collect node needs `sensitive = true`"),
-                ),
-                Some(_) => {}
-            }
-        }
-    }
-
-    /// Every prompt in every language callers can hear.
-    fn check_prompts(&mut self, set: Option<&PromptSet>) {
-        let Some(set) = set else {
-            return;
-        };
-        let mut langs = BTreeSet::new();
-        for (lang, span) in std::mem::take(&mut self.languages) {
-            if !set.languages().contains(&lang.code()) {
-                self.err(span, format!("no prompts in language {:?}", lang.code()));
-            } else {
-                langs.insert(lang);
-            }
-        }
-        for (name, span) in std::mem::take(&mut self.prompts) {
-            let mut missing: Vec<&str> = langs
-                .iter()
-                .filter(|l| set.get(l.code(), &name).is_none())
-                .map(|l| l.code())
-                .collect();
-            missing.sort_unstable();
-            if !missing.is_empty() {
-                self.err(span, format!("prompt {name:?} is missing in {}", missing.join(", ")));
-            }
         }
     }
 }

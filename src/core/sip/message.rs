@@ -569,7 +569,9 @@ fn has_sip_start_line(head: &str) -> bool {
 fn check_addr(name: &'static str, value: &str) -> Result<(), MessageError> {
     let uri = super::dialog::addr_uri(value);
     let ok = has_uri_scheme(uri)
-        && !uri.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        && !uri
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
         && rsip::Uri::try_from(uri).is_ok();
     if ok {
         Ok(())
