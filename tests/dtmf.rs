@@ -712,3 +712,50 @@ fn cost_per_frame() {
         println!("in-band DTMF, {name}: {ns:.0} ns per 160-sample frame ({profile})");
     }
 }
+
+#[test]
+fn a_replayed_capture_pressing_the_same_key_again_counts_again() {
+    use hotline::core::media::dtmf::Rfc4733Receiver;
+    use std::time::{Duration, Instant};
+    let t0 = Instant::now();
+    let mut rx = Rfc4733Receiver::new();
+    // the same packets, byte for byte, sent twice a second apart (SIPp's pcap playback)
+    let press = |rx: &mut Rfc4733Receiver, at: Instant| {
+        let mut got = Vec::new();
+        for (i, (end, dur)) in [
+            (false, 160u16),
+            (false, 320),
+            (true, 480),
+            (true, 480),
+            (true, 480),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let payload = [
+                1u8,
+                if *end { 0x8a } else { 0x0a },
+                (dur >> 8) as u8,
+                *dur as u8,
+            ];
+            let now = at + Duration::from_millis(20 * i as u64);
+            got.extend(rx.on_packet_at(now, 500 + i as u16, 8000, i == 0, &payload));
+        }
+        got
+    };
+    assert_eq!(press(&mut rx, t0).len(), 1);
+    assert_eq!(
+        press(&mut rx, t0 + Duration::from_secs(1)).len(),
+        1,
+        "pressed again"
+    );
+    // but a late straggler of a press, well within the gap, is not a new press
+    let late = rx.on_packet_at(
+        t0 + Duration::from_millis(1150),
+        504,
+        8000,
+        false,
+        &[1, 0x8a, 1, 224],
+    );
+    assert_eq!(late, None);
+}

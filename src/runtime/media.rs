@@ -324,7 +324,8 @@ fn receive(
         let pt = rtp.payload_type();
         let digit = if Some(pt) == s.telephone_event {
             s.rfc4733
-                .on_packet(
+                .on_packet_at(
+                    now,
                     u16::from(rtp.sequence_number()),
                     rtp.timestamp(),
                     rtp.mark(),

@@ -7,6 +7,7 @@
 //! (RFC 4733 section 2.5.1), which is all the time the receiver needs.
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
 /// A DTMF key: 0-9, `*`, `#`, and the A-D column few phones have.
 ///
@@ -128,6 +129,11 @@ const RESTART_GAP: u32 = 1 << 20;
 /// a segment and senders that wrongly advance the timestamp every packet.
 const CONTINUATION_SLACK: u32 = 800;
 
+/// A remembered event not heard of for this long, heard of again, is a new press from a
+/// sender that reuses timestamps (a replayed capture does); no real stream pauses an
+/// event's packets this long.
+const REPLAY_GAP: Duration = Duration::from_millis(500);
+
 /// `a` is after `b` in RTP timestamp order (RFC 3550 serial arithmetic).
 fn after(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) > 0
@@ -164,6 +170,8 @@ pub struct Rfc4733Receiver {
     next: usize,
     newest: Option<Event>,
     highest_seq: Option<u16>,
+    /// When each remembered timestamp was last heard of (only with `on_packet_at`).
+    heard: [Option<Instant>; MEMORY],
 }
 
 impl Rfc4733Receiver {
@@ -245,6 +253,28 @@ impl Rfc4733Receiver {
         }
         // Older than anything remembered, or out of place in the sequence: stale.
         None
+    }
+
+    /// As [`on_packet`](Self::on_packet), with the arrival time: an event heard of again
+    /// after [`REPLAY_GAP`] of silence is a new press, not a late packet.
+    pub fn on_packet_at(
+        &mut self,
+        now: Instant,
+        seq: u16,
+        timestamp: u32,
+        marker: bool,
+        payload: &[u8],
+    ) -> Option<Digit> {
+        if let Some(i) = self.recent[..self.len].iter().position(|t| *t == timestamp) {
+            if self.heard[i].is_some_and(|t| now.saturating_duration_since(t) > REPLAY_GAP) {
+                *self = Self::default();
+            }
+        }
+        let digit = self.on_packet(seq, timestamp, marker, payload);
+        if let Some(i) = self.recent[..self.len].iter().position(|t| *t == timestamp) {
+            self.heard[i] = Some(now);
+        }
+        digit
     }
 
     /// Records a new press. If its sequence number is far behind, the sender jumped
