@@ -115,3 +115,160 @@ fn plan_changes_apply_to_new_calls_and_broken_ones_are_refused() {
         "the call in progress kept its plan; the broken file changed nothing"
     );
 }
+
+/// The shipped plan, open around the clock, so the test does not depend on the hour.
+fn always_open_plan() -> (TempDir, String) {
+    let dir = TempDir::new("plans");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/dialplans/hotline.toml"
+    ))
+    .unwrap();
+    let text = text
+        .replace(
+            "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]",
+            "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]",
+        )
+        .replace("09:00-18:00", "00:00-23:59")
+        .replace(
+            "fri = \"00:00-23:59\"",
+            "fri = \"00:00-23:59\"\nsat = \"00:00-23:59\"\nsun = \"00:00-23:59\"",
+        );
+    std::fs::write(dir.0.join("hotline.toml"), text).unwrap();
+    let path = dir.0.display().to_string();
+    (dir, path)
+}
+
+/// A SIPp caller that presses `keys` (one RFC 4733 capture per key) after `wait_ms`.
+fn key_scenario(dir: &std::path::Path, wait_ms: u32, keys: &str) -> std::path::PathBuf {
+    let template =
+        std::fs::read_to_string(common::shared().join("sipp/ivr_uac.xml")).expect("ivr_uac.xml");
+    let mut presses = format!("<pause milliseconds=\"{wait_ms}\"/>\n");
+    for group in keys.split(' ') {
+        for k in group.chars() {
+            let name = match k {
+                '#' => "pound".to_string(),
+                '*' => "star".to_string(),
+                d => d.to_string(),
+            };
+            presses.push_str(&format!(
+                "<nop><action><exec play_pcap_audio=\"/usr/share/sip-tester/dtmf_2833_{name}.pcap\"/></action></nop>\n<pause milliseconds=\"600\"/>\n"
+            ));
+        }
+        presses.push_str("<pause milliseconds=\"2500\"/>\n");
+    }
+    // time to verify and hear the result before hanging up
+    presses.push_str("<pause milliseconds=\"6000\"/>\n");
+    let start = template
+        .find("<pause milliseconds=\"1000\"/>")
+        .expect("the scenario's key press");
+    let end = template.find("<pause/>").expect("the scenario's hold");
+    let xml = format!(
+        "{}{}{}",
+        &template[..start],
+        presses,
+        &template[end + "<pause/>".len()..]
+    );
+    let path = dir.join("keys.xml");
+    std::fs::write(&path, xml).unwrap();
+    path
+}
+
+#[test]
+fn sipp_keys_through_a_verified_billing_enquiry() {
+    let Some(sipp) = common::tool("sipp") else {
+        return;
+    };
+    let (_plans, plans) = always_open_plan();
+    let prompts = concat!(env!("CARGO_MANIFEST_DIR"), "/prompts");
+    let mut server = Server::start_logging(
+        &[
+            "--ring-delay-ms",
+            "0",
+            "--dialplans",
+            &plans,
+            "--prompts",
+            prompts,
+        ],
+        "debug,sqlx=warn",
+    );
+    let work = TempDir::new("sipp-keys");
+    let csv = work.0.join("customers.csv");
+    std::fs::write(&csv, "account,name,pin,id_last_digits,phones,vip\n6225880012345678,Li Lei,908172,12345X,13800138000,false\n").unwrap();
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args([
+            "customers",
+            "import",
+            csv.to_str().unwrap(),
+            "--database",
+            &server.db_url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let audio: Vec<u8> = vec![0xFF; 8000 * 40];
+    std::fs::write(work.0.join("caller-audio.ul"), audio).unwrap();
+    // 2 English, 1 billing, the account, the PIN
+    let scenario = key_scenario(&work.0, 9000, "2 1 6225880012345678# 908172#");
+    let out = std::process::Command::new(sipp)
+        .current_dir(&work.0)
+        .arg(server.addr())
+        .args([
+            "-sf",
+            scenario.to_str().unwrap(),
+            "-s",
+            "95555",
+            "-i",
+            "127.0.0.1",
+        ])
+        .args([
+            "-p",
+            &common::free_port().to_string(),
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            &common::free_ports(4).to_string(),
+        ])
+        .args([
+            "-m",
+            "1",
+            "-r",
+            "1",
+            "-d",
+            "1000",
+            "-nostdin",
+            "-timeout",
+            "90",
+            "-trace_err",
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(out.success(), "sipp call failed:\n{}", server.log());
+    assert!(server.stop().success());
+    let calls = server.calls();
+    assert_eq!(calls.len(), 1);
+    let ivr = server.ivr(&calls[0].id).expect("the call's IVR columns");
+    assert_eq!(
+        ivr.language.as_deref(),
+        Some("en"),
+        "{ivr:?}\n{}",
+        server.log()
+    );
+    assert_eq!(ivr.verified, Some(true), "{ivr:?}\n{:?}", server.events());
+    assert_eq!(ivr.customer.as_deref(), Some("6225880012345678"));
+    assert_eq!(ivr.outcome.as_deref(), Some("billing_enquiry"));
+    // the PIN is nowhere: not in the database files, not in the log
+    for f in std::fs::read_dir(&server.dir.0).unwrap().flatten() {
+        let bytes = std::fs::read(f.path()).unwrap_or_default();
+        assert!(
+            !bytes.windows(6).any(|w| w == b"908172"),
+            "PIN digits found in {}",
+            f.path().display()
+        );
+    }
+}

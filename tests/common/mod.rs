@@ -214,6 +214,11 @@ impl Server {
 
     /// The language the IVR stored on call `id`.
     pub fn language(&self, id: &str) -> Option<String> {
+        self.ivr(id).and_then(|i| i.language)
+    }
+
+    /// What the IVR stored on call `id`.
+    pub fn ivr(&self, id: &str) -> Option<hotline::store::CallIvr> {
         let url = self.db_url.clone();
         let id = id.to_string();
         tokio::runtime::Builder::new_current_thread()
@@ -226,7 +231,7 @@ impl Server {
                     .expect("opening the test database");
                 let ivr = store.call_ivr(&id).await.expect("reading the call");
                 store.close().await;
-                ivr.and_then(|i| i.language)
+                ivr
             })
     }
 

@@ -129,10 +129,9 @@ const RESTART_GAP: u32 = 1 << 20;
 /// a segment and senders that wrongly advance the timestamp every packet.
 const CONTINUATION_SLACK: u32 = 800;
 
-/// A remembered event not heard of for this long, heard of again, is a new press from a
-/// sender that reuses timestamps (a replayed capture does); no real stream pauses an
-/// event's packets this long.
-const REPLAY_GAP: Duration = Duration::from_millis(500);
+/// Silence on the telephone-event stream after which earlier events are forgotten: no
+/// real stream pauses an event's packets this long, so what comes next is a new press.
+const REPLAY_GAP: Duration = Duration::from_millis(250);
 
 /// `a` is after `b` in RTP timestamp order (RFC 3550 serial arithmetic).
 fn after(a: u32, b: u32) -> bool {
@@ -170,8 +169,8 @@ pub struct Rfc4733Receiver {
     next: usize,
     newest: Option<Event>,
     highest_seq: Option<u16>,
-    /// When each remembered timestamp was last heard of (only with `on_packet_at`).
-    heard: [Option<Instant>; MEMORY],
+    /// When the last packet came (only with `on_packet_at`).
+    last_heard: Option<Instant>,
 }
 
 impl Rfc4733Receiver {
@@ -255,8 +254,10 @@ impl Rfc4733Receiver {
         None
     }
 
-    /// As [`on_packet`](Self::on_packet), with the arrival time: an event heard of again
-    /// after [`REPLAY_GAP`] of silence is a new press, not a late packet.
+    /// As [`on_packet`](Self::on_packet), with the arrival time. After [`REPLAY_GAP`]
+    /// with no telephone-event packet at all, what came before is forgotten, so a sender
+    /// that reuses timestamps and sequence numbers (a replayed capture does) is heard
+    /// pressing again; so is another key under the same timestamp.
     pub fn on_packet_at(
         &mut self,
         now: Instant,
@@ -265,15 +266,17 @@ impl Rfc4733Receiver {
         marker: bool,
         payload: &[u8],
     ) -> Option<Digit> {
-        if let Some(i) = self.recent[..self.len].iter().position(|t| *t == timestamp) {
-            if self.heard[i].is_some_and(|t| now.saturating_duration_since(t) > REPLAY_GAP) {
-                *self = Self::default();
-            }
+        let quiet = self
+            .last_heard
+            .is_some_and(|t| now.saturating_duration_since(t) > REPLAY_GAP);
+        let other_key = self
+            .newest
+            .is_some_and(|n| n.timestamp == timestamp && Some(&n.code) != payload.first());
+        if quiet || other_key {
+            *self = Self::default();
         }
         let digit = self.on_packet(seq, timestamp, marker, payload);
-        if let Some(i) = self.recent[..self.len].iter().position(|t| *t == timestamp) {
-            self.heard[i] = Some(now);
-        }
+        self.last_heard = Some(now);
         digit
     }
 
