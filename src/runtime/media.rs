@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 const TICK: Duration = Duration::from_millis(20);
+/// Ticks between reads of the RTCP sockets (one second).
+const RTCP_EVERY: u64 = 50;
 
 #[derive(Debug)]
 pub(super) enum MediaCmd {
@@ -140,7 +142,9 @@ fn run(
     let mut inbound = [0u8; 2048];
     let mut pcm = [0i16; 2048];
     let mut next = Instant::now() + TICK;
+    let mut ticks: u64 = 0;
     loop {
+        ticks += 1;
         loop {
             match cmds.try_recv() {
                 Ok(cmd) => apply(&mut streams, cmd, &recorder),
@@ -151,6 +155,11 @@ fn run(
         let now = Instant::now();
         for (&call, s) in streams.iter_mut() {
             receive(call, s, now, &mut inbound, &mut pcm, &events);
+            if ticks % RTCP_EVERY == 0 {
+                // RTCP reports (one every few seconds) are read so they do not pile up,
+                // and otherwise ignored.
+                while s.rtcp.recv_from(&mut inbound).is_ok() {}
+            }
             if let Some(limit) = rtp_timeout {
                 if !s.timed_out && now.duration_since(s.last_rx) >= limit {
                     s.timed_out = true;
@@ -312,8 +321,6 @@ fn receive(
     pcm: &mut [i16],
     events: &mpsc::UnboundedSender<Input>,
 ) {
-    // RTCP reports are read so they do not pile up, and otherwise ignored.
-    while s.rtcp.recv_from(buf).is_ok() {}
     while let Ok((n, from)) = s.socket.recv_from(buf) {
         let Ok(rtp) = rtp_rs::RtpReader::new(&buf[..n]) else {
             continue; // not RTP (or RTCP on a muxed port): ignored
