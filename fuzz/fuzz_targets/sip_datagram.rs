@@ -18,7 +18,7 @@ use libfuzzer_sys::fuzz_target;
 use std::time::Duration;
 
 fuzz_target!(|data: &[u8]| {
-    if data.is_empty() || common::skip_known_f3(data) {
+    if data.is_empty() {
         return;
     }
     let _ = common::epoch();

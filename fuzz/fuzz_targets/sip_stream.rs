@@ -55,7 +55,7 @@ fn frame_all(
 }
 
 fuzz_target!(|data: &[u8]| {
-    if data.is_empty() || common::skip_known_f3(data) {
+    if data.is_empty() {
         return;
     }
     let _ = common::epoch();

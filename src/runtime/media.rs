@@ -15,7 +15,7 @@ use crate::core::media::player::{Clip, Frame, Player};
 use crate::core::media::rtp::{RtpSender, FRAME_SAMPLES};
 use crate::core::sdp::Codec;
 use crate::core::sip::endpoint::CallRef;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
@@ -137,7 +137,7 @@ fn run(
     rtp_timeout: Option<Duration>,
     recorder: std_mpsc::Sender<RecCmd>,
 ) {
-    let mut streams: HashMap<CallRef, Stream> = HashMap::new();
+    let mut streams: BTreeMap<CallRef, Stream> = BTreeMap::new();
     let mut packet = [0u8; 12 + FRAME_SAMPLES];
     let mut inbound = [0u8; 2048];
     let mut pcm = [0i16; 2048];
@@ -145,11 +145,13 @@ fn run(
     let mut ticks: u64 = 0;
     loop {
         ticks += 1;
-        loop {
-            match cmds.try_recv() {
-                Ok(cmd) => apply(&mut streams, cmd, &recorder),
-                Err(std_mpsc::TryRecvError::Empty) => break,
-                Err(std_mpsc::TryRecvError::Disconnected) => return,
+        // Send first, right on the tick, so each stream keeps its 20 ms spacing whatever
+        // the rest of the tick costs; streams go in call order, which does not change.
+        for (&call, s) in streams.iter_mut() {
+            let was_playing = s.player.is_playing();
+            transmit(s, &mut packet);
+            if was_playing && !s.player.is_playing() {
+                let _ = events.send(Input::Media(MediaEvent::PlaybackDone { call }));
             }
         }
         let now = Instant::now();
@@ -166,17 +168,19 @@ fn run(
                     let _ = events.send(Input::Media(MediaEvent::NoMedia { call }));
                 }
             }
-            let was_playing = s.player.is_playing();
-            transmit(s, &mut packet);
-            if was_playing && !s.player.is_playing() {
-                let _ = events.send(Input::Media(MediaEvent::PlaybackDone { call }));
-            }
             if let Some((caller, heard)) = s.rec.as_mut() {
                 let _ = recorder.send(RecCmd::Samples {
                     call,
                     caller: std::mem::take(caller),
                     heard: std::mem::replace(heard, Vec::with_capacity(FRAME_SAMPLES)),
                 });
+            }
+        }
+        loop {
+            match cmds.try_recv() {
+                Ok(cmd) => apply(&mut streams, cmd, &recorder),
+                Err(std_mpsc::TryRecvError::Empty) => break,
+                Err(std_mpsc::TryRecvError::Disconnected) => return,
             }
         }
         next += TICK;
@@ -190,7 +194,7 @@ fn run(
 }
 
 fn apply(
-    streams: &mut HashMap<CallRef, Stream>,
+    streams: &mut BTreeMap<CallRef, Stream>,
     cmd: MediaCmd,
     recorder: &std_mpsc::Sender<RecCmd>,
 ) {

@@ -7,6 +7,9 @@
 //! - every Transmit parses with `message::parse`, unless it is the salvaged 400/501/505
 //!   answer to an input that itself did not parse (that answer copies the caller's
 //!   headers verbatim, as RFC 3261 8.2.6.2 asks, so it may be as malformed as they were);
+//!   a request we send (BYE, re-sent or not) must always parse (F1 in fuzz/README.md);
+//! - every request the endpoint accepts has a From, To and Contact whose URI works as a
+//!   Request-URI (the dialog makes them the Request-URI, From and To of our BYE; F1);
 //! - a 2xx to an INVITE carries SDP that `sdp::parse_offer` accepts;
 //! - events are consistent: one Incoming per call, nothing after Ended, Ended once;
 //! - timers settle: stepping through `poll_timeout` ends, and after the last call is hung
@@ -82,11 +85,6 @@ pub struct Harness {
     answered: HashSet<CallRef>,
     deferred: Vec<(CallRef, IpAddr, Option<Offer>)>,
     pub transmits: usize,
-    /// Known finding F1 (see fuzz/README.md): a request that parsed although its From,
-    /// To or Contact holds no real URI makes the dialog's remote target garbage, and our
-    /// BYE then does not parse. Set when such a request was fed, it excuses unparseable
-    /// requests (never responses) we send; `HOTLINE_FUZZ_NO_KNOWN=1` turns it off.
-    known_f1: bool,
 }
 
 impl Harness {
@@ -100,7 +98,6 @@ impl Harness {
             answered: HashSet::new(),
             deferred: Vec::new(),
             transmits: 0,
-            known_f1: false,
         }
     }
 
@@ -126,7 +123,7 @@ impl Harness {
     pub fn datagram(&mut self, addr: SocketAddr, bytes: &[u8]) {
         let strict = self.datagram_parses(bytes);
         if let Ok(m) = message::frame_datagram(bytes, self.max_message()) {
-            self.note_known(m);
+            check_addrs(m);
         }
         trace!(
             "--> datagram from {addr} (parses: {strict}): {}",
@@ -138,7 +135,7 @@ impl Harness {
 
     pub fn message(&mut self, peer: Peer, bytes: &[u8]) {
         let strict = message::parse(bytes).is_ok();
-        self.note_known(bytes);
+        check_addrs(bytes);
         trace!(
             "--> message from {peer:?} (parses: {strict}): {}",
             esc(bytes)
@@ -154,22 +151,6 @@ impl Harness {
         );
         self.ep.reject_malformed(peer, bytes, err);
         self.drain(false);
-    }
-
-    fn note_known(&mut self, bytes: &[u8]) {
-        if known_excused() {
-            return;
-        }
-        if let Ok(Message::Request(req)) = message::parse(bytes) {
-            let contact_ok = req
-                .contact
-                .as_deref()
-                .is_none_or(|c| c == "*" || addr_ok(c));
-            if !addr_ok(&req.ess.from) || !addr_ok(&req.ess.to) || !contact_ok {
-                trace!("    (known F1: From/To/Contact without a real URI)");
-                self.known_f1 = true;
-            }
-        }
     }
 
     /// Answers the calls whose answer was deferred.
@@ -253,7 +234,7 @@ impl Harness {
             while let Some(t) = self.ep.poll_transmit() {
                 progressed = true;
                 self.transmits += 1;
-                check_transmit(&t, strict, self.known_f1);
+                check_transmit(&t, strict);
             }
             while let Some(ev) = self.ep.poll_event() {
                 progressed = true;
@@ -310,23 +291,33 @@ impl Harness {
     }
 }
 
-/// Known finding F3 (fuzz/README.md): ezk-sdp-types 0.4 computes an `a=crypto` key
-/// lifetime `|2^N` as `2u32.pow(N)`, which panics for N >= 32 where overflow checks are
-/// on (debug and fuzz builds). Inputs holding `|2^` are skipped unless
-/// `HOTLINE_FUZZ_NO_KNOWN=1`.
-pub fn skip_known_f3(data: &[u8]) -> bool {
-    !known_excused() && data.windows(3).any(|w| w == b"|2^")
+/// Fixed finding F1 (fuzz/README.md): a request that parses has a From, To and (unless
+/// `*`) Contact whose URI, as the dialog takes it, works as a Request-URI: a request with
+/// it in its start line parses. The dialog copies them into the BYE we send.
+pub fn check_addrs(bytes: &[u8]) {
+    let Ok(Message::Request(req)) = message::parse(bytes) else {
+        return;
+    };
+    let contact = req.contact.as_deref().filter(|c| c.trim() != "*");
+    let values = [
+        ("From", Some(req.ess.from.as_str())),
+        ("To", Some(req.ess.to.as_str())),
+        ("Contact", contact),
+    ];
+    for (name, value) in values {
+        if let Some(value) = value.filter(|v| !addr_ok(v)) {
+            panic!(
+                "request accepted with a {name} that is no Request-URI ({}): {}",
+                esc(value.as_bytes()),
+                esc(bytes)
+            );
+        }
+    }
 }
 
-/// Whether known findings must be reported again (`HOTLINE_FUZZ_NO_KNOWN=1`).
-pub fn known_excused() -> bool {
-    static OFF: OnceLock<bool> = OnceLock::new();
-    *OFF.get_or_init(|| std::env::var_os("HOTLINE_FUZZ_NO_KNOWN").is_some())
-}
-
-/// What the proposed fix for F1 accepts in From/To/Contact: the URI of the name-addr or
-/// addr-spec (as the dialog takes it) works as a Request-URI, i.e. a request with it in
-/// its start line parses.
+/// Whether the URI of a From/To/Contact value (the name-addr's or addr-spec's, as the
+/// dialog takes it) works as a Request-URI, i.e. a request with it in its start line
+/// parses.
 pub fn addr_ok(value: &str) -> bool {
     let uri = hotline::core::sip::dialog::addr_uri(value);
     let probe = format!(
@@ -336,9 +327,10 @@ pub fn addr_ok(value: &str) -> bool {
     message::parse(probe.as_bytes()).is_ok()
 }
 
-/// The checks on one message the endpoint sends. `known_f1` excuses our requests that
-/// do not parse (finding F1).
-pub fn check_transmit(t: &Transmit, strict: bool, known_f1: bool) {
+/// The checks on one message the endpoint sends. `strict` is false only for what answers
+/// an input that did not parse: a salvaged response may then fail to parse, a request
+/// never may.
+pub fn check_transmit(t: &Transmit, strict: bool) {
     let bytes = &t.bytes;
     trace!("<-- transmit to {:?}: {}", t.peer, esc(bytes));
     // It must frame as exactly one whole message on its own transport.
@@ -377,10 +369,9 @@ pub fn check_transmit(t: &Transmit, strict: bool, known_f1: bool) {
             }
         }
         Ok(Message::Request(_)) => {}
-        Err(e) if known_f1 && !bytes.starts_with(b"SIP/") => {
-            trace!("    (known F1: our request does not parse: {e})")
+        Err(e) if strict || !bytes.starts_with(b"SIP/") => {
+            panic!("our own output does not parse ({e}): {}", esc(bytes))
         }
-        Err(e) if strict => panic!("our own output does not parse ({e}): {}", esc(bytes)),
         Err(e) => trace!("    (salvaged answer does not parse: {e})"),
     }
 }
