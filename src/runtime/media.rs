@@ -157,7 +157,7 @@ fn run(
         let now = Instant::now();
         for (&call, s) in streams.iter_mut() {
             receive(call, s, now, &mut inbound, &mut pcm, &events);
-            if ticks % RTCP_EVERY == 0 {
+            if ticks.is_multiple_of(RTCP_EVERY) {
                 // RTCP reports (one every few seconds) are read so they do not pile up,
                 // and otherwise ignored.
                 while s.rtcp.recv_from(&mut inbound).is_ok() {}
