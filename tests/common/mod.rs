@@ -190,26 +190,33 @@ impl Server {
         }
     }
 
-    /// The timeline of every call, as (call's SIP Call-ID, kind, detail).
-    pub fn events(&self) -> Vec<(String, String, String)> {
-        let url = self.db_url.clone();
+    /// Runs `read` against the server's database and returns what it found.
+    fn read<T>(&self, read: impl AsyncFnOnce(&Store) -> T) -> T {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime")
-            .block_on(async move {
-                let store = Store::connect(&url)
+            .block_on(async {
+                let store = Store::connect(&self.db_url)
                     .await
                     .expect("opening the test database");
-                let mut out = Vec::new();
-                for call in store.calls_since(0).await.expect("reading calls") {
-                    for e in store.events(&call.id).await.expect("reading events") {
-                        out.push((call.sip_call_id.clone(), e.kind, e.detail));
-                    }
-                }
+                let found = read(&store).await;
                 store.close().await;
-                out
+                found
             })
+    }
+
+    /// The timeline of every call, as (call's SIP Call-ID, kind, detail).
+    pub fn events(&self) -> Vec<(String, String, String)> {
+        self.read(async |store| {
+            let mut out = Vec::new();
+            for call in store.calls_since(0).await.expect("reading calls") {
+                for e in store.events(&call.id).await.expect("reading events") {
+                    out.push((call.sip_call_id.clone(), e.kind, e.detail));
+                }
+            }
+            out
+        })
     }
 
     /// The language the IVR stored on call `id`.
@@ -219,37 +226,12 @@ impl Server {
 
     /// What the IVR stored on call `id`.
     pub fn ivr(&self, id: &str) -> Option<hotline::store::CallIvr> {
-        let url = self.db_url.clone();
-        let id = id.to_string();
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(async move {
-                let store = Store::connect(&url)
-                    .await
-                    .expect("opening the test database");
-                let ivr = store.call_ivr(&id).await.expect("reading the call");
-                store.close().await;
-                ivr
-            })
+        self.read(async |store| store.call_ivr(id).await.expect("reading the call"))
     }
 
     /// All call records.
     pub fn calls(&self) -> Vec<CallRow> {
-        let url = self.db_url.clone();
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(async move {
-                let store = Store::connect(&url)
-                    .await
-                    .expect("opening the test database");
-                let rows = store.calls_since(0).await.expect("reading calls");
-                store.close().await;
-                rows
-            })
+        self.read(async |store| store.calls_since(0).await.expect("reading calls"))
     }
 }
 
