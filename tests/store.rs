@@ -1,88 +1,10 @@
 //! Store and group-commit writer against a temporary SQLite file and, when
 //! HOTLINE_TEST_POSTGRES_URL is set, against PostgreSQL (each test in its own schema).
 
-use std::path::PathBuf;
+mod common;
 
+use common::db::{Cleanup, TestDb};
 use hotline::store::{Backend, CallRow, Store, StoreError, Write, Writer};
-
-/// A database for one test; cleaned up by `finish` (or, for SQLite, on drop as well).
-struct TestDb {
-    url: String,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    File(PathBuf),
-    PgSchema { admin_url: String, schema: String },
-}
-
-impl TestDb {
-    fn sqlite() -> TestDb {
-        let path = std::env::temp_dir().join(format!(
-            "hotline-store-test-{:016x}.db",
-            rand::random::<u64>()
-        ));
-        TestDb {
-            url: format!("sqlite://{}", path.display()),
-            cleanup: Cleanup::File(path),
-        }
-    }
-
-    /// A fresh schema in the PostgreSQL database, so tests running in parallel each see an
-    /// empty `calls` table; `None` (after saying so) when no server is configured.
-    async fn postgres() -> Option<TestDb> {
-        let admin_url = match std::env::var("HOTLINE_TEST_POSTGRES_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("HOTLINE_TEST_POSTGRES_URL must be set when CI=true")
-            }
-            _ => {
-                println!("skipping postgres store tests: HOTLINE_TEST_POSTGRES_URL not set");
-                return None;
-            }
-        };
-        let schema = format!("hotline_test_{:016x}", rand::random::<u64>());
-        let admin = sqlx::PgPool::connect(&admin_url)
-            .await
-            .expect("connect to HOTLINE_TEST_POSTGRES_URL");
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .expect("create test schema");
-        admin.close().await;
-        let sep = if admin_url.contains('?') { '&' } else { '?' };
-        Some(TestDb {
-            url: format!("{admin_url}{sep}options=-c%20search_path%3D{schema}"),
-            cleanup: Cleanup::PgSchema { admin_url, schema },
-        })
-    }
-
-    async fn finish(self) {
-        if let Cleanup::PgSchema { admin_url, schema } = &self.cleanup {
-            let admin = sqlx::PgPool::connect(admin_url)
-                .await
-                .expect("connect to drop test schema");
-            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                .execute(&admin)
-                .await
-                .expect("drop test schema");
-            admin.close().await;
-        }
-        // Files go in Drop.
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Cleanup::File(path) = &self.cleanup {
-            for suffix in ["", "-wal", "-shm", "-journal"] {
-                let mut p = path.clone().into_os_string();
-                p.push(suffix);
-                let _ = std::fs::remove_file(p);
-            }
-        }
-    }
-}
 
 fn arrived(id: &str, at_ms: i64) -> Write {
     arrived_via(id, at_ms, "udp")

@@ -2,6 +2,8 @@
 //! ports and database, and lookup of the external tools (SIPp) the tests drive it with.
 #![allow(dead_code)]
 
+pub mod db;
+
 use hotline::store::{CallRow, Store};
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, UdpSocket};
