@@ -150,6 +150,7 @@ urgent_line|You are being connected to our urgent line. Please hold.|正在为�
 callback_offer|To receive a callback, press 1.|如需回电，请按1。
 callback_number_is|We will call you back on|我们将回电至
 callback_confirm_keys|To confirm, press 1. To enter another number, press 2.|确认请按1，输入其他号码请按2。
+callback_enter_number|Please enter the number we should call, then press the hash key.|请输入回电号码，以井号键结束。
 callback_confirmed|Thank you. We will call you back within the promised time.|谢谢，我们将在承诺的时间内给您回电。
 after_hours|Thank you for calling ${COMPANY_EN}. Our office hours are ${HOURS_EN} You can leave a message after the tone, or request a callback.|感谢您致电${COMPANY_ZH}。我们的fu2wu4时间是${HOURS_ZH}。您可以在提示音后留言，或者预约回电。
 voicemail|Please leave your message after the tone. When you have finished, press the hash key or simply hang up.|请在提示音后留言，留言完毕请按井号键或直接挂机。
