@@ -308,6 +308,9 @@ impl Calls {
             return;
         };
         let path = self.voicemail_dir.join(format!("{}-voicemail.wav", c.id));
+        if let Err(e) = std::fs::create_dir_all(&self.voicemail_dir) {
+            tracing::error!(%e, dir = %self.voicemail_dir.display(), "cannot create the voicemail folder");
+        }
         if let Some(ivr) = c.ivr.as_mut() {
             ivr.recording_until = Some(now + max);
         }
