@@ -2,34 +2,19 @@
 //! secrets kept out of events and debug output, verification results, the calendar in
 //! branch conditions, the shipped plan's main paths, and the simulator.
 
+mod common;
+
+use common::ivr::*;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone};
 use chrono_tz::Tz;
 use hotline::ivr::plan::load_str;
 use hotline::ivr::{
-    Action, CallInfo, FollowUpKind, Input, Language, Plan, QueueOutcome, Secret, Session,
-    VerifyOutcome, Waiting,
+    Action, FollowUpKind, Input, Language, Plan, QueueOutcome, Secret, VerifyOutcome, Waiting,
 };
-
-/// The fake clock's origin: the only real clock read in these tests.
-fn base() -> Instant {
-    static BASE: OnceLock<Instant> = OnceLock::new();
-    *BASE.get_or_init(Instant::now)
-}
-
-fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Tz> {
-    chrono_tz::Asia::Shanghai
-        .with_ymd_and_hms(y, m, d, h, min, 0)
-        .unwrap()
-}
-
-/// Monday 23 November 2026, 10:00 in Shanghai: a working day, open.
-fn monday_10() -> DateTime<Tz> {
-    shanghai(2026, 11, 23, 10, 0)
-}
 
 /// Every node kind, one scenario per caller prefix (see `route`).
 const PLAN: &str = r##"
@@ -149,110 +134,6 @@ fn test_plan() -> Arc<Plan> {
             Arc::new(plan)
         })
         .clone()
-}
-
-/// One call on the fake clock, with every action it produced kept for later checks.
-struct Call {
-    session: Session,
-    now: Instant,
-    all: Vec<Action>,
-}
-
-impl Call {
-    fn start(plan: Arc<Plan>, caller: &str, at: DateTime<Tz>) -> (Call, Vec<Action>) {
-        let info = CallInfo {
-            caller: caller.into(),
-            called: "100".into(),
-        };
-        let mut call = Call {
-            session: Session::new(plan, info, at),
-            now: base(),
-            all: Vec::new(),
-        };
-        let first = call.step(Input::Start);
-        (call, first)
-    }
-
-    fn step(&mut self, input: Input) -> Vec<Action> {
-        let out = self.session.step(self.now, input);
-        self.all.extend(out.iter().cloned());
-        out
-    }
-
-    fn wait(&mut self, ms: u64) {
-        self.now += Duration::from_millis(ms);
-    }
-
-    /// The prompt plays for a second and ends.
-    fn done(&mut self) -> Vec<Action> {
-        self.wait(1000);
-        self.step(Input::PlaybackDone)
-    }
-
-    /// Keys 200 ms apart; all actions together.
-    fn keys(&mut self, keys: &str) -> Vec<Action> {
-        let mut out = Vec::new();
-        for k in keys.chars() {
-            self.wait(200);
-            out.extend(self.step(Input::Digit(k)));
-        }
-        out
-    }
-
-    /// Jumps to the next deadline and lets it pass.
-    fn expire(&mut self) -> Vec<Action> {
-        let deadline = self.session.next_timeout().expect("a timer runs");
-        self.now = deadline;
-        self.step(Input::Timeout)
-    }
-
-    fn events(&self) -> Vec<String> {
-        self.all
-            .iter()
-            .filter_map(|a| match a {
-                Action::Event { kind, detail } => Some(format!("{kind}: {detail}")),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-fn play(prompts: &[&str], barge_in: bool) -> Action {
-    Action::Play {
-        prompts: prompts.iter().map(|p| p.to_string()).collect(),
-        barge_in,
-    }
-}
-
-fn event(kind: &'static str, detail: &str) -> Action {
-    Action::Event {
-        kind,
-        detail: detail.into(),
-    }
-}
-
-fn outcome(code: &str) -> Action {
-    Action::SetOutcome { code: code.into() }
-}
-
-fn hangup(code: Option<&str>) -> Action {
-    Action::Hangup {
-        outcome: code.map(String::from),
-    }
-}
-
-fn digits(number: &str) -> Vec<String> {
-    number.chars().map(|c| format!("digit_{c}")).collect()
-}
-
-fn read_back(number: &str) -> Action {
-    let mut prompts = vec!["callback_number_is".to_string()];
-    prompts.extend(digits(number));
-    prompts.push("callback_confirm_keys".into());
-    Action::Play {
-        prompts,
-        barge_in: true,
-    }
 }
 
 #[test]

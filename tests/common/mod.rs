@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod ivr;
 
 use hotline::store::{CallRow, Store};
 use std::io::{BufRead, BufReader};
