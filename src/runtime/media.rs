@@ -123,12 +123,29 @@ pub(super) fn spawn(
     let thread = std::thread::Builder::new()
         .name("hotline-media".into())
         .spawn(move || {
+            raise_priority();
             let (recorder, recorder_thread) = recorder::spawn();
             run(rx, events, rtp_timeout, recorder);
             let _ = recorder_thread.join();
         })
         .expect("starting the media thread");
     (tx, thread)
+}
+
+/// Asks for real-time scheduling so the 20 ms deadlines hold when the core is busy; the
+/// thread sleeps most of each tick, so others still run. Without the privilege it stays
+/// an ordinary thread.
+fn raise_priority() {
+    use thread_priority::{
+        set_thread_priority_and_policy, thread_native_id, RealtimeThreadSchedulePolicy,
+        ThreadPriority, ThreadSchedulePolicy,
+    };
+    let policy = ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo);
+    let priority = ThreadPriority::Crossplatform(50u8.try_into().unwrap_or_default());
+    match set_thread_priority_and_policy(thread_native_id(), priority, policy) {
+        Ok(()) => tracing::debug!("media thread runs with real-time priority"),
+        Err(e) => tracing::info!(?e, "media thread keeps normal priority"),
+    }
 }
 
 fn run(
