@@ -2,6 +2,7 @@
 //! them together.
 
 pub mod admission;
+pub mod auth;
 pub mod call;
 pub mod dialog;
 pub mod endpoint;
