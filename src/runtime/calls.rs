@@ -283,12 +283,7 @@ impl Calls {
         let Some(prompts) = &self.prompts else {
             return (vec![], None);
         };
-        let clip = |name: &str| {
-            prompts.get(self.language, name).map(|p| match codec {
-                Codec::Pcmu => p.ulaw.clone(),
-                Codec::Pcma => p.alaw.clone(),
-            })
-        };
+        let clip = |name: &str| prompts.get(self.language, name).map(|p| p.clip(codec));
         let hour = chrono::Timelike::hour(&chrono::Local::now());
         let greeting = match hour {
             5..=11 => "greeting_morning",

@@ -6,7 +6,6 @@ use super::calls::Calls;
 use super::media::MediaCmd;
 use super::Input as RuntimeInput;
 use crate::core::media::player::Clip;
-use crate::core::sdp::Codec;
 use crate::core::sip::endpoint::{CallRef, EndCause, Endpoint};
 use crate::ivr::{
     Action, FollowUpKind, Input, Plan, QueueOutcome, Secret, Session, VerifyOutcome, Waiting,
@@ -245,10 +244,7 @@ impl Calls {
         names
             .iter()
             .filter_map(|n| prompts.get(lang, n))
-            .map(|p| match c.codec {
-                Codec::Pcmu => p.ulaw.clone(),
-                Codec::Pcma => p.alaw.clone(),
-            })
+            .map(|p| p.clip(c.codec))
             .collect()
     }
 

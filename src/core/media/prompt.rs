@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::core::sdp::Codec;
+
 use super::g711::{linear_to_alaw, linear_to_ulaw, ALAW_SILENCE, ULAW_SILENCE};
 
 /// The only sample rate prompts may have: G.711's.
@@ -100,6 +102,14 @@ pub struct Prompt {
 }
 
 impl Prompt {
+    /// The encoding a call using `codec` plays (shared, not copied).
+    pub fn clip(&self, codec: Codec) -> Arc<[u8]> {
+        match codec {
+            Codec::Pcmu => self.ulaw.clone(),
+            Codec::Pcma => self.alaw.clone(),
+        }
+    }
+
     /// Encodes 8 kHz samples once for both laws.
     pub fn from_samples(samples: &[i16]) -> Prompt {
         let padded = samples.len().div_ceil(FRAME_BYTES) * FRAME_BYTES;
