@@ -13,7 +13,7 @@ use crate::core::media::prompt::PromptSet;
 use crate::core::sdp::{Codec, LocalMedia, Offer};
 use crate::core::sip::endpoint::{CallRef, EndCause, Endpoint, Event, IncomingCall, Link};
 use crate::ivr::{Input as IvrInput, Plan};
-use crate::store::{now_ms, Store, Write, Writer};
+use crate::store::{now_ms, CallIvr, Store, Write, Writer};
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -469,15 +469,14 @@ impl Calls {
                 c.ivr = Some(IvrCall::new(plan, &c.caller, &c.called));
                 self.writer.send(Write::CallIvr {
                     id: c.id.clone(),
-                    language: c
-                        .ivr
-                        .as_ref()
-                        .map(|i| i.session.language().code().to_string()),
-                    customer: None,
-                    verified: Some(false),
-                    outcome: None,
-                    queue: None,
-                    priority: None,
+                    ivr: CallIvr {
+                        language: c
+                            .ivr
+                            .as_ref()
+                            .map(|i| i.session.language().code().to_string()),
+                        verified: Some(false),
+                        ..CallIvr::default()
+                    },
                 });
                 self.ivr_step(now, call, IvrInput::Start, ep);
             }

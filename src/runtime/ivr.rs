@@ -10,7 +10,7 @@ use crate::core::sip::endpoint::{CallRef, EndCause, Endpoint};
 use crate::ivr::{
     Action, FollowUpKind, Input, Plan, QueueOutcome, Secret, Session, VerifyOutcome, Waiting,
 };
-use crate::store::{self, now_ms, LockPolicy, NewFollowUp, Verification, Write};
+use crate::store::{self, now_ms, CallIvr, LockPolicy, NewFollowUp, Verification, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -143,15 +143,14 @@ impl Calls {
                 priority,
                 max_wait: _,
             } => {
-                self.ivr_record(call, |id| Write::CallIvr {
-                    id,
-                    language: None,
-                    customer: None,
-                    verified: None,
-                    outcome: None,
-                    queue: Some(queue.clone()),
-                    priority: Some(i32::from(priority)),
-                });
+                self.set_columns(
+                    call,
+                    CallIvr {
+                        queue: Some(queue),
+                        priority: Some(i32::from(priority)),
+                        ..CallIvr::default()
+                    },
+                );
                 // No agents exist yet: every queue overflows at once.
                 return Some(Input::QueueOutcome(QueueOutcome::Overflow));
             }
@@ -189,24 +188,20 @@ impl Calls {
                 ep.hangup(now, call, EndCause::Completed);
             }
             Action::Event { kind, detail } => self.event(call, kind, detail),
-            Action::SetOutcome { code } => self.ivr_record(call, |id| Write::CallIvr {
-                id,
-                language: None,
-                customer: None,
-                verified: None,
-                outcome: Some(code.clone()),
-                queue: None,
-                priority: None,
-            }),
-            Action::SetLanguage { lang } => self.ivr_record(call, |id| Write::CallIvr {
-                id,
-                language: Some(lang.clone()),
-                customer: None,
-                verified: None,
-                outcome: None,
-                queue: None,
-                priority: None,
-            }),
+            Action::SetOutcome { code } => self.set_columns(
+                call,
+                CallIvr {
+                    outcome: Some(code),
+                    ..CallIvr::default()
+                },
+            ),
+            Action::SetLanguage { lang } => self.set_columns(
+                call,
+                CallIvr {
+                    language: Some(lang),
+                    ..CallIvr::default()
+                },
+            ),
             Action::SurveyAnswer { question, score } => self.ivr_record(call, |id| Write::Survey {
                 id,
                 question: question as i32,
@@ -216,15 +211,13 @@ impl Calls {
             }),
             Action::Hangup { outcome } => {
                 if let Some(code) = outcome {
-                    self.ivr_record(call, |id| Write::CallIvr {
-                        id,
-                        language: None,
-                        customer: None,
-                        verified: None,
-                        outcome: Some(code.clone()),
-                        queue: None,
-                        priority: None,
-                    });
+                    self.set_columns(
+                        call,
+                        CallIvr {
+                            outcome: Some(code),
+                            ..CallIvr::default()
+                        },
+                    );
                 }
                 ep.hangup(now, call, EndCause::Completed);
             }
@@ -286,15 +279,14 @@ impl Calls {
         ep: &mut Endpoint,
     ) {
         if let VerifyOutcome::Ok { customer_id, .. } = &outcome {
-            self.ivr_record(call, |id| Write::CallIvr {
-                id,
-                language: None,
-                customer: Some(customer_id.clone()),
-                verified: Some(true),
-                outcome: None,
-                queue: None,
-                priority: None,
-            });
+            self.set_columns(
+                call,
+                CallIvr {
+                    customer: Some(customer_id.clone()),
+                    verified: Some(true),
+                    ..CallIvr::default()
+                },
+            );
         }
         self.ivr_step(now, call, Input::VerifyResult(outcome), ep);
     }
@@ -326,6 +318,11 @@ impl Calls {
 
     fn ivr_mut(&mut self, call: CallRef) -> Option<&mut IvrCall> {
         self.calls.get_mut(&call).and_then(|c| c.ivr.as_mut())
+    }
+
+    /// Sets the IVR's columns of the call's record (`None` fields stay as they are).
+    fn set_columns(&mut self, call: CallRef, ivr: CallIvr) {
+        self.ivr_record(call, |id| Write::CallIvr { id, ivr });
     }
 
     /// A write about the call, built from its id.

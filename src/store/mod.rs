@@ -145,18 +145,8 @@ pub enum Write {
     CallIvr {
         /// Our id of the call.
         id: String,
-        /// `"zh-CN"` or `"en"`.
-        language: Option<String>,
-        /// The verified customer's account.
-        customer: Option<String>,
-        /// Whether the caller passed verification.
-        verified: Option<bool>,
-        /// The call's outcome code, as declared in the dial plan.
-        outcome: Option<String>,
-        /// The queue the call went to.
-        queue: Option<String>,
-        /// Its priority there.
-        priority: Option<i32>,
+        /// The columns to set.
+        ivr: CallIvr,
     },
     /// A post-call survey answer (1 to 5); answering again replaces it.
     Survey {
@@ -427,22 +417,14 @@ where
             .bind(*at_ms)
             .bind(*kind)
             .bind(detail.as_str()),
-        Write::CallIvr {
-            id,
-            language,
-            customer,
-            verified,
-            outcome,
-            queue,
-            priority,
-        } => sqlx::query(followups::SET_CALL_IVR)
+        Write::CallIvr { id, ivr } => sqlx::query(followups::SET_CALL_IVR)
             .bind(id.as_str())
-            .bind(language.as_deref())
-            .bind(customer.as_deref())
-            .bind(*verified)
-            .bind(outcome.as_deref())
-            .bind(queue.as_deref())
-            .bind(*priority),
+            .bind(ivr.language.as_deref())
+            .bind(ivr.customer.as_deref())
+            .bind(ivr.verified)
+            .bind(ivr.outcome.as_deref())
+            .bind(ivr.queue.as_deref())
+            .bind(ivr.priority),
         Write::Survey {
             id,
             question,
