@@ -181,6 +181,12 @@ impl Calls {
                     self.digit(now, call, digit, "info", ep);
                 }
             }
+            // TODO(issue 5): agent legs, registrations and transfers.
+            Event::Progress { .. }
+            | Event::Answered { .. }
+            | Event::Request { .. }
+            | Event::RequestDone { .. }
+            | Event::Refer { .. } => {}
             Event::Ended {
                 call,
                 by,

@@ -3,7 +3,7 @@
 
 use super::message::{Method, Request};
 
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER, REFER, NOTIFY";
 pub const ACCEPT: &str = "application/sdp, application/dtmf-relay, application/dtmf";
 /// Option tags we implement; a Require naming anything else gets 420.
 pub const SUPPORTED: &[&str] = &[];

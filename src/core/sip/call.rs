@@ -10,8 +10,11 @@ pub struct CallRef(pub u64);
 /// Who ended a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndedBy {
+    /// The far end of an inbound call.
     Caller,
     Hotline,
+    /// The far end of a call we placed (an agent's phone).
+    Remote,
 }
 
 impl EndedBy {
@@ -19,6 +22,7 @@ impl EndedBy {
         match self {
             EndedBy::Caller => "caller",
             EndedBy::Hotline => "hotline",
+            EndedBy::Remote => "remote",
         }
     }
 }
@@ -42,6 +46,14 @@ pub enum EndCause {
     NoMedia,
     /// The dial plan ended the call (goodbye, after the survey, ...).
     Completed,
+    /// A call we placed got no final answer in time (Timer B, 408).
+    NoAnswer,
+    /// We cancelled a call we placed before it was answered.
+    Cancelled,
+    /// The agent's leg of a bridged call hung up.
+    AgentBye,
+    /// The call was transferred away (REFER).
+    Transferred,
 }
 
 impl EndCause {
@@ -55,6 +67,10 @@ impl EndCause {
             EndCause::Rejected => "rejected",
             EndCause::NoMedia => "no_media",
             EndCause::Completed => "completed",
+            EndCause::NoAnswer => "no_answer",
+            EndCause::Cancelled => "cancelled",
+            EndCause::AgentBye => "agent_bye",
+            EndCause::Transferred => "transferred",
         }
     }
 }
@@ -69,7 +85,14 @@ pub struct IncomingCall {
     /// The host the caller used to reach us (Request-URI), for Contact and SDP.
     pub local_host: String,
     pub offer: Option<Result<Offer, sdp::SdpError>>,
+    /// Authorization header values (digest credentials), for INVITEs that need them.
+    pub authorization: Vec<String>,
 }
+
+/// A request the endpoint does not answer itself (REGISTER): the owner answers it with
+/// [`Endpoint::respond_to`](super::endpoint::Endpoint::respond_to) or drops it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestRef(pub u64);
 
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -91,6 +114,25 @@ pub enum Event {
         content_type: Option<String>,
         body: Vec<u8>,
     },
+    /// A call we placed: a provisional response (180/183) arrived.
+    Progress { call: CallRef, status: u16 },
+    /// A call we placed was answered (2xx, ACK sent); `answer` is the callee's SDP.
+    Answered {
+        call: CallRef,
+        answer: Option<Offer>,
+    },
+    /// A request for the owner to answer (REGISTER).
+    Request {
+        id: RequestRef,
+        peer: Peer,
+        request: Box<super::message::Request>,
+    },
+    /// An out-of-dialog request we sent (OPTIONS ping) ended: the final status, or
+    /// `None` when nothing answered.
+    RequestDone { id: RequestRef, status: Option<u16> },
+    /// The far end asked to transfer the call (REFER, accepted with 202): `target` is
+    /// the Refer-To URI.
+    Refer { call: CallRef, target: String },
     Ended {
         call: CallRef,
         by: EndedBy,

@@ -8,14 +8,17 @@
 //! [`Endpoint::poll_timeout`]. It never reads a clock or touches a socket.
 
 use super::admission::{capabilities, precheck, ALLOW};
-pub use super::call::{CallRef, EndCause, EndedBy, Event, IncomingCall};
-use super::dialog::{split_list, Dialog};
+pub use super::call::{CallRef, EndCause, EndedBy, Event, IncomingCall, RequestRef};
+use super::dialog::{addr_uri, split_list, Dialog};
 use super::message::{
     self, build_response, frame_datagram, salvage_request, Essentials, Message, MessageError,
     Method, Request, Response,
 };
 pub use super::peer::{ConnId, Link, Peer, Transmit};
-use super::transaction::{ClientNonInvite, ServerInvite, ServerNonInvite, Timer, Timers, TxOutput};
+use super::transaction::{
+    AckParts, ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite, Timer, Timers,
+    TxOutput,
+};
 use crate::core::sdp::{self, LocalMedia, Offer};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::cmp::Reverse;
@@ -55,10 +58,13 @@ struct ServerKey {
     method: String,
 }
 
+/// A client transaction: its branch and method (a CANCEL shares its INVITE's branch).
+type ClientKey = (String, &'static str);
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum TimerRef {
     Server(ServerKey),
-    Client(String),
+    Client(ClientKey),
 }
 
 #[derive(Debug)]
@@ -76,10 +82,53 @@ struct ServerTx {
 }
 
 #[derive(Debug)]
+enum ClientMachine {
+    Invite(ClientInvite),
+    NonInvite(ClientNonInvite),
+}
+
+#[derive(Debug)]
 struct ClientTx {
-    machine: ClientNonInvite,
+    machine: ClientMachine,
     peer: Peer,
     scheduled: Option<Instant>,
+    /// The call an INVITE places.
+    call: Option<CallRef>,
+    /// Reported to the owner when it ends (OPTIONS pings).
+    report: Option<RequestRef>,
+}
+
+/// What we place a call with (a leg to an agent's phone).
+#[derive(Debug, Clone)]
+pub struct Dial {
+    pub peer: Peer,
+    /// Request-URI: the phone's registered Contact.
+    pub uri: String,
+    /// Our address as the phone reaches it, for Via, From and Contact.
+    pub local_host: String,
+    /// From: the caller's number, so the agent's phone shows who is calling.
+    pub from_user: String,
+    pub from_display: Option<String>,
+    /// Extra headers (the call's context for the agent's screen).
+    pub headers: Vec<(String, String)>,
+    /// Our offer.
+    pub media: LocalMedia,
+}
+
+/// What a call we placed needs until it is answered.
+#[derive(Debug)]
+struct Outbound {
+    branch: String,
+    /// Builds the CANCEL (and knows the INVITE's From and To).
+    parts: AckParts,
+    to: String,
+    /// A provisional response came: CANCEL may be sent (RFC 3261 9.1).
+    provisional: bool,
+    /// The owner gave the call up before it was answered: CANCEL when possible, and a
+    /// late 2xx is acknowledged and ended with BYE.
+    released: bool,
+    /// Our ACK of the 2xx, resent when the 2xx is (RFC 3261 13.2.2.4).
+    ack: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,11 +146,13 @@ struct Call {
     record_route: Vec<String>,
     dialog: Dialog,
     local_host: String,
-    /// The INVITE transaction whose ACK we wait for (the latest INVITE or re-INVITE).
-    invite_tx: ServerKey,
+    /// The INVITE transaction whose ACK we wait for (the latest INVITE or re-INVITE
+    /// received; none for a call we placed until the agent re-INVITEs).
+    invite_tx: Option<ServerKey>,
     state: CallState,
     media: Option<LocalMedia>,
     offer: Option<Offer>,
+    outbound: Option<Outbound>,
 }
 
 pub struct Endpoint {
@@ -110,8 +161,13 @@ pub struct Endpoint {
     next_call: u64,
     draining: bool,
     servers: HashMap<ServerKey, ServerTx>,
-    clients: HashMap<String, ClientTx>,
+    clients: HashMap<ClientKey, ClientTx>,
     calls: HashMap<CallRef, Call>,
+    /// INVITE branch of each call we placed, to find it from any response.
+    placed: HashMap<String, CallRef>,
+    /// Requests waiting for the owner's answer.
+    pending: HashMap<RequestRef, (ServerKey, Essentials, Peer)>,
+    next_request: u64,
     dialogs: HashMap<(String, String), CallRef>,
     timers: BinaryHeap<Reverse<(Instant, u64, TimerRef)>>,
     timer_seq: u64,
@@ -130,6 +186,9 @@ impl Endpoint {
             servers: HashMap::new(),
             clients: HashMap::new(),
             calls: HashMap::new(),
+            placed: HashMap::new(),
+            pending: HashMap::new(),
+            next_request: 1,
             dialogs: HashMap::new(),
             timers: BinaryHeap::new(),
             timer_seq: 0,
@@ -163,7 +222,12 @@ impl Endpoint {
 
     /// Calls not yet ended.
     pub fn live_calls(&self) -> Vec<CallRef> {
-        let mut v: Vec<CallRef> = self.calls.keys().copied().collect();
+        let mut v: Vec<CallRef> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| !c.outbound.as_ref().is_some_and(|o| o.released))
+            .map(|(k, _)| *k)
+            .collect();
         v.sort();
         v
     }
@@ -242,7 +306,7 @@ impl Endpoint {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        if c.state != CallState::Early {
+        if c.state != CallState::Early || c.outbound.is_some() {
             return;
         }
         let body = match &offer {
@@ -257,7 +321,11 @@ impl Endpoint {
 
     /// Refuses a call that was not answered yet.
     pub fn reject(&mut self, now: Instant, call: CallRef, status: u16, extra: &[(&str, &str)]) {
-        if self.calls.get(&call).map(|c| c.state) != Some(CallState::Early) {
+        if !self
+            .calls
+            .get(&call)
+            .is_some_and(|c| c.state == CallState::Early && c.outbound.is_none())
+        {
             return;
         }
         self.respond_invite(now, call, status, extra, None);
@@ -270,6 +338,9 @@ impl Endpoint {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
+        if c.state == CallState::Early && c.outbound.is_some() {
+            return self.cancel(now, call, cause);
+        }
         match c.state {
             CallState::Early => {
                 let status = if cause == EndCause::Shutdown {
@@ -293,26 +364,221 @@ impl Endpoint {
                 if let Some(ServerTx {
                     machine: ServerMachine::Invite(tx),
                     ..
-                }) = self.servers.get_mut(&c.invite_tx)
+                }) = c.invite_tx.as_ref().and_then(|k| self.servers.get_mut(k))
                 {
                     tx.on_2xx_ack();
                 }
-                let mut out = std::mem::take(&mut self.scratch);
-                let machine =
-                    ClientNonInvite::start(now, peer.transport(), self.cfg.timers, bytes, &mut out);
-                self.clients.insert(
-                    branch.clone(),
-                    ClientTx {
-                        machine,
-                        peer,
-                        scheduled: None,
-                    },
-                );
-                self.apply_client(now, &branch, &mut out);
-                self.scratch = out;
+                self.start_client(now, peer, branch, "BYE", bytes, None);
                 self.end_call(call, EndedBy::Hotline, cause, None);
             }
         }
+    }
+
+    /// Places a call (INVITE with our offer). Its progress comes back as
+    /// [`Event::Progress`], [`Event::Answered`] or [`Event::Ended`]; [`hangup`](Self::hangup)
+    /// cancels it while it rings.
+    pub fn dial(&mut self, now: Instant, d: Dial) -> CallRef {
+        let call = CallRef(self.next_call);
+        self.next_call += 1;
+        let (branch, tag) = (self.new_branch(), self.new_tag());
+        let call_id = format!("{:016x}@{}", self.rng.gen::<u64>(), d.local_host);
+        let via = format!(
+            "SIP/2.0/{} {}:{};branch={branch};rport",
+            d.peer.via_transport(),
+            d.local_host,
+            self.cfg.port
+        );
+        let display = d
+            .from_display
+            .as_deref()
+            .map(|n| format!("\"{}\" ", n.replace(['"', '\\', '\r', '\n'], "")))
+            .unwrap_or_default();
+        let from = format!(
+            "{display}<sip:{}@{}>;tag={tag}",
+            sanitize_user(&d.from_user),
+            d.local_host
+        );
+        let to = format!("<{}>", d.uri);
+        let media = d.media;
+        let body = media.offer();
+        let mut s = format!(
+            "INVITE {} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: {}\r\nAllow: {ALLOW}\r\n",
+            d.uri,
+            contact(&d.local_host, self.cfg.port, d.peer)
+        );
+        for (n, v) in &d.headers {
+            s.push_str(&format!("{n}: {}\r\n", v.replace(['\r', '\n'], " ")));
+        }
+        s.push_str(&format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        ));
+        let mut bytes = s.into_bytes();
+        bytes.extend_from_slice(&body);
+        let parts = AckParts {
+            uri: d.uri.clone(),
+            via,
+            from: from.clone(),
+            call_id: call_id.clone(),
+            cseq: 1,
+            routes: vec![],
+        };
+        let mut out = std::mem::take(&mut self.scratch);
+        let machine = ClientInvite::start(
+            now,
+            d.peer.transport(),
+            self.cfg.timers,
+            bytes,
+            parts.clone(),
+            &mut out,
+        );
+        let key: ClientKey = (branch.clone(), "INVITE");
+        self.clients.insert(
+            key.clone(),
+            ClientTx {
+                machine: ClientMachine::Invite(machine),
+                peer: d.peer,
+                scheduled: None,
+                call: Some(call),
+                report: None,
+            },
+        );
+        let dialog = Dialog {
+            call_id,
+            local_tag: tag,
+            remote_tag: None,
+            local: from,
+            remote: to.clone(),
+            remote_target: d.uri,
+            route_set: vec![],
+            remote_cseq: 0,
+            local_cseq: 1,
+        };
+        self.calls.insert(
+            call,
+            Call {
+                peer: d.peer,
+                ess: Essentials::default(),
+                record_route: vec![],
+                dialog,
+                local_host: d.local_host,
+                invite_tx: None,
+                state: CallState::Early,
+                media: Some(media),
+                offer: None,
+                outbound: Some(Outbound {
+                    branch: branch.clone(),
+                    parts,
+                    to,
+                    provisional: false,
+                    released: false,
+                    ack: None,
+                }),
+            },
+        );
+        self.placed.insert(branch, call);
+        self.apply_client(now, &key, &mut out);
+        self.scratch = out;
+        call
+    }
+
+    /// Gives up a call we placed that is not answered: CANCEL once the phone has sent a
+    /// provisional response (else as soon as it does). The owner hears `Ended` now.
+    fn cancel(&mut self, now: Instant, call: CallRef, cause: EndCause) {
+        let Some(o) = self.calls.get_mut(&call).and_then(|c| c.outbound.as_mut()) else {
+            return;
+        };
+        if o.released {
+            return;
+        }
+        o.released = true;
+        let send_now = o.provisional;
+        self.events.push_back(Event::Ended {
+            call,
+            by: EndedBy::Hotline,
+            cause,
+            status: None,
+        });
+        if send_now {
+            self.send_cancel(now, call);
+        }
+    }
+
+    fn send_cancel(&mut self, now: Instant, call: CallRef) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let Some(o) = &c.outbound else {
+            return;
+        };
+        let bytes = o.parts.build_cancel(&o.to);
+        let (peer, branch) = (c.peer, o.branch.clone());
+        self.start_client(now, peer, branch, "CANCEL", bytes, None);
+    }
+
+    /// Answers a request handed over as [`Event::Request`].
+    pub fn respond_to(
+        &mut self,
+        now: Instant,
+        id: RequestRef,
+        status: u16,
+        extra: &[(&str, &str)],
+    ) {
+        if let Some((key, ess, peer)) = self.pending.remove(&id) {
+            self.respond(now, &key, &ess, peer, status, None, extra, None);
+        }
+    }
+
+    /// Drops a request handed over as [`Event::Request`] without an answer (a source
+    /// that is shut out); its retransmissions come back as new requests.
+    pub fn drop_request(&mut self, id: RequestRef) {
+        if let Some((key, _, _)) = self.pending.remove(&id) {
+            self.servers.remove(&key);
+        }
+    }
+
+    /// Sends an out-of-dialog OPTIONS (a ping to see whether a phone is alive); the
+    /// outcome comes back as [`Event::RequestDone`].
+    pub fn ping(&mut self, now: Instant, peer: Peer, uri: &str, local_host: &str) -> RequestRef {
+        let id = RequestRef(self.next_request);
+        self.next_request += 1;
+        let (branch, tag) = (self.new_branch(), self.new_tag());
+        let call_id = format!("{:016x}@{local_host}", self.rng.gen::<u64>());
+        let bytes = format!(
+            "OPTIONS {uri} SIP/2.0\r\nVia: SIP/2.0/{} {local_host}:{};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:hotline@{local_host}>;tag={tag}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\nAccept: application/sdp\r\nContent-Length: 0\r\n\r\n",
+            peer.via_transport(),
+            self.cfg.port
+        )
+        .into_bytes();
+        self.start_client(now, peer, branch, "OPTIONS", bytes, Some(id));
+        id
+    }
+
+    fn start_client(
+        &mut self,
+        now: Instant,
+        peer: Peer,
+        branch: String,
+        method: &'static str,
+        bytes: Vec<u8>,
+        report: Option<RequestRef>,
+    ) {
+        let mut out = std::mem::take(&mut self.scratch);
+        let machine =
+            ClientNonInvite::start(now, peer.transport(), self.cfg.timers, bytes, &mut out);
+        let key: ClientKey = (branch, method);
+        self.clients.insert(
+            key.clone(),
+            ClientTx {
+                machine: ClientMachine::NonInvite(machine),
+                peer,
+                scheduled: None,
+                call: None,
+                report,
+            },
+        );
+        self.apply_client(now, &key, &mut out);
+        self.scratch = out;
     }
 
     // ---- time ----
@@ -341,16 +607,19 @@ impl Endpoint {
                     }
                     self.apply_server(now, &key, &mut out);
                 }
-                TimerRef::Client(branch) => {
-                    let Some(tx) = self.clients.get_mut(&branch) else {
+                TimerRef::Client(key) => {
+                    let Some(tx) = self.clients.get_mut(&key) else {
                         continue;
                     };
                     if tx.scheduled != Some(t) {
                         continue;
                     }
                     tx.scheduled = None;
-                    tx.machine.on_timeout(now, &mut out);
-                    self.apply_client(now, &branch, &mut out);
+                    match &mut tx.machine {
+                        ClientMachine::Invite(m) => m.on_timeout(now, &mut out),
+                        ClientMachine::NonInvite(m) => m.on_timeout(now, &mut out),
+                    }
+                    self.apply_client(now, &key, &mut out);
                 }
             }
             self.scratch = out;
@@ -398,7 +667,16 @@ impl Endpoint {
             (Method::Options, false) => {
                 self.respond(now, &key, &req.ess, peer, 200, None, &capabilities(), None)
             }
-            (Method::Register, _) => self.respond(now, &key, &req.ess, peer, 403, None, &[], None),
+            (Method::Register, _) => {
+                let id = RequestRef(self.next_request);
+                self.next_request += 1;
+                self.pending.insert(id, (key, req.ess.clone(), peer));
+                self.events.push_back(Event::Request {
+                    id,
+                    peer,
+                    request: Box::new(req),
+                });
+            }
             (_, true) => self.in_dialog(now, key, peer, req),
             (_, false) => self.respond(now, &key, &req.ess, peer, 481, None, &[], None),
         }
@@ -440,10 +718,11 @@ impl Endpoint {
                 record_route,
                 dialog,
                 local_host: local_host.clone(),
-                invite_tx: key.clone(),
+                invite_tx: Some(key.clone()),
                 state: CallState::Early,
                 media: None,
                 offer: None,
+                outbound: None,
             },
         );
         if let Some(tx) = self.servers.get_mut(&key) {
@@ -460,6 +739,12 @@ impl Endpoint {
                 peer,
                 local_host,
                 offer,
+                authorization: req
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n == "Authorization")
+                    .map(|(_, v)| v.clone())
+                    .collect(),
             }),
         });
     }
@@ -510,7 +795,9 @@ impl Endpoint {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
-        let k = c.invite_tx.clone();
+        let Some(k) = c.invite_tx.clone() else {
+            return;
+        };
         if let Some(ServerTx {
             machine: ServerMachine::Invite(m),
             ..
@@ -552,9 +839,15 @@ impl Endpoint {
         }
         match req.method {
             Method::Bye => {
+                let by = if c.outbound.is_some() {
+                    EndedBy::Remote
+                } else {
+                    EndedBy::Caller
+                };
                 self.respond(now, &key, &req.ess, peer, 200, None, &[], None);
-                self.end_call(call, EndedBy::Caller, EndCause::CallerBye, None);
+                self.end_call(call, by, EndCause::CallerBye, None);
             }
+            Method::Refer => self.on_refer(now, call, key, peer, req),
             Method::Info => {
                 self.respond(now, &key, &req.ess, peer, 200, None, &[], None);
                 self.events.push_back(Event::Info {
@@ -607,7 +900,7 @@ impl Endpoint {
         let changed = c.offer.as_ref() != Some(&offer);
         let body = media.answer(&offer, changed);
         c.offer = Some(offer.clone());
-        c.invite_tx = key.clone();
+        c.invite_tx = Some(key.clone());
         let contact = contact(&c.local_host, self.cfg.port, peer);
         let tag = c.dialog.local_tag.clone();
         let ess = req.ess.clone();
@@ -626,16 +919,182 @@ impl Endpoint {
         }
     }
 
+    /// REFER (RFC 3515, blind transfer): accepted with 202; the owner is told the target
+    /// and the far end hears a final NOTIFY at once, so its phone can hang up.
+    fn on_refer(&mut self, now: Instant, call: CallRef, key: ServerKey, peer: Peer, req: Request) {
+        let Some(target) = req.header("Refer-To").map(|v| addr_uri(v).to_string()) else {
+            return self.respond(now, &key, &req.ess, peer, 400, None, &[], None);
+        };
+        let tag = self.calls.get(&call).map(|c| c.dialog.local_tag.clone());
+        self.respond(now, &key, &req.ess, peer, 202, tag.as_deref(), &[], None);
+        let branch = self.new_branch();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let via = format!(
+            "SIP/2.0/{} {}:{};branch={branch};rport",
+            peer.via_transport(),
+            c.local_host,
+            self.cfg.port
+        );
+        let bytes = c.dialog.request_with_body(
+            "NOTIFY",
+            &via,
+            &[
+                ("Event", "refer"),
+                ("Subscription-State", "terminated;reason=noresource"),
+            ],
+            ("message/sipfrag;version=2.0", b"SIP/2.0 200 OK\r\n"),
+        );
+        let peer = c.peer;
+        self.start_client(now, peer, branch, "NOTIFY", bytes, None);
+        self.events.push_back(Event::Refer { call, target });
+    }
+
     // ---- responses to our requests ----
 
     fn on_response(&mut self, now: Instant, resp: Response) {
+        let method: &'static str = match resp.cseq_method {
+            Method::Invite => "INVITE",
+            Method::Bye => "BYE",
+            Method::Cancel => "CANCEL",
+            Method::Options => "OPTIONS",
+            Method::Notify => "NOTIFY",
+            _ => return,
+        };
+        let key: ClientKey = (resp.branch.clone(), method);
         let mut out = std::mem::take(&mut self.scratch);
-        if let Some(tx) = self.clients.get_mut(&resp.branch) {
-            tx.machine.on_response(now, resp.status, &mut out);
+        if let Some(tx) = self.clients.get_mut(&key) {
+            match &mut tx.machine {
+                ClientMachine::Invite(m) => m.on_response(now, resp.status, &resp.to, &mut out),
+                ClientMachine::NonInvite(m) => m.on_response(now, resp.status, &mut out),
+            }
         }
-        let branch = resp.branch;
-        self.apply_client(now, &branch, &mut out);
+        self.apply_client(now, &key, &mut out);
         self.scratch = out;
+        if method == "INVITE" {
+            if let Some(&call) = self.placed.get(&resp.branch) {
+                self.on_placed_response(now, call, resp);
+            }
+        }
+    }
+
+    /// A response to an INVITE we sent (also a retransmitted 2xx after the transaction).
+    fn on_placed_response(&mut self, now: Instant, call: CallRef, resp: Response) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(o) = c.outbound.as_mut() else {
+            return;
+        };
+        match resp.status {
+            100..=199 => {
+                if !o.provisional {
+                    o.provisional = true;
+                    if o.released {
+                        return self.send_cancel(now, call);
+                    }
+                }
+                if resp.status > 100 && c.state == CallState::Early && !o.released {
+                    self.events.push_back(Event::Progress {
+                        call,
+                        status: resp.status,
+                    });
+                }
+            }
+            200..=299 => {
+                if let Some(ack) = &o.ack {
+                    // A retransmitted 2xx: our ACK was lost.
+                    let t = Transmit {
+                        peer: c.peer,
+                        bytes: ack.clone(),
+                    };
+                    self.transmits.push_back(t);
+                    return;
+                }
+                let branch = format!("z9hG4bK{:016x}", self.rng.gen::<u64>());
+                let fallback = c.dialog.remote_target.clone();
+                c.dialog = Dialog::uac(
+                    c.dialog.call_id.clone(),
+                    c.dialog.local.clone(),
+                    c.dialog.local_tag.clone(),
+                    &resp,
+                    1,
+                    &fallback,
+                );
+                let via = format!(
+                    "SIP/2.0/{} {}:{};branch={branch};rport",
+                    c.peer.via_transport(),
+                    c.local_host,
+                    self.cfg.port
+                );
+                let ack = c.dialog.ack(1, &via);
+                o.ack = Some(ack.clone());
+                let released = o.released;
+                c.state = CallState::Answered;
+                let answer = (!resp.body.is_empty())
+                    .then(|| sdp::parse_offer(&resp.body).ok())
+                    .flatten();
+                c.offer = answer.clone();
+                let peer = c.peer;
+                self.dialogs
+                    .insert((c.dialog.call_id.clone(), c.dialog.local_tag.clone()), call);
+                self.transmits.push_back(Transmit { peer, bytes: ack });
+                if released {
+                    // Answered as we cancelled: end it at once (RFC 3261 15).
+                    self.hangup_released(now, call);
+                } else {
+                    self.events.push_back(Event::Answered { call, answer });
+                }
+            }
+            _ => {
+                let released = o.released;
+                self.forget_placed(call);
+                if !released {
+                    let cause = match resp.status {
+                        408 | 480 => EndCause::NoAnswer,
+                        _ => EndCause::Rejected,
+                    };
+                    self.events.push_back(Event::Ended {
+                        call,
+                        by: EndedBy::Remote,
+                        cause,
+                        status: Some(resp.status),
+                    });
+                }
+            }
+        }
+    }
+
+    /// BYE for a call the owner already gave up (a 2xx that raced our CANCEL).
+    fn hangup_released(&mut self, now: Instant, call: CallRef) {
+        let branch = self.new_branch();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let via = format!(
+            "SIP/2.0/{} {}:{};branch={branch};rport",
+            c.peer.via_transport(),
+            c.local_host,
+            self.cfg.port
+        );
+        let bytes = c.dialog.request("BYE", &via, &[]);
+        let peer = c.peer;
+        self.start_client(now, peer, branch, "BYE", bytes, None);
+        self.forget_placed(call);
+    }
+
+    /// Drops a call we placed without telling the owner (it knows already).
+    fn forget_placed(&mut self, call: CallRef) {
+        if let Some(c) = self.calls.remove(&call) {
+            self.dialogs
+                .remove(&(c.dialog.call_id.clone(), c.dialog.local_tag.clone()));
+            if let Some(o) = c.outbound {
+                // 2xx retransmissions still find the call's ACK until Timer B would
+                // have run out; after that the branch is forgotten.
+                self.placed.remove(&o.branch);
+            }
+        }
     }
 
     // ---- plumbing ----
@@ -651,7 +1110,10 @@ impl Endpoint {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
-        let (key, ess, peer) = (c.invite_tx.clone(), c.ess.clone(), c.peer);
+        let Some(key) = c.invite_tx.clone() else {
+            return;
+        };
+        let (ess, peer) = (c.ess.clone(), c.peer);
         let tag = c.dialog.local_tag.clone();
         let mut headers: Vec<(&str, String)> =
             extra.iter().map(|(n, v)| (*n, v.to_string())).collect();
@@ -725,9 +1187,9 @@ impl Endpoint {
                 TxOutput::Send(bytes) => self.transmits.push_back(Transmit { peer, bytes }),
                 TxOutput::Timeout(Timer::H) => {
                     let answered_call = call.filter(|c| {
-                        self.calls
-                            .get(c)
-                            .is_some_and(|c| c.state == CallState::Answered && &c.invite_tx == key)
+                        self.calls.get(c).is_some_and(|c| {
+                            c.state == CallState::Answered && c.invite_tx.as_ref() == Some(key)
+                        })
                     });
                     if let Some(call) = answered_call {
                         tracing::info!(call = call.0, "no ACK for 2xx; hanging up");
@@ -745,25 +1207,62 @@ impl Endpoint {
         }
     }
 
-    fn apply_client(&mut self, _now: Instant, branch: &str, out: &mut Vec<TxOutput>) {
-        let Some(tx) = self.clients.get(branch) else {
+    fn apply_client(&mut self, _now: Instant, key: &ClientKey, out: &mut Vec<TxOutput>) {
+        let Some(tx) = self.clients.get(key) else {
             out.clear();
             return;
         };
-        let peer = tx.peer;
+        let (peer, call, report) = (tx.peer, tx.call, tx.report);
         let mut terminated = false;
         for o in out.drain(..) {
             match o {
                 TxOutput::Send(bytes) => self.transmits.push_back(Transmit { peer, bytes }),
-                TxOutput::Timeout(t) => tracing::debug!(?t, "BYE got no answer"),
+                TxOutput::Timeout(t) => {
+                    tracing::debug!(?t, method = key.1, "request got no answer");
+                    if let Some(id) = report {
+                        self.events
+                            .push_back(Event::RequestDone { id, status: None });
+                    }
+                    if let Some(call) = call {
+                        self.placed_timed_out(call);
+                    }
+                }
+                TxOutput::Response(status) if status >= 200 => {
+                    if let Some(id) = report {
+                        self.events.push_back(Event::RequestDone {
+                            id,
+                            status: Some(status),
+                        });
+                    }
+                }
                 TxOutput::Terminated => terminated = true,
                 TxOutput::Response(_) => {}
             }
         }
         if terminated {
-            self.clients.remove(branch);
+            self.clients.remove(key);
         } else {
-            self.reschedule(TimerRef::Client(branch.to_string()));
+            self.reschedule(TimerRef::Client(key.clone()));
+        }
+    }
+
+    /// Timer B: the phone never gave a final answer.
+    fn placed_timed_out(&mut self, call: CallRef) {
+        let Some(o) = self.calls.get(&call).and_then(|c| c.outbound.as_ref()) else {
+            return;
+        };
+        if o.ack.is_some() {
+            return;
+        }
+        let released = o.released;
+        self.forget_placed(call);
+        if !released {
+            self.events.push_back(Event::Ended {
+                call,
+                by: EndedBy::Remote,
+                cause: EndCause::NoAnswer,
+                status: None,
+            });
         }
     }
 
@@ -779,8 +1278,14 @@ impl Endpoint {
                 ),
                 None => return,
             },
-            TimerRef::Client(b) => match self.clients.get_mut(b) {
-                Some(tx) => (tx.machine.next_deadline(), &mut tx.scheduled),
+            TimerRef::Client(k) => match self.clients.get_mut(k) {
+                Some(tx) => (
+                    match &tx.machine {
+                        ClientMachine::Invite(m) => m.next_deadline(),
+                        ClientMachine::NonInvite(m) => m.next_deadline(),
+                    },
+                    &mut tx.scheduled,
+                ),
                 None => return,
             },
         };
@@ -798,6 +1303,9 @@ impl Endpoint {
         if let Some(c) = self.calls.remove(&call) {
             self.dialogs
                 .remove(&(c.dialog.call_id.clone(), c.dialog.local_tag.clone()));
+            if let Some(o) = &c.outbound {
+                self.placed.remove(&o.branch);
+            }
             self.events.push_back(Event::Ended {
                 call,
                 by,
@@ -859,6 +1367,20 @@ fn request_host(uri: &str) -> Option<String> {
         host.split(':').next()?
     };
     (!host.is_empty()).then(|| host.to_string())
+}
+
+/// A user part safe to put in a URI: anything but unreserved characters and the few
+/// a telephone number uses is dropped.
+fn sanitize_user(user: &str) -> String {
+    let s: String = user
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.!~*+".contains(*c))
+        .collect();
+    if s.is_empty() {
+        "anonymous".into()
+    } else {
+        s
+    }
 }
 
 fn contact(host: &str, port: u16, peer: Peer) -> String {

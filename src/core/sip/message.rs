@@ -50,6 +50,8 @@ pub enum Method {
     Options,
     Info,
     Register,
+    Refer,
+    Notify,
     Other(String),
 }
 
@@ -63,6 +65,8 @@ impl Method {
             "OPTIONS" => Method::Options,
             "INFO" => Method::Info,
             "REGISTER" => Method::Register,
+            "REFER" => Method::Refer,
+            "NOTIFY" => Method::Notify,
             other => Method::Other(other.to_string()),
         }
     }
@@ -75,6 +79,8 @@ impl Method {
             Method::Options => "OPTIONS",
             Method::Info => "INFO",
             Method::Register => "REGISTER",
+            Method::Refer => "REFER",
+            Method::Notify => "NOTIFY",
             Method::Other(s) => s,
         }
     }
@@ -143,6 +149,12 @@ pub struct Response {
     pub cseq_method: Method,
     pub to_tag: Option<String>,
     pub call_id: String,
+    /// The To header as received (with the callee's tag), for ACK and the dialog.
+    pub to: String,
+    /// The first Contact URI's header value, when there is one (the callee's target).
+    pub contact: Option<String>,
+    /// Record-Route values in order (the UAC reverses them into its route set).
+    pub record_route: Vec<String>,
     pub body: Vec<u8>,
 }
 
@@ -684,6 +696,18 @@ fn parse_response(bytes: &[u8], head: &str, start: &str) -> Result<Message, Mess
         cseq_method,
         to_tag: header_param(&to, "tag").map(str::to_string),
         call_id: one("Call-ID")?,
+        contact: lines
+            .iter()
+            .find(|(n, _)| n == "Contact")
+            .map(|(_, v)| v.clone()),
+        record_route: lines
+            .iter()
+            .filter(|(n, _)| n == "Record-Route")
+            .flat_map(|(_, v)| split_outside(v, ','))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect(),
+        to,
         body: resp.body,
     })))
 }

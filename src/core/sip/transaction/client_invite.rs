@@ -19,8 +19,18 @@ pub struct AckParts {
 impl AckParts {
     /// The ACK, with the To header (and its tag) taken from the response.
     pub fn build(&self, to: &str) -> Vec<u8> {
+        self.build_method("ACK", to)
+    }
+
+    /// The CANCEL of the INVITE (RFC 3261 9.1): same Request-URI, Via, From, To, Call-ID
+    /// and CSeq number; `to` is the INVITE's To, without a tag.
+    pub fn build_cancel(&self, to: &str) -> Vec<u8> {
+        self.build_method("CANCEL", to)
+    }
+
+    fn build_method(&self, method: &str, to: &str) -> Vec<u8> {
         let mut s = format!(
-            "ACK {} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} ACK\r\n",
+            "{method} {} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {method}\r\n",
             self.uri, self.via, self.from, to, self.call_id, self.cseq
         );
         for r in &self.routes {

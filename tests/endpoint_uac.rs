@@ -1,0 +1,344 @@
+//! Calls the endpoint places (legs to agents' phones), REGISTER handed to the owner, and
+//! REFER, on a fake clock with no sockets.
+
+use hotline::core::sdp::LocalMedia;
+use hotline::core::sip::endpoint::{
+    CallRef, Dial, EndCause, EndedBy, Endpoint, EndpointConfig, Event, Link, Peer,
+};
+use hotline::core::sip::message::{parse, Message};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const ANSWER: &str = "v=0\r\no=- 7 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 18000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
+
+struct Phone {
+    ep: Endpoint,
+    now: Instant,
+    addr: SocketAddr,
+}
+
+impl Phone {
+    fn new() -> Self {
+        Phone {
+            ep: Endpoint::new(EndpointConfig::default()),
+            now: Instant::now(),
+            addr: "127.0.0.1:5080".parse().unwrap(),
+        }
+    }
+
+    fn dial(&mut self) -> CallRef {
+        self.ep.dial(
+            self.now,
+            Dial {
+                peer: Peer {
+                    link: Link::Udp,
+                    addr: self.addr,
+                },
+                uri: "sip:1024@127.0.0.1:5080".into(),
+                local_host: "127.0.0.1".into(),
+                from_user: "13800138000".into(),
+                from_display: Some("Customer".into()),
+                headers: vec![("X-Hotline-Queue".into(), "billing".into())],
+                media: LocalMedia {
+                    ip: "127.0.0.1".parse().unwrap(),
+                    port: 20000,
+                    session_id: 1,
+                    version: 1,
+                },
+            },
+        )
+    }
+
+    /// What the endpoint sent, as text.
+    fn sent(&mut self) -> Vec<String> {
+        std::iter::from_fn(|| self.ep.poll_transmit())
+            .map(|t| {
+                assert_eq!(t.peer.addr, self.addr);
+                String::from_utf8(t.bytes).unwrap()
+            })
+            .collect()
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.ep.poll_event()).collect()
+    }
+
+    fn recv(&mut self, bytes: &str) {
+        self.ep.handle_datagram(self.now, self.addr, bytes.as_bytes());
+    }
+
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        while let Some(t) = self.ep.poll_timeout().filter(|t| *t <= end) {
+            self.now = t.max(self.now);
+            self.ep.handle_timeout(self.now);
+        }
+        self.now = end;
+    }
+}
+
+fn header<'a>(msg: &'a str, name: &str) -> &'a str {
+    msg.lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim())
+        })
+        .unwrap_or_else(|| panic!("no {name} in\n{msg}"))
+}
+
+/// The phone's response to `req`, copying Via, From, Call-ID and CSeq.
+fn reply(req: &str, status: u16, to_tag: Option<&str>, body: &str) -> String {
+    let to = match to_tag {
+        Some(t) => format!("{};tag={t}", header(req, "To")),
+        None => header(req, "To").to_string(),
+    };
+    let ctype = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/sdp\r\n"
+    };
+    format!(
+        "SIP/2.0 {status} Whatever\r\nVia: {}\r\nFrom: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {}\r\nContact: <sip:1024@127.0.0.1:5080>\r\n{ctype}Content-Length: {}\r\n\r\n{body}",
+        header(req, "Via"),
+        header(req, "From"),
+        header(req, "Call-ID"),
+        header(req, "CSeq"),
+        body.len()
+    )
+}
+
+/// A request from the phone inside the dialog of `invite` (answered with tag `ph`).
+fn in_dialog(invite: &str, method: &str, cseq: u32, extra: &str) -> String {
+    format!(
+        "{method} sip:hotline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKph{cseq}\r\nMax-Forwards: 70\r\nFrom: {};tag=ph\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} {method}\r\n{extra}Content-Length: 0\r\n\r\n",
+        header(invite, "To"),
+        header(invite, "From"),
+        header(invite, "Call-ID"),
+    )
+}
+
+fn method(msg: &str) -> &str {
+    msg.split(' ').next().unwrap()
+}
+
+#[test]
+fn a_placed_call_rings_is_answered_acknowledged_and_hung_up_by_the_phone() {
+    let mut p = Phone::new();
+    let call = p.dial();
+    let sent = p.sent();
+    assert_eq!(sent.len(), 1);
+    let invite = sent[0].clone();
+    assert!(invite.starts_with("INVITE sip:1024@127.0.0.1:5080 SIP/2.0\r\n"));
+    assert!(header(&invite, "From").contains("sip:13800138000@127.0.0.1"));
+    assert_eq!(header(&invite, "X-Hotline-Queue"), "billing");
+    assert!(invite.contains("m=audio 20000 RTP/AVP"));
+    assert!(matches!(parse(invite.as_bytes()), Ok(Message::Request(_))));
+
+    // Over UDP the INVITE is repeated until a response comes (Timer A).
+    p.advance(Duration::from_millis(600));
+    assert_eq!(p.sent().len(), 1, "retransmitted after T1");
+
+    p.recv(&reply(&invite, 180, Some("ph"), ""));
+    assert!(matches!(p.events().as_slice(), [Event::Progress { call: c, status: 180 }] if *c == call));
+    p.advance(Duration::from_secs(5));
+    assert!(p.sent().is_empty(), "no retransmission once ringing");
+
+    p.recv(&reply(&invite, 200, Some("ph"), ANSWER));
+    let sent = p.sent();
+    assert_eq!(sent.len(), 1);
+    let ack = &sent[0];
+    assert!(ack.starts_with("ACK sip:1024@127.0.0.1:5080 SIP/2.0"));
+    assert_eq!(header(ack, "CSeq"), "1 ACK");
+    assert!(header(ack, "To").ends_with(";tag=ph"));
+    match p.events().as_slice() {
+        [Event::Answered { call: c, answer: Some(a) }] => {
+            assert_eq!(*c, call);
+            assert_eq!(a.remote, Some("127.0.0.1:18000".parse().unwrap()));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A repeated 2xx (our ACK was lost) gets the same ACK again.
+    p.recv(&reply(&invite, 200, Some("ph"), ANSWER));
+    assert_eq!(p.sent(), vec![ack.clone()]);
+
+    // The agent hangs up.
+    p.recv(&in_dialog(&invite, "BYE", 1, ""));
+    let sent = p.sent();
+    assert!(sent[0].starts_with("SIP/2.0 200 OK"), "{}", sent[0]);
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Ended { call: c, by: EndedBy::Remote, cause: EndCause::CallerBye, .. }] if *c == call
+    ));
+    assert!(p.ep.live_calls().is_empty());
+}
+
+#[test]
+fn hotline_hangs_up_an_answered_leg_with_bye_in_its_dialog() {
+    let mut p = Phone::new();
+    let call = p.dial();
+    let invite = p.sent().remove(0);
+    p.recv(&reply(&invite, 200, Some("ph"), ANSWER));
+    p.sent();
+    p.events();
+    p.ep.hangup(p.now, call, EndCause::CallerBye);
+    let bye = p.sent().remove(0);
+    assert_eq!(method(&bye), "BYE");
+    assert_eq!(header(&bye, "CSeq"), "2 BYE");
+    assert!(header(&bye, "To").ends_with(";tag=ph"));
+    assert!(matches!(p.events().as_slice(), [Event::Ended { .. }]));
+}
+
+#[test]
+fn a_ringing_leg_is_cancelled_and_the_487_acknowledged() {
+    let mut p = Phone::new();
+    let call = p.dial();
+    let invite = p.sent().remove(0);
+    p.recv(&reply(&invite, 180, Some("ph"), ""));
+    p.events();
+    p.ep.hangup(p.now, call, EndCause::Cancelled);
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Ended { cause: EndCause::Cancelled, by: EndedBy::Hotline, .. }]
+    ));
+    let cancel = p.sent().remove(0);
+    assert_eq!(method(&cancel), "CANCEL");
+    assert_eq!(header(&cancel, "Via"), header(&invite, "Via"), "same branch");
+    assert_eq!(header(&cancel, "CSeq"), "1 CANCEL");
+    assert!(!header(&cancel, "To").contains("tag="));
+    p.recv(&reply(&cancel, 200, Some("ph"), ""));
+    p.recv(&reply(&invite, 487, Some("ph"), ""));
+    let sent = p.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(method(&sent[0]), "ACK");
+    assert!(p.events().is_empty(), "the owner was told once");
+    assert!(p.ep.live_calls().is_empty());
+}
+
+#[test]
+fn cancel_waits_for_a_provisional_response_and_a_racing_2xx_is_ended_with_bye() {
+    let mut p = Phone::new();
+    let call = p.dial();
+    let invite = p.sent().remove(0);
+    p.ep.hangup(p.now, call, EndCause::Cancelled);
+    assert!(matches!(p.events().as_slice(), [Event::Ended { .. }]));
+    assert!(p.sent().is_empty(), "no CANCEL before a provisional response");
+    p.recv(&reply(&invite, 100, None, ""));
+    let cancel = p.sent().remove(0);
+    assert_eq!(method(&cancel), "CANCEL");
+    // The phone answered before it saw the CANCEL.
+    p.recv(&reply(&invite, 200, Some("ph"), ANSWER));
+    let sent = p.sent();
+    let methods: Vec<&str> = sent.iter().map(|m| method(m)).collect();
+    assert_eq!(methods, ["ACK", "BYE"]);
+    assert!(p.events().is_empty());
+}
+
+#[test]
+fn a_refused_leg_is_acknowledged_and_reported_with_its_status() {
+    let mut p = Phone::new();
+    let call = p.dial();
+    let invite = p.sent().remove(0);
+    p.recv(&reply(&invite, 486, Some("ph"), ""));
+    assert_eq!(method(&p.sent()[0]), "ACK");
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Ended { call: c, cause: EndCause::Rejected, status: Some(486), by: EndedBy::Remote }] if *c == call
+    ));
+}
+
+#[test]
+fn a_phone_that_never_answers_ends_the_leg_after_timer_b() {
+    let mut p = Phone::new();
+    let call = p.dial();
+    p.sent();
+    p.advance(Duration::from_secs(31));
+    assert!(p.events().is_empty());
+    p.advance(Duration::from_secs(2));
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Ended { call: c, cause: EndCause::NoAnswer, .. }] if *c == call
+    ));
+}
+
+#[test]
+fn register_is_handed_to_the_owner_and_answered_as_it_says() {
+    let mut p = Phone::new();
+    let reg = "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKreg1\r\nMax-Forwards: 70\r\nFrom: <sip:1024@127.0.0.1>;tag=r1\r\nTo: <sip:1024@127.0.0.1>\r\nCall-ID: reg-1\r\nCSeq: 1 REGISTER\r\nContact: <sip:1024@127.0.0.1:5080>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n";
+    p.recv(reg);
+    let id = match p.events().as_slice() {
+        [Event::Request { id, request, .. }] => {
+            assert_eq!(request.header("Expires"), Some("600"));
+            *id
+        }
+        other => panic!("{other:?}"),
+    };
+    p.ep.respond_to(p.now, id, 401, &[("WWW-Authenticate", "Digest realm=\"x\"")]);
+    let sent = p.sent();
+    assert!(sent[0].starts_with("SIP/2.0 401 "));
+    assert_eq!(header(&sent[0], "WWW-Authenticate"), "Digest realm=\"x\"");
+    // The retransmission gets the same answer from the transaction, not a new event.
+    p.recv(reg);
+    assert!(p.sent()[0].starts_with("SIP/2.0 401 "));
+    assert!(p.events().is_empty());
+
+    // A dropped request leaves nothing behind; its retransmission is a new request.
+    let reg2 = reg.replace("z9hG4bKreg1", "z9hG4bKreg2");
+    p.recv(&reg2);
+    let [Event::Request { id, .. }] = p.events()[..] else {
+        panic!()
+    };
+    p.ep.drop_request(id);
+    assert!(p.sent().is_empty());
+    p.recv(&reg2);
+    assert!(matches!(p.events().as_slice(), [Event::Request { .. }]));
+}
+
+#[test]
+fn refer_is_accepted_reported_and_notified() {
+    let mut p = Phone::new();
+    let call = p.dial();
+    let invite = p.sent().remove(0);
+    p.recv(&reply(&invite, 200, Some("ph"), ANSWER));
+    p.sent();
+    p.events();
+    p.recv(&in_dialog(
+        &invite,
+        "REFER",
+        1,
+        "Refer-To: <sip:complaints@127.0.0.1>\r\n",
+    ));
+    let sent = p.sent();
+    assert!(sent[0].starts_with("SIP/2.0 202 "), "{}", sent[0]);
+    assert_eq!(method(&sent[1]), "NOTIFY");
+    assert!(sent[1].ends_with("SIP/2.0 200 OK\r\n"));
+    assert!(header(&sent[1], "Subscription-State").starts_with("terminated"));
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Refer { call: c, target }] if *c == call && target == "sip:complaints@127.0.0.1"
+    ));
+}
+
+#[test]
+fn an_options_ping_reports_the_answer_or_the_silence() {
+    let mut p = Phone::new();
+    let peer = Peer {
+        link: Link::Udp,
+        addr: p.addr,
+    };
+    let id = p.ep.ping(p.now, peer, "sip:1024@127.0.0.1:5080", "127.0.0.1");
+    let opt = p.sent().remove(0);
+    assert_eq!(method(&opt), "OPTIONS");
+    p.recv(&reply(&opt, 200, Some("x"), ""));
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::RequestDone { id: i, status: Some(200) }] if *i == id
+    ));
+    let id = p.ep.ping(p.now, peer, "sip:1024@127.0.0.1:5080", "127.0.0.1");
+    p.advance(Duration::from_secs(40));
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::RequestDone { id: i, status: None }] if *i == id
+    ));
+}
