@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 use hotline::config::Overrides;
 use std::process::ExitCode;
 
+mod agents_cli;
+
 #[derive(Parser)]
 #[command(
     name = "hotline",
@@ -53,6 +55,23 @@ enum Command {
         #[arg(long, env = "HOTLINE_DATABASE", default_value = "sqlite://hotline.db")]
         database: String,
     },
+    /// Agents: add, list, remove, passwd, state.
+    Agents {
+        #[arg(long, env = "HOTLINE_DATABASE", default_value = "sqlite://hotline.db")]
+        database: String,
+        /// Digest realm the agents' phones authenticate in (as the server's `realm`).
+        #[arg(long, env = "HOTLINE_REALM", default_value = "hotline")]
+        realm: String,
+        #[command(subcommand)]
+        command: agents_cli::AgentsCommand,
+    },
+    /// Call records: set an outcome code.
+    Calls {
+        #[arg(long, env = "HOTLINE_DATABASE", default_value = "sqlite://hotline.db")]
+        database: String,
+        #[command(subcommand)]
+        command: agents_cli::CallsCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -91,6 +110,22 @@ fn main() -> ExitCode {
         Command::Customers {
             command: CustomersCommand::Import { file, database },
         } => import_customers(file, database),
+        Command::Agents {
+            database,
+            realm,
+            command,
+        } => runtime().and_then(|rt| {
+            rt.block_on(async {
+                let store = hotline::store::Store::connect(&database).await?;
+                agents_cli::agents(&store, &realm, command).await
+            })
+        }),
+        Command::Calls { database, command } => runtime().and_then(|rt| {
+            rt.block_on(async {
+                let store = hotline::store::Store::connect(&database).await?;
+                agents_cli::calls(&store, command).await
+            })
+        }),
     };
     match result {
         Ok(code) => code,

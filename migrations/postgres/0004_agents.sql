@@ -62,3 +62,14 @@ ALTER TABLE calls ADD COLUMN queued_at BIGINT;       -- ms, entered the queue
 ALTER TABLE calls ADD COLUMN agent TEXT;           -- agent ID who took the call (last one bridged)
 ALTER TABLE calls ADD COLUMN connected_at BIGINT;    -- ms, first bridged to an agent
 ALTER TABLE calls ADD COLUMN disposition TEXT;     -- agent's outcome code, keyed in wrap-up or set later
+
+-- State changes asked for from the command line (`hotline agents state`), carried out by
+-- the running server, which owns the agents' live state, and marked done there.
+CREATE TABLE agent_requests (
+    id       BIGSERIAL PRIMARY KEY,
+    agent_id TEXT NOT NULL,
+    at       BIGINT NOT NULL,
+    action   TEXT NOT NULL,                 -- 'login' | 'logout' | 'pause' | 'resume'
+    reason   TEXT NOT NULL DEFAULT '',
+    done_at  BIGINT
+);

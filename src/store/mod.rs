@@ -170,6 +170,8 @@ pub enum Write {
         /// Path of the WAV file.
         path: String,
     },
+    /// Agents, registrations, queueing and the legs to agents.
+    Agent(AgentWrite),
 }
 
 impl Write {
@@ -184,6 +186,7 @@ impl Write {
             | Write::CallIvr { id, .. }
             | Write::Survey { id, .. } => id,
             Write::FollowUp(f) => f.call_id.as_deref().unwrap_or(&f.id),
+            Write::Agent(a) => a.subject(),
         }
     }
 
@@ -198,6 +201,7 @@ impl Write {
             Write::CallIvr { .. } => "call_ivr",
             Write::Survey { .. } => "survey",
             Write::FollowUp(_) => "followup",
+            Write::Agent(_) => "agent",
         }
     }
 }
@@ -320,9 +324,13 @@ macro_rules! on_db {
 }
 
 // Declared after `on_db!` so they can use it.
+mod agents;
 mod customers;
 mod followups;
 
+pub use agents::{
+    AgentError, AgentRequest, AgentRow, AgentWrite, LegRow, NewAgent, RegistrationRow,
+};
 pub use customers::{
     import_customers_csv, CustomerError, CustomerRow, LockPolicy, NewCustomer, Secret, Verification,
 };
@@ -455,6 +463,7 @@ where
         Write::CallRecording { id, path } => sqlx::query(SET_RECORDING)
             .bind(id.as_str())
             .bind(path.as_str()),
+        Write::Agent(_) => unreachable!("agent writes go through agents::agent_queries"),
     }
 }
 
@@ -578,6 +587,12 @@ impl Store {
         on_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
             for w in batch {
+                if let Write::Agent(a) = w {
+                    for q in agents::agent_queries(a) {
+                        q.execute(&mut *tx).await?;
+                    }
+                    continue;
+                }
                 let done = write_query(w).execute(&mut *tx).await?;
                 note_no_effect(w, done.rows_affected());
             }
