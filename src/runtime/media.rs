@@ -9,13 +9,15 @@
 use super::recorder::{self, RecCmd};
 use super::Input;
 use crate::core::media::dtmf::{Digit, Rfc4733Receiver};
-use crate::core::media::g711::{alaw_to_linear, ulaw_to_linear, ALAW_SILENCE, ULAW_SILENCE};
+use crate::core::media::g711::{
+    alaw_to_linear, linear_to_alaw, linear_to_ulaw, ulaw_to_linear, ALAW_SILENCE, ULAW_SILENCE,
+};
 use crate::core::media::goertzel::InbandDetector;
 use crate::core::media::player::{Clip, Frame, Player};
 use crate::core::media::rtp::{RtpSender, FRAME_SAMPLES};
 use crate::core::sdp::Codec;
 use crate::core::sip::endpoint::CallRef;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
@@ -24,6 +26,9 @@ use tokio::sync::mpsc;
 const TICK: Duration = Duration::from_millis(20);
 /// Ticks between reads of the RTCP sockets (one second).
 const RTCP_EVERY: u64 = 50;
+/// Frames of a bridged peer's audio held for sending: enough to ride out jitter, few
+/// enough that a burst does not turn into lasting delay (oldest are dropped).
+const RELAY_DEPTH: usize = 5;
 
 #[derive(Debug)]
 pub(super) enum MediaCmd {
@@ -70,6 +75,16 @@ pub(super) enum MediaCmd {
     StopRecording {
         call: CallRef,
     },
+    /// Connects two calls: what each sends is played to the other (converted between
+    /// PCMU and PCMA when their codecs differ). Prompts queued on a call still play first.
+    Bridge {
+        a: CallRef,
+        b: CallRef,
+    },
+    /// Disconnects a call from its bridge (both sides).
+    Unbridge {
+        call: CallRef,
+    },
     Stop {
         call: CallRef,
     },
@@ -107,6 +122,16 @@ struct Stream {
     timed_out: bool,
     /// While recording: this tick's audio from the caller and to the caller.
     rec: Option<(Vec<i16>, Vec<i16>)>,
+    /// The call this one is bridged to, and its audio waiting to be sent here.
+    bridge: Option<CallRef>,
+    relay: VecDeque<(Codec, [u8; FRAME_SAMPLES])>,
+}
+
+/// A frame of one call's audio on its way to the bridged call.
+struct Forward {
+    to: CallRef,
+    codec: Codec,
+    frame: [u8; FRAME_SAMPLES],
 }
 
 pub(super) type MediaHandle = std_mpsc::Sender<MediaCmd>;
@@ -160,6 +185,7 @@ fn run(
     let mut pcm = [0i16; 2048];
     let mut next = Instant::now() + TICK;
     let mut ticks: u64 = 0;
+    let mut forwards: Vec<Forward> = Vec::new();
     loop {
         ticks += 1;
         // Send first, right on the tick, so each stream keeps its 20 ms spacing whatever
@@ -173,7 +199,7 @@ fn run(
         }
         let now = Instant::now();
         for (&call, s) in streams.iter_mut() {
-            receive(call, s, now, &mut inbound, &mut pcm, &events);
+            receive(call, s, now, &mut inbound, &mut pcm, &events, &mut forwards);
             if ticks.is_multiple_of(RTCP_EVERY) {
                 // RTCP reports (one every few seconds) are read so they do not pile up,
                 // and otherwise ignored.
@@ -191,6 +217,14 @@ fn run(
                     caller: std::mem::take(caller),
                     heard: std::mem::replace(heard, Vec::with_capacity(FRAME_SAMPLES)),
                 });
+            }
+        }
+        for f in forwards.drain(..) {
+            if let Some(peer) = streams.get_mut(&f.to).filter(|p| p.bridge.is_some()) {
+                if peer.relay.len() >= RELAY_DEPTH {
+                    peer.relay.pop_front();
+                }
+                peer.relay.push_back((f.codec, f.frame));
             }
         }
         loop {
@@ -250,6 +284,8 @@ fn apply(
                     last_rx: Instant::now(),
                     timed_out: false,
                     rec: None,
+                    bridge: None,
+                    relay: VecDeque::new(),
                 },
             );
         }
@@ -304,7 +340,19 @@ fn apply(
                 }
             }
         }
+        MediaCmd::Bridge { a, b } => {
+            if streams.contains_key(&a) && streams.contains_key(&b) && a != b {
+                for (x, y) in [(a, b), (b, a)] {
+                    if let Some(s) = streams.get_mut(&x) {
+                        s.bridge = Some(y);
+                        s.relay.clear();
+                    }
+                }
+            }
+        }
+        MediaCmd::Unbridge { call } => unbridge(streams, call),
         MediaCmd::Stop { call } => {
+            unbridge(streams, call);
             if let Some(s) = streams.remove(&call) {
                 if s.rec.is_some() {
                     let _ = recorder.send(RecCmd::Close { call });
@@ -312,6 +360,34 @@ fn apply(
             }
         }
     }
+}
+
+/// Ends `call`'s bridge on both sides.
+fn unbridge(streams: &mut BTreeMap<CallRef, Stream>, call: CallRef) {
+    let peer = streams.get_mut(&call).and_then(|s| {
+        s.relay.clear();
+        s.bridge.take()
+    });
+    if let Some(p) = peer.and_then(|p| streams.get_mut(&p)) {
+        p.bridge = None;
+        p.relay.clear();
+    }
+}
+
+/// One G.711 frame in another codec (µ-law and A-law differ only in companding, so the
+/// conversion goes through linear samples).
+fn transcode(from: Codec, to: Codec, frame: &[u8; FRAME_SAMPLES]) -> [u8; FRAME_SAMPLES] {
+    if from == to {
+        return *frame;
+    }
+    let mut out = [0u8; FRAME_SAMPLES];
+    for (o, &b) in out.iter_mut().zip(frame) {
+        *o = match (from, to) {
+            (Codec::Pcmu, _) => linear_to_alaw(ulaw_to_linear(b)),
+            (Codec::Pcma, _) => linear_to_ulaw(alaw_to_linear(b)),
+        };
+    }
+    out
 }
 
 /// G.711 to linear, into `out`; returns the decoded part.
@@ -341,6 +417,7 @@ fn receive(
     buf: &mut [u8],
     pcm: &mut [i16],
     events: &mpsc::UnboundedSender<Input>,
+    forwards: &mut Vec<Forward>,
 ) {
     while let Ok((n, from)) = s.socket.recv_from(buf) {
         let Ok(rtp) = rtp_rs::RtpReader::new(&buf[..n]) else {
@@ -350,6 +427,18 @@ fn receive(
         s.last_rx = now;
         s.timed_out = false;
         let pt = rtp.payload_type();
+        if let (Some(to), true) = (s.bridge, pt == s.codec.payload_type()) {
+            // Bridged audio goes on in 20 ms frames, whatever the sender's packet size.
+            for chunk in rtp.payload().chunks(FRAME_SAMPLES) {
+                let mut frame = [silence_of(s.codec); FRAME_SAMPLES];
+                frame[..chunk.len()].copy_from_slice(chunk);
+                forwards.push(Forward {
+                    to,
+                    codec: s.codec,
+                    frame,
+                });
+            }
+        }
         let digit = if Some(pt) == s.telephone_event {
             s.rfc4733
                 .on_packet_at(
@@ -391,6 +480,18 @@ fn transmit(s: &mut Stream, packet: &mut [u8]) {
         }
         return;
     };
+    if s.bridge.is_some() && !s.player.is_playing() {
+        let n = match s.relay.pop_front() {
+            Some((codec, frame)) => s.sender.packet(&transcode(codec, s.codec, &frame), packet),
+            None => s.sender.packet(&s.silence, packet),
+        };
+        let _ = s.socket.send_to(&packet[..n], remote);
+        if let Some((_, heard)) = s.rec.as_mut() {
+            let mut pcm = [0i16; FRAME_SAMPLES];
+            heard.extend_from_slice(decode(s.codec, &packet[12..n], &mut pcm));
+        }
+        return;
+    }
     let n = match s.player.next_frame() {
         Frame::Audio { payload, start } => {
             if start {
