@@ -142,6 +142,13 @@ num_thousand|thousand|千
 num_liang|two|两
 agent_number|Agent number|工号
 agent_will_serve|will serve you.|为您fu2wu4。
+agent_logged_in|You are logged in.|您已签入。
+agent_logged_out|You are logged out.|您已签出。
+agent_paused|You are paused.|您已暂停接听。
+agent_resumed|You are available again.|您已恢复接听。
+agent_enter_outcome|Please enter the outcome code, then press hash.|请输入处理结果代码，以井号键结束。
+agent_outcome_saved|Outcome saved.|结果已保存。
+agent_new_call|New call.|新来电。
 transferring|Transferring your call, please hold.|正在为您转接，请稍候。
 please_hold|Please hold.|请稍候。
 complaint_recorded|Your complaint has been recorded. We will contact you within one working day.|您的tou2su4已经登记，我们将在一个工作日内与您联系。

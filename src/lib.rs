@@ -10,6 +10,7 @@
 //!
 //! Dependencies point one way: runtime → (core, store, config).
 
+pub mod acd;
 pub mod config;
 pub mod core;
 pub mod ivr;

@@ -8,4 +8,5 @@ pub mod dialog;
 pub mod endpoint;
 pub mod message;
 pub mod peer;
+pub mod registrar;
 pub mod transaction;
