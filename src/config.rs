@@ -82,6 +82,13 @@ pub struct Overrides {
     /// Largest SIP message accepted, in bytes [default: 65535].
     #[arg(long, env = "HOTLINE_MAX_MESSAGE_BYTES")]
     pub max_message_bytes: Option<String>,
+    /// Digest realm agents' phones authenticate in [default: hotline].
+    #[arg(long, env = "HOTLINE_REALM")]
+    pub realm: Option<String>,
+    /// Queues and agent feature codes, a TOML file; missing: every queue a dial plan
+    /// names gets the defaults [default: queues.toml].
+    #[arg(long, env = "HOTLINE_QUEUES")]
+    pub queues: Option<String>,
 }
 
 /// The checked settings.
@@ -104,6 +111,8 @@ pub struct Config {
     pub t2: Duration,
     pub t4: Duration,
     pub max_message_bytes: usize,
+    pub realm: String,
+    pub queues: PathBuf,
 }
 
 const DEFAULTS: &[(&str, &str)] = &[
@@ -120,6 +129,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("sip_t2_ms", "4000"),
     ("sip_t4_ms", "5000"),
     ("max_message_bytes", "65535"),
+    ("realm", "hotline"),
+    ("queues", "queues.toml"),
 ];
 
 impl Overrides {
@@ -140,6 +151,8 @@ impl Overrides {
             ("sip_t2_ms", self.sip_t2_ms.as_ref()),
             ("sip_t4_ms", self.sip_t4_ms.as_ref()),
             ("max_message_bytes", self.max_message_bytes.as_ref()),
+            ("realm", self.realm.as_ref()),
+            ("queues", self.queues.as_ref()),
         ]
     }
 
@@ -245,6 +258,14 @@ impl Overrides {
         let max_message_bytes = check.value("max_message_bytes", |v| {
             ms(v, 1024, 1 << 20).map(|n| n as usize)
         });
+        let realm = check.value("realm", |v| {
+            if !v.is_empty() && v.len() <= 64 && !v.contains(['"', '\\']) {
+                Ok(v.to_string())
+            } else {
+                Err(format!("'{v}' must be 1 to 64 characters without quotes"))
+            }
+        });
+        let queues = check.value("queues", |v| Ok(PathBuf::from(v)));
         if let (Some(t1), Some(t2)) = (t1, t2) {
             if t2 < t1 {
                 problems.push(Problem {
@@ -264,6 +285,7 @@ impl Overrides {
             max_call,
             drain,
             (t1, t2, t4, max_message_bytes, rtp_timeout, record_dir),
+            (realm, queues),
         ) {
             (
                 Some(sip_listen),
@@ -283,7 +305,10 @@ impl Overrides {
                     Some(rtp_timeout),
                     Some(record_dir),
                 ),
+                (Some(realm), Some(queues)),
             ) if problems.is_empty() => Ok(Config {
+                realm,
+                queues,
                 sip_listen,
                 rtp_ports,
                 database,

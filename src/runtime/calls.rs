@@ -2,6 +2,7 @@
 //! decides when to answer (after the ring delay and once the arrival record is
 //! committed, so no answered call can lack a record) and when to hang up.
 
+use super::desk::Desk;
 use super::ivr::IvrCall;
 use super::media::{MediaCmd, MediaEvent, MediaHandle};
 use super::Input;
@@ -27,12 +28,14 @@ enum Due {
     MaxDuration,
     /// The call's dial plan session has a deadline.
     Ivr,
+    /// An agent's leg waits for the outcome code.
+    Leg,
 }
 
 pub(super) struct CallCtx {
     pub(super) id: String,
     /// The caller's and the dialled number (personal data: kept in memory, never logged).
-    caller: String,
+    pub(super) caller: String,
     called: String,
     pub(super) codec: Codec,
     /// The dial plan session, once answered (none when no plan answers the number).
@@ -40,7 +43,11 @@ pub(super) struct CallCtx {
     /// Last call_events sequence number used.
     events: i64,
     span: tracing::Span,
-    local_ip: IpAddr,
+    pub(super) local_ip: IpAddr,
+    /// When the INVITE came (orders the caller among equal priorities in a queue).
+    pub(super) arrived: Instant,
+    /// An agent's feature-code call: the prompt confirming it; no call record is kept.
+    feature: Option<&'static str>,
     /// `None` when the INVITE had no SDP: our 200 offers, the ACK answers.
     offer: Option<Offer>,
     committed: bool,
@@ -51,7 +58,8 @@ pub(super) struct CallCtx {
 pub(super) struct Calls {
     pub(super) calls: HashMap<CallRef, CallCtx>,
     due: BTreeSet<(Instant, CallRef, Due)>,
-    ports: PortPool,
+    pub(super) ports: PortPool,
+    pub(super) desk: Desk,
     pub(super) writer: Writer,
     pub(super) store: Store,
     pub(super) media: MediaHandle,
@@ -59,7 +67,7 @@ pub(super) struct Calls {
     plans: Vec<Arc<Plan>>,
     plans_dir: PathBuf,
     pub(super) voicemail_dir: PathBuf,
-    media_ip: Option<IpAddr>,
+    pub(super) media_ip: Option<IpAddr>,
     ring_delay: Duration,
     max_call: Duration,
     pub(super) prompts: Option<PromptSet>,
@@ -75,6 +83,7 @@ pub(super) struct Wiring {
     pub inputs: mpsc::UnboundedSender<Input>,
     pub prompts: Option<PromptSet>,
     pub plans: Vec<Arc<Plan>>,
+    pub desk: Desk,
 }
 
 impl Calls {
@@ -86,11 +95,13 @@ impl Calls {
             inputs,
             prompts,
             plans,
+            desk,
         } = w;
         Calls {
             calls: HashMap::new(),
             due: BTreeSet::new(),
             ports: PortPool::new(cfg.rtp_ports.0, cfg.rtp_ports.1),
+            desk,
             writer,
             media,
             inputs,
@@ -125,12 +136,84 @@ impl Calls {
     }
 
     pub(super) fn next_timeout(&self) -> Option<Instant> {
-        self.due.first().map(|(t, _, _)| *t)
+        [self.due.first().map(|(t, _, _)| *t), self.desk.next_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    pub(super) fn due_leg_timeout(&mut self, leg: CallRef, at: Instant) {
+        self.due.insert((at, leg, Due::Leg));
+    }
+
+    /// The language of the call's dial plan session (the default without one).
+    pub(super) fn call_language(&self, call: CallRef) -> &'static str {
+        self.calls
+            .get(&call)
+            .and_then(|c| c.ivr.as_ref())
+            .map_or(self.language, |i| i.session.language().code())
+    }
+
+    /// Prompts by name, in the call's language and codec (legs: the default language).
+    pub(super) fn clip_names(&self, call: CallRef, names: &[&str]) -> Vec<Clip> {
+        let Some(prompts) = &self.prompts else {
+            return vec![];
+        };
+        let lang = self.call_language(call);
+        let codec = self.calls.get(&call).map_or(Codec::Pcmu, |c| c.codec);
+        names
+            .iter()
+            .filter_map(|n| prompts.get(lang, n))
+            .map(|p| p.clip(codec))
+            .collect()
+    }
+
+    /// Prompts for an agent's leg (PCMU, the default language).
+    pub(super) fn leg_clips(&self, names: &[&str]) -> Vec<Clip> {
+        let Some(prompts) = &self.prompts else {
+            return vec![];
+        };
+        names
+            .iter()
+            .filter_map(|n| prompts.get(self.language, n))
+            .map(|p| p.clip(Codec::Pcmu))
+            .collect()
     }
 
     pub(super) fn on_event(&mut self, now: Instant, ev: Event, ep: &mut Endpoint) {
         match ev {
             Event::Incoming { call, info } => self.incoming(now, call, *info, ep),
+            Event::Answered { call, answer } => self.leg_answered(now, call, answer, ep),
+            Event::Request { id, peer, request } => self.on_register(now, id, peer, &request, ep),
+            Event::RequestDone { id, status } => self.on_ping_done(now, id, status, ep),
+            Event::Refer { call, target } => self.leg_refer(now, call, &target, ep),
+            Event::Progress { .. } => {}
+            Event::MediaChanged { call, offer } if self.is_leg(call) => {
+                // The agent put the caller on hold: the caller hears music meanwhile.
+                let customer = self.desk.legs[&call].customer;
+                let _ = self.media.send(MediaCmd::Update {
+                    call,
+                    remote: offer.remote,
+                    sending: offer.dir.sends(),
+                    codec: None,
+                });
+                if offer.dir.sends() {
+                    let _ = self.media.send(MediaCmd::Hold { call: customer, music: None });
+                    let _ = self.media.send(MediaCmd::Bridge { a: customer, b: call });
+                    self.event(customer, "resume", String::new());
+                } else {
+                    let _ = self.media.send(MediaCmd::Unbridge { call: customer });
+                    let music = self.clip_names(customer, &["hold_music"]).into_iter().next();
+                    let _ = self.media.send(MediaCmd::Hold { call: customer, music });
+                    self.event(customer, "hold", String::new());
+                }
+            }
+            Event::Ended {
+                call,
+                by,
+                cause,
+                status,
+            } if self.is_leg(call) => self.leg_ended(now, call, by, cause, status, ep),
             Event::Confirmed { call, answer } => {
                 if let Some(c) = self.calls.get(&call) {
                     c.span.in_scope(|| tracing::debug!("ACK received"));
@@ -176,17 +259,14 @@ impl Calls {
                 let digit = content_type
                     .as_deref()
                     .and_then(|t| dtmf::parse_info(t, &body));
+                if let (Some(digit), true) = (digit, self.is_leg(call)) {
+                    return self.leg_digit(now, call, digit.as_char(), ep);
+                }
                 if let Some(digit) = digit {
                     let _ = self.media.send(MediaCmd::KeyPressed { call });
                     self.digit(now, call, digit, "info", ep);
                 }
             }
-            // TODO(issue 5): agent legs, registrations and transfers.
-            Event::Progress { .. }
-            | Event::Answered { .. }
-            | Event::Request { .. }
-            | Event::RequestDone { .. }
-            | Event::Refer { .. } => {}
             Event::Ended {
                 call,
                 by,
@@ -208,6 +288,10 @@ impl Calls {
                     let _ = self.media.send(MediaCmd::Stop { call });
                     self.ports.release(port);
                 }
+                self.customer_gone(now, call, ep);
+                if c.feature.is_some() {
+                    return;
+                }
                 self.writer.send(Write::CallEnded {
                     id: c.id,
                     at_ms: now_ms(),
@@ -222,8 +306,20 @@ impl Calls {
     /// Digits, lost media and the like, from the media engine.
     pub(super) fn on_media(&mut self, now: Instant, ev: MediaEvent, ep: &mut Endpoint) {
         match ev {
+            MediaEvent::Digit { call, digit, .. } if self.is_leg(call) => {
+                self.leg_digit(now, call, digit.as_char(), ep)
+            }
+            MediaEvent::PlaybackDone { call } if self.is_leg(call) => {
+                self.leg_playback_done(now, call, ep)
+            }
+            MediaEvent::NoMedia { call } if self.is_leg(call) => {
+                ep.hangup(now, call, EndCause::NoMedia)
+            }
             MediaEvent::Digit { call, digit, via } => self.digit(now, call, digit, via, ep),
             MediaEvent::PlaybackDone { call } => {
+                if self.calls.get(&call).is_some_and(|c| c.feature.is_some()) {
+                    return ep.hangup(now, call, EndCause::Completed);
+                }
                 self.ivr_step(now, call, IvrInput::PlaybackDone, ep)
             }
             MediaEvent::NoMedia { call } => {
@@ -253,6 +349,9 @@ impl Calls {
         c.span.in_scope(|| tracing::debug!(via, "digit received"));
         if !c.ivr.as_ref().is_some_and(IvrCall::sensitive) {
             self.event(call, "dtmf", digit.as_char().to_string());
+        }
+        if self.waiting_in_queue(call) {
+            return self.queue_key(now, call, digit.as_char(), ep);
         }
         self.ivr_key(now, call, digit.as_char(), ep);
     }
@@ -302,6 +401,26 @@ impl Calls {
     fn incoming(&mut self, now: Instant, call: CallRef, info: IncomingCall, ep: &mut Endpoint) {
         let id = format!("{:012x}{:08x}", now_ms(), rand::random::<u32>());
         let span = tracing::info_span!("call", call_id = %info.call_id, id = %id);
+        if let Some(action) = self.feature(&info.called) {
+            // An agent's feature code: authenticated, carried out, confirmed, no record.
+            let local_ip = self.local_ip(&info);
+            let offer = match info.offer.clone() {
+                Some(Ok(o)) => Some(o),
+                Some(Err(_)) => return ep.reject(now, call, 488, &[]),
+                None => None,
+            };
+            let prompt =
+                self.feature_call(now, call, info.peer, &info.authorization, action, ep);
+            if let Some(prompt) = prompt {
+                self.track(call, id, span, &info, local_ip, offer, now);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.feature = Some(prompt);
+                    c.committed = true;
+                }
+                self.answer(now, call, ep);
+            }
+            return;
+        }
         span.in_scope(|| tracing::info!(from = %info.peer.addr, "call arrived"));
         let transport = match info.peer.link {
             Link::Udp => "udp",
@@ -341,14 +460,18 @@ impl Calls {
                 return;
             }
         };
-        let local_ip = self
-            .media_ip
-            .or_else(|| info.local_host.trim_matches(['[', ']']).parse().ok())
-            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let local_ip = self.local_ip(&info);
         ep.ring(now, call);
         let answer_at = now + self.ring_delay;
         self.track(call, id, span, &info, local_ip, offer, answer_at);
         self.due.insert((answer_at, call, Due::Answer));
+    }
+
+    /// Our address for the call's media: the configured one, else what the caller dialled.
+    fn local_ip(&self, info: &IncomingCall) -> IpAddr {
+        self.media_ip
+            .or_else(|| info.local_host.trim_matches(['[', ']']).parse().ok())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -373,6 +496,8 @@ impl Calls {
                 events: 0,
                 span,
                 local_ip,
+                arrived: Instant::now(),
+                feature: None,
                 offer,
                 committed: false,
                 answer_at,
@@ -392,6 +517,7 @@ impl Calls {
     }
 
     pub(super) fn on_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
+        self.desk_timeout(now, ep);
         while let Some(&(t, call, due)) = self.due.first() {
             if t > now {
                 break;
@@ -404,6 +530,7 @@ impl Calls {
                     }
                 }
                 Due::Ivr => self.ivr_timeout(now, call, ep),
+                Due::Leg => self.leg_timeout(now, call, ep),
                 Due::MaxDuration => {
                     if let Some(c) = self.calls.get(&call) {
                         c.span
@@ -456,6 +583,15 @@ impl Calls {
             telephone_event: c.offer.as_ref().map_or(Some(101), |o| o.telephone_event),
             sending: c.offer.as_ref().is_none_or(|o| o.dir.sends()),
         });
+        if let Some(prompt) = c.feature {
+            let clips = self.leg_clips(&[prompt]);
+            let _ = self.media.send(MediaCmd::Play {
+                call,
+                clips,
+                barge_in: false,
+            });
+            return;
+        }
         self.writer.send(Write::CallAnswered {
             id: c.id.clone(),
             at_ms: now_ms(),
@@ -503,7 +639,7 @@ impl Calls {
 
 /// Takes a port from the pool and binds it; a port some other program holds is skipped.
 /// Binds the RTP port and the RTCP port above it (RTCP is read and ignored).
-fn bind_rtp(ports: &mut PortPool, ip: IpAddr) -> Option<(u16, [UdpSocket; 2])> {
+pub(super) fn bind_rtp(ports: &mut PortPool, ip: IpAddr) -> Option<(u16, [UdpSocket; 2])> {
     let bind = |port: u16| {
         UdpSocket::bind(SocketAddr::new(ip, port)).and_then(|s| {
             s.set_nonblocking(true)?;

@@ -8,7 +8,7 @@ use super::Input as RuntimeInput;
 use crate::core::media::player::Clip;
 use crate::core::sip::endpoint::{CallRef, EndCause, Endpoint};
 use crate::ivr::{
-    Action, FollowUpKind, Input, Plan, QueueOutcome, Secret, Session, VerifyOutcome, Waiting,
+    Action, FollowUpKind, Input, Plan, Secret, Session, VerifyOutcome, Waiting,
 };
 use crate::store::{self, now_ms, CallIvr, LockPolicy, NewFollowUp, Verification, Write};
 use std::sync::Arc;
@@ -146,13 +146,12 @@ impl Calls {
                 self.set_columns(
                     call,
                     CallIvr {
-                        queue: Some(queue),
+                        queue: Some(queue.clone()),
                         priority: Some(i32::from(priority)),
                         ..CallIvr::default()
                     },
                 );
-                // No agents exist yet: every queue overflows at once.
-                return Some(Input::QueueOutcome(QueueOutcome::Overflow));
+                self.enqueue(now, call, &queue, i32::from(priority), ep);
             }
             Action::RecordVoicemail { max } => self.start_voicemail(now, call, max),
             Action::FollowUp {

@@ -3,6 +3,7 @@
 //! forwards bytes and time to the core and carries out what comes back.
 
 mod calls;
+mod desk;
 mod ivr;
 mod media;
 mod recorder;
@@ -34,6 +35,9 @@ pub enum RuntimeError {
     /// A prompt file is unusable (wrong format); the message names each file.
     #[error("prompts:\n{0}")]
     Prompts(String),
+    /// The queues file is invalid.
+    #[error("queues file {path}: {message}")]
+    Queues { path: String, message: String },
     /// A listening socket could not be opened.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -55,6 +59,12 @@ enum Input {
     Media(media::MediaEvent),
     /// Dial plans changed on disk, or SIGHUP: load them again.
     Reload,
+    /// Agents changed in the database (`None`: unchanged), and state changes asked for
+    /// from the command line.
+    Agents(
+        Option<Vec<crate::store::AgentRow>>,
+        Vec<crate::store::AgentRequest>,
+    ),
     /// The answer to a dial plan's identity check.
     Verified(
         crate::core::sip::endpoint::CallRef,
@@ -101,6 +111,10 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     });
     let plans = load_plans(&cfg, prompts.as_ref())?;
     tokio::spawn(watch_plans(cfg.dialplans.clone(), in_tx.clone()));
+    let desk = make_desk(&cfg, &plans)?;
+    let agents = store.agents().await?;
+    let registrations = store.registrations(crate::store::now_ms()).await?;
+    tokio::spawn(watch_agents(store.clone(), in_tx.clone()));
     let wiring = calls::Wiring {
         writer: writer.clone(),
         store: store.clone(),
@@ -108,8 +122,15 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
         inputs: in_tx,
         prompts,
         plans,
+        desk,
     };
     let mut calls = Calls::new(&cfg, media_ip, wiring);
+    calls.sync_agents(
+        std::time::Instant::now(),
+        agents,
+        Some(registrations),
+        &mut endpoint,
+    );
     drive(&udp, &mut endpoint, &mut calls, in_rx, cfg.drain, shutdown).await;
     drop(calls);
     // The media thread ends once its handle is gone, after finishing recordings.
@@ -175,6 +196,12 @@ async fn drive(
                     Input::Media(ev) => calls.on_media(now, ev, endpoint),
                     Input::Verified(call, outcome) => calls.on_verified(now, call, outcome, endpoint),
                     Input::Reload => calls.reload_plans(),
+                    Input::Agents(agents, requests) => {
+                        if let Some(agents) = agents {
+                            calls.sync_agents(now, agents, None, endpoint);
+                        }
+                        calls.agent_requests(now, requests, endpoint);
+                    }
                 }
             }
             _ = sleep_until(wake.map(Instant::from_std).unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {}
@@ -235,6 +262,97 @@ async fn send(
             if let Some(tx) = conns.get(&id) {
                 let _ = tx.send(t.bytes);
             }
+        }
+    }
+}
+
+/// The registrar and the ACD, with the queues file's queues plus defaults for every
+/// queue a dial plan names.
+fn make_desk(
+    cfg: &Config,
+    plans: &[std::sync::Arc<crate::ivr::Plan>],
+) -> Result<desk::Desk, RuntimeError> {
+    use crate::acd::{config, Acd, QueueConfig};
+    use crate::core::sip::registrar::{AuthPolicy, Authenticator, Registrar, RegistrarPolicy};
+    let (mut queues, features) = match std::fs::read_to_string(&cfg.queues) {
+        Ok(text) => config::parse(&text).map_err(|e| RuntimeError::Queues {
+            path: cfg.queues.display().to_string(),
+            message: e.to_string(),
+        })?,
+        Err(_) => {
+            tracing::info!(path = %cfg.queues.display(), "no queues file: default queues");
+            (vec![], config::Features::default())
+        }
+    };
+    for plan in plans {
+        for node in plan.nodes.values() {
+            if let crate::ivr::plan::NodeKind::Queue(q) = &node.kind {
+                if !queues.iter().any(|c| c.name == q.queue) {
+                    queues.push(QueueConfig::new(q.queue.clone()));
+                }
+            }
+        }
+    }
+    if !queues.iter().any(|c| c.name == features.supervisor_queue) {
+        queues.push(QueueConfig::new(features.supervisor_queue.clone()));
+    }
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let auth = Authenticator::new(
+        cfg.realm.clone(),
+        rand::random(),
+        rand::random(),
+        AuthPolicy::default(),
+        std::time::Instant::now(),
+        wall,
+    );
+    Ok(desk::Desk::new(
+        Registrar::new(auth, RegistrarPolicy::default()),
+        Acd::new(queues),
+        features,
+    ))
+}
+
+/// Looks at the agents table every two seconds: changed agents, and state changes asked
+/// for from the command line, go to the core task.
+async fn watch_agents(store: Store, inputs: mpsc::UnboundedSender<Input>) {
+    let mut last = store.agents_version().await.ok();
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        let version = match store.agents_version().await {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::warn!(%e, "cannot read the agents table; trying again");
+                continue;
+            }
+        };
+        let agents = if version != last {
+            match store.agents().await {
+                Ok(a) => {
+                    last = version;
+                    Some(a)
+                }
+                Err(e) => {
+                    tracing::warn!(%e, "cannot read the agents; trying again");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let requests = match store.take_agent_requests(crate::store::now_ms()).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(%e, "cannot read agent state requests; trying again");
+                vec![]
+            }
+        };
+        if (agents.is_some() || !requests.is_empty())
+            && inputs.send(Input::Agents(agents, requests)).is_err()
+        {
+            return;
         }
     }
 }
