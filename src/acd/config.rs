@@ -19,6 +19,9 @@ pub struct Features {
     pub leave_queue_key: char,
     /// Queue an agent's REFER to `supervisor` (or the escalate key) sends the caller to.
     pub supervisor_queue: String,
+    /// User-Agent prefixes of phones that give up when SHA-256 is offered first (they
+    /// take the first challenge only): they are challenged with MD5 alone.
+    pub md5_only_user_agents: Vec<String>,
 }
 
 impl Default for Features {
@@ -30,6 +33,7 @@ impl Default for Features {
             resume: "*4".into(),
             leave_queue_key: '*',
             supervisor_queue: "supervisors".into(),
+            md5_only_user_agents: vec!["baresip v1.0".into(), "baresip v0.".into()],
         }
     }
 }

@@ -410,7 +410,15 @@ impl Calls {
                 None => None,
             };
             let prompt =
-                self.feature_call(now, call, info.peer, &info.authorization, action, ep);
+                self.feature_call(
+                    now,
+                    call,
+                    info.peer,
+                    &info.authorization,
+                    info.user_agent.as_deref(),
+                    action,
+                    ep,
+                );
             if let Some(prompt) = prompt {
                 self.track(call, id, span, &info, local_ip, offer, now);
                 if let Some(c) = self.calls.get_mut(&call) {

@@ -257,6 +257,7 @@ impl Calls {
             &authz,
         ) {
             AuthOutcome::Challenge { headers } => {
+                let headers = self.challenge_for(req.header("User-Agent"), headers);
                 let h: Vec<(&str, &str)> =
                     headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
                 return ep.respond_to(now, id, 401, &h);
@@ -390,6 +391,26 @@ impl Calls {
         }
     }
 
+    /// The challenge headers for a phone: MD5 alone for phones known to fail on the
+    /// SHA-256 challenge that comes first.
+    fn challenge_for(
+        &self,
+        user_agent: Option<&str>,
+        mut headers: Vec<(String, String)>,
+    ) -> Vec<(String, String)> {
+        let legacy = user_agent.is_some_and(|ua| {
+            self.desk
+                .features
+                .md5_only_user_agents
+                .iter()
+                .any(|p| ua.starts_with(p.as_str()))
+        });
+        if legacy {
+            headers.retain(|(_, v)| v.contains("algorithm=MD5"));
+        }
+        headers
+    }
+
     // ---- feature codes ----
 
     /// The action an extension dialled from an agent's phone asks for, if it is one.
@@ -414,6 +435,7 @@ impl Calls {
         call: CallRef,
         peer: Peer,
         authorization: &[String],
+        user_agent: Option<&str>,
         action: &str,
         ep: &mut Endpoint,
     ) -> Option<&'static str> {
@@ -424,6 +446,7 @@ impl Calls {
             .authenticate(now, peer.addr.ip(), "INVITE", &authz)
         {
             AuthOutcome::Challenge { headers } => {
+                let headers = self.challenge_for(user_agent, headers);
                 let h: Vec<(&str, &str)> =
                     headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
                 ep.reject(now, call, 401, &h);
@@ -650,6 +673,11 @@ impl Calls {
             clips,
             barge_in: true,
         });
+        self.event(
+            call,
+            "announce",
+            format!("position {position} wait {}s", wait.as_secs()),
+        );
     }
 
     // ---- legs ----

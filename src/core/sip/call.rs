@@ -87,6 +87,7 @@ pub struct IncomingCall {
     pub offer: Option<Result<Offer, sdp::SdpError>>,
     /// Authorization header values (digest credentials), for INVITEs that need them.
     pub authorization: Vec<String>,
+    pub user_agent: Option<String>,
 }
 
 /// A request the endpoint does not answer itself (REGISTER): the owner answers it with

@@ -745,6 +745,7 @@ impl Endpoint {
                     .filter(|(n, _)| n == "Authorization")
                     .map(|(_, v)| v.clone())
                     .collect(),
+                user_agent: req.header("User-Agent").map(str::to_string),
             }),
         });
     }

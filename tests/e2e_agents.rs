@@ -1,0 +1,463 @@
+//! End-to-end with real softphones: two baresip agents register with digest auth, log in
+//! by feature code, and take queued calls; audio flows both ways through hotline's relay;
+//! the call record shows queue, agent, wait, talk time and the agent's outcome code.
+//! Also: with no agent, the caller hears position and wait and overflows.
+
+mod common;
+
+use common::{tool, Phone, Server, TempDir};
+use hotline::store::Store;
+use std::io::{Read, Write as _};
+use std::net::{TcpStream, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PLAN: &str = r#"
+name = "queue test"
+numbers = ["*"]
+language = "en"
+time_zone = "UTC"
+start = "queue"
+
+[[outcomes]]
+code = "overflow"
+label = "Queue overflow"
+
+[calendar]
+working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+[calendar.hours]
+mon = "00:00-24:00"
+
+[nodes.queue]
+kind = "queue"
+queue = "general"
+priority = 5
+prompts = ["please_hold"]
+overflow = "offer"
+
+[nodes.offer]
+kind = "hangup"
+prompts = ["callback_offer"]
+outcome = "overflow"
+"#;
+
+const QUEUES: &str = r#"
+[queues.general]
+strategy = "longest_idle"
+ring_timeout_secs = 10
+max_wait_secs = 8
+wrap_up_secs = 1
+announce_every_secs = 3
+"#;
+
+fn setup() -> (TempDir, Vec<String>) {
+    let dir = TempDir::new("agents");
+    std::fs::create_dir_all(dir.0.join("plans")).unwrap();
+    std::fs::write(dir.0.join("plans/test.toml"), PLAN).unwrap();
+    std::fs::write(dir.0.join("queues.toml"), QUEUES).unwrap();
+    let args = vec![
+        "--ring-delay-ms".to_string(),
+        "0".into(),
+        "--dialplans".into(),
+        dir.0.join("plans").display().to_string(),
+        "--queues".into(),
+        dir.0.join("queues.toml").display().to_string(),
+        "--prompts".into(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/prompts").into(),
+    ];
+    (dir, args)
+}
+
+fn hotline(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args(args)
+        .output()
+        .expect("running hotline");
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A baresip agent with auto-answer, a 440 Hz tone as its microphone, and a control port.
+struct Agent {
+    child: Child,
+    ctrl: u16,
+    dir: TempDir,
+}
+
+impl Agent {
+    fn start(ext: &str, password: &str, server: &str) -> Agent {
+        let dir = TempDir::new(&format!("baresip-{ext}"));
+        let sip = common::free_port();
+        let ctrl = common::free_port();
+        let rtp = common::free_ports(20);
+        std::fs::write(
+            dir.0.join("accounts"),
+            format!("<sip:{ext}@{server};transport=udp>;auth_pass={password};answermode=auto;regint=120;ptime=20;audio_codecs=PCMU\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.0.join("config"),
+            format!(
+                "poll_method epoll\nsip_listen 127.0.0.1:{sip}\nsip_trans_def udp\naudio_player aubridge,x\naudio_source ausine,440\naudio_alert aubridge,x\nrtp_ports {rtp}-{}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\nmodule aubridge.so\nmodule sndfile.so\nsnd_path {}\nmodule_app account.so\nmodule_app menu.so\nmodule_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl}\n",
+                rtp + 19,
+                dir.0.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.0.join("baresip.log")).unwrap();
+        let child = Command::new("baresip")
+            .args(["-f", &dir.0.display().to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting baresip");
+        Agent { child, ctrl, dir }
+    }
+
+    /// A command over ctrl_tcp (netstring-framed JSON).
+    fn command(&self, cmd: &str, params: &str) {
+        let end = Instant::now() + Duration::from_secs(10);
+        let mut s = loop {
+            match TcpStream::connect(("127.0.0.1", self.ctrl)) {
+                Ok(s) => break s,
+                Err(_) if Instant::now() < end => std::thread::sleep(Duration::from_millis(100)),
+                Err(e) => panic!("baresip control port: {e}"),
+            }
+        };
+        let json = format!("{{\"command\":\"{cmd}\",\"params\":\"{params}\",\"token\":\"t\"}}");
+        s.write_all(format!("{}:{json},", json.len()).as_bytes())
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf);
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("baresip.log")).unwrap_or_default()
+    }
+
+    /// Largest sample in the audio baresip received (its sndfile dump of decoded audio).
+    fn heard_peak(&self) -> i32 {
+        let mut peak = 0;
+        for e in std::fs::read_dir(&self.dir.0).unwrap().flatten() {
+            let p = e.path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with("-dec.wav") {
+                if let Ok(mut r) = hound::WavReader::open(&p) {
+                    for s in r.samples::<i16>().map_while(Result::ok) {
+                        peak = peak.max(i32::from(s).abs());
+                    }
+                }
+            }
+        }
+        peak
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+/// The caller's media: a 1 kHz tone out, and what comes back counted and measured.
+struct CallerRtp {
+    stop: Arc<AtomicBool>,
+    received: Arc<AtomicU32>,
+    loud: Arc<AtomicU32>,
+}
+
+impl CallerRtp {
+    fn start(sock: UdpSocket, to: String) -> CallerRtp {
+        let stop = Arc::new(AtomicBool::new(false));
+        let received = Arc::new(AtomicU32::new(0));
+        let loud = Arc::new(AtomicU32::new(0));
+        let (s2, r2, l2) = (stop.clone(), received.clone(), loud.clone());
+        sock.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+        std::thread::spawn(move || {
+            let mut seq: u16 = 0;
+            let mut ts: u32 = 0;
+            let mut next = Instant::now();
+            let mut buf = [0u8; 2048];
+            let mut phase = 0f64;
+            while !s2.load(Ordering::Relaxed) {
+                if Instant::now() >= next {
+                    next += Duration::from_millis(20);
+                    let mut pkt = vec![0x80, 0, (seq >> 8) as u8, seq as u8];
+                    pkt.extend_from_slice(&ts.to_be_bytes());
+                    pkt.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+                    for _ in 0..160 {
+                        let v = (phase.sin() * 8000.0) as i16;
+                        phase += 2.0 * std::f64::consts::PI * 1000.0 / 8000.0;
+                        pkt.push(hotline::core::media::g711::linear_to_ulaw(v));
+                    }
+                    let _ = sock.send_to(&pkt, &to);
+                    seq = seq.wrapping_add(1);
+                    ts = ts.wrapping_add(160);
+                }
+                if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                    if n > 12 && buf[1] & 0x7f == 0 {
+                        r2.fetch_add(1, Ordering::Relaxed);
+                        let peak = buf[12..n]
+                            .iter()
+                            .map(|&b| i32::from(hotline::core::media::g711::ulaw_to_linear(b)).abs())
+                            .max()
+                            .unwrap_or(0);
+                        if peak > 2000 {
+                            l2.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+        });
+        CallerRtp {
+            stop,
+            received,
+            loud,
+        }
+    }
+}
+
+impl Drop for CallerRtp {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// hotline's RTP address for a call, from the SDP of its 200 OK.
+fn media_port(ok: &common::Received) -> u16 {
+    ok.text
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .expect("m=audio in the 200")
+}
+
+fn place_call(phone: &Phone, id: &str) -> (String, u16) {
+    phone.send(&phone.request(
+        "INVITE",
+        id,
+        1,
+        &format!("z9hG4bK{id}i"),
+        None,
+        &phone.sdp(),
+    ));
+    let ok = phone
+        .wait_for(Duration::from_secs(10), |r| {
+            r.status() == Some(200) && r.text.contains("INVITE")
+        })
+        .expect("200 OK");
+    let tag = ok.to_tag().unwrap();
+    phone.send(&phone.request("ACK", id, 1, &format!("z9hG4bK{id}a"), Some(&tag), ""));
+    (tag, media_port(&ok))
+}
+
+#[test]
+fn baresip_agents_register_log_in_and_take_queued_calls() {
+    if tool("baresip").is_none() {
+        return;
+    }
+    let (dir, args) = setup();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start_logging(&args, "info,sqlx=warn");
+    let db = server.db_url.clone();
+    for (id, name) in [("1024", "Li Lei"), ("2048", "Han Meimei")] {
+        hotline(&[
+            "agents", "--database", &db, "add", "--id", id, "--name", name, "--password",
+            "secret-pass", "--queue", "general",
+        ]);
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt.block_on(Store::connect(&db)).unwrap();
+    // The server notices new agents within seconds; phones register after that.
+    assert!(wait_until(Duration::from_secs(10), || server.log().contains("agent state") || rt.block_on(store.agents()).map(|a| a.len()).unwrap_or(0) == 2));
+    std::thread::sleep(Duration::from_secs(3));
+    let a = Agent::start("1024", "secret-pass", &server.addr());
+    std::thread::sleep(Duration::from_millis(500));
+    let b = Agent::start("2048", "secret-pass", &server.addr());
+    let registered = wait_until(Duration::from_secs(15), || {
+        rt.block_on(store.registrations(hotline::store::now_ms()))
+            .map(|r| r.len() == 2)
+            .unwrap_or(false)
+    });
+    assert!(registered, "{}\n{}\n{}", server.log(), a.log(), b.log());
+
+    // Log in by feature code, agent 1024 first (so it has been idle longest).
+    let state = |id: &str| -> String {
+        rt.block_on(store.agent(id))
+            .ok()
+            .flatten()
+            .and_then(|a| a.state)
+            .map(|s| s.0)
+            .unwrap_or_default()
+    };
+    a.command("dial", &format!("sip:*1@{}", server.addr()));
+    assert!(
+        wait_until(Duration::from_secs(15), || state("1024") == "available"),
+        "{}\n{}",
+        server.log(),
+        a.log()
+    );
+    b.command("dial", &format!("sip:*1@{}", server.addr()));
+    assert!(
+        wait_until(Duration::from_secs(15), || state("2048") == "available"),
+        "{}\n{}",
+        server.log(),
+        b.log()
+    );
+
+    // First call: the longest-idle agent (1024) answers; audio both ways.
+    let phone = Phone::new(&server.addr());
+    let rtp_sock = UdpSocket::bind(("127.0.0.1", phone.port() + 2)).expect("caller RTP port");
+    let (tag, port) = place_call(&phone, "agents-1");
+    let media = CallerRtp::start(rtp_sock, format!("127.0.0.1:{port}"));
+    assert!(
+        wait_until(Duration::from_secs(20), || state("1024") == "on_call"),
+        "{}\n{}",
+        server.log(),
+        a.log()
+    );
+    // Let the agent ID announcement play, then measure the conversation.
+    std::thread::sleep(Duration::from_secs(6));
+    let before = media.received.load(Ordering::Relaxed);
+    let loud_before = media.loud.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_secs(2));
+    let got = media.received.load(Ordering::Relaxed) - before;
+    let loud = media.loud.load(Ordering::Relaxed) - loud_before;
+    assert!(got >= 80, "caller received {got} packets in 2 s");
+    assert!(loud >= 60, "the agent's tone reached the caller in {loud} of {got} packets");
+
+    // The caller hangs up; the agent keys the outcome code 3#.
+    phone.send(&phone.request("BYE", "agents-1", 2, "z9hG4bKagents-1b", Some(&tag), ""));
+    drop(media);
+    assert!(wait_until(Duration::from_secs(10), || state("1024") == "wrap_up" || state("1024") == "available"));
+    std::thread::sleep(Duration::from_secs(1));
+    for k in ["3", "#"] {
+        a.command("sndcode", k);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    let calls = server.calls();
+    let first = calls.first().expect("a call record").id.clone();
+    let cols = || rt.block_on(store.call_agent_columns(&first)).unwrap().unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || cols().3.as_deref() == Some("3")),
+        "outcome code not stored: {:?}\n{}\n{}",
+        cols(),
+        server.log(),
+        a.log()
+    );
+    let (queued_at, agent, connected_at, disposition) = cols();
+    assert_eq!(agent.as_deref(), Some("1024"));
+    assert_eq!(disposition.as_deref(), Some("3"));
+    let (queued_at, connected_at) = (queued_at.unwrap(), connected_at.unwrap());
+    assert!(connected_at >= queued_at, "wait time is never negative");
+    let row = rt.block_on(store.call(&first)).unwrap().unwrap();
+    let ivr = server.ivr(&first).unwrap();
+    assert_eq!(ivr.queue.as_deref(), Some("general"));
+    let talk = row.ended_at.unwrap() - connected_at;
+    assert!(talk >= 6_000, "talk time {talk} ms");
+    let legs = rt.block_on(store.legs(&first)).unwrap();
+    assert_eq!(legs.len(), 1, "{legs:?}");
+    assert_eq!(legs[0].agent_id, "1024");
+    assert!(legs[0].answered_at.is_some());
+    // Agent 1024's phone heard the caller's tone through the relay.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(a.heard_peak() > 2000, "agent heard silence");
+
+    // Second call goes to the other agent (1024 is in wrap-up or just out of it, and
+    // 2048 has now been idle longest); the agent hangs up and both legs end.
+    assert!(wait_until(Duration::from_secs(10), || state("1024") == "available"));
+    let phone2 = Phone::new(&server.addr());
+    let rtp2 = UdpSocket::bind(("127.0.0.1", phone2.port() + 2)).expect("caller RTP port");
+    let (_tag2, port2) = place_call(&phone2, "agents-2");
+    let media2 = CallerRtp::start(rtp2, format!("127.0.0.1:{port2}"));
+    assert!(
+        wait_until(Duration::from_secs(20), || state("2048") == "on_call"),
+        "{}\n{}",
+        server.log(),
+        b.log()
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(media2.loud.load(Ordering::Relaxed) > 20);
+    b.command("hangup", "");
+    let bye = phone2.wait_for(Duration::from_secs(10), |r| r.method() == Some("BYE"));
+    let bye = bye.expect("the agent's hang-up ends the caller's leg");
+    phone2.ok(&bye);
+    drop(media2);
+    let second = server
+        .calls()
+        .into_iter()
+        .find(|c| c.id != first)
+        .expect("second record");
+    assert!(wait_until(Duration::from_secs(10), || {
+        rt.block_on(store.call(&second.id))
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.end_cause.as_deref() == Some("agent_bye"))
+    }), "{:?}", rt.block_on(store.call(&second.id)));
+    assert_eq!(cols_of(&rt, &store, &second.id).1.as_deref(), Some("2048"));
+    // The outcome can be set afterwards from the command line.
+    hotline(&["calls", "--database", &db, "outcome", &second.id, "7"]);
+    assert_eq!(cols_of(&rt, &store, &second.id).3.as_deref(), Some("7"));
+    assert!(wait_until(Duration::from_secs(10), || state("2048") == "available"));
+    let _ = dir;
+}
+
+#[allow(clippy::type_complexity)]
+fn cols_of(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    id: &str,
+) -> (Option<i64>, Option<String>, Option<i64>, Option<String>) {
+    rt.block_on(store.call_agent_columns(id)).unwrap().unwrap()
+}
+
+#[test]
+fn with_no_agent_the_caller_hears_position_and_wait_then_overflows() {
+    let (_dir, args) = setup();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start_logging(&args, "info,sqlx=warn");
+    let phone = Phone::new(&server.addr());
+    let rtp = UdpSocket::bind(("127.0.0.1", phone.port() + 2)).expect("caller RTP port");
+    let (_tag, port) = place_call(&phone, "overflow-1");
+    let media = CallerRtp::start(rtp, format!("127.0.0.1:{port}"));
+    // max_wait is 8 s: the overflow node says goodbye and hangs up.
+    let bye = phone
+        .wait_for(Duration::from_secs(30), |r| r.method() == Some("BYE"))
+        .expect("overflow ends the call");
+    phone.ok(&bye);
+    assert!(media.received.load(Ordering::Relaxed) > 300);
+    let rec = server.calls().pop().unwrap();
+    let ivr = server.ivr(&rec.id).unwrap();
+    assert_eq!(ivr.outcome.as_deref(), Some("overflow"));
+    // Announcements every 3 s while waiting, played into the call.
+    let log = server.log();
+    let _ = Path::new(&log);
+    let events: Vec<String> = server
+        .events()
+        .into_iter()
+        .filter(|(id, _, _)| *id == rec.sip_call_id)
+        .map(|(_, kind, detail)| format!("{kind}:{detail}"))
+        .collect();
+    assert!(events.iter().any(|e| e == "queue:overflow"), "{events:?}");
+    let announced = events.iter().filter(|e| e.starts_with("announce")).count();
+    assert!(announced >= 2, "{events:?}");
+}
