@@ -50,7 +50,7 @@ const QUEUES: &str = r#"
 strategy = "longest_idle"
 ring_timeout_secs = 10
 max_wait_secs = 8
-wrap_up_secs = 1
+wrap_up_secs = 3
 announce_every_secs = 3
 "#;
 
@@ -102,7 +102,7 @@ impl Agent {
         std::fs::write(
             dir.0.join("config"),
             format!(
-                "poll_method epoll\nsip_listen 127.0.0.1:{sip}\nsip_trans_def udp\naudio_player aubridge,x\naudio_source ausine,440\naudio_alert aubridge,x\nrtp_ports {rtp}-{}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\nmodule aubridge.so\nmodule sndfile.so\nsnd_path {}\nmodule_app account.so\nmodule_app menu.so\nmodule_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl}\n",
+                "poll_method epoll\nsip_listen 127.0.0.1:{sip}\nsip_trans_def udp\naudio_player aubridge,x\naudio_source ausine,440\nausrc_srate 48000\nausrc_channels 2\nauplay_srate 48000\naudio_alert aubridge,x\nrtp_ports {rtp}-{}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\nmodule aubridge.so\nmodule sndfile.so\nsnd_path {}\nmodule_app account.so\nmodule_app menu.so\nmodule_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl}\n",
                 rtp + 19,
                 dir.0.display()
             ),
@@ -190,7 +190,8 @@ impl CallerRtp {
         let received = Arc::new(AtomicU32::new(0));
         let loud = Arc::new(AtomicU32::new(0));
         let (s2, r2, l2) = (stop.clone(), received.clone(), loud.clone());
-        sock.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(5)))
+            .unwrap();
         std::thread::spawn(move || {
             let mut seq: u16 = 0;
             let mut ts: u32 = 0;
@@ -217,7 +218,9 @@ impl CallerRtp {
                         r2.fetch_add(1, Ordering::Relaxed);
                         let peak = buf[12..n]
                             .iter()
-                            .map(|&b| i32::from(hotline::core::media::g711::ulaw_to_linear(b)).abs())
+                            .map(|&b| {
+                                i32::from(hotline::core::media::g711::ulaw_to_linear(b)).abs()
+                            })
                             .max()
                             .unwrap_or(0);
                         if peak > 2000 {
@@ -281,14 +284,28 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
     let db = server.db_url.clone();
     for (id, name) in [("1024", "Li Lei"), ("2048", "Han Meimei")] {
         hotline(&[
-            "agents", "--database", &db, "add", "--id", id, "--name", name, "--password",
-            "secret-pass", "--queue", "general",
+            "agents",
+            "--database",
+            &db,
+            "add",
+            "--id",
+            id,
+            "--name",
+            name,
+            "--password",
+            "secret-pass",
+            "--queue",
+            "general",
         ]);
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = rt.block_on(Store::connect(&db)).unwrap();
     // The server notices new agents within seconds; phones register after that.
-    assert!(wait_until(Duration::from_secs(10), || server.log().contains("agent state") || rt.block_on(store.agents()).map(|a| a.len()).unwrap_or(0) == 2));
+    assert!(wait_until(Duration::from_secs(10), || server
+        .log()
+        .contains("agent state")
+        || rt.block_on(store.agents()).map(|a| a.len()).unwrap_or(0)
+            == 2));
     std::thread::sleep(Duration::from_secs(3));
     let a = Agent::start("1024", "secret-pass", &server.addr());
     std::thread::sleep(Duration::from_millis(500));
@@ -343,12 +360,17 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
     let got = media.received.load(Ordering::Relaxed) - before;
     let loud = media.loud.load(Ordering::Relaxed) - loud_before;
     assert!(got >= 80, "caller received {got} packets in 2 s");
-    assert!(loud >= 60, "the agent's tone reached the caller in {loud} of {got} packets");
+    assert!(
+        loud >= 60,
+        "the agent's tone reached the caller in {loud} of {got} packets"
+    );
 
     // The caller hangs up; the agent keys the outcome code 3#.
     phone.send(&phone.request("BYE", "agents-1", 2, "z9hG4bKagents-1b", Some(&tag), ""));
     drop(media);
-    assert!(wait_until(Duration::from_secs(10), || state("1024") == "wrap_up" || state("1024") == "available"));
+    assert!(wait_until(Duration::from_secs(10), || state("1024")
+        == "wrap_up"
+        || state("1024") == "available"));
     std::thread::sleep(Duration::from_secs(1));
     for k in ["3", "#"] {
         a.command("sndcode", k);
@@ -356,7 +378,11 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
     }
     let calls = server.calls();
     let first = calls.first().expect("a call record").id.clone();
-    let cols = || rt.block_on(store.call_agent_columns(&first)).unwrap().unwrap();
+    let cols = || {
+        rt.block_on(store.call_agent_columns(&first))
+            .unwrap()
+            .unwrap()
+    };
     assert!(
         wait_until(Duration::from_secs(10), || cols().3.as_deref() == Some("3")),
         "outcome code not stored: {:?}\n{}\n{}",
@@ -407,12 +433,16 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
         .into_iter()
         .find(|c| c.id != first)
         .expect("second record");
-    assert!(wait_until(Duration::from_secs(10), || {
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            rt.block_on(store.call(&second.id))
+                .ok()
+                .flatten()
+                .is_some_and(|c| c.end_cause.as_deref() == Some("agent_bye"))
+        }),
+        "{:?}",
         rt.block_on(store.call(&second.id))
-            .ok()
-            .flatten()
-            .is_some_and(|c| c.end_cause.as_deref() == Some("agent_bye"))
-    }), "{:?}", rt.block_on(store.call(&second.id)));
+    );
     assert_eq!(cols_of(&rt, &store, &second.id).1.as_deref(), Some("2048"));
     // The outcome can be set afterwards from the command line.
     hotline(&["calls", "--database", &db, "outcome", &second.id, "7"]);

@@ -64,7 +64,8 @@ impl Phone {
     }
 
     fn recv(&mut self, bytes: &str) {
-        self.ep.handle_datagram(self.now, self.addr, bytes.as_bytes());
+        self.ep
+            .handle_datagram(self.now, self.addr, bytes.as_bytes());
     }
 
     fn advance(&mut self, d: Duration) {
@@ -140,7 +141,9 @@ fn a_placed_call_rings_is_answered_acknowledged_and_hung_up_by_the_phone() {
     assert_eq!(p.sent().len(), 1, "retransmitted after T1");
 
     p.recv(&reply(&invite, 180, Some("ph"), ""));
-    assert!(matches!(p.events().as_slice(), [Event::Progress { call: c, status: 180 }] if *c == call));
+    assert!(
+        matches!(p.events().as_slice(), [Event::Progress { call: c, status: 180 }] if *c == call)
+    );
     p.advance(Duration::from_secs(5));
     assert!(p.sent().is_empty(), "no retransmission once ringing");
 
@@ -152,7 +155,10 @@ fn a_placed_call_rings_is_answered_acknowledged_and_hung_up_by_the_phone() {
     assert_eq!(header(ack, "CSeq"), "1 ACK");
     assert!(header(ack, "To").ends_with(";tag=ph"));
     match p.events().as_slice() {
-        [Event::Answered { call: c, answer: Some(a) }] => {
+        [Event::Answered {
+            call: c,
+            answer: Some(a),
+        }] => {
             assert_eq!(*c, call);
             assert_eq!(a.remote, Some("127.0.0.1:18000".parse().unwrap()));
         }
@@ -200,11 +206,19 @@ fn a_ringing_leg_is_cancelled_and_the_487_acknowledged() {
     p.ep.hangup(p.now, call, EndCause::Cancelled);
     assert!(matches!(
         p.events().as_slice(),
-        [Event::Ended { cause: EndCause::Cancelled, by: EndedBy::Hotline, .. }]
+        [Event::Ended {
+            cause: EndCause::Cancelled,
+            by: EndedBy::Hotline,
+            ..
+        }]
     ));
     let cancel = p.sent().remove(0);
     assert_eq!(method(&cancel), "CANCEL");
-    assert_eq!(header(&cancel, "Via"), header(&invite, "Via"), "same branch");
+    assert_eq!(
+        header(&cancel, "Via"),
+        header(&invite, "Via"),
+        "same branch"
+    );
     assert_eq!(header(&cancel, "CSeq"), "1 CANCEL");
     assert!(!header(&cancel, "To").contains("tag="));
     p.recv(&reply(&cancel, 200, Some("ph"), ""));
@@ -223,7 +237,10 @@ fn cancel_waits_for_a_provisional_response_and_a_racing_2xx_is_ended_with_bye() 
     let invite = p.sent().remove(0);
     p.ep.hangup(p.now, call, EndCause::Cancelled);
     assert!(matches!(p.events().as_slice(), [Event::Ended { .. }]));
-    assert!(p.sent().is_empty(), "no CANCEL before a provisional response");
+    assert!(
+        p.sent().is_empty(),
+        "no CANCEL before a provisional response"
+    );
     p.recv(&reply(&invite, 100, None, ""));
     let cancel = p.sent().remove(0);
     assert_eq!(method(&cancel), "CANCEL");
@@ -274,7 +291,12 @@ fn register_is_handed_to_the_owner_and_answered_as_it_says() {
         }
         other => panic!("{other:?}"),
     };
-    p.ep.respond_to(p.now, id, 401, &[("WWW-Authenticate", "Digest realm=\"x\"")]);
+    p.ep.respond_to(
+        p.now,
+        id,
+        401,
+        &[("WWW-Authenticate", "Digest realm=\"x\"")],
+    );
     let sent = p.sent();
     assert!(sent[0].starts_with("SIP/2.0 401 "));
     assert_eq!(header(&sent[0], "WWW-Authenticate"), "Digest realm=\"x\"");
@@ -327,7 +349,8 @@ fn an_options_ping_reports_the_answer_or_the_silence() {
         link: Link::Udp,
         addr: p.addr,
     };
-    let id = p.ep.ping(p.now, peer, "sip:1024@127.0.0.1:5080", "127.0.0.1");
+    let id =
+        p.ep.ping(p.now, peer, "sip:1024@127.0.0.1:5080", "127.0.0.1");
     let opt = p.sent().remove(0);
     assert_eq!(method(&opt), "OPTIONS");
     p.recv(&reply(&opt, 200, Some("x"), ""));
@@ -335,7 +358,8 @@ fn an_options_ping_reports_the_answer_or_the_silence() {
         p.events().as_slice(),
         [Event::RequestDone { id: i, status: Some(200) }] if *i == id
     ));
-    let id = p.ep.ping(p.now, peer, "sip:1024@127.0.0.1:5080", "127.0.0.1");
+    let id =
+        p.ep.ping(p.now, peer, "sip:1024@127.0.0.1:5080", "127.0.0.1");
     p.advance(Duration::from_secs(40));
     assert!(matches!(
         p.events().as_slice(),

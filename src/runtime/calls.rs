@@ -48,6 +48,9 @@ pub(super) struct CallCtx {
     pub(super) arrived: Instant,
     /// An agent's feature-code call: the prompt confirming it; no call record is kept.
     feature: Option<&'static str>,
+    /// The agent who took the call (for survey answers), and whether they hung up first.
+    pub(super) agent: Option<String>,
+    pub(super) agent_left: bool,
     /// `None` when the INVITE had no SDP: our 200 offers, the ACK answers.
     offer: Option<Offer>,
     committed: bool,
@@ -136,10 +139,13 @@ impl Calls {
     }
 
     pub(super) fn next_timeout(&self) -> Option<Instant> {
-        [self.due.first().map(|(t, _, _)| *t), self.desk.next_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.due.first().map(|(t, _, _)| *t),
+            self.desk.next_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub(super) fn due_leg_timeout(&mut self, leg: CallRef, at: Instant) {
@@ -198,13 +204,25 @@ impl Calls {
                     codec: None,
                 });
                 if offer.dir.sends() {
-                    let _ = self.media.send(MediaCmd::Hold { call: customer, music: None });
-                    let _ = self.media.send(MediaCmd::Bridge { a: customer, b: call });
+                    let _ = self.media.send(MediaCmd::Hold {
+                        call: customer,
+                        music: None,
+                    });
+                    let _ = self.media.send(MediaCmd::Bridge {
+                        a: customer,
+                        b: call,
+                    });
                     self.event(customer, "resume", String::new());
                 } else {
                     let _ = self.media.send(MediaCmd::Unbridge { call: customer });
-                    let music = self.clip_names(customer, &["hold_music"]).into_iter().next();
-                    let _ = self.media.send(MediaCmd::Hold { call: customer, music });
+                    let music = self
+                        .clip_names(customer, &["hold_music"])
+                        .into_iter()
+                        .next();
+                    let _ = self.media.send(MediaCmd::Hold {
+                        call: customer,
+                        music,
+                    });
                     self.event(customer, "hold", String::new());
                 }
             }
@@ -409,16 +427,15 @@ impl Calls {
                 Some(Err(_)) => return ep.reject(now, call, 488, &[]),
                 None => None,
             };
-            let prompt =
-                self.feature_call(
-                    now,
-                    call,
-                    info.peer,
-                    &info.authorization,
-                    info.user_agent.as_deref(),
-                    action,
-                    ep,
-                );
+            let prompt = self.feature_call(
+                now,
+                call,
+                info.peer,
+                &info.authorization,
+                info.user_agent.as_deref(),
+                action,
+                ep,
+            );
             if let Some(prompt) = prompt {
                 self.track(call, id, span, &info, local_ip, offer, now);
                 if let Some(c) = self.calls.get_mut(&call) {
@@ -506,6 +523,8 @@ impl Calls {
                 local_ip,
                 arrived: Instant::now(),
                 feature: None,
+                agent: None,
+                agent_left: false,
                 offer,
                 committed: false,
                 answer_at,

@@ -8,7 +8,7 @@
 
 use super::calls::{bind_rtp, Calls};
 use super::media::MediaCmd;
-use crate::acd::{self, Acd, RingFailure, StateName};
+use crate::acd::{self, Acd, RingFailure};
 use crate::core::media::speech;
 use crate::core::sdp::{Codec, LocalMedia, Offer};
 use crate::core::sip::endpoint::{
@@ -99,9 +99,7 @@ impl Desk {
 
     /// Whether `call` is waiting in a queue (keys go to the queue, not the dial plan).
     pub(super) fn is_queued(&self, call: CallRef) -> bool {
-        self.queued
-            .get(&call)
-            .is_some_and(|q| q.bridged.is_none())
+        self.queued.get(&call).is_some_and(|q| q.bridged.is_none())
     }
 }
 
@@ -160,9 +158,7 @@ impl Calls {
             self.desk
                 .extension
                 .insert(a.id.clone(), a.extension.clone());
-            self.desk
-                .agent_of
-                .insert(a.extension.clone(), a.id.clone());
+            self.desk.agent_of.insert(a.extension.clone(), a.id.clone());
             let actions = self.desk.acd.upsert_agent(&a.id, a.queues.clone(), now);
             self.acd_actions(now, actions, ep);
         }
@@ -198,12 +194,7 @@ impl Calls {
                 None | Some(("logged_out", _)) => {}
                 Some(("paused", reason)) => {
                     actions.extend(self.desk.acd.login(&a.id, now).unwrap_or_default());
-                    actions.extend(
-                        self.desk
-                            .acd
-                            .pause(&a.id, &reason, now)
-                            .unwrap_or_default(),
-                    );
+                    actions.extend(self.desk.acd.pause(&a.id, &reason, now).unwrap_or_default());
                 }
                 Some(_) => actions.extend(self.desk.acd.login(&a.id, now).unwrap_or_default()),
             }
@@ -228,7 +219,9 @@ impl Calls {
             };
             match result {
                 Ok(actions) => self.acd_actions(now, actions, ep),
-                Err(e) => tracing::warn!(agent = %r.agent_id, action = %r.action, %e, "agent state request refused"),
+                Err(e) => {
+                    tracing::warn!(agent = %r.agent_id, action = %r.action, %e, "agent state request refused")
+                }
             }
         }
     }
@@ -250,22 +243,24 @@ impl Calls {
             .filter(|(n, _)| n == "Authorization")
             .map(|(_, v)| v.as_str())
             .collect();
-        let extension = match self.desk.registrar.authenticate(
-            now,
-            peer.addr.ip(),
-            "REGISTER",
-            &authz,
-        ) {
-            AuthOutcome::Challenge { headers } => {
-                let headers = self.challenge_for(req.header("User-Agent"), headers);
-                let h: Vec<(&str, &str)> =
-                    headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-                return ep.respond_to(now, id, 401, &h);
-            }
-            AuthOutcome::Forbidden => return ep.respond_to(now, id, 403, &[]),
-            AuthOutcome::Ignore => return ep.drop_request(id),
-            AuthOutcome::Ok { extension, .. } => extension,
-        };
+        let extension =
+            match self
+                .desk
+                .registrar
+                .authenticate(now, peer.addr.ip(), "REGISTER", &authz)
+            {
+                AuthOutcome::Challenge { headers } => {
+                    let headers = self.challenge_for(req.header("User-Agent"), headers);
+                    let h: Vec<(&str, &str)> = headers
+                        .iter()
+                        .map(|(n, v)| (n.as_str(), v.as_str()))
+                        .collect();
+                    return ep.respond_to(now, id, 401, &h);
+                }
+                AuthOutcome::Forbidden => return ep.respond_to(now, id, 403, &[]),
+                AuthOutcome::Ignore => return ep.drop_request(id),
+                AuthOutcome::Ok { extension, .. } => extension,
+            };
         // One may only register one's own extension.
         if header_user(&req.ess.to) != Some(extension.as_str()) {
             return ep.respond_to(now, id, 403, &[]);
@@ -292,14 +287,20 @@ impl Calls {
         };
         match self.desk.registrar.register(now, &extension, request) {
             Ok(reg) => {
-                let h: Vec<(&str, &str)> = reg.contacts.iter().map(|c| ("Contact", c.as_str())).collect();
+                let h: Vec<(&str, &str)> = reg
+                    .contacts
+                    .iter()
+                    .map(|c| ("Contact", c.as_str()))
+                    .collect();
                 ep.respond_to(now, id, 200, &h);
                 self.registration_changes(now, reg.changes, ep);
             }
             Err(e) => {
                 let headers = e.headers();
-                let h: Vec<(&str, &str)> =
-                    headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                let h: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
                 ep.respond_to(now, id, e.status(), &h);
             }
         }
@@ -353,7 +354,12 @@ impl Calls {
 
     /// Timers: registrations expire, the ACD's timers, pings.
     pub(super) fn desk_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
-        if self.desk.registrar.next_deadline().is_some_and(|t| t <= now) {
+        if self
+            .desk
+            .registrar
+            .next_deadline()
+            .is_some_and(|t| t <= now)
+        {
             let changes = self.desk.registrar.expire(now);
             self.registration_changes(now, changes, ep);
         }
@@ -381,13 +387,16 @@ impl Calls {
     fn local_host_for(&self, to: SocketAddr) -> String {
         match self.media_ip {
             Some(ip) => ip.to_string(),
-            None => std::net::UdpSocket::bind((to.ip().is_ipv6().then_some("::").unwrap_or("0.0.0.0"), 0))
-                .and_then(|s| {
-                    s.connect(to)?;
-                    s.local_addr()
-                })
-                .map(|a| a.ip().to_string())
-                .unwrap_or_else(|_| "127.0.0.1".into()),
+            None => std::net::UdpSocket::bind((
+                to.ip().is_ipv6().then_some("::").unwrap_or("0.0.0.0"),
+                0,
+            ))
+            .and_then(|s| {
+                s.connect(to)?;
+                s.local_addr()
+            })
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|_| "127.0.0.1".into()),
         }
     }
 
@@ -447,8 +456,10 @@ impl Calls {
         {
             AuthOutcome::Challenge { headers } => {
                 let headers = self.challenge_for(user_agent, headers);
-                let h: Vec<(&str, &str)> =
-                    headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                let h: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
                 ep.reject(now, call, 401, &h);
                 return None;
             }
@@ -479,7 +490,14 @@ impl Calls {
     // ---- queueing ----
 
     /// The dial plan queues the call.
-    pub(super) fn enqueue(&mut self, now: Instant, call: CallRef, queue: &str, priority: i32, ep: &mut Endpoint) {
+    pub(super) fn enqueue(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        queue: &str,
+        priority: i32,
+        ep: &mut Endpoint,
+    ) {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
@@ -504,7 +522,12 @@ impl Calls {
             }
             Err(e) => {
                 tracing::warn!(%e, queue, "cannot queue the call; overflowing");
-                self.ivr_step(now, call, IvrInput::QueueOutcome(QueueOutcome::Overflow), ep);
+                self.ivr_step(
+                    now,
+                    call,
+                    IvrInput::QueueOutcome(QueueOutcome::Overflow),
+                    ep,
+                );
             }
         }
     }
@@ -518,33 +541,57 @@ impl Calls {
         let actions = self.desk.acd.leave(call.0, now);
         self.acd_actions(now, actions, ep);
         self.event(call, "queue_left", String::new());
-        self.ivr_step(now, call, IvrInput::QueueOutcome(QueueOutcome::Overflow), ep);
+        self.ivr_step(
+            now,
+            call,
+            IvrInput::QueueOutcome(QueueOutcome::Overflow),
+            ep,
+        );
     }
 
     /// Carries out what the ACD decided.
-    pub(super) fn acd_actions(&mut self, now: Instant, actions: Vec<acd::Action>, ep: &mut Endpoint) {
+    pub(super) fn acd_actions(
+        &mut self,
+        now: Instant,
+        actions: Vec<acd::Action>,
+        ep: &mut Endpoint,
+    ) {
         for a in actions {
             match a {
-                acd::Action::Ring { call, agent, queue, .. } => {
-                    self.ring(now, CallRef(call), &agent, &queue, ep)
-                }
+                acd::Action::Ring {
+                    call, agent, queue, ..
+                } => self.ring(now, CallRef(call), &agent, &queue, ep),
                 acd::Action::CancelRing { call, agent } => {
                     if let Some(leg) = self.desk.ringing.remove(&(CallRef(call), agent)) {
                         self.end_leg(leg, "cancelled");
                         ep.hangup(now, leg, EndCause::Cancelled);
                     }
                 }
-                acd::Action::Connect { call, agent } => self.connect(now, CallRef(call), &agent, ep),
-                acd::Action::Announce { call, position, wait } => {
-                    self.announce(CallRef(call), position, wait)
+                acd::Action::Connect { call, agent } => {
+                    self.connect(now, CallRef(call), &agent, ep)
                 }
+                acd::Action::Announce {
+                    call,
+                    position,
+                    wait,
+                } => self.announce(CallRef(call), position, wait),
                 acd::Action::Overflow { call, .. } => {
                     let call = CallRef(call);
                     self.desk.queued.remove(&call);
                     let _ = self.media.send(MediaCmd::Hold { call, music: None });
-                    self.ivr_step(now, call, IvrInput::QueueOutcome(QueueOutcome::Overflow), ep);
+                    self.ivr_step(
+                        now,
+                        call,
+                        IvrInput::QueueOutcome(QueueOutcome::Overflow),
+                        ep,
+                    );
                 }
-                acd::Action::AgentState { agent, state, reason, .. } => {
+                acd::Action::AgentState {
+                    agent,
+                    state,
+                    reason,
+                    ..
+                } => {
                     self.desk.state_seq += 1;
                     tracing::info!(%agent, state = state.as_str(), %reason, "agent state");
                     self.writer.send(Write::Agent(AgentWrite::State {
@@ -554,22 +601,6 @@ impl Calls {
                         state: state.as_str(),
                         reason,
                     }));
-                    if state != StateName::WrapUp {
-                        // Wrap-up is over: a phone still keying an outcome is released.
-                        let stale: Vec<CallRef> = self
-                            .desk
-                            .legs
-                            .iter()
-                            .filter(|(_, l)| l.agent == agent && l.wrap_up.is_some())
-                            .map(|(k, _)| *k)
-                            .collect();
-                        if state != StateName::OnCall && state != StateName::Ringing {
-                            for leg in stale {
-                                self.end_leg(leg, "wrap_up_end");
-                                ep.hangup(now, leg, EndCause::Completed);
-                            }
-                        }
-                    }
                 }
             }
         }
@@ -584,14 +615,20 @@ impl Calls {
             .and_then(|ext| self.desk.registrar.contacts(ext).into_iter().last());
         let target = contact.and_then(|b| Some((peer_of(&b, &self.desk.tcp_links)?, b)));
         let (Some((peer, binding)), Some(c)) = (target, self.calls.get(&call)) else {
-            let actions = self.desk.acd.ring_failed(call.0, agent, RingFailure::Unreachable, now);
+            let actions = self
+                .desk
+                .acd
+                .ring_failed(call.0, agent, RingFailure::Unreachable, now);
             return self.acd_actions(now, actions, ep);
         };
         let local_host = self.local_host_for(binding.source);
         let ip = local_host.parse().unwrap_or(c.local_ip);
         let Some((port, [socket, rtcp])) = bind_rtp(&mut self.ports, ip) else {
             tracing::warn!("no free RTP port for an agent leg");
-            let actions = self.desk.acd.ring_failed(call.0, agent, RingFailure::Busy, now);
+            let actions = self
+                .desk
+                .acd
+                .ring_failed(call.0, agent, RingFailure::Busy, now);
             return self.acd_actions(now, actions, ep);
         };
         let media = LocalMedia {
@@ -683,7 +720,13 @@ impl Calls {
     // ---- legs ----
 
     /// A leg to an agent was answered.
-    pub(super) fn leg_answered(&mut self, now: Instant, leg: CallRef, answer: Option<Offer>, ep: &mut Endpoint) {
+    pub(super) fn leg_answered(
+        &mut self,
+        now: Instant,
+        leg: CallRef,
+        answer: Option<Offer>,
+        ep: &mut Endpoint,
+    ) {
         let Some(l) = self.desk.legs.get(&leg) else {
             // A leg we already gave up: end it.
             return ep.hangup(now, leg, EndCause::Cancelled);
@@ -698,7 +741,9 @@ impl Calls {
             });
         }
         let actions = self.desk.acd.answered(customer.0, &agent, now);
-        let connected = actions.iter().any(|a| matches!(a, acd::Action::Connect { .. }));
+        let connected = actions
+            .iter()
+            .any(|a| matches!(a, acd::Action::Connect { .. }));
         self.acd_actions(now, actions, ep);
         if !connected {
             // The ACD had moved on (the caller left, another agent answered first).
@@ -725,6 +770,9 @@ impl Calls {
         }));
         if let Some(q) = self.desk.queued.get_mut(&call) {
             q.bridged = Some(leg);
+        }
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.agent = Some(agent.to_string());
         }
         let lang = self.call_language(call);
         let mut names = vec!["agent_number"];
@@ -788,7 +836,10 @@ impl Calls {
         self.desk.queued.remove(&customer);
         let actions = self.desk.acd.call_ended(&agent, now);
         self.acd_actions(now, actions, ep);
-        let has_plan = self.calls.get(&customer).is_some_and(|c| c.ivr.is_some());
+        let has_plan = self.calls.get_mut(&customer).is_some_and(|c| {
+            c.agent_left = true;
+            c.ivr.is_some()
+        });
         if has_plan {
             self.ivr_step(now, customer, IvrInput::AgentHungUp, ep);
         } else {
@@ -846,7 +897,8 @@ impl Calls {
         }
         let (code, call, agent) = (std::mem::take(code), l.record_id.clone(), l.agent.clone());
         tracing::info!(%agent, "outcome code keyed");
-        self.writer.send(Write::Agent(AgentWrite::Disposition { call, code }));
+        self.writer
+            .send(Write::Agent(AgentWrite::Disposition { call, code }));
         l.wrap_up = None;
         let clips = self.leg_clips(&["agent_outcome_saved"]);
         let _ = self.media.send(MediaCmd::Play {
@@ -877,7 +929,12 @@ impl Calls {
 
     /// The agent took too long to key the outcome.
     pub(super) fn leg_timeout(&mut self, now: Instant, leg: CallRef, ep: &mut Endpoint) {
-        if self.desk.legs.get(&leg).is_some_and(|l| l.wrap_up.is_some()) {
+        if self
+            .desk
+            .legs
+            .get(&leg)
+            .is_some_and(|l| l.wrap_up.is_some())
+        {
             self.end_leg(leg, "no_outcome");
             ep.hangup(now, leg, EndCause::Completed);
         }
@@ -885,7 +942,13 @@ impl Calls {
 
     /// The agent's phone asked to transfer the caller (REFER): to a queue by name, or to
     /// the supervisors.
-    pub(super) fn leg_refer(&mut self, now: Instant, leg: CallRef, target: &str, ep: &mut Endpoint) {
+    pub(super) fn leg_refer(
+        &mut self,
+        now: Instant,
+        leg: CallRef,
+        target: &str,
+        ep: &mut Endpoint,
+    ) {
         let Some(l) = self.desk.legs.get(&leg) else {
             return;
         };

@@ -7,9 +7,7 @@ use super::media::MediaCmd;
 use super::Input as RuntimeInput;
 use crate::core::media::player::Clip;
 use crate::core::sip::endpoint::{CallRef, EndCause, Endpoint};
-use crate::ivr::{
-    Action, FollowUpKind, Input, Plan, Secret, Session, VerifyOutcome, Waiting,
-};
+use crate::ivr::{Action, FollowUpKind, Input, Plan, Secret, Session, VerifyOutcome, Waiting};
 use crate::store::{self, now_ms, CallIvr, LockPolicy, NewFollowUp, Verification, Write};
 use std::sync::Arc;
 use std::time::Instant;
@@ -201,13 +199,16 @@ impl Calls {
                     ..CallIvr::default()
                 },
             ),
-            Action::SurveyAnswer { question, score } => self.ivr_record(call, |id| Write::Survey {
-                id,
-                question: question as i32,
-                score: i32::from(score),
-                agent: None,
-                at_ms: now_ms(),
-            }),
+            Action::SurveyAnswer { question, score } => {
+                let agent = self.calls.get(&call).and_then(|c| c.agent.clone());
+                self.ivr_record(call, |id| Write::Survey {
+                    id,
+                    question: question as i32,
+                    score: i32::from(score),
+                    agent,
+                    at_ms: now_ms(),
+                })
+            }
             Action::Hangup { outcome } => {
                 if let Some(code) = outcome {
                     self.set_columns(
@@ -218,7 +219,12 @@ impl Calls {
                         },
                     );
                 }
-                ep.hangup(now, call, EndCause::Completed);
+                // After the agent hung up, the call's end is theirs.
+                let cause = match self.calls.get(&call).is_some_and(|c| c.agent_left) {
+                    true => EndCause::AgentBye,
+                    false => EndCause::Completed,
+                };
+                ep.hangup(now, call, cause);
             }
         }
         None

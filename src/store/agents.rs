@@ -128,8 +128,7 @@ const UPSERT_REGISTRATION: &str = "INSERT INTO registrations \
      (extension, contact, source, transport, expires_at) VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (extension, contact) DO UPDATE SET source = excluded.source, \
      transport = excluded.transport, expires_at = excluded.expires_at";
-const DELETE_REGISTRATION: &str =
-    "DELETE FROM registrations WHERE extension = $1 AND contact = $2";
+const DELETE_REGISTRATION: &str = "DELETE FROM registrations WHERE extension = $1 AND contact = $2";
 const SET_QUEUED: &str = "UPDATE calls SET queued_at = COALESCE(queued_at, $2) WHERE id = $1";
 const INSERT_LEG: &str = "INSERT INTO call_legs (call_id, seq, agent_id, queue, started_at) \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (call_id, seq) DO NOTHING";
@@ -348,23 +347,25 @@ impl Store {
         ));
         Ok(agents
             .into_iter()
-            .map(|(id, name, extension, ha1_sha256, ha1_md5, realm)| AgentRow {
-                queues: queues
-                    .iter()
-                    .filter(|(a, _, _)| *a == id)
-                    .map(|(_, q, p)| (q.clone(), u32::try_from(*p).unwrap_or(0)))
-                    .collect(),
-                state: states
-                    .iter()
-                    .find(|(a, ..)| *a == id)
-                    .map(|(_, s, at, r)| (s.clone(), *at, r.clone())),
-                id,
-                name,
-                extension,
-                ha1_sha256,
-                ha1_md5,
-                realm,
-            })
+            .map(
+                |(id, name, extension, ha1_sha256, ha1_md5, realm)| AgentRow {
+                    queues: queues
+                        .iter()
+                        .filter(|(a, _, _)| *a == id)
+                        .map(|(_, q, p)| (q.clone(), u32::try_from(*p).unwrap_or(0)))
+                        .collect(),
+                    state: states
+                        .iter()
+                        .find(|(a, ..)| *a == id)
+                        .map(|(_, s, at, r)| (s.clone(), *at, r.clone())),
+                    id,
+                    name,
+                    extension,
+                    ha1_sha256,
+                    ha1_md5,
+                    realm,
+                },
+            )
             .collect())
     }
 

@@ -16,8 +16,7 @@ use super::message::{
 };
 pub use super::peer::{ConnId, Link, Peer, Transmit};
 use super::transaction::{
-    AckParts, ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite, Timer, Timers,
-    TxOutput,
+    AckParts, ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite, Timer, Timers, TxOutput,
 };
 use crate::core::sdp::{self, LocalMedia, Offer};
 use rand::{rngs::StdRng, Rng, SeedableRng};
