@@ -4,7 +4,7 @@
 #   scripts/test.sh [extra args for `cargo test --release`]
 #
 # 1. installs the Debian packages the tests use, if missing
-#    (sip-tester, baresip, postgresql, sox);
+#    (sip-tester, baresip, postgresql, sox, sipvicious);
 # 2. starts a throw-away PostgreSQL on 127.0.0.1 and exports
 #    HOTLINE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:PORT/hotline_test
 #    (stopped and deleted on exit, failure or ctrl-c);
@@ -43,9 +43,10 @@ command -v sipp    >/dev/null 2>&1 || missing+=(sip-tester)
 command -v baresip >/dev/null 2>&1 || missing+=(baresip)
 have_initdb                        || missing+=(postgresql)
 command -v sox     >/dev/null 2>&1 || missing+=(sox)
+command -v svwar   >/dev/null 2>&1 || missing+=(sipvicious)
 
 if ((${#missing[@]} == 0)); then
-    say "packages: all present (sipp, baresip, postgresql, sox)"
+    say "packages: all present (sipp, baresip, postgresql, sox, sipvicious)"
 elif [[ "${HOTLINE_TEST_NO_INSTALL:-}" == 1 ]]; then
     soft_fail "missing packages: ${missing[*]} (HOTLINE_TEST_NO_INSTALL=1)"
 else

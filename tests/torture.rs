@@ -92,7 +92,9 @@ const fn e_tcp(file: &'static str, udp: &'static [Seq], tcp: &'static [Seq], con
 }
 
 /// Derived from the corpus' manifest.tsv for what hotline is: a UAS (an IVR), not a proxy
-/// and not yet a registrar, so every REGISTER gets 403 once the message itself is valid.
+/// but a registrar for agents' phones that authenticates before anything else (RFC 3261
+/// 10.3 steps 3-4), so every REGISTER without valid credentials gets 401 once the message
+/// itself is valid.
 /// The valid INVITEs carry acceptable SDP (PCMU offered), so they become calls.
 #[rustfmt::skip]
 const EXPECT: &[Expect] = &[
@@ -105,10 +107,10 @@ const EXPECT: &[Expect] = &[
     // 3.1.1.3: a valid INVITE with SDP.
     e("esc01.dat",      &[&[Call]]),
     // 3.1.1.4 / 3.3.12 / 3.3.13 / 3.3.14: valid REGISTERs; we are not a registrar.
-    e("escnull.dat",    &[&[Status(403)]]),
-    e("cparam01.dat",   &[&[Status(403)]]),
-    e("cparam02.dat",   &[&[Status(403)]]),
-    e("regescrt.dat",   &[&[Status(403)]]),
+    e("escnull.dat",    &[&[Status(401)]]),
+    e("cparam01.dat",   &[&[Status(401)]]),
+    e("cparam02.dat",   &[&[Status(401)]]),
+    e("regescrt.dat",   &[&[Status(401)]]),
     // 3.1.1.5: RE%47IST%45R is not REGISTER: 501.
     e("esc02.dat",      &[&[Status(501)]]),
     // 3.1.1.6, 3.1.1.9, 3.1.1.10: valid OPTIONS.
@@ -124,7 +126,7 @@ const EXPECT: &[Expect] = &[
     // Content-Length (150) is 5 bytes short of its body, which leaves "C\r\n\r\n" in the
     // stream: dropping that or closing the connection are both fine, once the INVITE has
     // its final answer.
-    e_tcp("dblreq.dat", &[&[Status(403)]], &[&[Status(403), Call], &[Status(403), Status(488)]], Conn::Any),
+    e_tcp("dblreq.dat", &[&[Status(401)]], &[&[Status(401), Call], &[Status(401), Status(488)]], Conn::Any),
     // 3.1.1.11: MESSAGE is not a method we implement: 501 (framed by Content-Length: 553
     // although the binary body holds CR, LF and NUL bytes).
     e("mpart01.dat",    &[&[Status(501)]]),
@@ -137,16 +139,17 @@ const EXPECT: &[Expect] = &[
     // 3.3.2, 3.3.3: Request-URI schemes we do not serve: 416 (404 allowed for novelsc).
     e("unkscm.dat",     &[&[Status(416)]]),
     e("novelsc.dat",    &[&[Status(416)], &[Status(404)]]),
-    // 3.3.4: To/From/Contact not SIP URIs: a registrar says 400; as a non-registrar 403
-    // is fine too.
-    e("unksm2.dat",     &[&[Status(400)], &[Status(403)]]),
+    // 3.3.4: To/From/Contact not SIP URIs: a registrar says 400, or challenges first (401)
+    // since it authenticates before it reads the Contact.
+    e("unksm2.dat",     &[&[Status(400)], &[Status(401)]]),
     // 3.3.5: Require with unknown option tags: 420 (with Unsupported).
     e("bext01.dat",     &[&[Status(420)]]),
     // 3.3.6: INVITE with a body we cannot read: 415 (with Accept).
     e("invut.dat",      &[&[Status(415)]]),
-    // 3.3.7: REGISTER with an unknown Authorization scheme; a non-registrar refuses it
-    // (the manifest suggests 405; this product answers REGISTER with 403).
-    e("regaut01.dat",   &[&[Status(403)], &[Status(405)]]),
+    // 3.3.7: REGISTER with an unknown Authorization scheme: the registrar ignores
+    // credentials it cannot use and challenges (401); the manifest suggests 405 for a
+    // non-registrar.
+    e("regaut01.dat",   &[&[Status(401)], &[Status(405)]]),
     // 3.3.11: Max-Forwards: 0 on an OPTIONS. A UAS processes it normally (the product's
     // 483-for-Max-Forwards-0 rule is for INVITE and excludes OPTIONS): 200.
     e("zeromf.dat",     &[&[Status(200)]]),
@@ -190,9 +193,9 @@ const EXPECT: &[Expect] = &[
     // 3.1.2.12: a bad Date value: the Date does not matter to us, so a call (400 allowed).
     e("baddate.dat",    &[&[Call], &[Status(400)]]),
     // 3.1.2.13: Contact with an escaped header not in <>: 400 is reasonable; a liberal
-    // element may infer the brackets, and a non-registrar refusing REGISTER (403) never
-    // looks at the Contact.
-    e("regbadct.dat",   &[&[Status(400)], &[Status(403)]]),
+    // element may infer the brackets, and the registrar challenges (401) before it looks
+    // at the Contact.
+    e("regbadct.dat",   &[&[Status(400)], &[Status(401)]]),
     // 3.1.2.14: spaces within the addr-spec: 400 is reasonable; must not break.
     e("badaspec.dat",   &[&[Status(400)], &[Status(200)]]),
     // 3.1.2.15: non-token display names; the file also lacks the blank line that ends the

@@ -427,15 +427,7 @@ impl Calls {
                 Some(Err(_)) => return ep.reject(now, call, 488, &[]),
                 None => None,
             };
-            let prompt = self.feature_call(
-                now,
-                call,
-                info.peer,
-                &info.authorization,
-                info.user_agent.as_deref(),
-                action,
-                ep,
-            );
+            let prompt = self.feature_call(now, call, &info, action, ep);
             if let Some(prompt) = prompt {
                 self.track(call, id, span, &info, local_ip, offer, now);
                 if let Some(c) = self.calls.get_mut(&call) {

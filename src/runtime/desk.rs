@@ -12,7 +12,7 @@ use crate::acd::{self, Acd, RingFailure};
 use crate::core::media::speech;
 use crate::core::sdp::{Codec, LocalMedia, Offer};
 use crate::core::sip::endpoint::{
-    CallRef, ConnId, Dial, EndCause, EndedBy, Endpoint, Link, Peer, RequestRef,
+    CallRef, ConnId, Dial, EndCause, EndedBy, Endpoint, IncomingCall, Link, Peer, RequestRef,
 };
 use crate::core::sip::message::Request;
 use crate::core::sip::registrar::{
@@ -387,16 +387,15 @@ impl Calls {
     fn local_host_for(&self, to: SocketAddr) -> String {
         match self.media_ip {
             Some(ip) => ip.to_string(),
-            None => std::net::UdpSocket::bind((
-                to.ip().is_ipv6().then_some("::").unwrap_or("0.0.0.0"),
-                0,
-            ))
-            .and_then(|s| {
-                s.connect(to)?;
-                s.local_addr()
-            })
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|_| "127.0.0.1".into()),
+            None => {
+                std::net::UdpSocket::bind((if to.ip().is_ipv6() { "::" } else { "0.0.0.0" }, 0))
+                    .and_then(|s| {
+                        s.connect(to)?;
+                        s.local_addr()
+                    })
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_else(|_| "127.0.0.1".into())
+            }
         }
     }
 
@@ -442,13 +441,12 @@ impl Calls {
         &mut self,
         now: Instant,
         call: CallRef,
-        peer: Peer,
-        authorization: &[String],
-        user_agent: Option<&str>,
+        info: &IncomingCall,
         action: &str,
         ep: &mut Endpoint,
     ) -> Option<&'static str> {
-        let authz: Vec<&str> = authorization.iter().map(String::as_str).collect();
+        let (peer, user_agent) = (info.peer, info.user_agent.as_deref());
+        let authz: Vec<&str> = info.authorization.iter().map(String::as_str).collect();
         let agent = match self
             .desk
             .registrar

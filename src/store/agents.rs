@@ -252,6 +252,12 @@ fn check_new(a: &NewAgent) -> Result<(), AgentError> {
 }
 
 type RawAgent = (String, String, String, String, String, String);
+/// Agents, their queues (agent, queue, penalty) and last states (agent, state, at, reason).
+type AgentTables = (
+    Vec<RawAgent>,
+    Vec<(String, String, i64)>,
+    Vec<(String, String, i64, String)>,
+);
 
 impl Store {
     /// Adds an agent with its queues.
@@ -331,11 +337,7 @@ impl Store {
 
     /// Every agent with queues and last state, by agent ID.
     pub async fn agents(&self) -> Result<Vec<AgentRow>, StoreError> {
-        let (agents, queues, states): (
-            Vec<RawAgent>,
-            Vec<(String, String, i64)>,
-            Vec<(String, String, i64, String)>,
-        ) = on_db!(&self.db, pool => (
+        let (agents, queues, states): AgentTables = on_db!(&self.db, pool => (
             sqlx::query_as("SELECT id, name, extension, ha1_sha256, ha1_md5, realm FROM agents ORDER BY id")
                 .fetch_all(pool).await?,
             sqlx::query_as("SELECT agent_id, queue, CAST(penalty AS BIGINT) FROM agent_queues ORDER BY agent_id, penalty, queue")
