@@ -47,6 +47,10 @@ enum Command {
         #[command(subcommand)]
         command: CustomersCommand,
     },
+    /// Callbacks, complaints and revisits: the work list and its deadlines.
+    Followups(hotline::cli::followups::Args),
+    /// Monthly and daily reports: complaints, satisfaction, KPIs.
+    Report(hotline::cli::report::Args),
     /// Create or update the database schema.
     Migrate {
         /// Database URL, sqlite:// or postgres://.
@@ -91,6 +95,12 @@ fn main() -> ExitCode {
         Command::Customers {
             command: CustomersCommand::Import { file, database },
         } => import_customers(file, database),
+        Command::Followups(args) => {
+            runtime().and_then(|rt| Ok(rt.block_on(hotline::cli::followups::run(args))?))
+        }
+        Command::Report(args) => {
+            runtime().and_then(|rt| Ok(rt.block_on(hotline::cli::report::run(args))?))
+        }
     };
     match result {
         Ok(code) => code,

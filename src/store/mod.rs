@@ -322,6 +322,8 @@ macro_rules! on_db {
 // Declared after `on_db!` so they can use it.
 mod customers;
 mod followups;
+mod reports;
+mod worklist;
 
 pub use customers::{
     import_customers_csv, CustomerError, CustomerRow, LockPolicy, NewCustomer, Secret, Verification,
@@ -329,6 +331,8 @@ pub use customers::{
 pub use followups::{
     new_followup_id, CallIvr, FollowUpKind, FollowUpRow, FollowUpStatus, NewFollowUp, SurveyRow,
 };
+pub use reports::{ReportCall, ReportSurvey};
+pub use worklist::{FollowUpMove, NoteRow};
 
 /// Handle to the call database. Cheap to clone (it is a connection pool handle).
 #[derive(Clone, Debug)]
@@ -451,7 +455,8 @@ where
             .bind(f.created_at)
             .bind(f.due_forward)
             .bind(f.due_answer)
-            .bind(f.due_resolve),
+            .bind(f.due_resolve)
+            .bind(f.parent_id.as_deref()),
         Write::CallRecording { id, path } => sqlx::query(SET_RECORDING)
             .bind(id.as_str())
             .bind(path.as_str()),

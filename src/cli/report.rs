@@ -1,0 +1,104 @@
+//! `hotline report monthly|daily`: the management reports.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{CliError, Common, Context};
+use crate::report::render::{render, Format};
+use crate::report::{compute, Kind, Period, Report, Rows};
+
+/// `hotline report ...`
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Which report.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Complaint summary, satisfaction and KPIs of one month.
+    Monthly {
+        /// The month, YYYY-MM, in the calendar's time zone.
+        #[arg(long)]
+        month: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// The KPIs of one day.
+    Daily {
+        /// The day, YYYY-MM-DD, in the calendar's time zone.
+        #[arg(long)]
+        day: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// Where and how a report is written.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Output {
+    /// md, csv or html.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: Format,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Reads the rows of `period` and computes the report, as of `ctx.now_ms`.
+pub async fn build(ctx: &Context, kind: Kind, period: Period) -> Result<Report, CliError> {
+    let (from, to) = (period.from_ms(), period.to_ms());
+    let rows = Rows {
+        calls: ctx.store.report_calls(from, to).await?,
+        surveys: ctx.store.report_surveys(from, to).await?,
+        followups: ctx.store.followups_created(from, to).await?,
+    };
+    Ok(compute(
+        kind,
+        period,
+        &rows,
+        &ctx.config.reports,
+        ctx.now_ms,
+    ))
+}
+
+/// Runs `hotline report ...`.
+pub async fn run(args: Args) -> Result<ExitCode, CliError> {
+    let ctx = Context::open(&args.common).await?;
+    let result = make(&ctx, &args.command).await;
+    ctx.store.close().await;
+    result
+}
+
+async fn make(ctx: &Context, command: &Command) -> Result<ExitCode, CliError> {
+    let tz = ctx.tz();
+    let (kind, period, out) = match command {
+        Command::Monthly { month, out } => (
+            Kind::Monthly,
+            Period::month(tz, month).map_err(CliError::Usage)?,
+            out,
+        ),
+        Command::Daily { day, out } => (
+            Kind::Daily,
+            Period::day(tz, day).map_err(CliError::Usage)?,
+            out,
+        ),
+    };
+    // Escalations are part of the record the report reads.
+    ctx.store
+        .escalate_overdue(&ctx.config.followups, ctx.now_ms)
+        .await?;
+    let report = build(ctx, kind, period).await?;
+    let text = render(&report, out.format);
+    match &out.out {
+        Some(path) => std::fs::write(path, text).map_err(|source| CliError::Write {
+            path: path.clone(),
+            source,
+        })?,
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
