@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{CliError, Common, Context};
+use crate::followup::ReportSettings;
 use crate::report::render::{render, Format};
 use crate::report::{compute, Kind, Period, Report, Rows};
+use crate::store::{Store, StoreError};
 
 /// `hotline report ...`
 #[derive(Debug, Clone, clap::Args)]
@@ -48,21 +50,21 @@ pub struct Output {
     pub out: Option<PathBuf>,
 }
 
-/// Reads the rows of `period` and computes the report, as of `ctx.now_ms`.
-pub async fn build(ctx: &Context, kind: Kind, period: Period) -> Result<Report, CliError> {
+/// Reads the rows of `period` from `store` and computes the report, as of `now_ms`.
+pub async fn build(
+    store: &Store,
+    settings: &ReportSettings,
+    kind: Kind,
+    period: Period,
+    now_ms: i64,
+) -> Result<Report, StoreError> {
     let (from, to) = (period.from_ms(), period.to_ms());
     let rows = Rows {
-        calls: ctx.store.report_calls(from, to).await?,
-        surveys: ctx.store.report_surveys(from, to).await?,
-        followups: ctx.store.followups_created(from, to).await?,
+        calls: store.report_calls(from, to).await?,
+        surveys: store.report_surveys(from, to).await?,
+        followups: store.followups_created(from, to).await?,
     };
-    Ok(compute(
-        kind,
-        period,
-        &rows,
-        &ctx.config.reports,
-        ctx.now_ms,
-    ))
+    Ok(compute(kind, period, &rows, settings, now_ms))
 }
 
 /// Runs `hotline report ...`.
@@ -91,7 +93,7 @@ async fn make(ctx: &Context, command: &Command) -> Result<ExitCode, CliError> {
     ctx.store
         .escalate_overdue(&ctx.config.followups, ctx.now_ms)
         .await?;
-    let report = build(ctx, kind, period).await?;
+    let report = build(&ctx.store, &ctx.config.reports, kind, period, ctx.now_ms).await?;
     let text = render(&report, out.format);
     match &out.out {
         Some(path) => std::fs::write(path, text).map_err(|source| CliError::Write {
