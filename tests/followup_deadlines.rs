@@ -318,3 +318,46 @@ fn status_moves_only_go_forward() {
     let e = check_change(Closed, &Change::Close).unwrap_err();
     assert_eq!(e.to_string(), "cannot close a follow-up that is closed");
 }
+
+#[test]
+fn followups_and_reports_sections_of_the_config_file() {
+    let dir = std::env::temp_dir().join(format!("hotline-fu-config-{:08x}", rand::random::<u32>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("hotline.toml");
+    std::fs::write(
+        &file,
+        "ring_delay_ms = 500\n[followups]\nresolve = \"5 working days\"\n\
+         [followups.categories.billing]\nanswer = \"4wh\"\n[reports]\nservice_level_secs = 15\n",
+    )
+    .unwrap();
+    let cfg = hotline::config::Overrides {
+        config: Some(file.clone()),
+        ..Default::default()
+    }
+    .load()
+    .expect("valid config");
+    assert_eq!(cfg.followups.resolve, Span::WorkingDays(5));
+    assert_eq!(cfg.followups.answer, Span::WorkingDays(1));
+    assert_eq!(
+        cfg.followups.categories["billing"].answer,
+        Some(Span::WorkingHours(4))
+    );
+    assert_eq!(cfg.reports.service_level_secs, 15);
+    assert_eq!(cfg.reports.short_abandon_secs, 5);
+    assert_eq!(cfg.ring_delay, std::time::Duration::from_millis(500));
+    std::fs::write(
+        &file,
+        "[followups]\nresolve = \"someday\"\n[reports]\nservice_level_secs = -1\n",
+    )
+    .unwrap();
+    let err = hotline::config::Overrides {
+        config: Some(file),
+        ..Default::default()
+    }
+    .load()
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("followups: followups.resolve"), "{err}");
+    assert!(err.contains("reports: reports.service_level_secs"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

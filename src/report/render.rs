@@ -407,9 +407,9 @@ fn svg_bars(caption: &str, bars: &[(String, f64)]) -> String {
             l = esc(label)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "</svg><figcaption>{}</figcaption></figure>\n",
+        "</svg><figcaption>{}</figcaption></figure>",
         esc(caption)
     );
     s
