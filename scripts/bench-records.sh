@@ -9,10 +9,12 @@
 # BYE, 200) pinned to the other core, at rising call rates. After each run hotline is
 # stopped with SIGTERM (which flushes the records) and the database is read back:
 #
-#   calls     SIPp's successful calls
-#   records   rows in `calls` that are complete (arrived, answered, ended caller_bye)
-#   lost      successful calls without a complete record (must be 0)
-#   rec/s     complete records / (last end - first arrival), from the records' own times
+#   ok        SIPp's successful calls
+#   records   rows in `calls`
+#   lost      successful calls without a row (must be 0)
+#   other     rows not complete as SIPp saw the call (answered, ended caller_bye): under
+#             overload an end may differ from what SIPp counted (e.g. ack_timeout)
+#   rec/s     complete rows / (last caller_bye end - first arrival), from the records' times
 #   writes/s  3 writes per call (arrival, answer, end) at that rate
 #
 # Needs: sipp (sip-tester), sqlite3, taskset, timeout; for PostgreSQL, psql and either
@@ -143,10 +145,12 @@ fi
 [[ -x "$BIN" ]] || die "no server binary at $BIN"
 # No dial plan folder: every call gets the greeting only (the records, not the IVR, are measured).
 
-# Prints "complete first_arrival last_end" for the database at $1.
+# Prints "rows complete first_arrival last_end" for the database at $1.
 read_back() {
-    local q="SELECT COUNT(*), COALESCE(MIN(arrived_at),0), COALESCE(MAX(ended_at),0) FROM calls \
-             WHERE answered_at IS NOT NULL AND ended_at IS NOT NULL AND end_cause = 'caller_bye'"
+    local q="SELECT COUNT(*), COALESCE(SUM(CASE WHEN answered_at IS NOT NULL AND ended_at IS NOT NULL \
+             AND end_cause = 'caller_bye' THEN 1 ELSE 0 END), 0), \
+             COALESCE(MIN(arrived_at),0), \
+             COALESCE(MAX(CASE WHEN end_cause = 'caller_bye' THEN ended_at END),0) FROM calls"
     case $1 in
         sqlite://*) sqlite3 -separator ' ' "${1#sqlite://}" "$q" ;;
         *) psql "$1" -XAtq -F ' ' -c "$q" ;;
@@ -154,16 +158,18 @@ read_back() {
 }
 
 # ---------------------------------------------------------------- runs
-printf '\n%-8s %6s %7s %7s %7s %5s %9s %9s  %s\n' backend rate calls ok records lost rec/s writes/s note
+printf '\n%-8s %6s %7s %7s %7s %5s %5s %9s %9s  %s\n' backend rate calls ok records lost other rec/s writes/s note
+run=0
 for backend in $BACKENDS; do
     for rate in $RATES; do
+        run=$((run + 1))
         calls=$((rate * SECS))
-        dir=$TMP/$backend-$rate
+        dir=$TMP/$backend-$rate-$run
         mkdir -p "$dir"
         case $backend in
             sqlite) url="sqlite://$dir/bench.db" ;;
             postgres)
-                db="bench_${rate}_$$"
+                db="bench_${run}_$$"
                 base=${PG_URL%/*}
                 psql "$PG_URL" -XAtqc "CREATE DATABASE $db" >/dev/null
                 url="$base/$db"
@@ -191,15 +197,26 @@ for backend in $BACKENDS; do
         stop_server
         ok=$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "SuccessfulCall(C)") c = i; next }
                         NF > 1 { last = $0 } END { split(last, f, ";"); print (c ? f[c] : "?") }' "$dir/stat.csv" 2>/dev/null || echo "?")
-        read -r records first last < <(read_back "$url")
+        read -r records complete first last < <(read_back "$url")
         lost="?"
-        [[ "$ok" =~ ^[0-9]+$ ]] && lost=$((ok - records))
-        rps=$(awk -v n="$records" -v a="$first" -v b="$last" 'BEGIN { if (b > a) printf "%.0f", n / ((b - a) / 1000); else print "-" }')
+        [[ "$ok" =~ ^[0-9]+$ ]] && lost=$((ok > records ? ok - records : 0))
+        other=$((records - complete))
+        rps=$(awk -v n="$complete" -v a="$first" -v b="$last" 'BEGIN { if (b > a) printf "%.0f", n / ((b - a) / 1000); else print "-" }')
         wps=$(awk -v r="$rps" 'BEGIN { if (r == "-") print "-"; else printf "%.0f", 3 * r }')
         note=""
         grep -q "panicked\|ERROR" "$dir/hotline.log" && note="errors in hotline.log"
-        printf '%-8s %6s %7s %7s %7s %5s %9s %9s  %s\n' \
-            "$backend" "$rate" "$calls" "$ok" "$records" "$lost" "$rps" "$wps" "$note"
+        if ((other > 0)); then
+            note="${note:+$note; }other: $(case $url in
+                sqlite://*) sqlite3 "${url#sqlite://}" "SELECT GROUP_CONCAT(c || ' ' || n, ', ') FROM \
+                    (SELECT COALESCE(end_cause, 'open') AS c, COUNT(*) AS n FROM calls \
+                     WHERE end_cause IS NOT 'caller_bye' GROUP BY 1)" ;;
+                *) psql "$url" -XAtqc "SELECT string_agg(c || ' ' || n, ', ') FROM \
+                    (SELECT COALESCE(end_cause, 'open') AS c, COUNT(*) AS n FROM calls \
+                     WHERE end_cause IS DISTINCT FROM 'caller_bye' GROUP BY 1) t" ;;
+            esac)"
+        fi
+        printf '%-8s %6s %7s %7s %7s %5s %5s %9s %9s  %s\n' \
+            "$backend" "$rate" "$calls" "$ok" "$records" "$lost" "$other" "$rps" "$wps" "$note"
         if [[ $backend == postgres ]]; then
             psql "$PG_URL" -XAtqc "DROP DATABASE IF EXISTS $db" >/dev/null || true
         fi
