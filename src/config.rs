@@ -113,7 +113,14 @@ pub struct Config {
     pub max_message_bytes: usize,
     pub realm: String,
     pub queues: PathBuf,
+    /// The `[followups]` section: deadlines, revisits, escalation.
+    pub followups: crate::followup::Rules,
+    /// The `[reports]` section.
+    pub reports: crate::followup::ReportSettings,
 }
+
+/// Sections of the config file that are tables of their own rather than single settings.
+const SECTIONS: &[&str] = &["followups", "reports"];
 
 const DEFAULTS: &[(&str, &str)] = &[
     ("sip_listen", "0.0.0.0:5060"),
@@ -158,9 +165,9 @@ impl Overrides {
 
     /// Merges flags/environment over the file over the defaults, and checks everything.
     pub fn load(&self) -> Result<Config, ConfigError> {
-        let file = match &self.config {
+        let (file, sections) = match &self.config {
             Some(path) => read_file(path)?,
-            None => BTreeMap::new(),
+            None => (BTreeMap::new(), toml::Table::new()),
         };
         let known: Vec<&str> = self.pairs().iter().map(|(k, _)| *k).collect();
         let mut problems: Vec<Problem> = file
@@ -266,6 +273,7 @@ impl Overrides {
             }
         });
         let queues = check.value("queues", |v| Ok(PathBuf::from(v)));
+        let (followups, reports) = read_sections(&sections, &mut problems);
         if let (Some(t1), Some(t2)) = (t1, t2) {
             if t2 < t1 {
                 problems.push(Problem {
@@ -324,6 +332,8 @@ impl Overrides {
                 t2,
                 t4,
                 max_message_bytes,
+                followups,
+                reports,
             }),
             _ => Err(ConfigError::Invalid(problems)),
         }
@@ -366,8 +376,53 @@ fn parse_port_range(v: &str) -> Result<(u16, u16), String> {
     Ok((lo, hi))
 }
 
-/// Reads the TOML file into setting name -> value as text (numbers and strings alike).
-fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+/// The `[followups]` and `[reports]` sections, checked; defaults where absent or wrong (the
+/// problems are added to `problems`).
+fn read_sections(
+    sections: &toml::Table,
+    problems: &mut Vec<Problem>,
+) -> (crate::followup::Rules, crate::followup::ReportSettings) {
+    use crate::followup::{ReportSettings, Rules};
+    let mut note = |setting: &str, e: crate::followup::SettingsError| {
+        problems.extend(e.0.into_iter().map(|problem| Problem {
+            setting: setting.to_string(),
+            problem,
+        }))
+    };
+    let mut table = |name: &str| match sections.get(name) {
+        None => Some(toml::Table::new()),
+        Some(toml::Value::Table(t)) => Some(t.clone()),
+        Some(_) => {
+            note(
+                name,
+                crate::followup::SettingsError(vec![format!("[{name}] must be a table")]),
+            );
+            None
+        }
+    };
+    let (f, r) = (table("followups"), table("reports"));
+    let followups = match f.map(|t| Rules::from_toml(&t)) {
+        Some(Ok(rules)) => rules,
+        Some(Err(e)) => {
+            note("followups", e);
+            Rules::default()
+        }
+        None => Rules::default(),
+    };
+    let reports = match r.map(|t| ReportSettings::from_toml(&t)) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            note("reports", e);
+            ReportSettings::default()
+        }
+        None => ReportSettings::default(),
+    };
+    (followups, reports)
+}
+
+/// Reads the TOML file into setting name -> value as text (numbers and strings alike), and
+/// the sections (`[followups]`, `[reports]`) as tables.
+fn read_file(path: &Path) -> Result<(BTreeMap<String, String>, toml::Table), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
@@ -377,7 +432,10 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
             path: path.to_path_buf(),
             message: e.to_string().trim().replace('\n', " "),
         })?;
-    Ok(table
+    let (sections, table): (BTreeMap<_, _>, BTreeMap<_, _>) = table
+        .into_iter()
+        .partition(|(k, _)| SECTIONS.contains(&k.as_str()));
+    let flat = table
         .into_iter()
         .map(|(k, v)| {
             let s = match v {
@@ -386,5 +444,6 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
             };
             (k, s)
         })
-        .collect())
+        .collect();
+    Ok((flat, sections.into_iter().collect()))
 }

@@ -5,14 +5,21 @@
 //!   no clock: it takes `(now, bytes)` and returns what to send.
 //! - [`store`]: call records through sqlx, SQLite by default, PostgreSQL as an option.
 //! - [`config`]: settings from flags, environment and a TOML file, validated once.
+//! - [`followup`]: follow-up deadlines on the business calendar, overdue, escalation and
+//!   status moves (no I/O); [`report`]: complaint, satisfaction and KPI figures from rows,
+//!   rendered as Markdown, CSV or HTML (no I/O); [`cli`]: the `followups` and `report`
+//!   commands over the store.
 //! - [`runtime`]: the tokio shell that owns sockets, timers and the database, and the
 //!   orchestrator that turns SIP events into call records and media.
 //!
 //! Dependencies point one way: runtime → (core, store, config).
 
 pub mod acd;
+pub mod cli;
 pub mod config;
 pub mod core;
+pub mod followup;
 pub mod ivr;
+pub mod report;
 pub mod runtime;
 pub mod store;

@@ -49,6 +49,10 @@ enum Command {
         #[command(subcommand)]
         command: CustomersCommand,
     },
+    /// Callbacks, complaints and revisits: the work list and its deadlines.
+    Followups(hotline::cli::followups::Args),
+    /// Monthly and daily reports: complaints, satisfaction, KPIs.
+    Report(hotline::cli::report::Args),
     /// Create or update the database schema.
     Migrate {
         /// Database URL, sqlite:// or postgres://.
@@ -128,6 +132,12 @@ fn main() -> ExitCode {
                 agents_cli::calls(&store, command).await
             })
         }),
+        Command::Followups(args) => {
+            runtime().and_then(|rt| Ok(rt.block_on(hotline::cli::followups::run(args))?))
+        }
+        Command::Report(args) => {
+            runtime().and_then(|rt| Ok(rt.block_on(hotline::cli::report::run(args))?))
+        }
     };
     match result {
         Ok(code) => code,

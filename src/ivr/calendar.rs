@@ -268,6 +268,34 @@ impl Calendar {
         None
     }
 
+    /// The end of working time on `date` (the end of its last working range), if it is a
+    /// working day with hours.
+    pub fn end_of_working_day(&self, date: NaiveDate) -> Option<DateTime<Tz>> {
+        let end = self.working_hours(date).iter().map(|r| r.end).max()?;
+        self.zoned(at_minutes(date, end))
+    }
+
+    /// The end of the `days`-th working day after the local date of `from` ("within N
+    /// working days" counted as T+N: the day it arrives is day 0). With `days = 0`, the end
+    /// of `from`'s own day if it is a working day, else of the next one. Days without
+    /// working hours are skipped. `None` if no such day within the search horizon.
+    pub fn add_working_days(&self, from: DateTime<Tz>, days: u32) -> Option<DateTime<Tz>> {
+        let start = self.local(from).date_naive();
+        let mut date = start;
+        let mut left = days;
+        for _ in 0..SEARCH_DAYS {
+            let counts = !self.working_hours(date).is_empty();
+            if counts && (date > start || days == 0) {
+                if left <= 1 {
+                    return self.end_of_working_day(date);
+                }
+                left -= 1;
+            }
+            date = date.succ_opt()?;
+        }
+        None
+    }
+
     /// A local wall-clock time in this zone; in a daylight-saving gap, the moment after.
     fn zoned(&self, local: NaiveDateTime) -> Option<DateTime<Tz>> {
         self.tz.from_local_datetime(&local).earliest().or_else(|| {

@@ -76,6 +76,8 @@ pub(super) struct Calls {
     pub(super) prompts: Option<PromptSet>,
     pub(super) language: &'static str,
     record_dir: Option<std::path::PathBuf>,
+    /// Deadlines of the follow-ups the dial plans create.
+    pub(super) followup_rules: crate::followup::Rules,
 }
 
 /// What the orchestrator works with, besides the configuration.
@@ -114,6 +116,7 @@ impl Calls {
             prompts,
             language: "zh-CN",
             record_dir: cfg.record_dir.clone(),
+            followup_rules: cfg.followups.clone(),
             store,
             plans,
             plans_dir: cfg.dialplans.clone(),

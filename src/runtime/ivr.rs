@@ -158,12 +158,13 @@ impl Calls {
                 window,
                 category,
             } => {
-                let (id, customer) = match self.calls.get(&call) {
+                let (id, customer, plan) = match self.calls.get(&call) {
                     Some(c) => (
                         c.id.clone(),
                         c.ivr
                             .as_ref()
                             .and_then(|i| i.session.customer().map(str::to_string)),
+                        c.ivr.as_ref().map(|i| Arc::clone(i.session.plan())),
                     ),
                     None => return None,
                 };
@@ -177,6 +178,19 @@ impl Calls {
                 f.customer = customer;
                 f.promised_from = window.map(|(a, _)| a.timestamp_millis());
                 f.promised_to = window.map(|(_, b)| b.timestamp_millis());
+                if let Some(plan) = plan {
+                    let due = crate::followup::due_times(
+                        &self.followup_rules,
+                        &plan.calendar,
+                        f.kind,
+                        &f.category,
+                        f.created_at,
+                        f.promised_to,
+                    );
+                    f.due_forward = due.forward;
+                    f.due_answer = due.answer;
+                    f.due_resolve = due.resolve;
+                }
                 self.writer.send(Write::FollowUp(Box::new(f)));
             }
             Action::Transfer { target: _ } => {

@@ -75,6 +75,22 @@ enum Input {
 /// Runs the hotline until `shutdown` resolves, then drains calls and flushes records.
 pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), RuntimeError> {
     let store = Store::connect(&cfg.database).await?;
+    // Calls a previous process left open (it was killed, or the machine stopped) are over:
+    // close them before taking new ones, while no call of ours is live.
+    match store
+        .close_unfinished_calls(crate::store::now_ms(), "server_restart")
+        .await?
+    {
+        (0, 0) => {}
+        (calls, legs) => {
+            tracing::warn!(
+                calls,
+                legs,
+                "closed calls left open by a previous run (end cause server_restart)"
+            )
+        }
+    }
+    let sweeper = tokio::spawn(escalate_every_minute(store.clone(), cfg.followups.clone()));
     let udp = bind_udp(cfg.sip_listen)?;
     let tcp = TcpListener::bind(cfg.sip_listen)
         .await
@@ -136,6 +152,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     // The media thread ends once its handle is gone, after finishing recordings.
     let _ = tokio::task::spawn_blocking(move || media_thread.join()).await;
     drop(writer);
+    sweeper.abort();
     match writer_task.await {
         Ok(stats) => tracing::info!(?stats, "call records flushed"),
         Err(e) => tracing::error!(%e, "call record writer failed"),
@@ -439,6 +456,22 @@ async fn watch_plans(dir: std::path::PathBuf, inputs: mpsc::UnboundedSender<Inpu
             _ = hup_recv => {
                 tracing::info!("SIGHUP: reloading dial plans");
                 if inputs.send(Input::Reload).is_err() { return; }
+            }
+        }
+    }
+}
+
+/// Escalates overdue complaints once a minute, so the work list and the supervisor's flags
+/// are current even when nobody runs `hotline followups`.
+async fn escalate_every_minute(store: Store, rules: crate::followup::Rules) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match store.escalate_overdue(&rules, crate::store::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(escalated = n, "overdue complaints escalated"),
+            Err(e) => {
+                tracing::warn!(%e, "escalating overdue complaints failed; retried in a minute")
             }
         }
     }

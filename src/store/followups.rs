@@ -121,6 +121,8 @@ pub struct NewFollowUp {
     pub due_answer: Option<i64>,
     /// Resolve by (ms since the Unix epoch).
     pub due_resolve: Option<i64>,
+    /// A revisit's complaint.
+    pub parent_id: Option<String>,
 }
 
 impl NewFollowUp {
@@ -142,6 +144,7 @@ impl NewFollowUp {
             due_forward: None,
             due_answer: None,
             due_resolve: None,
+            parent_id: None,
         }
     }
 }
@@ -163,6 +166,7 @@ impl fmt::Debug for NewFollowUp {
             .field("due_forward", &self.due_forward)
             .field("due_answer", &self.due_answer)
             .field("due_resolve", &self.due_resolve)
+            .field("parent_id", &self.parent_id)
             .finish()
     }
 }
@@ -200,6 +204,24 @@ pub struct FollowUpRow {
     pub due_answer: Option<i64>,
     /// Resolve by, ms.
     pub due_resolve: Option<i64>,
+    /// Department it was forwarded to.
+    pub department: Option<String>,
+    /// When it reached `forwarded` (or a later step first), ms.
+    pub forwarded_at: Option<i64>,
+    /// When the customer first heard back, ms.
+    pub answered_at: Option<i64>,
+    /// When it was resolved, ms.
+    pub resolved_at: Option<i64>,
+    /// When it was closed, ms.
+    pub closed_at: Option<i64>,
+    /// Resolution code.
+    pub outcome: Option<String>,
+    /// A revisit's complaint.
+    pub parent_id: Option<String>,
+    /// Deadlines missed so far (complaints escalate once per missed deadline).
+    pub escalation: i32,
+    /// When it was first flagged for the supervisor, ms.
+    pub escalated_at: Option<i64>,
 }
 
 impl fmt::Debug for FollowUpRow {
@@ -220,6 +242,15 @@ impl fmt::Debug for FollowUpRow {
             .field("due_forward", &self.due_forward)
             .field("due_answer", &self.due_answer)
             .field("due_resolve", &self.due_resolve)
+            .field("department", &self.department)
+            .field("forwarded_at", &self.forwarded_at)
+            .field("answered_at", &self.answered_at)
+            .field("resolved_at", &self.resolved_at)
+            .field("closed_at", &self.closed_at)
+            .field("outcome", &self.outcome)
+            .field("parent_id", &self.parent_id)
+            .field("escalation", &self.escalation)
+            .field("escalated_at", &self.escalated_at)
             .finish()
     }
 }
@@ -269,13 +300,14 @@ pub struct SurveyRow {
 
 pub(super) const INSERT_FOLLOWUP: &str = "INSERT INTO followups \
      (id, kind, category, urgency, status, call_id, customer, number, promised_from, \
-      promised_to, owner, created_at, due_forward, due_answer, due_resolve) \
-     VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+      promised_to, owner, created_at, due_forward, due_answer, due_resolve, parent_id) \
+     VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
      ON CONFLICT (id) DO NOTHING";
 
-const SELECT_FOLLOWUPS: &str = "SELECT id, kind, category, urgency, status, call_id, customer, \
-     number, promised_from, promised_to, owner, created_at, due_forward, due_answer, due_resolve \
-     FROM followups";
+pub(super) const SELECT_FOLLOWUPS: &str = "SELECT id, kind, category, urgency, status, call_id, \
+     customer, number, promised_from, promised_to, owner, created_at, due_forward, due_answer, \
+     due_resolve, department, forwarded_at, answered_at, resolved_at, closed_at, outcome, \
+     parent_id, escalation, escalated_at FROM followups";
 
 // NULL leaves a column as it is, so each IVR step sets only what it learnt.
 pub(super) const SET_CALL_IVR: &str = "UPDATE calls SET \
@@ -291,13 +323,14 @@ const SELECT_CALL_IVR: &str =
     "SELECT language, customer, verified, outcome, queue, priority FROM calls WHERE id = $1";
 
 // A caller who answers a question again (the IVR repeated it) replaces the first answer.
+// Without an agent given, the answer is about the agent who took the call, if any.
 pub(super) const UPSERT_SURVEY: &str = "INSERT INTO surveys (call_id, question, score, agent, at) \
-     VALUES ($1, $2, $3, $4, $5) \
+     VALUES ($1, $2, $3, COALESCE($4, (SELECT agent FROM calls WHERE id = $1)), $5) \
      ON CONFLICT (call_id, question) DO UPDATE SET \
      score = excluded.score, agent = excluded.agent, at = excluded.at";
 
 #[derive(sqlx::FromRow)]
-struct RawFollowUp {
+pub(super) struct RawFollowUp {
     id: String,
     kind: String,
     category: String,
@@ -313,6 +346,15 @@ struct RawFollowUp {
     due_forward: Option<i64>,
     due_answer: Option<i64>,
     due_resolve: Option<i64>,
+    department: Option<String>,
+    forwarded_at: Option<i64>,
+    answered_at: Option<i64>,
+    resolved_at: Option<i64>,
+    closed_at: Option<i64>,
+    outcome: Option<String>,
+    parent_id: Option<String>,
+    escalation: i32,
+    escalated_at: Option<i64>,
 }
 
 impl TryFrom<RawFollowUp> for FollowUpRow {
@@ -341,6 +383,15 @@ impl TryFrom<RawFollowUp> for FollowUpRow {
             due_forward: r.due_forward,
             due_answer: r.due_answer,
             due_resolve: r.due_resolve,
+            department: r.department,
+            forwarded_at: r.forwarded_at,
+            answered_at: r.answered_at,
+            resolved_at: r.resolved_at,
+            closed_at: r.closed_at,
+            outcome: r.outcome,
+            parent_id: r.parent_id,
+            escalation: r.escalation,
+            escalated_at: r.escalated_at,
         })
     }
 }

@@ -327,6 +327,8 @@ macro_rules! on_db {
 mod agents;
 mod customers;
 mod followups;
+mod reports;
+mod worklist;
 
 pub use agents::{
     AgentError, AgentRequest, AgentRow, AgentWrite, LegRow, NewAgent, RegistrationRow,
@@ -337,6 +339,8 @@ pub use customers::{
 pub use followups::{
     new_followup_id, CallIvr, FollowUpKind, FollowUpRow, FollowUpStatus, NewFollowUp, SurveyRow,
 };
+pub use reports::{ReportCall, ReportSurvey};
+pub use worklist::{FollowUpMove, NoteRow};
 
 /// Handle to the call database. Cheap to clone (it is a connection pool handle).
 #[derive(Clone, Debug)]
@@ -459,7 +463,8 @@ where
             .bind(f.created_at)
             .bind(f.due_forward)
             .bind(f.due_answer)
-            .bind(f.due_resolve),
+            .bind(f.due_resolve)
+            .bind(f.parent_id.as_deref()),
         Write::CallRecording { id, path } => sqlx::query(SET_RECORDING)
             .bind(id.as_str())
             .bind(path.as_str()),

@@ -114,25 +114,33 @@ impl Server {
     pub fn start_logging(extra: &[&str], level: &str) -> Server {
         let dir = TempDir::new("server");
         let port = free_port();
-        let rtp_low = rtp_block();
         let db_url = format!("sqlite://{}/hotline.db", dir.0.display());
-        let log = std::fs::File::create(dir.0.join("server.log")).expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hotline"))
-            .arg("serve")
-            .args(["--sip-listen", &format!("127.0.0.1:{port}")])
-            .args([
-                "--rtp-ports",
-                &format!("{rtp_low}-{}", rtp_low + RTP_BLOCK - 1),
-            ])
-            .args(["--database", &db_url])
-            .args(extra)
-            .env("RUST_LOG", level)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("starting hotline");
-        let stdout = child.stdout.take().expect("stdout");
+        let child = spawn(&dir, port, &db_url, extra, level);
+        let mut server = Server {
+            child,
+            port,
+            dir,
+            db_url,
+        };
+        server.wait_listening();
+        server
+    }
+
+    /// Kills the server with SIGKILL: no drain, no flush, as in a crash or power cut.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port, folder and database (after `kill` or
+    /// `stop`); the log goes on in the same file.
+    pub fn restart(&mut self, extra: &[&str], level: &str) {
+        self.child = spawn(&self.dir, self.port, &self.db_url, extra, level);
+        self.wait_listening();
+    }
+
+    fn wait_listening(&mut self) {
+        let stdout = self.child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -141,16 +149,9 @@ impl Server {
                 }
             }
         });
-        let server = Server {
-            child,
-            port,
-            dir,
-            db_url,
-        };
         if rx.recv_timeout(Duration::from_secs(30)).is_err() {
-            panic!("hotline did not start:\n{}", server.log());
+            panic!("hotline did not start:\n{}", self.log());
         }
-        server
     }
 
     pub fn addr(&self) -> String {
@@ -236,6 +237,31 @@ impl Server {
     pub fn calls(&self) -> Vec<CallRow> {
         self.read(async |store| store.calls_since(0).await.expect("reading calls"))
     }
+}
+
+/// `hotline serve` on `port` with `db_url`, logging into `dir`/server.log (appended).
+fn spawn(dir: &TempDir, port: u16, db_url: &str, extra: &[&str], level: &str) -> Child {
+    let rtp_low = rtp_block();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.0.join("server.log"))
+        .expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .arg("serve")
+        .args(["--sip-listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--rtp-ports",
+            &format!("{rtp_low}-{}", rtp_low + RTP_BLOCK - 1),
+        ])
+        .args(["--database", db_url])
+        .args(extra)
+        .env("RUST_LOG", level)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("starting hotline")
 }
 
 impl Drop for Server {

@@ -1,0 +1,106 @@
+//! `hotline report monthly|daily`: the management reports.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{CliError, Common, Context};
+use crate::followup::ReportSettings;
+use crate::report::render::{render, Format};
+use crate::report::{compute, Kind, Period, Report, Rows};
+use crate::store::{Store, StoreError};
+
+/// `hotline report ...`
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Which report.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Complaint summary, satisfaction and KPIs of one month.
+    Monthly {
+        /// The month, YYYY-MM, in the calendar's time zone.
+        #[arg(long)]
+        month: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// The KPIs of one day.
+    Daily {
+        /// The day, YYYY-MM-DD, in the calendar's time zone.
+        #[arg(long)]
+        day: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// Where and how a report is written.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Output {
+    /// md, csv or html.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: Format,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Reads the rows of `period` from `store` and computes the report, as of `now_ms`.
+pub async fn build(
+    store: &Store,
+    settings: &ReportSettings,
+    kind: Kind,
+    period: Period,
+    now_ms: i64,
+) -> Result<Report, StoreError> {
+    let (from, to) = (period.from_ms(), period.to_ms());
+    let rows = Rows {
+        calls: store.report_calls(from, to).await?,
+        surveys: store.report_surveys(from, to).await?,
+        followups: store.followups_created(from, to).await?,
+    };
+    Ok(compute(kind, period, &rows, settings, now_ms))
+}
+
+/// Runs `hotline report ...`.
+pub async fn run(args: Args) -> Result<ExitCode, CliError> {
+    let ctx = Context::open(&args.common).await?;
+    let result = make(&ctx, &args.command).await;
+    ctx.store.close().await;
+    result
+}
+
+async fn make(ctx: &Context, command: &Command) -> Result<ExitCode, CliError> {
+    let tz = ctx.tz();
+    let (kind, period, out) = match command {
+        Command::Monthly { month, out } => (
+            Kind::Monthly,
+            Period::month(tz, month).map_err(CliError::Usage)?,
+            out,
+        ),
+        Command::Daily { day, out } => (
+            Kind::Daily,
+            Period::day(tz, day).map_err(CliError::Usage)?,
+            out,
+        ),
+    };
+    // Escalations are part of the record the report reads.
+    ctx.store
+        .escalate_overdue(&ctx.config.followups, ctx.now_ms)
+        .await?;
+    let report = build(&ctx.store, &ctx.config.reports, kind, period, ctx.now_ms).await?;
+    let text = render(&report, out.format);
+    match &out.out {
+        Some(path) => std::fs::write(path, text).map_err(|source| CliError::Write {
+            path: path.clone(),
+            source,
+        })?,
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

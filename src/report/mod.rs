@@ -1,0 +1,564 @@
+//! Management reports, computed from rows without I/O: the complaint summary, the
+//! satisfaction report and the KPIs of a month or a day. [`render`] writes them as
+//! Markdown, CSV or HTML (inline SVG charts, no scripts).
+//!
+//! Every figure is defined in the README ("KPI definitions"); the code below says the same
+//! thing next to each computation.
+
+pub mod render;
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Datelike, NaiveDate, TimeZone};
+use chrono_tz::Tz;
+
+use crate::followup::{overdue, ReportSettings, Step};
+use crate::store::{FollowUpKind, FollowUpRow, FollowUpStatus, ReportCall, ReportSurvey};
+
+/// The statuses in order, as the columns of "counts by category and status".
+pub const STATUSES: [FollowUpStatus; 5] = [
+    FollowUpStatus::Open,
+    FollowUpStatus::Forwarded,
+    FollowUpStatus::Answered,
+    FollowUpStatus::Resolved,
+    FollowUpStatus::Closed,
+];
+
+/// The stretch of time a report covers: local days in the hotline's time zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period {
+    /// `2026-11` or `2026-11-25`.
+    pub label: String,
+    /// The time zone the days are counted in.
+    pub tz: Tz,
+    /// Each local day: its date and its start and end, ms.
+    pub days: Vec<(NaiveDate, i64, i64)>,
+}
+
+impl Period {
+    /// The month `YYYY-MM` in `tz`.
+    pub fn month(tz: Tz, text: &str) -> Result<Period, String> {
+        let first = NaiveDate::parse_from_str(&format!("{}-01", text.trim()), "%Y-%m-%d")
+            .map_err(|_| format!("bad month {text:?}: need YYYY-MM"))?;
+        let days = first
+            .iter_days()
+            .take_while(|d| d.month() == first.month())
+            .collect::<Vec<_>>();
+        Period::of_days(tz, first.format("%Y-%m").to_string(), &days)
+    }
+
+    /// The day `YYYY-MM-DD` in `tz`.
+    pub fn day(tz: Tz, text: &str) -> Result<Period, String> {
+        let day = crate::ivr::calendar::parse_date(text.trim())?;
+        Period::of_days(tz, day.to_string(), &[day])
+    }
+
+    fn of_days(tz: Tz, label: String, days: &[NaiveDate]) -> Result<Period, String> {
+        let start = |d: NaiveDate| {
+            tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+                .earliest()
+                .map(|t| t.timestamp_millis())
+                .ok_or_else(|| format!("{d} has no midnight in {tz}"))
+        };
+        let mut out = Vec::with_capacity(days.len());
+        for d in days {
+            let next = d.succ_opt().ok_or("date out of range")?;
+            out.push((*d, start(*d)?, start(next)?));
+        }
+        Ok(Period {
+            label,
+            tz,
+            days: out,
+        })
+    }
+
+    /// Start of the period, ms.
+    pub fn from_ms(&self) -> i64 {
+        self.days.first().map_or(0, |d| d.1)
+    }
+
+    /// End of the period (exclusive), ms.
+    pub fn to_ms(&self) -> i64 {
+        self.days.last().map_or(0, |d| d.2)
+    }
+}
+
+/// How many of the steps that had to be done by a deadline were done by it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepShare {
+    /// The step.
+    pub step: Step,
+    /// Complaints whose deadline for this step has passed or which have done the step.
+    pub counted: usize,
+    /// Of those, done by the deadline.
+    pub within: usize,
+}
+
+/// A complaint past a deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverdueItem {
+    /// The follow-up.
+    pub id: String,
+    /// Its category.
+    pub category: String,
+    /// Its status.
+    pub status: FollowUpStatus,
+    /// The steps past due.
+    pub steps: Vec<Step>,
+    /// Its urgency (raised by escalation).
+    pub urgency: i32,
+    /// Whether it is flagged for the supervisor.
+    pub escalated: bool,
+    /// Who owns it.
+    pub owner: Option<String>,
+    /// ms.
+    pub created_at: i64,
+}
+
+/// The complaint summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComplaintSummary {
+    /// Complaints received in the period.
+    pub total: usize,
+    /// Per category: counts by status, in the order of [`STATUSES`].
+    pub by_category: Vec<(String, [usize; 5])>,
+    /// Counts by status, all categories.
+    pub by_status: [usize; 5],
+    /// Share handled within each deadline.
+    pub within: Vec<StepShare>,
+    /// Complaints overdue now.
+    pub overdue: Vec<OverdueItem>,
+    /// Complaints resolved.
+    pub resolved: usize,
+    /// Mean time from received to resolved, hours.
+    pub avg_resolve_hours: Option<f64>,
+    /// Customers (masked) who complained more than once, with their count.
+    pub repeat: Vec<(String, usize)>,
+}
+
+/// One group of survey answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreGroup {
+    /// Agent ID or queue; `(none)` when unknown.
+    pub key: String,
+    /// Answers.
+    pub answers: usize,
+    /// Mean score.
+    pub average: f64,
+}
+
+/// A call whose caller gave a low score.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dissatisfied {
+    /// Our id of the call.
+    pub call_id: String,
+    /// ms.
+    pub arrived_at: i64,
+    /// The lowest score given.
+    pub score: i32,
+    /// Agent.
+    pub agent: Option<String>,
+    /// Queue.
+    pub queue: Option<String>,
+    /// A follow-up already made from the call, if any.
+    pub followup: Option<String>,
+}
+
+/// The satisfaction report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Satisfaction {
+    /// Survey answers.
+    pub answers: usize,
+    /// Answers per score 1..5.
+    pub distribution: [usize; 5],
+    /// Mean of all answers.
+    pub average: Option<f64>,
+    /// Mean by agent.
+    pub by_agent: Vec<ScoreGroup>,
+    /// Mean by queue.
+    pub by_queue: Vec<ScoreGroup>,
+    /// Calls with at least one answer.
+    pub surveyed_calls: usize,
+    /// Calls answered by an agent (what the share is taken of).
+    pub agent_calls: usize,
+    /// Calls with a score of 2 or less, for follow-up.
+    pub dissatisfied: Vec<Dissatisfied>,
+}
+
+/// The KPIs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kpis {
+    /// Calls that arrived.
+    pub offered: usize,
+    /// Answered by the hotline (the IVR).
+    pub answered_ivr: usize,
+    /// Put in a queue for an agent.
+    pub queued: usize,
+    /// Answered by an agent.
+    pub answered_agent: usize,
+    /// answered_agent / queued.
+    pub answer_rate: Option<f64>,
+    /// Seconds of the service level.
+    pub service_level_secs: u32,
+    /// Answered by an agent within that many seconds of queueing.
+    pub within_service_level: usize,
+    /// within_service_level / queued.
+    pub service_level: Option<f64>,
+    /// Mean queue wait of agent-answered calls, seconds.
+    pub avg_speed_of_answer: Option<f64>,
+    /// Queued, never answered by an agent, hung up by the caller.
+    pub abandoned: usize,
+    /// abandoned / queued.
+    pub abandon_rate: Option<f64>,
+    /// Seconds below which an abandonment is short.
+    pub short_abandon_secs: u32,
+    /// Abandoned within that many seconds of queueing (counted apart).
+    pub short_abandoned: usize,
+    /// Mean from agent answer to the end of the call, seconds.
+    pub avg_handle_time: Option<f64>,
+    /// Callbacks whose due time has passed or which were made.
+    pub callbacks_due: usize,
+    /// Of those, made by their due time.
+    pub callbacks_on_time: usize,
+    /// Calls cut off by a restart of the server.
+    pub cut_by_restart: usize,
+}
+
+/// Calls per local day, for the chart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCount {
+    /// The day.
+    pub day: NaiveDate,
+    /// Calls that arrived.
+    pub offered: usize,
+    /// Answered by an agent.
+    pub answered_agent: usize,
+}
+
+/// A whole report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// "Monthly report" / "Daily report".
+    pub title: String,
+    /// The period covered.
+    pub period: Period,
+    /// When it was made (what "overdue" is measured against), ms.
+    pub generated_at: i64,
+    /// Complaint summary (monthly only).
+    pub complaints: Option<ComplaintSummary>,
+    /// Satisfaction report (monthly only).
+    pub satisfaction: Option<Satisfaction>,
+    /// KPIs.
+    pub kpis: Kpis,
+    /// Calls per day.
+    pub per_day: Vec<DayCount>,
+}
+
+/// The rows a report is made of: calls that arrived in the period, their survey answers,
+/// and the follow-ups created in the period.
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    /// Calls.
+    pub calls: Vec<ReportCall>,
+    /// Survey answers.
+    pub surveys: Vec<ReportSurvey>,
+    /// Follow-ups.
+    pub followups: Vec<FollowUpRow>,
+}
+
+/// What kind of report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Complaints, satisfaction and KPIs.
+    Monthly,
+    /// KPIs only.
+    Daily,
+}
+
+/// Computes the report of `period` from `rows`, as of `now_ms`.
+pub fn compute(
+    kind: Kind,
+    period: Period,
+    rows: &Rows,
+    settings: &ReportSettings,
+    now_ms: i64,
+) -> Report {
+    let per_day = period
+        .days
+        .iter()
+        .map(|(day, from, to)| {
+            let of_day = rows
+                .calls
+                .iter()
+                .filter(|c| c.arrived_at >= *from && c.arrived_at < *to);
+            DayCount {
+                day: *day,
+                offered: of_day.clone().count(),
+                answered_agent: of_day.filter(|c| c.connected_at.is_some()).count(),
+            }
+        })
+        .collect();
+    let (title, complaints, satisfaction) = match kind {
+        Kind::Monthly => (
+            "Monthly report",
+            Some(complaint_summary(&rows.followups, now_ms)),
+            Some(satisfaction(rows)),
+        ),
+        Kind::Daily => ("Daily report", None, None),
+    };
+    Report {
+        title: title.to_string(),
+        period,
+        generated_at: now_ms,
+        complaints,
+        satisfaction,
+        kpis: kpis(rows, settings, now_ms),
+        per_day,
+    }
+}
+
+fn ratio(n: usize, d: usize) -> Option<f64> {
+    (d > 0).then(|| n as f64 / d as f64)
+}
+
+fn mean(values: &[i64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<i64>() as f64 / values.len() as f64)
+}
+
+fn status_index(s: FollowUpStatus) -> usize {
+    STATUSES.iter().position(|x| *x == s).unwrap_or(0)
+}
+
+/// `****1234`: enough to tell callers apart, not enough to dial.
+pub fn mask(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let keep = chars.len().min(4);
+    let tail: String = chars[chars.len() - keep..].iter().collect();
+    format!("****{tail}")
+}
+
+fn complaint_summary(followups: &[FollowUpRow], now_ms: i64) -> ComplaintSummary {
+    let complaints: Vec<&FollowUpRow> = followups
+        .iter()
+        .filter(|f| f.kind == FollowUpKind::Complaint)
+        .collect();
+    let mut by_category: BTreeMap<String, [usize; 5]> = BTreeMap::new();
+    let mut by_status = [0usize; 5];
+    for f in &complaints {
+        let i = status_index(f.status);
+        by_category.entry(f.category.clone()).or_default()[i] += 1;
+        by_status[i] += 1;
+    }
+    // A step counts once its deadline has passed or it was done; it is within if done by
+    // the deadline.
+    let within = Step::ALL
+        .into_iter()
+        .map(|step| {
+            let mut share = StepShare {
+                step,
+                counted: 0,
+                within: 0,
+            };
+            for f in &complaints {
+                let Some(due) = step.due(f) else { continue };
+                let reached = step.reached(f);
+                if reached.is_some() || due < now_ms {
+                    share.counted += 1;
+                    if reached.is_some_and(|r| r <= due) {
+                        share.within += 1;
+                    }
+                }
+            }
+            share
+        })
+        .collect();
+    let overdue_list = complaints
+        .iter()
+        .filter_map(|f| {
+            let steps = overdue(f, now_ms);
+            (!steps.is_empty()).then(|| OverdueItem {
+                id: f.id.clone(),
+                category: f.category.clone(),
+                status: f.status,
+                steps,
+                urgency: f.urgency,
+                escalated: f.escalated_at.is_some(),
+                owner: f.owner.clone(),
+                created_at: f.created_at,
+            })
+        })
+        .collect();
+    let resolve_ms: Vec<i64> = complaints
+        .iter()
+        .filter_map(|f| f.resolved_at.map(|r| r - f.created_at))
+        .collect();
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for f in &complaints {
+        let who = f.customer.clone().unwrap_or_else(|| f.number.clone());
+        *counts.entry(who).or_default() += 1;
+    }
+    let mut repeat: Vec<(String, usize)> = counts
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(who, n)| (mask(&who), n))
+        .collect();
+    repeat.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ComplaintSummary {
+        total: complaints.len(),
+        by_category: by_category.into_iter().collect(),
+        by_status,
+        within,
+        overdue: overdue_list,
+        resolved: resolve_ms.len(),
+        avg_resolve_hours: mean(&resolve_ms).map(|ms| ms / 3_600_000.0),
+        repeat,
+    }
+}
+
+fn score_groups(
+    surveys: &[ReportSurvey],
+    key: impl Fn(&ReportSurvey) -> Option<&str>,
+) -> Vec<ScoreGroup> {
+    let mut groups: BTreeMap<String, (usize, i64)> = BTreeMap::new();
+    for s in surveys {
+        let g = groups
+            .entry(key(s).unwrap_or("(none)").to_string())
+            .or_default();
+        g.0 += 1;
+        g.1 += i64::from(s.score);
+    }
+    groups
+        .into_iter()
+        .map(|(key, (n, sum))| ScoreGroup {
+            key,
+            answers: n,
+            average: sum as f64 / n as f64,
+        })
+        .collect()
+}
+
+fn satisfaction(rows: &Rows) -> Satisfaction {
+    let s = &rows.surveys;
+    let mut distribution = [0usize; 5];
+    for a in s {
+        if let Some(slot) = usize::try_from(a.score - 1)
+            .ok()
+            .and_then(|i| distribution.get_mut(i))
+        {
+            *slot += 1;
+        }
+    }
+    let scores: Vec<i64> = s.iter().map(|a| i64::from(a.score)).collect();
+    let mut lowest: BTreeMap<&str, &ReportSurvey> = BTreeMap::new();
+    for a in s {
+        let e = lowest.entry(a.call_id.as_str()).or_insert(a);
+        if a.score < e.score {
+            *e = a;
+        }
+    }
+    let mut dissatisfied: Vec<Dissatisfied> = lowest
+        .values()
+        .filter(|a| a.score <= 2)
+        .map(|a| Dissatisfied {
+            call_id: a.call_id.clone(),
+            arrived_at: a.arrived_at,
+            score: a.score,
+            agent: a.agent.clone(),
+            queue: a.queue.clone(),
+            followup: rows
+                .followups
+                .iter()
+                .find(|f| f.call_id.as_deref() == Some(a.call_id.as_str()))
+                .map(|f| f.id.clone()),
+        })
+        .collect();
+    dissatisfied.sort_by(|a, b| {
+        a.arrived_at
+            .cmp(&b.arrived_at)
+            .then(a.call_id.cmp(&b.call_id))
+    });
+    Satisfaction {
+        answers: s.len(),
+        distribution,
+        average: mean(&scores),
+        by_agent: score_groups(s, |a| a.agent.as_deref()),
+        by_queue: score_groups(s, |a| a.queue.as_deref()),
+        surveyed_calls: lowest.len(),
+        agent_calls: rows
+            .calls
+            .iter()
+            .filter(|c| c.connected_at.is_some())
+            .count(),
+        dissatisfied,
+    }
+}
+
+fn kpis(rows: &Rows, settings: &ReportSettings, now_ms: i64) -> Kpis {
+    let calls = &rows.calls;
+    let sl_ms = i64::from(settings.service_level_secs) * 1000;
+    let short_ms = i64::from(settings.short_abandon_secs) * 1000;
+    let queued: Vec<&ReportCall> = calls.iter().filter(|c| c.queued_at.is_some()).collect();
+    let mut waits = Vec::new();
+    let mut handles = Vec::new();
+    let (mut within_sl, mut abandoned, mut short) = (0, 0, 0);
+    for c in &queued {
+        let q = c.queued_at.unwrap_or_default();
+        match c.connected_at {
+            Some(at) => {
+                waits.push(at - q);
+                if at - q <= sl_ms {
+                    within_sl += 1;
+                }
+                if let Some(end) = c.ended_at {
+                    handles.push(end - at);
+                }
+            }
+            None if c.ended_by.as_deref() == Some("caller") => {
+                abandoned += 1;
+                if c.ended_at.is_some_and(|end| end - q <= short_ms) {
+                    short += 1;
+                }
+            }
+            None => {}
+        }
+    }
+    let answered_agent = waits.len();
+    let callbacks: Vec<&FollowUpRow> = rows
+        .followups
+        .iter()
+        .filter(|f| f.kind == FollowUpKind::Callback)
+        .collect();
+    let (mut cb_due, mut cb_on_time) = (0, 0);
+    for f in callbacks {
+        let Some(due) = f.due_answer else { continue };
+        if f.answered_at.is_some() || due < now_ms {
+            cb_due += 1;
+            if f.answered_at.is_some_and(|a| a <= due) {
+                cb_on_time += 1;
+            }
+        }
+    }
+    let ms_to_s = |v: f64| v / 1000.0;
+    Kpis {
+        offered: calls.len(),
+        answered_ivr: calls.iter().filter(|c| c.answered_at.is_some()).count(),
+        queued: queued.len(),
+        answered_agent,
+        answer_rate: ratio(answered_agent, queued.len()),
+        service_level_secs: settings.service_level_secs,
+        within_service_level: within_sl,
+        service_level: ratio(within_sl, queued.len()),
+        avg_speed_of_answer: mean(&waits).map(ms_to_s),
+        abandoned,
+        abandon_rate: ratio(abandoned, queued.len()),
+        short_abandon_secs: settings.short_abandon_secs,
+        short_abandoned: short,
+        avg_handle_time: mean(&handles).map(ms_to_s),
+        callbacks_due: cb_due,
+        callbacks_on_time: cb_on_time,
+        cut_by_restart: calls
+            .iter()
+            .filter(|c| c.end_cause.as_deref() == Some("server_restart"))
+            .count(),
+    }
+}

@@ -1,0 +1,248 @@
+//! Working follow-ups to closure: status moves with their note, notes, escalation; and the
+//! start-up clean-up of calls a previous process left open.
+//!
+//! Each move is one transaction that checks the status it expects (`WHERE status = ...`), so
+//! two people working the same follow-up cannot both move it, and a move never applies twice.
+
+use super::followups::{RawFollowUp, SELECT_FOLLOWUPS};
+use super::{Db, FollowUpRow, FollowUpStatus, NewFollowUp, Store, StoreError, Write};
+use crate::followup::Change;
+
+/// One status move of a follow-up.
+#[derive(Debug, Clone)]
+pub struct FollowUpMove {
+    /// The follow-up.
+    pub id: String,
+    /// The status it must still be in.
+    pub from: FollowUpStatus,
+    /// What is done.
+    pub change: Change,
+    /// When, ms since the Unix epoch.
+    pub at: i64,
+    /// Who did it (agent ID, supervisor, `system`).
+    pub author: String,
+    /// Created in the same transaction (the revisit of a resolved complaint).
+    pub revisit: Option<NewFollowUp>,
+}
+
+/// One line of a follow-up's note history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteRow {
+    /// ms since the Unix epoch.
+    pub at: i64,
+    /// Who wrote it.
+    pub author: String,
+    /// What it says.
+    pub text: String,
+}
+
+const FORWARD: &str = "UPDATE followups SET status = 'forwarded', department = $3, \
+     forwarded_at = COALESCE(forwarded_at, $4) WHERE id = $1 AND status = $2";
+const ANSWER: &str = "UPDATE followups SET status = 'answered', \
+     forwarded_at = COALESCE(forwarded_at, $3), answered_at = COALESCE(answered_at, $3) \
+     WHERE id = $1 AND status = $2";
+// Resolving also completes the earlier steps that were skipped (a complaint settled on the
+// first call was never forwarded, and the customer heard back then).
+const RESOLVE: &str = "UPDATE followups SET status = 'resolved', outcome = $4, \
+     forwarded_at = COALESCE(forwarded_at, $3), answered_at = COALESCE(answered_at, $3), \
+     resolved_at = COALESCE(resolved_at, $3) WHERE id = $1 AND status = $2";
+const CLOSE: &str = "UPDATE followups SET status = 'closed', closed_at = COALESCE(closed_at, $3) \
+     WHERE id = $1 AND status = $2";
+const ESCALATE: &str = "UPDATE followups SET escalation = $2, urgency = urgency + $3, \
+     escalated_at = COALESCE(escalated_at, $4) WHERE id = $1 AND escalation < $2";
+const LAST_NOTE_AT: &str = "SELECT MAX(at) FROM followup_notes WHERE followup_id = $1";
+const INSERT_NOTE: &str =
+    "INSERT INTO followup_notes (followup_id, at, author, text) VALUES ($1, $2, $3, $4)";
+const CLOSE_CALLS: &str = "UPDATE calls SET ended_at = $1, ended_by = 'hotline', end_cause = $2 \
+     WHERE ended_at IS NULL";
+const CLOSE_LEGS: &str =
+    "UPDATE call_legs SET ended_at = $1, end_cause = $2 WHERE ended_at IS NULL";
+
+/// Adds a note inside `tx`. Notes are keyed by time: a note in the same millisecond as the
+/// last one is put 1 ms after it, so a quick series of moves keeps every line, in order.
+macro_rules! insert_note {
+    ($tx:expr, $id:expr, $at:expr, $author:expr, $text:expr) => {{
+        let last: Option<i64> = sqlx::query_scalar(LAST_NOTE_AT)
+            .bind($id)
+            .fetch_one(&mut *$tx)
+            .await?;
+        let at = last.map_or($at, |l| ($at).max(l + 1));
+        sqlx::query(INSERT_NOTE)
+            .bind($id)
+            .bind(at)
+            .bind($author)
+            .bind($text)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
+impl Store {
+    /// Makes the move `m` if the follow-up is still in `m.from`, with a line in its note
+    /// history (and the revisit, if any), all in one transaction. Returns false, changing
+    /// nothing, if it is not in that status (any more) or does not exist.
+    pub async fn move_followup(&self, m: &FollowUpMove) -> Result<bool, StoreError> {
+        let moved = on_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let q = match &m.change {
+                Change::Forward { department } => sqlx::query(FORWARD)
+                    .bind(m.id.as_str())
+                    .bind(m.from.as_str())
+                    .bind(department.as_str())
+                    .bind(m.at),
+                Change::Answer => sqlx::query(ANSWER)
+                    .bind(m.id.as_str())
+                    .bind(m.from.as_str())
+                    .bind(m.at),
+                Change::Resolve { outcome } => sqlx::query(RESOLVE)
+                    .bind(m.id.as_str())
+                    .bind(m.from.as_str())
+                    .bind(m.at)
+                    .bind(outcome.as_str()),
+                Change::Close => sqlx::query(CLOSE)
+                    .bind(m.id.as_str())
+                    .bind(m.from.as_str())
+                    .bind(m.at),
+            };
+            let moved = q.execute(&mut *tx).await?.rows_affected() == 1;
+            if moved {
+                insert_note!(tx, m.id.as_str(), m.at, m.author.as_str(), m.change.note());
+                if let Some(r) = &m.revisit {
+                    let w = Write::FollowUp(Box::new(r.clone()));
+                    super::write_query(&w).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+            moved
+        });
+        Ok(moved)
+    }
+
+    /// Adds `text` to the note history of follow-up `id`. Returns false if there is no such
+    /// follow-up.
+    pub async fn add_followup_note(
+        &self,
+        id: &str,
+        at: i64,
+        author: &str,
+        text: &str,
+    ) -> Result<bool, StoreError> {
+        if self.followup(id).await?.is_none() {
+            return Ok(false);
+        }
+        on_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            insert_note!(tx, id, at, author, text);
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    /// The note history of follow-up `id`, oldest first.
+    pub async fn followup_notes(&self, id: &str) -> Result<Vec<NoteRow>, StoreError> {
+        let q = "SELECT at, author, text FROM followup_notes WHERE followup_id = $1 ORDER BY at";
+        let rows: Vec<(i64, String, String)> = on_db!(&self.db, pool => {
+            sqlx::query_as(q).bind(id).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(at, author, text)| NoteRow { at, author, text })
+            .collect())
+    }
+
+    /// Raises follow-up `id` to escalation `level` (if it is lower), adds `urgency_rise` to its
+    /// urgency, flags it for the supervisor at `at` (the first time) and notes it. Returns
+    /// whether it changed; applying the same escalation twice changes nothing.
+    pub async fn escalate_followup(
+        &self,
+        id: &str,
+        level: i32,
+        urgency_rise: i32,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let text = format!(
+            "escalated to the supervisor: {level} deadline{} missed",
+            if level == 1 { "" } else { "s" }
+        );
+        let changed = on_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(ESCALATE)
+                .bind(id)
+                .bind(level)
+                .bind(urgency_rise)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if changed {
+                insert_note!(tx, id, at, "system", text.as_str());
+                tx.commit().await?;
+            }
+            changed
+        });
+        Ok(changed)
+    }
+
+    /// Follow-ups not yet resolved or closed, oldest first.
+    pub async fn open_followups(&self) -> Result<Vec<FollowUpRow>, StoreError> {
+        let query = format!(
+            "{SELECT_FOLLOWUPS} WHERE status IN ('open', 'forwarded', 'answered') \
+             ORDER BY created_at, id"
+        );
+        let raw: Vec<RawFollowUp> = on_db!(&self.db, pool => {
+            sqlx::query_as(&query).fetch_all(pool).await?
+        });
+        raw.into_iter().map(FollowUpRow::try_from).collect()
+    }
+
+    /// Escalates every open complaint that has missed a deadline it was not yet escalated
+    /// for, as of `now`. Returns how many were escalated. Run by `serve` every minute and by
+    /// `hotline followups` before it shows anything.
+    pub async fn escalate_overdue(
+        &self,
+        rules: &crate::followup::Rules,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for f in self.open_followups().await? {
+            if let Some(e) = crate::followup::escalation(&f, now, rules) {
+                if self
+                    .escalate_followup(&f.id, e.level, e.urgency_rise, now)
+                    .await?
+                {
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Closes every call (and agent leg) a previous process left without an end: its end is
+    /// `at`, by `hotline`, with `cause`. Only for `serve` at start-up, before any call is
+    /// taken: a running server's live calls look just the same. Returns (calls, legs) closed.
+    pub async fn close_unfinished_calls(
+        &self,
+        at: i64,
+        cause: &str,
+    ) -> Result<(u64, u64), StoreError> {
+        let closed = on_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let calls = sqlx::query(CLOSE_CALLS)
+                .bind(at)
+                .bind(cause)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let legs = sqlx::query(CLOSE_LEGS)
+                .bind(at)
+                .bind(cause)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            (calls, legs)
+        });
+        Ok(closed)
+    }
+}

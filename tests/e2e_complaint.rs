@@ -1,0 +1,282 @@
+//! End-to-end complaint: a SIPp caller presses 3 (complaint) in the shipped dial plan; the
+//! complaint is recorded with its three due times; `hotline followups list` shows them;
+//! moving the clock on (`--now`) makes it overdue and escalated; resolving it creates the
+//! revisit.
+
+mod common;
+
+use common::{free_port, free_ports, shared, tool, Server, TempDir};
+use std::process::Command;
+
+/// The shipped plan, open around the clock, so the test does not depend on the hour.
+fn always_open_plan() -> TempDir {
+    let dir = TempDir::new("plans");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/dialplans/hotline.toml"
+    ))
+    .unwrap();
+    let text = text
+        .replace(
+            "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]",
+            "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]",
+        )
+        .replace("09:00-18:00", "00:00-23:59")
+        .replace(
+            "fri = \"00:00-23:59\"",
+            "fri = \"00:00-23:59\"\nsat = \"00:00-23:59\"\nsun = \"00:00-23:59\"",
+        );
+    std::fs::write(dir.0.join("hotline.toml"), text).unwrap();
+    dir
+}
+
+/// A SIPp caller 13800138000 that presses `keys` (one RFC 4733 capture each, groups
+/// separated by spaces) after `wait_ms`, then stays a few seconds and hangs up.
+fn key_scenario(dir: &std::path::Path, wait_ms: u32, keys: &str) -> std::path::PathBuf {
+    let template = std::fs::read_to_string(shared().join("sipp/ivr_uac.xml"))
+        .expect("ivr_uac.xml")
+        .replace("sip:sipp@", "sip:13800138000@");
+    let mut presses = format!("<pause milliseconds=\"{wait_ms}\"/>\n");
+    for group in keys.split(' ') {
+        for k in group.chars() {
+            presses.push_str(&format!(
+                "<nop><action><exec play_pcap_audio=\"/usr/share/sip-tester/dtmf_2833_{k}.pcap\"/></action></nop>\n<pause milliseconds=\"600\"/>\n"
+            ));
+        }
+        presses.push_str("<pause milliseconds=\"2500\"/>\n");
+    }
+    presses.push_str("<pause milliseconds=\"4000\"/>\n");
+    let start = template
+        .find("<pause milliseconds=\"1000\"/>")
+        .expect("the scenario's key press");
+    let end = template.find("<pause/>").expect("the scenario's hold");
+    let xml = format!(
+        "{}{}{}",
+        &template[..start],
+        presses,
+        &template[end + "<pause/>".len()..]
+    );
+    let path = dir.join("keys.xml");
+    std::fs::write(&path, xml).unwrap();
+    path
+}
+
+/// Runs `hotline followups ARGS` against the server's database and plans.
+fn followups(server: &Server, plans: &str, now: Option<&str>, args: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HOTLINE_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.arg("followups").args(args).args([
+        "--database",
+        &server.db_url,
+        "--dialplans",
+        plans,
+        "--by",
+        "1024",
+    ]);
+    if let Some(now) = now {
+        cmd.env("HOTLINE_NOW", now);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "followups {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn ms(v: &serde_json::Value) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().expect("a time"))
+        .unwrap()
+        .timestamp_millis()
+}
+
+#[test]
+fn sipp_complaint_is_listed_goes_overdue_escalates_and_gets_a_revisit() {
+    let Some(sipp) = tool("sipp") else {
+        return;
+    };
+    let plans_dir = always_open_plan();
+    let plans = plans_dir.0.display().to_string();
+    let prompts = concat!(env!("CARGO_MANIFEST_DIR"), "/prompts");
+    let mut server = Server::start_logging(
+        &[
+            "--ring-delay-ms",
+            "0",
+            "--dialplans",
+            &plans,
+            "--prompts",
+            prompts,
+        ],
+        "info,sqlx=warn",
+    );
+    let work = TempDir::new("sipp-complaint");
+    std::fs::write(work.0.join("caller-audio.ul"), vec![0xFFu8; 8000 * 40]).unwrap();
+    // 1 Chinese, 3 complaint (the caller's own number is taken without asking)
+    let scenario = key_scenario(&work.0, 9000, "1 3");
+    let status = Command::new(sipp)
+        .current_dir(&work.0)
+        .arg(server.addr())
+        .args([
+            "-sf",
+            scenario.to_str().unwrap(),
+            "-s",
+            "95555",
+            "-i",
+            "127.0.0.1",
+        ])
+        .args(["-p", &free_port().to_string(), "-mi", "127.0.0.1"])
+        .args(["-mp", &free_ports(4).to_string()])
+        .args([
+            "-m", "1", "-r", "1", "-d", "1000", "-nostdin", "-timeout", "60",
+        ])
+        .args(["-trace_err"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "sipp call failed:\n{}", server.log());
+    assert!(server.stop().success());
+    // the caller's number is never logged
+    assert!(
+        !server.log().contains("13800138000"),
+        "caller number in the log"
+    );
+
+    // now: listed with its three due times, not overdue
+    let list = json(&followups(&server, &plans, None, &["list", "--json"]));
+    let items = list.as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list:#}\n{}", server.log());
+    let c = &items[0];
+    assert_eq!(c["kind"], "complaint");
+    assert_eq!(c["category"], "complaint");
+    assert_eq!(c["status"], "open");
+    assert_eq!(c["number"], "13800138000");
+    assert_eq!(c["escalated"], false);
+    let created = ms(&c["created_at"]);
+    let (fwd, ans, res) = (
+        ms(&c["due_forward"]),
+        ms(&c["due_answer"]),
+        ms(&c["due_resolve"]),
+    );
+    assert_eq!(fwd - created, 12 * 3_600_000, "forward within 12 hours");
+    assert!(fwd < res && ans < res, "{c:#}");
+    assert!(ans > created, "{c:#}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let urgency = c["urgency"].as_i64().unwrap();
+    let calls = server.calls();
+    assert_eq!(c["call_id"].as_str(), Some(calls[0].id.as_str()));
+    // the table shows the same three due times
+    let table = followups(&server, &plans, None, &["list"]);
+    assert!(
+        table.contains(&id) && table.contains("FORWARD BY"),
+        "{table}"
+    );
+    assert_eq!(
+        table.lines().nth(1).unwrap().matches(" 20").count(),
+        3,
+        "three due times:\n{table}"
+    );
+
+    // 40 days on: past every deadline, escalated
+    let later = chrono::DateTime::from_timestamp_millis(created + 40 * 86_400_000)
+        .unwrap()
+        .to_rfc3339();
+    let list = json(&followups(
+        &server,
+        &plans,
+        Some(&later),
+        &["list", "--overdue", "--kind", "complaint", "--json"],
+    ));
+    let c = &list.as_array().unwrap()[0];
+    assert_eq!(c["id"], id.as_str());
+    assert_eq!(
+        c["overdue"],
+        serde_json::json!(["forward", "answer", "resolve"])
+    );
+    assert_eq!(c["escalated"], true);
+    assert_eq!(
+        c["urgency"].as_i64().unwrap(),
+        urgency + 3,
+        "one per missed deadline"
+    );
+    let table = followups(&server, &plans, Some(&later), &["list", "--overdue"]);
+    assert!(
+        table.contains("OVERDUE(forward+answer+resolve)") && table.contains("ESCALATED"),
+        "{table}"
+    );
+
+    // worked to closure
+    followups(
+        &server,
+        &plans,
+        Some(&later),
+        &["forward", &id, "--to", "billing"],
+    );
+    followups(
+        &server,
+        &plans,
+        Some(&later),
+        &["note", &id, "refund agreed"],
+    );
+    followups(&server, &plans, Some(&later), &["answer", &id]);
+    let out = followups(
+        &server,
+        &plans,
+        Some(&later),
+        &["resolve", &id, "--outcome", "refund"],
+    );
+    assert!(out.contains("revisit "), "{out}");
+    let show = json(&followups(
+        &server,
+        &plans,
+        Some(&later),
+        &["show", &id, "--json"],
+    ));
+    assert_eq!(show["status"], "resolved");
+    assert_eq!(show["department"], "billing");
+    assert_eq!(show["outcome"], "refund");
+    let notes: Vec<&str> = show["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        notes,
+        vec![
+            "escalated to the supervisor: 3 deadlines missed",
+            "forwarded to billing",
+            "refund agreed",
+            "customer answered",
+            "resolved: refund"
+        ]
+    );
+    let revisits = json(&followups(
+        &server,
+        &plans,
+        Some(&later),
+        &["list", "--kind", "revisit", "--json"],
+    ));
+    let r = &revisits.as_array().unwrap()[0];
+    assert_eq!(r["parent_id"], id.as_str());
+    assert_eq!(r["status"], "open");
+    assert_eq!(r["number"], "13800138000");
+    assert!(ms(&r["due_answer"]) > ms(&r["created_at"]), "{r:#}");
+    // a resolved complaint cannot be resolved again
+    let again = Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args(["followups", "resolve", &id, "--outcome", "x"])
+        .args(["--database", &server.db_url, "--dialplans", &plans])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr)
+        .contains("cannot resolve a follow-up that is resolved"));
+}
