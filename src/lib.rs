@@ -9,10 +9,11 @@
 //!   status moves (no I/O); [`report`]: complaint, satisfaction and KPI figures from rows,
 //!   rendered as Markdown, CSV or HTML (no I/O); [`cli`]: the `followups` and `report`
 //!   commands over the store.
+//! - [`acd`]: queues and agents' states (no I/O): who rings, who waits, in what order.
 //! - [`runtime`]: the tokio shell that owns sockets, timers and the database, and the
-//!   orchestrator that turns SIP events into call records and media.
+//!   orchestrator that turns SIP events into call records, media, and ACD events.
 //!
-//! Dependencies point one way: runtime → (core, store, config).
+//! Dependencies point one way: runtime → (core, acd, ivr, store, config).
 
 pub mod acd;
 pub mod cli;
