@@ -759,3 +759,43 @@ fn a_replayed_capture_pressing_the_same_key_again_counts_again() {
     );
     assert_eq!(late, None);
 }
+
+/// Keys passed on across a bridge: what the sender makes, the receiver hears, once per key.
+#[test]
+fn event_sender_round_trips_through_the_receiver() {
+    use hotline::core::media::dtmf::EventSender;
+    use hotline::core::media::rtp::RtpSender;
+    let mut tx = EventSender::default();
+    for d in [Digit::Three, Digit::Three, Digit::Hash] {
+        tx.push(d);
+    }
+    let mut rtp = RtpSender::new(1, 100, 8000, 0);
+    let mut rx = Rfc4733Receiver::new();
+    let start = std::time::Instant::now();
+    let mut heard = Vec::new();
+    let mut packets = 0;
+    let mut buf = [0u8; 64];
+    for tick in 0..40u32 {
+        let Some(ev) = tx.next_packet() else {
+            break;
+        };
+        packets += 1;
+        let n = rtp.event(101, &ev, &mut buf);
+        let pkt = rtp_rs::RtpReader::new(&buf[..n]).unwrap();
+        assert_eq!(pkt.payload_type(), 101);
+        assert_eq!(pkt.mark(), ev.first, "the marker starts each event");
+        let now = start + std::time::Duration::from_millis(20 * u64::from(tick));
+        if let Some(d) = rx.on_packet_at(
+            now,
+            u16::from(pkt.sequence_number()),
+            pkt.timestamp(),
+            pkt.mark(),
+            pkt.payload(),
+        ) {
+            heard.push(d);
+        }
+    }
+    assert_eq!(packets, 24, "8 packets per key: 5 of tone, 3 ends");
+    assert_eq!(heard, vec![Digit::Three, Digit::Three, Digit::Hash]);
+    assert!(tx.next_packet().is_none());
+}

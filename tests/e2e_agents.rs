@@ -110,7 +110,7 @@ impl Agent {
         .unwrap();
         let log = std::fs::File::create(dir.0.join("baresip.log")).unwrap();
         let child = Command::new("baresip")
-            .args(["-f", &dir.0.display().to_string()])
+            .args(["-v", "-f", &dir.0.display().to_string()])
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -182,6 +182,8 @@ struct CallerRtp {
     stop: Arc<AtomicBool>,
     received: Arc<AtomicU32>,
     loud: Arc<AtomicU32>,
+    /// RFC 4733 packets (payload type 101): keys the agent pressed.
+    events: Arc<AtomicU32>,
 }
 
 impl CallerRtp {
@@ -189,7 +191,8 @@ impl CallerRtp {
         let stop = Arc::new(AtomicBool::new(false));
         let received = Arc::new(AtomicU32::new(0));
         let loud = Arc::new(AtomicU32::new(0));
-        let (s2, r2, l2) = (stop.clone(), received.clone(), loud.clone());
+        let events = Arc::new(AtomicU32::new(0));
+        let (s2, r2, l2, e2) = (stop.clone(), received.clone(), loud.clone(), events.clone());
         sock.set_read_timeout(Some(Duration::from_millis(5)))
             .unwrap();
         std::thread::spawn(move || {
@@ -214,6 +217,9 @@ impl CallerRtp {
                     ts = ts.wrapping_add(160);
                 }
                 if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                    if n > 12 && buf[1] & 0x7f == 101 {
+                        e2.fetch_add(1, Ordering::Relaxed);
+                    }
                     if n > 12 && buf[1] & 0x7f == 0 {
                         r2.fetch_add(1, Ordering::Relaxed);
                         let peak = buf[12..n]
@@ -234,6 +240,7 @@ impl CallerRtp {
             stop,
             received,
             loud,
+            events,
         }
     }
 }
@@ -365,8 +372,38 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
         "the agent's tone reached the caller in {loud} of {got} packets"
     );
 
+    // Keys cross the bridge both ways: the agent's as RFC 4733 to the caller, the
+    // caller's (here by SIP INFO) as RFC 4733 to the agent's phone.
+    a.command("sndcode", "7");
+    assert!(
+        wait_until(Duration::from_secs(5), || media
+            .events
+            .load(Ordering::Relaxed)
+            >= 3),
+        "no telephone-event reached the caller"
+    );
+    let info = phone
+        .request(
+            "INFO",
+            "agents-1",
+            2,
+            "z9hG4bKagents-1n",
+            Some(&tag),
+            "Signal=5\r\nDuration=160\r\n",
+        )
+        .replace("application/sdp", "application/dtmf-relay");
+    phone.send(&info);
+    assert!(
+        wait_until(Duration::from_secs(5), || a
+            .log()
+            .contains("received event: '5'")),
+        "the caller's key did not reach the agent:\n{}\n{}",
+        a.log(),
+        server.log()
+    );
+
     // The caller hangs up; the agent keys the outcome code 3#.
-    phone.send(&phone.request("BYE", "agents-1", 2, "z9hG4bKagents-1b", Some(&tag), ""));
+    phone.send(&phone.request("BYE", "agents-1", 3, "z9hG4bKagents-1b", Some(&tag), ""));
     drop(media);
     assert!(wait_until(Duration::from_secs(10), || state("1024")
         == "wrap_up"

@@ -341,6 +341,9 @@ fn security_log_lines() {
     let (mut reg, t0) = setup();
     let (capture, lines) = Capture::new();
     tracing::subscriber::with_default(capture, || {
+        // Other tests' threads may have cached "no interest" for these callsites while
+        // no subscriber was set; ask again now that ours is.
+        tracing::callsite::rebuild_interest_cache();
         login(&mut reg, t0, ip(7), "evil user=1", "x");
         for _ in 0..4 {
             login(&mut reg, t0, ip(7), "1001", "x");

@@ -17,8 +17,11 @@ pub struct Features {
     pub pause: String,
     pub resume: String,
     pub leave_queue_key: char,
-    /// Queue an agent's REFER to `supervisor` (or the escalate key) sends the caller to.
+    /// Queue an agent's REFER to `supervisor`, or the escalation code keyed during a
+    /// call, sends the caller to.
     pub supervisor_queue: String,
+    /// Keyed by the agent during a call: the caller goes to the supervisors' queue.
+    pub escalate: String,
     /// User-Agent prefixes of phones that give up when SHA-256 is offered first (they
     /// take the first challenge only): they are challenged with MD5 alone.
     pub md5_only_user_agents: Vec<String>,
@@ -33,6 +36,7 @@ impl Default for Features {
             resume: "*4".into(),
             leave_queue_key: '*',
             supervisor_queue: "supervisors".into(),
+            escalate: "*9".into(),
             md5_only_user_agents: vec!["baresip v1.0".into(), "baresip v0.".into()],
         }
     }

@@ -281,7 +281,7 @@ impl Calls {
                     .as_deref()
                     .and_then(|t| dtmf::parse_info(t, &body));
                 if let (Some(digit), true) = (digit, self.is_leg(call)) {
-                    return self.leg_digit(now, call, digit.as_char(), ep);
+                    return self.leg_digit(now, call, digit, ep);
                 }
                 if let Some(digit) = digit {
                     let _ = self.media.send(MediaCmd::KeyPressed { call });
@@ -328,7 +328,7 @@ impl Calls {
     pub(super) fn on_media(&mut self, now: Instant, ev: MediaEvent, ep: &mut Endpoint) {
         match ev {
             MediaEvent::Digit { call, digit, .. } if self.is_leg(call) => {
-                self.leg_digit(now, call, digit.as_char(), ep)
+                self.leg_digit(now, call, digit, ep)
             }
             MediaEvent::PlaybackDone { call } if self.is_leg(call) => {
                 self.leg_playback_done(now, call, ep)
@@ -374,6 +374,7 @@ impl Calls {
         if self.waiting_in_queue(call) {
             return self.queue_key(now, call, digit.as_char(), ep);
         }
+        self.customer_digit(call, digit);
         self.ivr_key(now, call, digit.as_char(), ep);
     }
 

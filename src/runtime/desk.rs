@@ -9,6 +9,7 @@
 use super::calls::{bind_rtp, Calls};
 use super::media::MediaCmd;
 use crate::acd::{self, Acd, RingFailure};
+use crate::core::media::dtmf::Digit;
 use crate::core::media::speech;
 use crate::core::sdp::{Codec, LocalMedia, Offer};
 use crate::core::sip::endpoint::{
@@ -40,6 +41,8 @@ pub(super) struct Leg {
     answered: bool,
     /// The caller has gone: the agent keys the outcome code (digits so far).
     pub wrap_up: Option<String>,
+    /// The agent's last keys during the call, to spot the escalation code.
+    keyed: String,
     media: LocalMedia,
 }
 
@@ -688,6 +691,7 @@ impl Calls {
                 port,
                 answered: false,
                 wrap_up: None,
+                keyed: String::new(),
                 media,
             },
         );
@@ -876,11 +880,44 @@ impl Calls {
         let _ = q.queue;
     }
 
-    /// A key from an agent's leg: the outcome code during wrap-up, ended with #.
-    pub(super) fn leg_digit(&mut self, now: Instant, leg: CallRef, key: char, ep: &mut Endpoint) {
+    /// A key from the caller while bridged: passed on to the agent.
+    pub(super) fn customer_digit(&mut self, call: CallRef, digit: Digit) {
+        if let Some(leg) = self.desk.queued.get(&call).and_then(|q| q.bridged) {
+            let _ = self.media.send(MediaCmd::SendDigit { call: leg, digit });
+        }
+    }
+
+    /// A key from an agent's leg: passed on to the caller during the call (the escalation
+    /// code sends the caller to the supervisors); the outcome code during wrap-up, ended
+    /// with #.
+    pub(super) fn leg_digit(
+        &mut self,
+        now: Instant,
+        leg: CallRef,
+        digit: Digit,
+        ep: &mut Endpoint,
+    ) {
+        let key = digit.as_char();
         let Some(l) = self.desk.legs.get_mut(&leg) else {
             return;
         };
+        if l.answered && l.wrap_up.is_none() {
+            let customer = l.customer;
+            l.keyed.push(key);
+            let escalate = &self.desk.features.escalate;
+            let over = l.keyed.len().saturating_sub(escalate.len());
+            l.keyed.drain(..over);
+            let escalated = !escalate.is_empty() && l.keyed == *escalate;
+            let _ = self.media.send(MediaCmd::SendDigit {
+                call: customer,
+                digit,
+            });
+            if escalated {
+                let target = format!("sip:{}@hotline", self.desk.features.supervisor_queue);
+                self.leg_refer(now, leg, &target, ep);
+            }
+            return;
+        }
         let Some(code) = l.wrap_up.as_mut() else {
             return;
         };

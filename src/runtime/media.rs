@@ -8,7 +8,7 @@
 
 use super::recorder::{self, RecCmd};
 use super::Input;
-use crate::core::media::dtmf::{Digit, Rfc4733Receiver};
+use crate::core::media::dtmf::{Digit, EventSender, Rfc4733Receiver};
 use crate::core::media::g711::{
     alaw_to_linear, linear_to_alaw, linear_to_ulaw, ulaw_to_linear, ALAW_SILENCE, ULAW_SILENCE,
 };
@@ -85,6 +85,12 @@ pub(super) enum MediaCmd {
     Unbridge {
         call: CallRef,
     },
+    /// Sends a key to the call as RFC 4733 events (a key passed on across a bridge);
+    /// dropped when the call has no telephone-event payload type.
+    SendDigit {
+        call: CallRef,
+        digit: Digit,
+    },
     Stop {
         call: CallRef,
     },
@@ -125,6 +131,8 @@ struct Stream {
     /// The call this one is bridged to, and its audio waiting to be sent here.
     bridge: Option<CallRef>,
     relay: VecDeque<(Codec, [u8; FRAME_SAMPLES])>,
+    /// Keys waiting to be sent as telephone-events.
+    keys: EventSender,
 }
 
 /// A frame of one call's audio on its way to the bridged call.
@@ -286,6 +294,7 @@ fn apply(
                     rec: None,
                     bridge: None,
                     relay: VecDeque::new(),
+                    keys: EventSender::default(),
                 },
             );
         }
@@ -351,6 +360,14 @@ fn apply(
             }
         }
         MediaCmd::Unbridge { call } => unbridge(streams, call),
+        MediaCmd::SendDigit { call, digit } => {
+            if let Some(s) = streams
+                .get_mut(&call)
+                .filter(|s| s.telephone_event.is_some())
+            {
+                s.keys.push(digit);
+            }
+        }
         MediaCmd::Stop { call } => {
             unbridge(streams, call);
             if let Some(s) = streams.remove(&call) {
@@ -480,6 +497,15 @@ fn transmit(s: &mut Stream, packet: &mut [u8]) {
         }
         return;
     };
+    if let (Some(pt), Some(ev)) = (s.telephone_event, s.keys.next_packet()) {
+        // A key passed on: telephone-events replace this tick's audio.
+        let n = s.sender.event(pt, &ev, packet);
+        let _ = s.socket.send_to(&packet[..n], remote);
+        if let Some((_, heard)) = s.rec.as_mut() {
+            heard.extend_from_slice(&[0; FRAME_SAMPLES]);
+        }
+        return;
+    }
     if s.bridge.is_some() && !s.player.is_playing() {
         let n = match s.relay.pop_front() {
             Some((codec, frame)) => s.sender.packet(&transcode(codec, s.codec, &frame), packet),

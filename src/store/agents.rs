@@ -399,17 +399,20 @@ impl Store {
     }
 
     /// Requests not carried out yet, oldest first; they are marked done as they are read.
+    /// A plain read first and a write only when there is something to mark, so the poll
+    /// never holds a read snapshot that the call writer's commits would invalidate.
     pub async fn take_agent_requests(&self, now_ms: i64) -> Result<Vec<AgentRequest>, StoreError> {
-        let rows: Vec<(i64, String, String, String)> = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
-            let rows = sqlx::query_as(
+        let rows: Vec<(i64, String, String, String)> = on_db!(&self.db, pool => {
+            sqlx::query_as(
                 "SELECT id, agent_id, action, reason FROM agent_requests WHERE done_at IS NULL ORDER BY id")
-                .fetch_all(&mut *tx).await?;
-            sqlx::query("UPDATE agent_requests SET done_at = $1 WHERE done_at IS NULL")
-                .bind(now_ms).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(rows)
-        }.await)?;
+                .fetch_all(pool).await?
+        });
+        if let Some(last) = rows.last().map(|r| r.0) {
+            on_db!(&self.db, pool => {
+                sqlx::query("UPDATE agent_requests SET done_at = $1 WHERE done_at IS NULL AND id <= $2")
+                    .bind(now_ms).bind(last).execute(pool).await?;
+            });
+        }
         Ok(rows
             .into_iter()
             .map(|(id, agent_id, action, reason)| AgentRequest {

@@ -6,6 +6,7 @@
 //! Nothing here reads a clock: an RFC 4733 event is identified by its RTP timestamp
 //! (RFC 4733 section 2.5.1), which is all the time the receiver needs.
 
+use crate::core::media::rtp::FRAME_SAMPLES;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -339,5 +340,60 @@ fn parse_signal(value: &str) -> Option<Digit> {
             Digit::from_event_code(value.parse().ok()?)
         }
         _ => None,
+    }
+}
+
+/// One RFC 4733 packet to send: its payload, and whether it starts a new event (marker
+/// bit, new timestamp).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventPacket {
+    pub payload: [u8; 4],
+    pub first: bool,
+}
+
+/// Packets of tone per key (100 ms) and end packets after it (RFC 4733 2.5.1.4 sends the
+/// end three times, as packets get lost).
+const EVENT_TONE: u16 = 5;
+const EVENT_ENDS: u16 = 3;
+/// Volume field: -10 dBm0, a typical keypad level.
+const EVENT_VOLUME: u8 = 10;
+
+/// Keys to pass on across a bridge as RFC 4733 events, one packet per 20 ms tick.
+#[derive(Debug, Default, Clone)]
+pub struct EventSender {
+    queue: std::collections::VecDeque<Digit>,
+    current: Option<(Digit, u16)>,
+}
+
+impl EventSender {
+    pub fn push(&mut self, digit: Digit) {
+        if self.queue.len() < 32 {
+            self.queue.push_back(digit);
+        }
+    }
+
+    /// This tick's packet, or `None` when no key is being sent.
+    pub fn next_packet(&mut self) -> Option<EventPacket> {
+        if self.current.is_none() {
+            self.current = self.queue.pop_front().map(|d| (d, 0));
+        }
+        let (digit, sent) = self.current.as_mut()?;
+        *sent += 1;
+        let n = *sent;
+        let end = n > EVENT_TONE;
+        let duration = n.min(EVENT_TONE) * FRAME_SAMPLES as u16;
+        let payload = [
+            *digit as u8,
+            if end { 0x80 } else { 0 } | EVENT_VOLUME,
+            (duration >> 8) as u8,
+            duration as u8,
+        ];
+        if n >= EVENT_TONE + EVENT_ENDS {
+            self.current = None;
+        }
+        Some(EventPacket {
+            payload,
+            first: n == 1,
+        })
     }
 }

@@ -13,6 +13,8 @@ pub struct RtpSender {
     timestamp: u32,
     payload_type: u8,
     talkspurt: bool,
+    /// Timestamp of the telephone-event being sent (all its packets carry it).
+    event_timestamp: u32,
 }
 
 impl RtpSender {
@@ -23,6 +25,7 @@ impl RtpSender {
             timestamp: first_timestamp,
             payload_type,
             talkspurt: true,
+            event_timestamp: first_timestamp,
         }
     }
 
@@ -57,6 +60,32 @@ impl RtpSender {
         self.talkspurt = false;
         self.seq = self.seq.wrapping_add(1);
         self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
+        n
+    }
+
+    /// Writes this tick's RFC 4733 packet (payload type `pt`) into `buf`: an event's
+    /// packets share the timestamp of its start, and audio after it starts a talkspurt.
+    pub fn event(
+        &mut self,
+        pt: u8,
+        ev: &crate::core::media::dtmf::EventPacket,
+        buf: &mut [u8],
+    ) -> usize {
+        if ev.first {
+            self.event_timestamp = self.timestamp;
+        }
+        let n = RtpPacketBuilder::new()
+            .payload_type(pt)
+            .ssrc(self.ssrc)
+            .sequence(Seq::from(self.seq))
+            .timestamp(self.event_timestamp)
+            .marked(ev.first)
+            .payload(&ev.payload)
+            .build_into(buf)
+            .unwrap_or(0);
+        self.seq = self.seq.wrapping_add(1);
+        self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
+        self.talkspurt = true;
         n
     }
 }
