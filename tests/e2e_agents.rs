@@ -26,6 +26,12 @@ start = "queue"
 code = "overflow"
 label = "Queue overflow"
 
+[[outcomes]]
+code = "agent_callback"
+label = "Agent promised a callback"
+follow_up = true
+key = "3"
+
 [calendar]
 working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -421,7 +427,8 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
             .unwrap()
     };
     assert!(
-        wait_until(Duration::from_secs(10), || cols().3.as_deref() == Some("3")),
+        wait_until(Duration::from_secs(10), || cols().3.as_deref()
+            == Some("agent_callback")),
         "outcome code not stored: {:?}\n{}\n{}",
         cols(),
         server.log(),
@@ -429,7 +436,17 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
     );
     let (queued_at, agent, connected_at, disposition) = cols();
     assert_eq!(agent.as_deref(), Some("1024"));
-    assert_eq!(disposition.as_deref(), Some("3"));
+    // "3" is the plan's key for agent_callback, which needs follow-up: a callback to the
+    // caller, due by the plan's calendar.
+    assert_eq!(disposition.as_deref(), Some("agent_callback"));
+    let followups = rt.block_on(store.followups()).unwrap();
+    let callback = followups
+        .iter()
+        .find(|f| f.call_id.as_deref() == Some(first.as_str()))
+        .expect("the outcome opened a follow-up");
+    assert_eq!(callback.category, "agent_callback");
+    assert_eq!(callback.number, "13800138000");
+    assert!(callback.due_answer.is_some());
     let (queued_at, connected_at) = (queued_at.unwrap(), connected_at.unwrap());
     assert!(connected_at >= queued_at, "wait time is never negative");
     let row = rt.block_on(store.call(&first)).unwrap().unwrap();

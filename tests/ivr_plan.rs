@@ -516,3 +516,19 @@ fn calendar_working_hours_and_time_zones() {
         .unwrap();
     assert!(!cal.is_open(late));
 }
+
+#[test]
+fn outcome_keys_are_digits_and_unique() {
+    let text = BASE.replace(
+        "label = \"Done\"\n",
+        "label = \"Done\"\nkey = \"1\"\n\n[[outcomes]]\ncode = \"again\"\nlabel = \"Again\"\nkey = \"1\"\n\n[[outcomes]]\ncode = \"odd\"\nlabel = \"Odd\"\nkey = \"1#\"\n",
+    );
+    let e = errors(&text);
+    assert_eq!(
+        lines(&e),
+        [
+            (18, "outcome key \"1\" is used twice".to_string()),
+            (23, "outcome key \"1#\": 1 to 8 digits".to_string()),
+        ]
+    );
+}

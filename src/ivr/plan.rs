@@ -137,6 +137,8 @@ pub struct OutcomeCode {
     pub code: String,
     pub label: String,
     pub follow_up: bool,
+    /// Digits an agent keys for it after a call.
+    pub key: Option<String>,
 }
 
 /// A loaded, validated dial plan. Every node name it mentions exists, every outcome

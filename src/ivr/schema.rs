@@ -63,6 +63,9 @@ pub struct OutcomeFile {
     pub label: String,
     #[serde(default)]
     pub follow_up: bool,
+    /// Digits an agent keys after the call for this outcome (e.g. "3").
+    #[serde(default)]
+    pub key: Option<Text>,
 }
 
 /// One `[nodes.NAME]` table, every key any kind may use.

@@ -199,10 +199,22 @@ impl<'a> Cx<'a> {
                     format!("outcome code {code:?} is declared twice"),
                 );
             }
+            let key = o.key.as_ref().map(|k| k.get_ref().clone());
+            if let (Some(k), Some(span)) = (&key, o.key.as_ref().map(|k| k.span())) {
+                if k.is_empty() || k.len() > 8 || !k.bytes().all(|b| b.is_ascii_digit()) {
+                    self.err(span, format!("outcome key {k:?}: 1 to 8 digits"));
+                } else if outcomes
+                    .iter()
+                    .any(|x: &OutcomeCode| x.key.as_ref() == Some(k))
+                {
+                    self.err(span, format!("outcome key {k:?} is used twice"));
+                }
+            }
             outcomes.push(OutcomeCode {
                 code: code.clone(),
                 label: o.label.clone(),
                 follow_up: o.follow_up,
+                key,
             });
         }
         let calendar = self.read_calendar(&file.calendar, tz);

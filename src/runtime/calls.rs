@@ -309,7 +309,7 @@ impl Calls {
                     let _ = self.media.send(MediaCmd::Stop { call });
                     self.ports.release(port);
                 }
-                self.customer_gone(now, call, ep);
+                self.customer_gone(now, call, &c, ep);
                 if c.feature.is_some() {
                     return;
                 }

@@ -6,7 +6,7 @@
 //! into ACD events and ACD actions into SIP and media commands, so an agent's state can
 //! never outlive the call that caused it.
 
-use super::calls::{bind_rtp, Calls};
+use super::calls::{bind_rtp, CallCtx, Calls};
 use super::media::MediaCmd;
 use crate::acd::{self, Acd, RingFailure};
 use crate::core::media::dtmf::Digit;
@@ -19,10 +19,13 @@ use crate::core::sip::message::Request;
 use crate::core::sip::registrar::{
     Account, AuthOutcome, Binding, Change, ChangeKind, RegisterRequest, Registrar, Transport,
 };
-use crate::ivr::{Input as IvrInput, QueueOutcome, Waiting};
-use crate::store::{now_ms, AgentRequest, AgentRow, AgentWrite, RegistrationRow, Write};
+use crate::ivr::{Input as IvrInput, Plan, QueueOutcome, Waiting};
+use crate::store::{
+    now_ms, AgentRequest, AgentRow, AgentWrite, FollowUpKind, NewFollowUp, RegistrationRow, Write,
+};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often registered phones are asked whether they are still there.
@@ -41,6 +44,9 @@ pub(super) struct Leg {
     answered: bool,
     /// The caller has gone: the agent keys the outcome code (digits so far).
     pub wrap_up: Option<String>,
+    /// What an outcome code needs once the caller's call is gone: the plan (its outcome
+    /// keys and calendar), the caller's number and verified account.
+    after: Option<(Option<Arc<Plan>>, String, Option<String>)>,
     /// The agent's last keys during the call, to spot the escalation code.
     keyed: String,
     media: LocalMedia,
@@ -691,6 +697,7 @@ impl Calls {
                 port,
                 answered: false,
                 wrap_up: None,
+                after: None,
                 keyed: String::new(),
                 media,
             },
@@ -850,7 +857,13 @@ impl Calls {
     }
 
     /// The caller's call ended: leave the queue, or keep the agent for the outcome code.
-    pub(super) fn customer_gone(&mut self, now: Instant, call: CallRef, ep: &mut Endpoint) {
+    pub(super) fn customer_gone(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        ctx: &CallCtx,
+        ep: &mut Endpoint,
+    ) {
         let Some(q) = self.desk.queued.remove(&call) else {
             return;
         };
@@ -865,6 +878,12 @@ impl Calls {
                     return;
                 };
                 l.wrap_up = Some(String::new());
+                let session = ctx.ivr.as_ref().map(|i| &i.session);
+                l.after = Some((
+                    session.map(|s| Arc::clone(s.plan())),
+                    ctx.caller.clone(),
+                    session.and_then(|s| s.customer().map(str::to_string)),
+                ));
                 let agent = l.agent.clone();
                 let actions = self.desk.acd.call_ended(&agent, now);
                 self.acd_actions(now, actions, ep);
@@ -931,10 +950,19 @@ impl Calls {
             return;
         }
         let (code, call, agent) = (std::mem::take(code), l.record_id.clone(), l.agent.clone());
+        let (plan, caller, customer) = l.after.take().unwrap_or_default();
+        l.wrap_up = None;
         tracing::info!(%agent, "outcome code keyed");
+        // Keys the plan declares stand for its outcome codes; others are kept as keyed.
+        let outcome = plan
+            .as_ref()
+            .and_then(|p| p.outcomes.iter().find(|o| o.key.as_deref() == Some(&code)));
+        let (code, follow_up) = outcome.map_or((code, false), |o| (o.code.clone(), o.follow_up));
+        if let (true, Some(plan)) = (follow_up, &plan) {
+            self.agent_followup(&call, &code, caller, customer, plan);
+        }
         self.writer
             .send(Write::Agent(AgentWrite::Disposition { call, code }));
-        l.wrap_up = None;
         let clips = self.leg_clips(&["agent_outcome_saved"]);
         let _ = self.media.send(MediaCmd::Play {
             call: leg,
@@ -943,6 +971,34 @@ impl Calls {
         });
         let actions = self.desk.acd.wrap_up_done(&agent, now);
         self.acd_actions(now, actions, ep);
+    }
+
+    /// An outcome the plan declares to need follow-up opens a callback to the caller, due
+    /// by the plan's calendar.
+    fn agent_followup(
+        &mut self,
+        call: &str,
+        code: &str,
+        caller: String,
+        customer: Option<String>,
+        plan: &Plan,
+    ) {
+        let mut f = NewFollowUp::new(FollowUpKind::Callback, caller, now_ms());
+        f.category = code.to_string();
+        f.call_id = Some(call.to_string());
+        f.customer = customer;
+        let due = crate::followup::due_times(
+            &self.followup_rules,
+            &plan.calendar,
+            f.kind,
+            &f.category,
+            f.created_at,
+            None,
+        );
+        f.due_forward = due.forward;
+        f.due_answer = due.answer;
+        f.due_resolve = due.resolve;
+        self.writer.send(Write::FollowUp(Box::new(f)));
     }
 
     /// What was playing on a leg finished: after the outcome is saved, hang up.
