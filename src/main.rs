@@ -187,6 +187,11 @@ fn check(o: Overrides) -> anyhow::Result<ExitCode> {
                 let (_, errors) = hotline::ivr::load_dir(&cfg.dialplans, prompts.as_ref());
                 problems.extend(errors.iter().map(|e| e.to_string()));
             }
+            if let Ok(text) = std::fs::read_to_string(&cfg.queues) {
+                if let Err(e) = hotline::acd::config::parse(&text) {
+                    problems.push(format!("{}: {e}", cfg.queues.display()));
+                }
+            }
             for p in &problems {
                 println!("{p}");
             }

@@ -365,3 +365,70 @@ fn simulate_walks_a_verified_billing_enquiry_without_showing_the_pin() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("verify: failed"), "{text}");
 }
+
+#[test]
+fn check_names_a_bad_queues_file_and_agents_cli_round_trips() {
+    let dir = TempDir::new("cli-queues");
+    let queues = dir.0.join("queues.toml");
+    std::fs::write(&queues, "[queues.billing]\nring_timeout_secs = 0\n").unwrap();
+    let out = hotline()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["check", "--queues", &queues.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("queues.toml: queue billing: ring_timeout_secs must be at least 1"),
+        "{text}"
+    );
+
+    // Agents: added with HA1 values only, listed, refused twice, removed.
+    let db = format!("sqlite://{}/agents.db", dir.0.display());
+    let run = |args: &[&str]| {
+        hotline()
+            .args(["agents", "--database", &db])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let add = run(&[
+        "add",
+        "--id",
+        "1024",
+        "--name",
+        "Li Lei",
+        "--password",
+        "pass-word-1",
+        "--queue",
+        "billing:2",
+    ]);
+    assert!(add.status.success(), "{add:?}");
+    let list = String::from_utf8_lossy(&run(&["list", "--json"]).stdout).into_owned();
+    assert!(
+        list.contains("\"id\":\"1024\"") && list.contains("\"penalty\":2"),
+        "{list}"
+    );
+    assert!(list.contains("\"state\":\"logged_out\""), "{list}");
+    let again = run(&[
+        "add",
+        "--id",
+        "1024",
+        "--name",
+        "X",
+        "--password",
+        "pass-word-1",
+    ]);
+    assert!(!again.status.success());
+    let weak = run(&["add", "--id", "2048", "--name", "X", "--password", "short"]);
+    assert!(!weak.status.success());
+    for file in ["agents.db", "agents.db-wal"] {
+        let raw = std::fs::read(dir.0.join(file)).unwrap_or_default();
+        assert!(
+            !raw.windows(11).any(|w| w == b"pass-word-1"),
+            "the password itself is never stored ({file})"
+        );
+    }
+    assert!(run(&["remove", "1024"]).status.success());
+    assert!(!run(&["remove", "1024"]).status.success());
+}
