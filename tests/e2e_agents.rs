@@ -462,8 +462,9 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
     std::thread::sleep(Duration::from_secs(1));
     assert!(a.heard_peak() > 2000, "agent heard silence");
 
-    // Second call goes to the other agent (1024 is in wrap-up or just out of it, and
-    // 2048 has now been idle longest); the agent hangs up and both legs end.
+    // Second call goes to the other agent (2048 has now been idle longest). 2048
+    // transfers it (REFER) back to the queue, where 1024 takes it; 1024's hang-up ends
+    // the caller's leg.
     assert!(wait_until(Duration::from_secs(10), || state("1024") == "available"));
     let phone2 = Phone::new(&server.addr());
     let rtp2 = UdpSocket::bind(("127.0.0.1", phone2.port() + 2)).expect("caller RTP port");
@@ -477,7 +478,21 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
     );
     std::thread::sleep(Duration::from_secs(5));
     assert!(media2.loud.load(Ordering::Relaxed) > 20);
-    b.command("hangup", "");
+    b.command("transfer", &format!("sip:general@{}", server.addr()));
+    assert!(
+        wait_until(Duration::from_secs(20), || state("1024") == "on_call"),
+        "{}\n{}",
+        server.log(),
+        b.log()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let heard = media2.loud.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        media2.loud.load(Ordering::Relaxed) > heard + 20,
+        "the caller hears the second agent"
+    );
+    a.command("hangup", "");
     let bye = phone2.wait_for(Duration::from_secs(10), |r| r.method() == Some("BYE"));
     let bye = bye.expect("the agent's hang-up ends the caller's leg");
     phone2.ok(&bye);
@@ -497,11 +512,32 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
         "{:?}",
         rt.block_on(store.call(&second.id))
     );
-    assert_eq!(cols_of(&rt, &store, &second.id).1.as_deref(), Some("2048"));
+    assert_eq!(cols_of(&rt, &store, &second.id).1.as_deref(), Some("1024"));
+    let legs = rt.block_on(store.legs(&second.id)).unwrap();
+    let summary: Vec<(&str, Option<&str>, bool)> = legs
+        .iter()
+        .map(|l| {
+            (
+                l.agent_id.as_str(),
+                l.end_cause.as_deref(),
+                l.answered_at.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("2048", Some("transferred"), true),
+            ("1024", Some("agent_bye"), true)
+        ],
+        "every leg is kept"
+    );
     // The outcome can be set afterwards from the command line.
     hotline(&["calls", "--database", &db, "outcome", &second.id, "7"]);
     assert_eq!(cols_of(&rt, &store, &second.id).3.as_deref(), Some("7"));
-    assert!(wait_until(Duration::from_secs(10), || state("2048") == "available"));
+    assert!(wait_until(Duration::from_secs(10), || state("2048")
+        == "available"
+        && state("1024") == "available"));
     let _ = dir;
 }
 

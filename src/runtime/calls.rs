@@ -51,6 +51,8 @@ pub(super) struct CallCtx {
     /// The agent who took the call (for survey answers), and whether they hung up first.
     pub(super) agent: Option<String>,
     pub(super) agent_left: bool,
+    /// Legs to agents so far (call_legs.seq).
+    pub(super) legs: i64,
     /// `None` when the INVITE had no SDP: our 200 offers, the ACK answers.
     offer: Option<Offer>,
     committed: bool,
@@ -521,6 +523,7 @@ impl Calls {
                 feature: None,
                 agent: None,
                 agent_left: false,
+                legs: 0,
                 offer,
                 committed: false,
                 answer_at,

@@ -55,7 +55,6 @@ pub(super) struct Leg {
 /// A customer call in a queue or with an agent.
 struct Queued {
     queue: String,
-    legs: i64,
     bridged: Option<CallRef>,
 }
 
@@ -515,7 +514,6 @@ impl Calls {
                     call,
                     Queued {
                         queue: queue.to_string(),
-                        legs: 0,
                         bridged: None,
                     },
                 );
@@ -664,10 +662,10 @@ impl Calls {
             },
         );
         let record_id = c.id.clone();
-        let q = self.desk.queued.get_mut(&call);
-        let seq = q.map_or(1, |q| {
-            q.legs += 1;
-            q.legs
+        // Numbered per call, across queues (a transferred call keeps counting).
+        let seq = self.calls.get_mut(&call).map_or(1, |c| {
+            c.legs += 1;
+            c.legs
         });
         self.writer.send(Write::Agent(AgentWrite::LegStarted {
             call: record_id.clone(),
