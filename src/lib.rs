@@ -6,8 +6,8 @@
 //! - [`store`]: call records through sqlx, SQLite by default, PostgreSQL as an option.
 //! - [`config`]: settings from flags, environment and a TOML file, validated once.
 //! - [`followup`]: follow-up deadlines on the business calendar, overdue, escalation and
-//!   status moves (no I/O); [`report`]: complaint, satisfaction and KPI figures from rows,
-//!   rendered as Markdown, CSV or HTML (no I/O); [`cli`]: the `followups` and `report`
+//!   status moves (no I/O); [`report`]: complaint, satisfaction, KPI and per-agent figures
+//!   from rows, rendered as Markdown, CSV or HTML (no I/O); [`cli`]: the `followups` and `report`
 //!   commands over the store.
 //! - [`acd`]: queues and agents' states (no I/O): who rings, who waits, in what order.
 //! - [`runtime`]: the tokio shell that owns sockets, timers and the database, and the

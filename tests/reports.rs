@@ -1,5 +1,6 @@
-//! Reports from a seeded month of calls, follow-ups and surveys give exactly the expected
-//! figures in every section, on SQLite and (with HOTLINE_TEST_POSTGRES_URL) PostgreSQL.
+//! Reports from a seeded month of calls, follow-ups, surveys, agent states and legs give
+//! exactly the expected figures in every section, on SQLite and (with
+//! HOTLINE_TEST_POSTGRES_URL) PostgreSQL.
 
 mod common;
 
@@ -7,10 +8,12 @@ use chrono::TimeZone;
 use common::db::TestDb;
 use hotline::cli::report::build;
 use hotline::followup::{Change, ReportSettings, Rules, Step};
+use hotline::report::render::hms;
 use hotline::report::render::{render, Format};
-use hotline::report::{Kind, Period, ScoreGroup};
+use hotline::report::{AgentFigures, Kind, Period, ScoreGroup};
 use hotline::store::{
-    CallIvr, FollowUpKind, FollowUpMove, FollowUpStatus, NewFollowUp, Store, Write,
+    AgentWrite, CallIvr, FollowUpKind, FollowUpMove, FollowUpStatus, NewAgent, NewFollowUp, Store,
+    Write,
 };
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
@@ -97,7 +100,7 @@ fn calls() -> Vec<Call> {
             "caller",
             "caller_bye",
             Some("billing"),
-            Some("A1"),
+            Some("1024"),
         ),
         // wait 25 s (outside the 20 s service level), handle 200 s
         c(
@@ -110,7 +113,7 @@ fn calls() -> Vec<Call> {
             "caller",
             "caller_bye",
             Some("billing"),
-            Some("A2"),
+            Some("1025"),
         ),
         // abandoned after 3 s in the queue (short)
         c(
@@ -149,7 +152,7 @@ fn calls() -> Vec<Call> {
             "caller",
             "caller_bye",
             Some("general"),
-            Some("A1"),
+            Some("1024"),
         ),
         // the IVR only
         c(
@@ -201,7 +204,7 @@ fn calls() -> Vec<Call> {
             "caller",
             "caller_bye",
             Some("general"),
-            Some("A2"),
+            Some("1025"),
         ),
         // outside November on either side
         c(
@@ -214,7 +217,7 @@ fn calls() -> Vec<Call> {
             "caller",
             "caller_bye",
             Some("general"),
-            Some("A1"),
+            Some("1024"),
         ),
         c(
             "c11",
@@ -226,7 +229,7 @@ fn calls() -> Vec<Call> {
             "caller",
             "caller_bye",
             Some("general"),
-            Some("A1"),
+            Some("1024"),
         ),
     ]
 }
@@ -264,7 +267,7 @@ async fn step(store: &Store, id: &str, from: FollowUpStatus, change: Change, at:
             from,
             change,
             at,
-            author: "A1".into(),
+            author: "1024".into(),
             revisit: None,
         })
         .await
@@ -324,7 +327,7 @@ async fn seed(db: &TestDb) -> Store {
         ("c01", 1, 5, None),
         ("c01", 2, 4, None),
         ("c02", 1, 2, None),
-        ("c05", 1, 4, Some("A1")),
+        ("c05", 1, 4, Some("1024")),
         ("c09", 1, 1, None),
         ("c10", 1, 1, None), // December: not in the report
     ] {
@@ -411,7 +414,159 @@ async fn seed(db: &TestDb) -> Store {
         0,
         "escalating again changes nothing"
     );
+    seed_agents(&store).await;
     store
+}
+
+/// A leg: call, seq, agent, started, answered, ended with cause (seconds after arrival).
+type Leg = (
+    &'static str,
+    i64,
+    &'static str,
+    i64,
+    Option<i64>,
+    Option<(i64, &'static str)>,
+);
+
+/// Time a call started plus `secs` seconds.
+fn at(call: &str, secs: i64) -> i64 {
+    let c = calls().into_iter().find(|c| c.id == call).unwrap();
+    c.arrived + secs * S
+}
+
+/// Agents 1024 (in the agents table as "Li Lei"), 1025 (not in it: a removed agent) and 1026 (logged
+/// out all month); their state changes, legs and outcome codes.
+async fn seed_agents(store: &Store) {
+    for (id, name) in [("1024", "Li Lei"), ("1026", "Han Meimei")] {
+        store
+            .add_agent(
+                &NewAgent {
+                    id: id.into(),
+                    name: name.into(),
+                    extension: id.into(),
+                    password: "a long enough secret".into(),
+                    realm: "hotline".into(),
+                    queues: vec![("general".into(), 0)],
+                },
+                t(10, 1, 9, 0),
+            )
+            .await
+            .unwrap();
+    }
+    let st = |agent: &str, at_ms: i64, seq: i64, state: &'static str| {
+        Write::Agent(AgentWrite::State {
+            agent: agent.into(),
+            at_ms,
+            seq,
+            state,
+            reason: String::new(),
+        })
+    };
+    let mut w = vec![
+        // 1026: logged out before the month and all through it: not in the report
+        st("1026", t(10, 20, 9, 0), 0, "logged_out"),
+        // 1024: available since before the month (in force when it starts) ...
+        st("1024", t(10, 31, 9, 0), 0, "logged_out"),
+        st("1024", t(10, 31, 22, 0), 0, "available"),
+        // ... c01 (rung after 1025 rejected it): 5 s ringing, 300 s talk, 10 s wrap-up
+        st("1024", at("c01", 35), 0, "ringing"),
+        st("1024", at("c01", 40), 0, "on_call"),
+        st("1024", at("c01", 340), 0, "wrap_up"),
+        st("1024", at("c01", 350), 0, "available"),
+        // c02 rings 15 s, unanswered
+        st("1024", at("c02", 20), 0, "ringing"),
+        st("1024", at("c02", 35), 0, "available"),
+        // an hour's lunch break
+        st("1024", t(11, 2, 12, 0), 0, "paused"),
+        st("1024", t(11, 2, 13, 0), 0, "available"),
+        st("1024", t(11, 2, 18, 0), 0, "logged_out"),
+        // 4 November: c05, 5 s ringing, 100 s talk, 10 s wrap-up
+        st("1024", t(11, 4, 9, 0), 0, "available"),
+        st("1024", at("c05", 5), 0, "ringing"),
+        st("1024", at("c05", 10), 0, "on_call"),
+        st("1024", at("c05", 110), 0, "wrap_up"),
+        st("1024", at("c05", 120), 0, "available"),
+        st("1024", t(11, 4, 18, 0), 0, "logged_out"),
+        // 1025: first seen on 2 November
+        st("1025", t(11, 2, 9, 0), 0, "available"),
+        st("1025", at("c01", 30), 0, "ringing"),
+        st("1025", at("c01", 35), 0, "available"),
+        st("1025", at("c02", 35), 0, "ringing"),
+        st("1025", at("c02", 45), 0, "on_call"),
+        st("1025", at("c02", 245), 0, "wrap_up"),
+        st("1025", at("c02", 255), 0, "available"),
+        // two changes in one millisecond: seq orders them (paused for no time at all)
+        st("1025", t(11, 2, 17, 0), 1, "logged_out"),
+        st("1025", t(11, 2, 17, 0), 0, "paused"),
+        st("1025", t(11, 3, 9, 0), 0, "available"),
+        st("1025", at("c03", 10), 0, "ringing"),
+        st("1025", at("c03", 13), 0, "available"),
+        st("1025", t(11, 3, 12, 0), 0, "logged_out"),
+        // the month's last hour: c09, then still available when the data ends
+        st("1025", t(11, 30, 23, 0), 0, "available"),
+        st("1025", at("c09", 0), 0, "ringing"),
+        st("1025", at("c09", 20), 0, "on_call"),
+        st("1025", at("c09", 80), 0, "wrap_up"),
+        st("1025", at("c09", 90), 0, "available"),
+        // December: after the month
+        st("1024", t(12, 1, 0, 5), 0, "available"),
+    ];
+    let legs: [Leg; 8] = [
+        ("c01", 1, "1025", 30, None, Some((35, "rejected"))),
+        ("c01", 2, "1024", 35, Some(40), Some((340, "caller_bye"))),
+        ("c02", 1, "1024", 20, None, Some((35, "no_answer"))),
+        // the leg's end was never written: talk runs to the call's end
+        ("c02", 2, "1025", 35, Some(45), None),
+        // the caller hung up while it rang: not a missed ring
+        ("c03", 1, "1025", 10, None, Some((13, "caller_gone"))),
+        ("c05", 1, "1024", 5, Some(10), Some((110, "agent_bye"))),
+        ("c09", 1, "1025", 0, Some(20), Some((80, "caller_bye"))),
+        // outside November
+        ("c10", 1, "1024", 5, Some(8), Some((50, "caller_bye"))),
+    ];
+    for (call, seq, agent, started, answered, ended) in legs {
+        w.push(Write::Agent(AgentWrite::LegStarted {
+            call: call.into(),
+            seq,
+            agent: agent.into(),
+            queue: Some("general".into()),
+            at_ms: at(call, started),
+        }));
+        if let Some(a) = answered {
+            w.push(Write::Agent(AgentWrite::LegAnswered {
+                call: call.into(),
+                seq,
+                agent: agent.into(),
+                at_ms: at(call, a),
+            }));
+        }
+        if let Some((e, cause)) = ended {
+            w.push(Write::Agent(AgentWrite::LegEnded {
+                call: call.into(),
+                seq,
+                at_ms: at(call, e),
+                cause,
+            }));
+        }
+    }
+    // c09 has no outcome code
+    for (call, code) in [
+        ("c01", "resolved"),
+        ("c02", "resolved"),
+        ("c05", "callback"),
+        ("c10", "resolved"),
+    ] {
+        w.push(Write::Agent(AgentWrite::Disposition {
+            call: call.into(),
+            code: code.into(),
+        }));
+    }
+    store.apply(&w).await.unwrap();
+}
+
+/// Hours, minutes, seconds in ms.
+fn h(h: i64, m: i64, s: i64) -> i64 {
+    ((h * 60 + m) * 60 + s) * S
 }
 
 fn group(key: &str, answers: usize, average: f64) -> ScoreGroup {
@@ -465,7 +620,7 @@ async fn monthly_figures(db: &TestDb) {
     assert_eq!(s.average, Some(3.2));
     assert_eq!(
         s.by_agent,
-        vec![group("A1", 3, 13.0 / 3.0), group("A2", 2, 1.5)],
+        vec![group("1024", 3, 13.0 / 3.0), group("1025", 2, 1.5)],
         "the call's agent fills in for answers without one"
     );
     assert_eq!(
@@ -488,8 +643,8 @@ async fn monthly_figures(db: &TestDb) {
     assert_eq!(
         unhappy,
         vec![
-            ("c02", 2, Some("A2"), Some("k1")),
-            ("c09", 1, Some("A2"), None)
+            ("c02", 2, Some("1025"), Some("k1")),
+            ("c09", 1, Some("1025"), None)
         ]
     );
 
@@ -537,6 +692,59 @@ async fn monthly_figures(db: &TestDb) {
         vec![("****5678".to_string(), 2), ("****9000".to_string(), 2)]
     );
 
+    // agents
+    assert_eq!(
+        r.agents,
+        vec![
+            AgentFigures {
+                id: "1024".into(),
+                name: Some("Li Lei".into()),
+                answered: 2,
+                missed: 1,
+                avg_talk_secs: Some(200.0),
+                avg_handle_secs: Some(210.0),
+                // available, ringing, on_call, wrap_up, paused, logged_out
+                state_ms: [
+                    h(49, 52, 35),
+                    h(0, 0, 25),
+                    h(0, 6, 40),
+                    h(0, 0, 20),
+                    h(1, 0, 0),
+                    h(669, 0, 0),
+                ],
+                logged_in_ms: h(51, 0, 0),
+                occupancy: Some(420.0 / 183_600.0),
+                outcomes: vec![("callback".into(), 1), ("resolved".into(), 1)],
+            },
+            AgentFigures {
+                id: "1025".into(),
+                name: None,
+                answered: 2,
+                missed: 1,
+                avg_talk_secs: Some(130.0),
+                avg_handle_secs: Some(140.0),
+                state_ms: [
+                    h(11, 54, 42),
+                    h(0, 0, 38),
+                    h(0, 4, 20),
+                    h(0, 0, 20),
+                    0,
+                    h(675, 0, 0),
+                ],
+                logged_in_ms: h(12, 0, 0),
+                occupancy: Some(280.0 / 43_200.0),
+                outcomes: vec![("(none)".into(), 1), ("resolved".into(), 1)],
+            },
+        ]
+    );
+    let a1 = &r.agents[0];
+    assert_eq!(
+        a1.state_ms.iter().sum::<i64>(),
+        h(30 * 24, 0, 0),
+        "1024's state before the month covers all of it"
+    );
+    assert_eq!(hms(a1.state_ms[0]), "49:52:35");
+
     // the three formats carry the same figures
     let md = render(&r, Format::Md);
     for line in [
@@ -550,16 +758,39 @@ async fn monthly_figures(db: &TestDb) {
         "| billing | 1 | 0 | 0 | 1 | 1 | 3 |",
         "| forward | 5 | 2 | 40.0% |",
         "| 168.0 h |",
-        "| A1 | 3 | 4.33 |",
+        "| 1024 | 3 | 4.33 |",
         "| ****5678 | 2 |",
+        "| agent | name | calls answered | rings missed | average talk time | average handle time | occupancy |",
+        "| 1024 | Li Lei | 2 | 1 | 200.0 s | 210.0 s | 0.2% |",
+        "| 1025 |  | 2 | 1 | 130.0 s | 140.0 s | 0.6% |",
+        "| agent | available | ringing | on_call | wrap_up | paused | logged_out | logged in |",
+        "| 1024 | 49:52:35 | 0:00:25 | 0:06:40 | 0:00:20 | 1:00:00 | 669:00:00 | 51:00:00 |",
+        "| 1025 | 11:54:42 | 0:00:38 | 0:04:20 | 0:00:20 | 0:00:00 | 675:00:00 | 12:00:00 |",
+        "| 1024 | callback | 1 |",
+        "| 1025 | (none) | 1 |",
     ] {
         assert!(md.contains(line), "{line:?} not in:\n{md}");
     }
     assert!(!md.contains("13900139000"), "numbers are masked");
     let csv = render(&r, Format::Csv);
     assert!(csv.contains("KPIs,Key figures,answer rate,66.7%"), "{csv}");
+    for line in [
+        "Agents,Calls by agent,1024,Li Lei,2,1,200.0 s,210.0 s,0.2%",
+        "Agents,Time in each state,1025,11:54:42,0:00:38,0:04:20,0:00:20,0:00:00,675:00:00,12:00:00",
+        "Agents,Outcome codes by agent,1024,resolved,1",
+    ] {
+        assert!(csv.contains(line), "{line:?} not in:\n{csv}");
+    }
     let html = render(&r, Format::Html);
     assert!(html.contains("<svg") && html.contains("<td>66.7%</td>"));
+    assert!(html.contains("<h2>Agents</h2>") && html.contains("<td>Li Lei</td>"));
+    assert!(
+        html.contains("aria-label=\"Logged-in time in each state by agent\"")
+            && html.contains("<title>1024 paused 1:00:00</title>")
+            && html.contains("<title>1025 on_call 0:04:20</title>")
+            && !html.contains("<title>1024 logged_out"),
+        "a stacked bar per agent: {html}"
+    );
     assert!(!html.contains("<script"), "no scripts");
     assert!(html.contains("@media print"));
 
@@ -586,6 +817,50 @@ async fn monthly_figures(db: &TestDb) {
     assert_eq!(day.kpis.answer_rate, Some(0.0));
     assert_eq!(day.kpis.avg_speed_of_answer, None);
     assert!(render(&day, Format::Md).contains("| average speed of answer | n/a |"));
+    // 1024 was logged out all day; 1025 worked the morning and was rung once by a caller who
+    // hung up
+    assert_eq!(day.agents.len(), 1, "{:?}", day.agents);
+    let a = &day.agents[0];
+    assert_eq!(
+        (a.id.as_str(), a.answered, a.missed, a.avg_talk_secs),
+        ("1025", 0, 0, None)
+    );
+    assert_eq!(a.state_ms, [h(2, 59, 57), h(0, 0, 3), 0, 0, 0, h(21, 0, 0)]);
+    assert_eq!(day.agents[0].occupancy, Some(0.0));
+    assert!(render(&day, Format::Md).contains("| 1025 |  | 0 | 0 | n/a | n/a | 0.0% |"));
+
+    // the month's last day, made at 23:40 that day: 1025's last state runs to now
+    let last = build(
+        &store,
+        &ReportSettings::default(),
+        Kind::Daily,
+        Period::day(TZ, "2026-11-30").unwrap(),
+        t(11, 30, 23, 40),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        last.agents,
+        vec![AgentFigures {
+            id: "1025".into(),
+            name: None,
+            answered: 1,
+            missed: 0,
+            avg_talk_secs: Some(60.0),
+            avg_handle_secs: Some(70.0),
+            state_ms: [
+                h(0, 38, 30),
+                h(0, 0, 20),
+                h(0, 1, 0),
+                h(0, 0, 10),
+                0,
+                h(23, 0, 0)
+            ],
+            logged_in_ms: h(0, 40, 0),
+            occupancy: Some(70.0 / 2400.0),
+            outcomes: vec![("(none)".into(), 1)],
+        }]
+    );
     store.close().await;
 }
 

@@ -21,7 +21,7 @@ pub struct Args {
 /// Which report.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
-    /// Complaint summary, satisfaction and KPIs of one month.
+    /// Complaint summary, satisfaction, KPIs and the agents' figures of one month.
     Monthly {
         /// The month, YYYY-MM, in the calendar's time zone.
         #[arg(long)]
@@ -29,7 +29,7 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
-    /// The KPIs of one day.
+    /// The KPIs and the agents' figures of one day.
     Daily {
         /// The day, YYYY-MM-DD, in the calendar's time zone.
         #[arg(long)]
@@ -63,6 +63,9 @@ pub async fn build(
         calls: store.report_calls(from, to).await?,
         surveys: store.report_surveys(from, to).await?,
         followups: store.followups_created(from, to).await?,
+        agent_states: store.report_agent_states(from, to).await?,
+        legs: store.report_legs(from, to).await?,
+        agent_names: store.agent_names().await?,
     };
     Ok(compute(kind, period, &rows, settings, now_ms))
 }

@@ -1,5 +1,5 @@
 //! Management reports, computed from rows without I/O: the complaint summary, the
-//! satisfaction report and the KPIs of a month or a day. [`render`] writes them as
+//! satisfaction report, the KPIs and the agents' figures of a month or a day. [`render`] writes them as
 //! Markdown, CSV or HTML (inline SVG charts, no scripts).
 //!
 //! Every figure is defined in the README ("KPI definitions"); the code below says the same
@@ -13,7 +13,10 @@ use chrono::{Datelike, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 
 use crate::followup::{overdue, ReportSettings, Step};
-use crate::store::{FollowUpKind, FollowUpRow, FollowUpStatus, ReportCall, ReportSurvey};
+use crate::store::{
+    FollowUpKind, FollowUpRow, FollowUpStatus, ReportAgentState, ReportCall, ReportLeg,
+    ReportSurvey,
+};
 
 /// The statuses in order, as the columns of "counts by category and status".
 pub const STATUSES: [FollowUpStatus; 5] = [
@@ -22,6 +25,16 @@ pub const STATUSES: [FollowUpStatus; 5] = [
     FollowUpStatus::Answered,
     FollowUpStatus::Resolved,
     FollowUpStatus::Closed,
+];
+
+/// The agent states in the order of "time in each state" (logged-in states first).
+pub const AGENT_STATES: [&str; 6] = [
+    "available",
+    "ringing",
+    "on_call",
+    "wrap_up",
+    "paused",
+    "logged_out",
 ];
 
 /// The stretch of time a report covers: local days in the hotline's time zone.
@@ -235,6 +248,31 @@ pub struct DayCount {
     pub answered_agent: usize,
 }
 
+/// One agent's work in the period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentFigures {
+    /// Agent ID.
+    pub id: String,
+    /// Name from the agents table, when the agent is (still) there.
+    pub name: Option<String>,
+    /// Legs answered in the period.
+    pub answered: usize,
+    /// Legs rung in the period and not answered: no answer or rejected.
+    pub missed: usize,
+    /// Mean talk time of answered legs, seconds.
+    pub avg_talk_secs: Option<f64>,
+    /// (talk time + time in wrap-up) / answered legs with a talk time, seconds.
+    pub avg_handle_secs: Option<f64>,
+    /// ms in each state within the period, in the order of [`AGENT_STATES`].
+    pub state_ms: [i64; 6],
+    /// ms in every state but `logged_out`.
+    pub logged_in_ms: i64,
+    /// (on_call + wrap_up) / logged-in time.
+    pub occupancy: Option<f64>,
+    /// Calls taken (arrived in the period) per outcome code; `(none)` when not keyed.
+    pub outcomes: Vec<(String, usize)>,
+}
+
 /// A whole report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
@@ -252,10 +290,13 @@ pub struct Report {
     pub kpis: Kpis,
     /// Calls per day.
     pub per_day: Vec<DayCount>,
+    /// Per agent, by agent ID.
+    pub agents: Vec<AgentFigures>,
 }
 
 /// The rows a report is made of: calls that arrived in the period, their survey answers,
-/// and the follow-ups created in the period.
+/// the follow-ups created in the period, the agents' state changes (with the last one before
+/// the period), the legs to agents rung or answered in the period, and the agents' names.
 #[derive(Debug, Clone, Default)]
 pub struct Rows {
     /// Calls.
@@ -264,14 +305,20 @@ pub struct Rows {
     pub surveys: Vec<ReportSurvey>,
     /// Follow-ups.
     pub followups: Vec<FollowUpRow>,
+    /// Agent state changes.
+    pub agent_states: Vec<ReportAgentState>,
+    /// Legs to agents.
+    pub legs: Vec<ReportLeg>,
+    /// (agent ID, name).
+    pub agent_names: Vec<(String, String)>,
 }
 
 /// What kind of report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// Complaints, satisfaction and KPIs.
+    /// Complaints, satisfaction, KPIs and agents.
     Monthly,
-    /// KPIs only.
+    /// KPIs and agents.
     Daily,
 }
 
@@ -308,12 +355,13 @@ pub fn compute(
     };
     Report {
         title: title.to_string(),
-        period,
         generated_at: now_ms,
         complaints,
         satisfaction,
         kpis: kpis(rows, settings, now_ms),
+        agents: agents(rows, period.from_ms(), period.to_ms(), now_ms),
         per_day,
+        period,
     }
 }
 
@@ -561,4 +609,108 @@ fn kpis(rows: &Rows, settings: &ReportSettings, now_ms: i64) -> Kpis {
             .filter(|c| c.end_cause.as_deref() == Some("server_restart"))
             .count(),
     }
+}
+
+// Indexes into AGENT_STATES; logged_out is last, so `[..LOGGED_OUT]` is the logged-in time.
+const ON_CALL: usize = 2;
+const WRAP_UP: usize = 3;
+const LOGGED_OUT: usize = 5;
+
+fn state_index(state: &str) -> Option<usize> {
+    AGENT_STATES.iter().position(|s| *s == state)
+}
+
+/// ms in each state within `[from, end)`: each change lasts until the next one, the last
+/// until `end`.
+fn time_in_states(changes: &[&ReportAgentState], from: i64, end: i64) -> [i64; 6] {
+    let mut out = [0i64; 6];
+    for (i, c) in changes.iter().enumerate() {
+        let until = changes.get(i + 1).map_or(end, |n| n.at);
+        let span = until.min(end) - c.at.max(from);
+        if let (Some(k), true) = (state_index(&c.state), span > 0) {
+            out[k] += span;
+        }
+    }
+    out
+}
+
+fn agents(rows: &Rows, from: i64, to: i64, now_ms: i64) -> Vec<AgentFigures> {
+    // An interval still open at the end of the data runs to the period's end, or to now.
+    let end = to.min(now_ms);
+    let mut changes: BTreeMap<&str, Vec<&ReportAgentState>> = BTreeMap::new();
+    for c in &rows.agent_states {
+        changes.entry(c.agent_id.as_str()).or_default().push(c);
+    }
+    let mut ids: BTreeMap<&str, [i64; 6]> = BTreeMap::new();
+    for (id, list) in &mut changes {
+        list.sort_by_key(|c| (c.at, c.seq));
+        let times = time_in_states(list, from, end);
+        let logged_in = times[..LOGGED_OUT].iter().sum::<i64>();
+        // An agent logged out all through the period is left out.
+        if logged_in > 0 || list.iter().any(|c| c.at >= from && c.at < to) {
+            ids.insert(id, times);
+        }
+    }
+    for l in &rows.legs {
+        ids.entry(l.agent_id.as_str()).or_default();
+    }
+    for c in &rows.calls {
+        if let Some(a) = &c.agent {
+            ids.entry(a.as_str()).or_default();
+        }
+    }
+    let names: HashMap<&str, &str> = rows
+        .agent_names
+        .iter()
+        .map(|(id, name)| (id.as_str(), name.as_str()))
+        .collect();
+    let in_period = |t: i64| t >= from && t < to;
+    ids.into_iter()
+        .map(|(id, state_ms)| {
+            let legs = rows.legs.iter().filter(|l| l.agent_id == id);
+            let answered: Vec<&ReportLeg> = legs
+                .clone()
+                .filter(|l| l.answered_at.is_some_and(in_period))
+                .collect();
+            let missed = legs
+                .filter(|l| {
+                    l.answered_at.is_none()
+                        && in_period(l.started_at)
+                        && matches!(l.end_cause.as_deref(), Some("no_answer" | "rejected"))
+                })
+                .count();
+            // Talk: from the agent's answer to the end of the leg, else of the call; a leg
+            // still live has none yet.
+            let talks: Vec<i64> = answered
+                .iter()
+                .filter_map(|l| {
+                    let start = l.answered_at?;
+                    let stop = l.ended_at.or(l.call_ended_at)?;
+                    Some((stop - start).max(0))
+                })
+                .collect();
+            let wrap_up = state_ms[WRAP_UP];
+            let logged_in_ms = state_ms[..LOGGED_OUT].iter().sum::<i64>();
+            let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+            for c in rows.calls.iter().filter(|c| c.agent.as_deref() == Some(id)) {
+                let code = c.disposition.clone().unwrap_or_else(|| "(none)".into());
+                *outcomes.entry(code).or_default() += 1;
+            }
+            AgentFigures {
+                id: id.to_string(),
+                name: names.get(id).map(|n| n.to_string()),
+                answered: answered.len(),
+                missed,
+                avg_talk_secs: mean(&talks).map(|ms| ms / 1000.0),
+                avg_handle_secs: (!talks.is_empty()).then(|| {
+                    (talks.iter().sum::<i64>() + wrap_up) as f64 / talks.len() as f64 / 1000.0
+                }),
+                state_ms,
+                logged_in_ms,
+                occupancy: (logged_in_ms > 0)
+                    .then(|| (state_ms[ON_CALL] + state_ms[WRAP_UP]) as f64 / logged_in_ms as f64),
+                outcomes: outcomes.into_iter().collect(),
+            }
+        })
+        .collect()
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Report, STATUSES};
+use super::{Report, AGENT_STATES, STATUSES};
 use crate::followup::at;
 
 /// Output format.
@@ -34,6 +34,13 @@ enum Block {
         caption: String,
         bars: Vec<(String, f64)>,
     },
+    /// Horizontal stacked bars on one scale (HTML only): caption, the names of the parts,
+    /// and per bar its label and the size of each part.
+    Stacked {
+        caption: String,
+        parts: Vec<String>,
+        bars: Vec<(String, Vec<f64>)>,
+    },
 }
 
 /// Renders `r` as `format`.
@@ -53,6 +60,12 @@ pub fn pct(v: Option<f64>) -> String {
 
 fn secs(v: Option<f64>) -> String {
     v.map_or("n/a".into(), |v| format!("{v:.1} s"))
+}
+
+/// A duration in ms as `H:MM:SS` (hours may pass 24), to the nearest second.
+pub fn hms(ms: i64) -> String {
+    let s = (ms + 500).div_euclid(1000);
+    format!("{}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
 }
 
 fn local(r: &Report, ms: i64) -> String {
@@ -286,7 +299,84 @@ fn layout(r: &Report) -> Vec<Block> {
                 .collect(),
         ));
     }
+    agents(r, &mut out);
     out
+}
+
+fn agents(r: &Report, out: &mut Vec<Block>) {
+    out.push(Block::Heading("Agents".into()));
+    out.push(table(
+        "Calls by agent",
+        &[
+            "agent",
+            "name",
+            "calls answered",
+            "rings missed",
+            "average talk time",
+            "average handle time",
+            "occupancy",
+        ],
+        r.agents
+            .iter()
+            .map(|a| {
+                row(&[
+                    &a.id,
+                    &a.name.clone().unwrap_or_default(),
+                    &a.answered,
+                    &a.missed,
+                    &secs(a.avg_talk_secs),
+                    &secs(a.avg_handle_secs),
+                    &pct(a.occupancy),
+                ])
+            })
+            .collect(),
+    ));
+    let mut head = vec!["agent"];
+    head.extend(AGENT_STATES);
+    head.push("logged in");
+    out.push(table(
+        "Time in each state",
+        &head,
+        r.agents
+            .iter()
+            .map(|a| {
+                let mut v = vec![a.id.clone()];
+                v.extend(a.state_ms.iter().map(|ms| hms(*ms)));
+                v.push(hms(a.logged_in_ms));
+                v
+            })
+            .collect(),
+    ));
+    // Logged-out time is left out of the chart: it would dwarf the working states.
+    let logged_in = AGENT_STATES.len() - 1;
+    out.push(Block::Stacked {
+        caption: "Logged-in time in each state by agent".into(),
+        parts: AGENT_STATES[..logged_in]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        bars: r
+            .agents
+            .iter()
+            .map(|a| {
+                (
+                    a.id.clone(),
+                    a.state_ms[..logged_in]
+                        .iter()
+                        .map(|ms| *ms as f64 / 1000.0)
+                        .collect(),
+                )
+            })
+            .collect(),
+    });
+    out.push(table(
+        "Outcome codes by agent",
+        &["agent", "outcome", "calls"],
+        r.agents
+            .iter()
+            .flat_map(|a| a.outcomes.iter().map(|(code, n)| row(&[&a.id, code, n])))
+            .collect(),
+    ));
 }
 
 fn markdown(r: &Report, blocks: &[Block]) -> String {
@@ -319,7 +409,7 @@ fn markdown(r: &Report, blocks: &[Block]) -> String {
                     let _ = writeln!(s, "| {} |", cells.join(" | "));
                 }
             }
-            Block::Bars { .. } => {}
+            Block::Bars { .. } | Block::Stacked { .. } => {}
         }
     }
     s
@@ -361,7 +451,7 @@ fn csv(blocks: &[Block]) -> String {
                 }
                 s.push('\n');
             }
-            Block::Bars { .. } => {}
+            Block::Bars { .. } | Block::Stacked { .. } => {}
         }
     }
     s
@@ -405,6 +495,85 @@ fn svg_bars(caption: &str, bars: &[(String, f64)]) -> String {
             ty = y - 3.0,
             ly = h + pad + 14.0,
             l = esc(label)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "</svg><figcaption>{}</figcaption></figure>",
+        esc(caption)
+    );
+    s
+}
+
+/// Colours of the parts of a stacked bar, in the order of [`AGENT_STATES`].
+const PART_COLOURS: [&str; 6] = [
+    "#6aa84f", "#f1c232", "#3b6ea5", "#8e7cc3", "#e69138", "#cccccc",
+];
+
+/// Horizontal stacked bars, one per label, on one scale, with a legend, as inline SVG.
+/// Parts are in seconds; each part's `<title>` gives its time, and the bar's total is
+/// written at its end.
+fn svg_stacked(caption: &str, parts: &[String], bars: &[(String, Vec<f64>)]) -> String {
+    let (w, pad, label_w, bar_h, gap) = (640.0_f64, 8.0_f64, 96.0_f64, 16.0_f64, 6.0_f64);
+    let legend_h = 20.0;
+    let max = bars
+        .iter()
+        .map(|b| b.1.iter().sum::<f64>())
+        .fold(0.0, f64::max)
+        .max(1.0);
+    // room on the right for each bar's total
+    let span = w - label_w - 2.0 * pad - 56.0;
+    let h = legend_h + bars.len() as f64 * (bar_h + gap) + pad;
+    let mut s = format!(
+        "<figure><svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {w} {h}\" width=\"100%\" \
+         xmlns=\"http://www.w3.org/2000/svg\">",
+        esc(caption)
+    );
+    let slot = (w - 2.0 * pad) / parts.len().max(1) as f64;
+    for (i, p) in parts.iter().enumerate() {
+        let x = pad + i as f64 * slot;
+        let _ = write!(
+            s,
+            "<rect x=\"{x:.1}\" y=\"4\" width=\"10\" height=\"10\" fill=\"{c}\"/>\
+             <text x=\"{tx:.1}\" y=\"13\" font-size=\"10\">{p}</text>",
+            c = PART_COLOURS[i % PART_COLOURS.len()],
+            tx = x + 14.0,
+            p = esc(p)
+        );
+    }
+    for (row, (label, sizes)) in bars.iter().enumerate() {
+        let y = legend_h + row as f64 * (bar_h + gap);
+        let _ = write!(
+            s,
+            "<text x=\"{lx:.1}\" y=\"{ty:.1}\" font-size=\"10\" text-anchor=\"end\">{l}</text>",
+            lx = pad + label_w - 6.0,
+            ty = y + bar_h * 0.75,
+            l = esc(label)
+        );
+        let mut x = pad + label_w;
+        for (i, v) in sizes.iter().enumerate() {
+            if *v <= 0.0 {
+                continue;
+            }
+            let bw = v / max * span;
+            let part = parts.get(i).map_or("", String::as_str);
+            let _ = write!(
+                s,
+                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bw:.1}\" height=\"{bar_h}\" \
+                 fill=\"{c}\"><title>{l} {p} {t}</title></rect>",
+                c = PART_COLOURS[i % PART_COLOURS.len()],
+                l = esc(label),
+                p = esc(part),
+                t = hms((v * 1000.0).round() as i64)
+            );
+            x += bw;
+        }
+        let _ = write!(
+            s,
+            "<text x=\"{tx:.1}\" y=\"{ty:.1}\" font-size=\"10\">{t}</text>",
+            tx = x + 4.0,
+            ty = y + bar_h * 0.75,
+            t = hms((sizes.iter().sum::<f64>() * 1000.0).round() as i64)
         );
     }
     let _ = writeln!(
@@ -462,6 +631,15 @@ fn html(r: &Report, blocks: &[Block]) -> String {
                 s.push_str("</tbody></table>\n");
             }
             Block::Bars { caption, bars } => s.push_str(&svg_bars(caption, bars)),
+            Block::Stacked {
+                caption,
+                parts,
+                bars,
+            } => {
+                if !bars.is_empty() {
+                    s.push_str(&svg_stacked(caption, parts, bars));
+                }
+            }
         }
     }
     s.push_str("</body></html>\n");

@@ -339,7 +339,7 @@ pub use customers::{
 pub use followups::{
     new_followup_id, CallIvr, FollowUpKind, FollowUpRow, FollowUpStatus, NewFollowUp, SurveyRow,
 };
-pub use reports::{ReportCall, ReportSurvey};
+pub use reports::{ReportAgentState, ReportCall, ReportLeg, ReportSurvey};
 pub use worklist::{FollowUpMove, NoteRow};
 
 /// Handle to the call database. Cheap to clone (it is a connection pool handle).

@@ -28,6 +28,42 @@ pub struct ReportCall {
     pub connected_at: Option<i64>,
     /// Agent who took the call.
     pub agent: Option<String>,
+    /// The agent's outcome code.
+    pub disposition: Option<String>,
+}
+
+/// One change of an agent's state, for time in each state.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReportAgentState {
+    /// The agent.
+    pub agent_id: String,
+    /// ms, when the state began.
+    pub at: i64,
+    /// Orders changes within one millisecond.
+    pub seq: i64,
+    /// `logged_out`, `available`, `ringing`, `on_call`, `wrap_up` or `paused`.
+    pub state: String,
+}
+
+/// One attempt to reach an agent, with the end of its call (when the leg has none).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReportLeg {
+    /// The call.
+    pub call_id: String,
+    /// 1, 2, ... per call.
+    pub seq: i64,
+    /// The agent rung.
+    pub agent_id: String,
+    /// ms, the agent's phone was rung.
+    pub started_at: i64,
+    /// ms, the agent answered.
+    pub answered_at: Option<i64>,
+    /// ms, the leg ended.
+    pub ended_at: Option<i64>,
+    /// Why it ended (`no_answer`, `rejected`, `agent_bye`, ...).
+    pub end_cause: Option<String>,
+    /// ms, the call ended.
+    pub call_ended_at: Option<i64>,
 }
 
 /// One survey answer with what the satisfaction report groups it by.
@@ -48,7 +84,7 @@ pub struct ReportSurvey {
 }
 
 const REPORT_CALLS: &str = "SELECT id, arrived_at, answered_at, ended_at, ended_by, end_cause, \
-     queue, queued_at, connected_at, agent FROM calls \
+     queue, queued_at, connected_at, agent, disposition FROM calls \
      WHERE arrived_at >= $1 AND arrived_at < $2 ORDER BY arrived_at, id";
 
 const REPORT_SURVEYS: &str = "SELECT s.call_id AS call_id, s.question AS question, \
@@ -57,7 +93,54 @@ const REPORT_SURVEYS: &str = "SELECT s.call_id AS call_id, s.question AS questio
      FROM surveys s JOIN calls c ON c.id = s.call_id \
      WHERE c.arrived_at >= $1 AND c.arrived_at < $2 ORDER BY c.arrived_at, s.call_id, s.question";
 
+// The changes in the period, and each agent's last change before it (the state in force when
+// the period starts).
+const REPORT_AGENT_STATES: &str = "SELECT s.agent_id AS agent_id, s.at AS at, \
+     CAST(s.seq AS BIGINT) AS seq, s.state AS state FROM agent_states s \
+     WHERE s.at < $2 AND (s.at >= $1 OR NOT EXISTS (SELECT 1 FROM agent_states t \
+     WHERE t.agent_id = s.agent_id AND t.at < $1 \
+     AND (t.at > s.at OR (t.at = s.at AND t.seq > s.seq)))) \
+     ORDER BY s.agent_id, s.at, s.seq";
+
+// Legs rung or answered in the period.
+const REPORT_LEGS: &str = "SELECT l.call_id AS call_id, CAST(l.seq AS BIGINT) AS seq, \
+     l.agent_id AS agent_id, l.started_at AS started_at, l.answered_at AS answered_at, \
+     l.ended_at AS ended_at, l.end_cause AS end_cause, c.ended_at AS call_ended_at \
+     FROM call_legs l JOIN calls c ON c.id = l.call_id \
+     WHERE (l.started_at >= $1 AND l.started_at < $2) \
+     OR (l.answered_at >= $1 AND l.answered_at < $2) \
+     ORDER BY l.agent_id, l.started_at, l.call_id, l.seq";
+
 impl Store {
+    /// The agents' state changes in `[from, to)` (ms), with each agent's last change before
+    /// `from`; by agent, then in order.
+    pub async fn report_agent_states(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<ReportAgentState>, StoreError> {
+        let rows = on_db!(&self.db, pool => {
+            sqlx::query_as(REPORT_AGENT_STATES).bind(from).bind(to).fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+
+    /// Legs to agents started or answered in `[from, to)` (ms).
+    pub async fn report_legs(&self, from: i64, to: i64) -> Result<Vec<ReportLeg>, StoreError> {
+        let rows = on_db!(&self.db, pool => {
+            sqlx::query_as(REPORT_LEGS).bind(from).bind(to).fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+
+    /// Every agent's ID and name.
+    pub async fn agent_names(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = on_db!(&self.db, pool => {
+            sqlx::query_as("SELECT id, name FROM agents ORDER BY id").fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+
     /// Calls that arrived in `[from, to)` (ms), oldest first.
     pub async fn report_calls(&self, from: i64, to: i64) -> Result<Vec<ReportCall>, StoreError> {
         let rows = on_db!(&self.db, pool => {
