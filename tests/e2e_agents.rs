@@ -458,6 +458,17 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
     assert_eq!(legs.len(), 1, "{legs:?}");
     assert_eq!(legs[0].agent_id, "1024");
     assert!(legs[0].answered_at.is_some());
+    // Packets counted at both ends of hotline: from and to the caller (the test's own
+    // count of what it received agrees), from and to the agent's phone.
+    let (from_caller, to_caller) = rt.block_on(store.call_rtp(&first)).unwrap().unwrap();
+    assert!(from_caller >= 400 && to_caller >= 400, "{from_caller} / {to_caller}");
+    // The agent's leg ends once "saved" has played.
+    let leg_ended = || rt.block_on(store.legs(&first)).unwrap()[0].clone();
+    assert!(wait_until(Duration::from_secs(10), || leg_ended().ended_at.is_some()));
+    let leg = leg_ended();
+    assert_eq!(leg.end_cause.as_deref(), Some("completed"));
+    let (from_agent, to_agent) = (leg.rtp_received.unwrap(), leg.rtp_sent.unwrap());
+    assert!(from_agent >= 300 && to_agent >= 300, "{from_agent} / {to_agent}");
     // Agent 1024's phone heard the caller's tone through the relay.
     std::thread::sleep(Duration::from_secs(1));
     assert!(a.heard_peak() > 2000, "agent heard silence");

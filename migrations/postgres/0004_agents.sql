@@ -53,6 +53,8 @@ CREATE TABLE call_legs (
     answered_at BIGINT,                         -- ms, agent answered; NULL if never
     ended_at    BIGINT,
     end_cause   TEXT,                         -- 'no_answer', 'rejected', 'unreachable', 'caller_gone', 'agent_bye', 'caller_bye', 'transferred', ...
+    rtp_received BIGINT,                         -- RTP packets from the agent's phone
+    rtp_sent     BIGINT,                         -- RTP packets to it
     PRIMARY KEY (call_id, seq)
 );
 
@@ -62,6 +64,8 @@ ALTER TABLE calls ADD COLUMN queued_at BIGINT;       -- ms, entered the queue
 ALTER TABLE calls ADD COLUMN agent TEXT;           -- agent ID who took the call (last one bridged)
 ALTER TABLE calls ADD COLUMN connected_at BIGINT;    -- ms, first bridged to an agent
 ALTER TABLE calls ADD COLUMN disposition TEXT;     -- agent's outcome code, keyed in wrap-up or set later
+ALTER TABLE calls ADD COLUMN rtp_received BIGINT;  -- RTP packets from the caller (one-way audio shows here)
+ALTER TABLE calls ADD COLUMN rtp_sent BIGINT;      -- RTP packets to the caller
 
 -- State changes asked for from the command line (`hotline agents state`), carried out by
 -- the running server, which owns the agents' live state, and marked done there.

@@ -4,7 +4,7 @@
 
 use super::desk::Desk;
 use super::ivr::IvrCall;
-use super::media::{MediaCmd, MediaEvent, MediaHandle};
+use super::media::{MediaCmd, MediaEvent, MediaHandle, RtpCounters};
 use super::Input;
 use crate::config::Config;
 use crate::core::media::dtmf::{self, Digit};
@@ -14,7 +14,7 @@ use crate::core::media::prompt::PromptSet;
 use crate::core::sdp::{Codec, LocalMedia, Offer};
 use crate::core::sip::endpoint::{CallRef, EndCause, Endpoint, Event, IncomingCall, Link};
 use crate::ivr::{Input as IvrInput, Plan};
-use crate::store::{now_ms, CallIvr, Store, Write, Writer};
+use crate::store::{now_ms, AgentWrite, CallIvr, Store, Write, Writer};
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -53,6 +53,8 @@ pub(super) struct CallCtx {
     pub(super) agent_left: bool,
     /// Legs to agents so far (call_legs.seq).
     pub(super) legs: i64,
+    /// RTP packets to and from the caller, once media started.
+    rtp: Option<Arc<RtpCounters>>,
     /// `None` when the INVITE had no SDP: our 200 offers, the ACK answers.
     offer: Option<Offer>,
     committed: bool,
@@ -315,6 +317,12 @@ impl Calls {
                 if c.feature.is_some() {
                     return;
                 }
+                if let Some(rtp) = &c.rtp {
+                    self.writer.send(Write::Agent(AgentWrite::CallRtp {
+                        call: c.id.clone(),
+                        rtp: rtp.read(),
+                    }));
+                }
                 self.writer.send(Write::CallEnded {
                     id: c.id,
                     at_ms: now_ms(),
@@ -524,6 +532,7 @@ impl Calls {
                 agent: None,
                 agent_left: false,
                 legs: 0,
+                rtp: None,
                 offer,
                 committed: false,
                 answer_at,
@@ -608,6 +617,7 @@ impl Calls {
             codec,
             telephone_event: c.offer.as_ref().map_or(Some(101), |o| o.telephone_event),
             sending: c.offer.as_ref().is_none_or(|o| o.dir.sends()),
+            counters: Arc::clone(c.rtp.insert(Arc::default())),
         });
         if let Some(prompt) = c.feature {
             let clips = self.leg_clips(&[prompt]);

@@ -7,7 +7,7 @@
 //! never outlive the call that caused it.
 
 use super::calls::{bind_rtp, CallCtx, Calls};
-use super::media::MediaCmd;
+use super::media::{MediaCmd, RtpCounters};
 use crate::acd::{self, Acd, RingFailure};
 use crate::core::media::dtmf::Digit;
 use crate::core::media::speech;
@@ -49,7 +49,7 @@ pub(super) struct Leg {
     after: Option<(Option<Arc<Plan>>, String, Option<String>)>,
     /// The agent's last keys during the call, to spot the escalation code.
     keyed: String,
-    media: LocalMedia,
+    rtp: Arc<RtpCounters>,
 }
 
 /// A customer call in a queue or with an agent.
@@ -658,7 +658,7 @@ impl Calls {
                 from_user: c.caller.clone(),
                 from_display: Some(format!("{queue} queue")),
                 headers,
-                media: media.clone(),
+                media,
             },
         );
         let record_id = c.id.clone();
@@ -675,6 +675,7 @@ impl Calls {
             at_ms: now_ms(),
         }));
         // The leg's media starts at once so its sockets exist; it sends once answered.
+        let rtp = Arc::new(RtpCounters::default());
         let _ = self.media.send(MediaCmd::Start {
             call: leg,
             socket,
@@ -683,6 +684,7 @@ impl Calls {
             codec: Codec::Pcmu,
             telephone_event: Some(101),
             sending: false,
+            counters: Arc::clone(&rtp),
         });
         self.desk.ringing.insert((call, agent.to_string()), leg);
         self.desk.legs.insert(
@@ -697,7 +699,7 @@ impl Calls {
                 wrap_up: None,
                 after: None,
                 keyed: String::new(),
-                media,
+                rtp,
             },
         );
     }
@@ -1083,10 +1085,10 @@ impl Calls {
             seq: l.seq,
             at_ms: now_ms(),
             cause,
+            rtp: l.rtp.read(),
         }));
         let _ = self.media.send(MediaCmd::Stop { call: leg });
         self.ports.release(l.port);
-        let _ = l.media;
     }
 
     /// Whether `call` is a leg to an agent.

@@ -18,12 +18,29 @@ use crate::core::media::rtp::{RtpSender, FRAME_SAMPLES};
 use crate::core::sdp::Codec;
 use crate::core::sip::endpoint::CallRef;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 const TICK: Duration = Duration::from_millis(20);
+
+/// RTP packets a stream received and sent, read by the core task when the call ends
+/// (stored on the call, so one-way audio shows in the records).
+#[derive(Debug, Default)]
+pub(super) struct RtpCounters {
+    pub received: AtomicU64,
+    pub sent: AtomicU64,
+}
+
+impl RtpCounters {
+    pub(super) fn read(&self) -> (i64, i64) {
+        let get = |a: &AtomicU64| i64::try_from(a.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+        (get(&self.received), get(&self.sent))
+    }
+}
 /// Ticks between reads of the RTCP sockets (one second).
 const RTCP_EVERY: u64 = 50;
 /// Frames of a bridged peer's audio held for sending: enough to ride out jitter, few
@@ -42,6 +59,7 @@ pub(super) enum MediaCmd {
         /// for in the audio.
         telephone_event: Option<u8>,
         sending: bool,
+        counters: Arc<RtpCounters>,
     },
     /// Plays clips now, replacing what was playing; `barge_in`: a key press stops them.
     Play {
@@ -133,6 +151,7 @@ struct Stream {
     relay: VecDeque<(Codec, [u8; FRAME_SAMPLES])>,
     /// Keys waiting to be sent as telephone-events.
     keys: EventSender,
+    counters: Arc<RtpCounters>,
 }
 
 /// A frame of one call's audio on its way to the bridged call.
@@ -266,6 +285,7 @@ fn apply(
             codec,
             telephone_event,
             sending,
+            counters,
         } => {
             let silence = silence_of(codec);
             let sender = RtpSender::new(
@@ -295,6 +315,7 @@ fn apply(
                     bridge: None,
                     relay: VecDeque::new(),
                     keys: EventSender::default(),
+                    counters,
                 },
             );
         }
@@ -441,6 +462,7 @@ fn receive(
             continue; // not RTP (or RTCP on a muxed port): ignored
         };
         s.remote = Some(from);
+        s.counters.received.fetch_add(1, Ordering::Relaxed);
         s.last_rx = now;
         s.timed_out = false;
         let pt = rtp.payload_type();
@@ -500,7 +522,9 @@ fn transmit(s: &mut Stream, packet: &mut [u8]) {
     if let (Some(pt), Some(ev)) = (s.telephone_event, s.keys.next_packet()) {
         // A key passed on: telephone-events replace this tick's audio.
         let n = s.sender.event(pt, &ev, packet);
-        let _ = s.socket.send_to(&packet[..n], remote);
+        if s.socket.send_to(&packet[..n], remote).is_ok() {
+        s.counters.sent.fetch_add(1, Ordering::Relaxed);
+    }
         if let Some((_, heard)) = s.rec.as_mut() {
             heard.extend_from_slice(&[0; FRAME_SAMPLES]);
         }
@@ -511,7 +535,9 @@ fn transmit(s: &mut Stream, packet: &mut [u8]) {
             Some((codec, frame)) => s.sender.packet(&transcode(codec, s.codec, &frame), packet),
             None => s.sender.packet(&s.silence, packet),
         };
-        let _ = s.socket.send_to(&packet[..n], remote);
+        if s.socket.send_to(&packet[..n], remote).is_ok() {
+        s.counters.sent.fetch_add(1, Ordering::Relaxed);
+    }
         if let Some((_, heard)) = s.rec.as_mut() {
             let mut pcm = [0i16; FRAME_SAMPLES];
             heard.extend_from_slice(decode(s.codec, &packet[12..n], &mut pcm));
@@ -527,7 +553,9 @@ fn transmit(s: &mut Stream, packet: &mut [u8]) {
         }
         Frame::Silence => s.sender.packet(&s.silence, packet),
     };
-    let _ = s.socket.send_to(&packet[..n], remote);
+    if s.socket.send_to(&packet[..n], remote).is_ok() {
+        s.counters.sent.fetch_add(1, Ordering::Relaxed);
+    }
     if let Some((_, heard)) = s.rec.as_mut() {
         let mut pcm = [0i16; FRAME_SAMPLES];
         heard.extend_from_slice(decode(s.codec, &packet[12..n], &mut pcm));

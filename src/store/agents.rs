@@ -62,6 +62,9 @@ pub struct LegRow {
     pub answered_at: Option<i64>,
     pub ended_at: Option<i64>,
     pub end_cause: Option<String>,
+    /// RTP packets received from and sent to the agent's phone.
+    pub rtp_received: Option<i64>,
+    pub rtp_sent: Option<i64>,
 }
 
 /// Writes about agents and the legs to them; idempotent like every [`Write`].
@@ -101,7 +104,11 @@ pub enum AgentWrite {
         seq: i64,
         at_ms: i64,
         cause: &'static str,
+        /// RTP packets received from and sent to the agent's phone.
+        rtp: (i64, i64),
     },
+    /// RTP packets received from and sent to the caller, when the call ends.
+    CallRtp { call: String, rtp: (i64, i64) },
     /// The agent's outcome code for the call.
     Disposition { call: String, code: String },
 }
@@ -117,6 +124,7 @@ impl AgentWrite {
             | AgentWrite::LegStarted { call, .. }
             | AgentWrite::LegAnswered { call, .. }
             | AgentWrite::LegEnded { call, .. }
+            | AgentWrite::CallRtp { call, .. }
             | AgentWrite::Disposition { call, .. } => call,
         }
     }
@@ -139,7 +147,9 @@ const CONNECT_CALL: &str =
     "UPDATE calls SET connected_at = COALESCE(connected_at, $3), agent = $2 WHERE id = $1";
 const END_LEG: &str = "UPDATE call_legs SET \
      end_cause = CASE WHEN ended_at IS NULL THEN $4 ELSE end_cause END, \
+     rtp_received = COALESCE(rtp_received, $5), rtp_sent = COALESCE(rtp_sent, $6), \
      ended_at = COALESCE(ended_at, $3) WHERE call_id = $1 AND seq = $2";
+const SET_CALL_RTP: &str = "UPDATE calls SET rtp_received = $2, rtp_sent = $3 WHERE id = $1";
 const SET_DISPOSITION: &str = "UPDATE calls SET disposition = $2 WHERE id = $1";
 
 /// The statements for one write (a leg's answer also updates the call).
@@ -209,11 +219,18 @@ where
             seq,
             at_ms,
             cause,
+            rtp,
         } => vec![sqlx::query(END_LEG)
             .bind(call.as_str())
             .bind(*seq)
             .bind(*at_ms)
-            .bind(*cause)],
+            .bind(*cause)
+            .bind(rtp.0)
+            .bind(rtp.1)],
+        AgentWrite::CallRtp { call, rtp } => vec![sqlx::query(SET_CALL_RTP)
+            .bind(call.as_str())
+            .bind(rtp.0)
+            .bind(rtp.1)],
         AgentWrite::Disposition { call, code } => vec![sqlx::query(SET_DISPOSITION)
             .bind(call.as_str())
             .bind(code.as_str())],
@@ -455,16 +472,18 @@ impl Store {
             Option<i64>,
             Option<i64>,
             Option<String>,
+            Option<i64>,
+            Option<i64>,
         );
         let rows: Vec<Raw> = on_db!(&self.db, pool => {
-            sqlx::query_as("SELECT CAST(seq AS BIGINT), agent_id, queue, started_at, answered_at, ended_at, end_cause \
+            sqlx::query_as("SELECT CAST(seq AS BIGINT), agent_id, queue, started_at, answered_at, ended_at, end_cause, rtp_received, rtp_sent \
                  FROM call_legs WHERE call_id = $1 ORDER BY seq")
                 .bind(id).fetch_all(pool).await?
         });
         Ok(rows
             .into_iter()
             .map(
-                |(seq, agent_id, queue, started_at, answered_at, ended_at, end_cause)| LegRow {
+                |(
                     seq,
                     agent_id,
                     queue,
@@ -472,9 +491,30 @@ impl Store {
                     answered_at,
                     ended_at,
                     end_cause,
+                    rtp_received,
+                    rtp_sent,
+                )| LegRow {
+                    seq,
+                    agent_id,
+                    queue,
+                    started_at,
+                    answered_at,
+                    ended_at,
+                    end_cause,
+                    rtp_received,
+                    rtp_sent,
                 },
             )
             .collect())
+    }
+
+    /// RTP packets (received from, sent to) the caller of call `id`, once it has ended.
+    pub async fn call_rtp(&self, id: &str) -> Result<Option<(i64, i64)>, StoreError> {
+        let row: Option<(Option<i64>, Option<i64>)> = on_db!(&self.db, pool => {
+            sqlx::query_as("SELECT rtp_received, rtp_sent FROM calls WHERE id = $1")
+                .bind(id).fetch_optional(pool).await?
+        });
+        Ok(row.and_then(|(r, s)| Some((r?, s?))))
     }
 
     /// Sets or corrects the outcome code of call `id`.
