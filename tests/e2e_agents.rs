@@ -461,14 +461,22 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
     // Packets counted at both ends of hotline: from and to the caller (the test's own
     // count of what it received agrees), from and to the agent's phone.
     let (from_caller, to_caller) = rt.block_on(store.call_rtp(&first)).unwrap().unwrap();
-    assert!(from_caller >= 400 && to_caller >= 400, "{from_caller} / {to_caller}");
+    assert!(
+        from_caller >= 400 && to_caller >= 400,
+        "{from_caller} / {to_caller}"
+    );
     // The agent's leg ends once "saved" has played.
     let leg_ended = || rt.block_on(store.legs(&first)).unwrap()[0].clone();
-    assert!(wait_until(Duration::from_secs(10), || leg_ended().ended_at.is_some()));
+    assert!(wait_until(Duration::from_secs(10), || leg_ended()
+        .ended_at
+        .is_some()));
     let leg = leg_ended();
     assert_eq!(leg.end_cause.as_deref(), Some("completed"));
     let (from_agent, to_agent) = (leg.rtp_received.unwrap(), leg.rtp_sent.unwrap());
-    assert!(from_agent >= 300 && to_agent >= 300, "{from_agent} / {to_agent}");
+    assert!(
+        from_agent >= 300 && to_agent >= 300,
+        "{from_agent} / {to_agent}"
+    );
     // Agent 1024's phone heard the caller's tone through the relay.
     std::thread::sleep(Duration::from_secs(1));
     assert!(a.heard_peak() > 2000, "agent heard silence");
@@ -591,4 +599,112 @@ fn with_no_agent_the_caller_hears_position_and_wait_then_overflows() {
     assert!(events.iter().any(|e| e == "queue:overflow"), "{events:?}");
     let announced = events.iter().filter(|e| e.starts_with("announce")).count();
     assert!(announced >= 2, "{events:?}");
+}
+
+/// A SIPp caller (a tone as RTP, an RFC 4733 "1" a second in) is queued and bridged to a
+/// baresip agent: the agent hears the caller's tone, and hotline counts packets both ways
+/// on both legs.
+#[test]
+fn sipp_caller_is_bridged_to_a_baresip_agent() {
+    if tool("baresip").is_none() || tool("sipp").is_none() {
+        return;
+    }
+    let (dir, args) = setup();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start_logging(&args, "info,sqlx=warn");
+    let db = server.db_url.clone();
+    hotline(&[
+        "agents",
+        "--database",
+        &db,
+        "add",
+        "--id",
+        "1024",
+        "--name",
+        "Li Lei",
+        "--password",
+        "secret-pass",
+        "--queue",
+        "general",
+    ]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt.block_on(Store::connect(&db)).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let agent = Agent::start("1024", "secret-pass", &server.addr());
+    let state = || -> String {
+        rt.block_on(store.agent("1024"))
+            .ok()
+            .flatten()
+            .and_then(|a| a.state)
+            .map(|s| s.0)
+            .unwrap_or_default()
+    };
+    assert!(wait_until(Duration::from_secs(15), || {
+        rt.block_on(store.registrations(hotline::store::now_ms()))
+            .map(|r| r.len() == 1)
+            .unwrap_or(false)
+    }));
+    agent.command("dial", &format!("sip:*1@{}", server.addr()));
+    assert!(wait_until(Duration::from_secs(15), || state() == "available"));
+
+    let work = TempDir::new("sipp-agent");
+    common::sipp_caller_audio(&work.0);
+    let sipp_args: Vec<String> = vec![
+        server.addr(),
+        "-sf".into(),
+        common::shared()
+            .join("sipp/ivr_uac.xml")
+            .display()
+            .to_string(),
+        "-s".into(),
+        "hotline".into(),
+        "-i".into(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        common::free_port().to_string(),
+        "-mi".into(),
+        "127.0.0.1".into(),
+        "-mp".into(),
+        common::free_ports(4).to_string(),
+        "-m".into(),
+        "1".into(),
+        "-d".into(),
+        "10000".into(),
+    ];
+    let stats = common::run_sipp(&work.0, &sipp_args, Duration::from_secs(60));
+    assert_eq!(
+        stats.get("SuccessfulCall(C)").map(|v| v.trim()),
+        Some("1"),
+        "{}\n{}",
+        stats["errors"],
+        server.log()
+    );
+    let call = server.calls().pop().expect("a record");
+    let cols = rt
+        .block_on(store.call_agent_columns(&call.id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(cols.1.as_deref(), Some("1024"), "{}", server.log());
+    assert!(cols.2.is_some(), "connected");
+    // The caller's tone reached the agent through the relay. (SIPp's "1", a second in,
+    // comes while the caller still waits, so it stays with hotline.)
+    assert!(agent.heard_peak() > 2000, "agent heard silence");
+    // Packets counted on both legs, both ways (the caller streamed for about 10 s, the
+    // agent's phone answered after a second or two).
+    let (from_caller, to_caller) = rt.block_on(store.call_rtp(&call.id)).unwrap().unwrap();
+    assert!(
+        from_caller >= 400 && to_caller >= 400,
+        "{from_caller} / {to_caller}"
+    );
+    agent.command("hangup", "");
+    let leg = || rt.block_on(store.legs(&call.id)).unwrap()[0].clone();
+    assert!(wait_until(Duration::from_secs(10), || leg()
+        .ended_at
+        .is_some()));
+    let (from_agent, to_agent) = (leg().rtp_received.unwrap(), leg().rtp_sent.unwrap());
+    assert!(
+        from_agent >= 300 && to_agent >= 300,
+        "{from_agent} / {to_agent}"
+    );
+    let _ = dir;
 }

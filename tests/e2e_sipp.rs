@@ -4,79 +4,25 @@
 mod common;
 
 use common::{free_port, free_ports, shared, tool, Server, TempDir};
-use hotline::core::media::g711::linear_to_ulaw;
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+
+use std::time::Duration;
 
 const CALLS: usize = 200;
 
 /// Runs SIPp against the server and returns its last statistics as name -> value.
-///
-/// SIPp 3.6 sometimes finishes every call and then never exits (it waits on its media
-/// threads), so it is given a deadline, then SIGTERM, on which it writes its final
-/// statistics; the verdict comes from those, not from its exit code.
 fn sipp(server: &Server, dir: &Path, scenario: &[&str], tcp: bool) -> HashMap<String, String> {
-    let sipp = tool("sipp").expect("checked by the caller");
-    let mut cmd = Command::new(sipp);
-    cmd.current_dir(dir)
-        .arg(server.addr())
-        .args(scenario)
-        .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
-        .args(["-m", &CALLS.to_string(), "-r", "50", "-l", "400"])
-        .args([
-            "-timeout",
-            "120",
-            "-nostdin",
-            "-trace_stat",
-            "-stf",
-            "stat.csv",
-            "-fd",
-            "1",
-        ])
-        .args(["-trace_err", "-buff_size", "4194304"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut args: Vec<String> = vec![server.addr()];
+    args.extend(scenario.iter().map(|s| s.to_string()));
+    args.extend(["-i", "127.0.0.1", "-p"].map(String::from));
+    args.push(free_port().to_string());
+    args.extend(["-m", &CALLS.to_string(), "-r", "50", "-l", "400"].map(String::from));
+    args.extend(["-timeout", "120", "-buff_size", "4194304"].map(String::from));
     if tcp {
-        cmd.args(["-t", "t1"]);
+        args.extend(["-t", "t1"].map(String::from));
     }
-    let mut child = cmd.spawn().expect("running sipp");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let done = |child: &mut std::process::Child| matches!(child.try_wait(), Ok(Some(_)));
-    while !done(&mut child) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    if !done(&mut child) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let grace = Instant::now() + Duration::from_secs(10);
-        while !done(&mut child) && Instant::now() < grace {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let errors = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with("_errors.log"))
-        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
-        .collect::<String>();
-    let stat = std::fs::read_to_string(dir.join("stat.csv")).expect("sipp stat file");
-    let mut lines = stat.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = lines.next().expect("stat header").split(';').collect();
-    let last: Vec<&str> = lines.next_back().expect("stat line").split(';').collect();
-    let mut stats: HashMap<String, String> = header
-        .iter()
-        .zip(last.iter())
-        .map(|(h, v)| (h.to_string(), v.to_string()))
-        .collect();
-    stats.insert("errors".into(), errors);
-    stats
+    common::run_sipp(dir, &args, Duration::from_secs(90))
 }
 
 /// SIPp runs one at a time: each loads both cores, and they would skew each other.
@@ -147,17 +93,6 @@ fn sipp_builtin_uac_over_tcp() {
     check_run(&["-sn", "uac"], true, false, |_| {});
 }
 
-/// Five seconds of a 440 Hz tone as headerless µ-law, the caller's audio for ivr_uac.xml.
-fn caller_audio(dir: &Path) {
-    let samples: Vec<u8> = (0..40_000)
-        .map(|i| {
-            let x = (i as f64 * 2.0 * std::f64::consts::PI * 440.0 / 8000.0).sin();
-            linear_to_ulaw((x * 8000.0) as i16)
-        })
-        .collect();
-    std::fs::write(dir.join("caller-audio.ul"), samples).expect("writing caller audio");
-}
-
 fn ivr_scenario() -> Vec<String> {
     let xml = shared().join("sipp/ivr_uac.xml");
     vec![
@@ -178,12 +113,12 @@ fn ivr_scenario() -> Vec<String> {
 fn sipp_ivr_caller_over_udp() {
     let args = ivr_scenario();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    check_run(&args, false, true, caller_audio);
+    check_run(&args, false, true, common::sipp_caller_audio);
 }
 
 #[test]
 fn sipp_ivr_caller_over_tcp() {
     let args = ivr_scenario();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    check_run(&args, true, true, caller_audio);
+    check_run(&args, true, true, common::sipp_caller_audio);
 }

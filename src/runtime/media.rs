@@ -18,10 +18,10 @@ use crate::core::media::rtp::{RtpSender, FRAME_SAMPLES};
 use crate::core::sdp::Codec;
 use crate::core::sip::endpoint::CallRef;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -523,8 +523,8 @@ fn transmit(s: &mut Stream, packet: &mut [u8]) {
         // A key passed on: telephone-events replace this tick's audio.
         let n = s.sender.event(pt, &ev, packet);
         if s.socket.send_to(&packet[..n], remote).is_ok() {
-        s.counters.sent.fetch_add(1, Ordering::Relaxed);
-    }
+            s.counters.sent.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some((_, heard)) = s.rec.as_mut() {
             heard.extend_from_slice(&[0; FRAME_SAMPLES]);
         }
@@ -536,8 +536,8 @@ fn transmit(s: &mut Stream, packet: &mut [u8]) {
             None => s.sender.packet(&s.silence, packet),
         };
         if s.socket.send_to(&packet[..n], remote).is_ok() {
-        s.counters.sent.fetch_add(1, Ordering::Relaxed);
-    }
+            s.counters.sent.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some((_, heard)) = s.rec.as_mut() {
             let mut pcm = [0i16; FRAME_SAMPLES];
             heard.extend_from_slice(decode(s.codec, &packet[12..n], &mut pcm));

@@ -434,3 +434,80 @@ impl Phone {
         self.send(&s);
     }
 }
+
+/// Runs SIPp in `dir` with `args` (target, scenario, ports, counts) and returns its last
+/// statistics as name -> value, plus "errors" (its error log).
+///
+/// SIPp 3.6 sometimes finishes every call and then never exits (it waits on its media
+/// threads), so it is given a deadline, then SIGTERM, on which it writes its final
+/// statistics; the verdict comes from those, not from its exit code.
+pub fn run_sipp(
+    dir: &Path,
+    args: &[String],
+    limit: Duration,
+) -> std::collections::HashMap<String, String> {
+    let sipp = tool("sipp").expect("checked by the caller");
+    let mut child = Command::new(sipp)
+        .current_dir(dir)
+        .args(args)
+        .args([
+            "-nostdin",
+            "-trace_stat",
+            "-stf",
+            "stat.csv",
+            "-fd",
+            "1",
+            "-trace_err",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("running sipp");
+    let deadline = Instant::now() + limit;
+    let done = |child: &mut Child| matches!(child.try_wait(), Ok(Some(_)));
+    while !done(&mut child) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if !done(&mut child) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let grace = Instant::now() + Duration::from_secs(10);
+        while !done(&mut child) && Instant::now() < grace {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let errors = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with("_errors.log"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect::<String>();
+    let stat = std::fs::read_to_string(dir.join("stat.csv")).expect("sipp stat file");
+    let mut lines = stat.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = lines.next().expect("stat header").split(';').collect();
+    let last: Vec<&str> = lines.next_back().expect("stat line").split(';').collect();
+    let mut stats: std::collections::HashMap<String, String> = header
+        .iter()
+        .zip(last.iter())
+        .map(|(h, v)| (h.to_string(), v.to_string()))
+        .collect();
+    stats.insert("errors".into(), errors);
+    stats
+}
+
+/// Five seconds of a 440 Hz tone as headerless µ-law, the caller's audio for
+/// `../shared/sipp/ivr_uac.xml` (it loops it).
+pub fn sipp_caller_audio(dir: &Path) {
+    let samples: Vec<u8> = (0..40_000)
+        .map(|i| {
+            let x = (i as f64 * 2.0 * std::f64::consts::PI * 440.0 / 8000.0).sin();
+            hotline::core::media::g711::linear_to_ulaw((x * 8000.0) as i16)
+        })
+        .collect();
+    std::fs::write(dir.join("caller-audio.ul"), samples).expect("writing caller audio");
+}
