@@ -546,6 +546,7 @@ async fn seed_agents(store: &Store) {
                 seq,
                 at_ms: at(call, e),
                 cause,
+                rtp: (0, 0),
             }));
         }
     }
