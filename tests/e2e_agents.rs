@@ -61,9 +61,13 @@ announce_every_secs = 3
 "#;
 
 fn setup() -> (TempDir, Vec<String>) {
+    setup_with(PLAN)
+}
+
+fn setup_with(plan: &str) -> (TempDir, Vec<String>) {
     let dir = TempDir::new("agents");
     std::fs::create_dir_all(dir.0.join("plans")).unwrap();
-    std::fs::write(dir.0.join("plans/test.toml"), PLAN).unwrap();
+    std::fs::write(dir.0.join("plans/test.toml"), plan).unwrap();
     std::fs::write(dir.0.join("queues.toml"), QUEUES).unwrap();
     let args = vec![
         "--ring-delay-ms".to_string(),
@@ -280,7 +284,7 @@ fn place_call(phone: &Phone, id: &str) -> (String, u16) {
         .wait_for(Duration::from_secs(10), |r| {
             r.status() == Some(200) && r.text.contains("INVITE")
         })
-        .expect("200 OK");
+        .unwrap_or_else(|| panic!("no 200 OK to the INVITE"));
     let tag = ok.to_tag().unwrap();
     phone.send(&phone.request("ACK", id, 1, &format!("z9hG4bK{id}a"), Some(&tag), ""));
     (tag, media_port(&ok))
@@ -707,4 +711,58 @@ fn sipp_caller_is_bridged_to_a_baresip_agent() {
         "{from_agent} / {to_agent}"
     );
     let _ = dir;
+}
+
+/// The caller presses * while waiting: they leave the queue for the callback offer, and
+/// the callback keeps their arrival time, so callbacks are served in the order callers
+/// arrived.
+#[test]
+fn star_leaves_the_queue_for_a_callback_that_keeps_the_arrival_time() {
+    let plan = PLAN.replace(
+        "[nodes.offer]\nkind = \"hangup\"\nprompts = [\"callback_offer\"]\noutcome = \"overflow\"",
+        "[nodes.offer]\nkind = \"callback\"\nfollow_up = \"callback\"\ncategory = \"callback\"\nconfirm_number = false\nnumber_is = [\"callback_number_is\"]\nconfirm = [\"callback_confirm_keys\"]\nenter_number = [\"callback_enter_number\"]\nconfirmed = [\"callback_confirmed\"]\nwithin_hours = 4\noutcome = \"overflow\"\nnext = \"bye\"\nfallback = \"bye\"\n\n[nodes.bye]\nkind = \"hangup\"",
+    );
+    assert_ne!(plan, PLAN);
+    let (_dir, args) = setup_with(&plan);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start_logging(&args, "info,sqlx=warn");
+    let phone = Phone::new(&server.addr());
+    let (tag, _port) = place_call(&phone, "leave-1");
+    std::thread::sleep(Duration::from_secs(3));
+    let info = phone
+        .request(
+            "INFO",
+            "leave-1",
+            2,
+            "z9hG4bKleave-1n",
+            Some(&tag),
+            "Signal=*\r\nDuration=160\r\n",
+        )
+        .replace("application/sdp", "application/dtmf-relay");
+    phone.send(&info);
+    let bye = phone
+        .wait_for(Duration::from_secs(20), |r| r.method() == Some("BYE"))
+        .expect("the callback node confirms and hangs up");
+    phone.ok(&bye);
+    let call = server.calls().pop().unwrap();
+    let events: Vec<String> = server
+        .events()
+        .into_iter()
+        .filter(|(id, _, _)| *id == call.sip_call_id)
+        .map(|(_, kind, _)| kind)
+        .collect();
+    assert!(events.iter().any(|k| k == "queue_left"), "{events:?}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt.block_on(Store::connect(&server.db_url)).unwrap();
+    let followups = rt.block_on(store.followups()).unwrap();
+    let f = followups
+        .iter()
+        .find(|f| f.call_id.as_deref() == Some(call.id.as_str()))
+        .expect("a callback");
+    assert!(
+        (f.created_at - call.arrived_at).abs() <= 50,
+        "the callback counts from the call's arrival ({} vs {})",
+        f.created_at,
+        call.arrived_at
+    );
 }

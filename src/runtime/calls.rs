@@ -53,6 +53,10 @@ pub(super) struct CallCtx {
     pub(super) agent_left: bool,
     /// Legs to agents so far (call_legs.seq).
     pub(super) legs: i64,
+    /// When the INVITE came, ms since the Unix epoch (as on the record).
+    pub(super) arrived_ms: i64,
+    /// The call has waited in a queue.
+    pub(super) was_queued: bool,
     /// RTP packets to and from the caller, once media started.
     rtp: Option<Arc<RtpCounters>>,
     /// `None` when the INVITE had no SDP: our 200 offers, the ACK answers.
@@ -516,6 +520,7 @@ impl Calls {
         offer: Option<Offer>,
         answer_at: Instant,
     ) {
+        let arrived_ms = now_ms();
         self.calls.insert(
             call,
             CallCtx {
@@ -532,6 +537,8 @@ impl Calls {
                 agent: None,
                 agent_left: false,
                 legs: 0,
+                arrived_ms,
+                was_queued: false,
                 rtp: None,
                 offer,
                 committed: false,

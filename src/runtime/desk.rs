@@ -508,6 +508,9 @@ impl Calls {
             return;
         };
         let (arrived, id) = (c.arrived, c.id.clone());
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.was_queued = true;
+        }
         match self.desk.acd.enqueue(call.0, queue, priority, arrived, now) {
             Ok(actions) => {
                 self.desk.queued.insert(

@@ -158,13 +158,21 @@ impl Calls {
                 window,
                 category,
             } => {
-                let (id, customer, plan) = match self.calls.get(&call) {
+                let (id, customer, plan, created) = match self.calls.get(&call) {
                     Some(c) => (
                         c.id.clone(),
                         c.ivr
                             .as_ref()
                             .and_then(|i| i.session.customer().map(str::to_string)),
                         c.ivr.as_ref().map(|i| Arc::clone(i.session.plan())),
+                        // A caller who waited in a queue keeps their place: the callback
+                        // counts from when they called, so callbacks are served in the
+                        // order callers arrived.
+                        if c.legs > 0 || c.was_queued {
+                            c.arrived_ms
+                        } else {
+                            now_ms()
+                        },
                     ),
                     None => return None,
                 };
@@ -172,7 +180,7 @@ impl Calls {
                     FollowUpKind::Callback => store::FollowUpKind::Callback,
                     FollowUpKind::Complaint => store::FollowUpKind::Complaint,
                 };
-                let mut f = NewFollowUp::new(kind, number, now_ms());
+                let mut f = NewFollowUp::new(kind, number, created);
                 f.category = category;
                 f.call_id = Some(id);
                 f.customer = customer;
