@@ -100,13 +100,6 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
         })?;
     let udp_addr = udp.local_addr().unwrap_or(cfg.sip_listen);
     let tcp_addr = tcp.local_addr().unwrap_or(cfg.sip_listen);
-    println!(
-        "hotline {} listening on sip udp {udp_addr} tcp {tcp_addr}, rtp ports {}-{}, database {}",
-        env!("CARGO_PKG_VERSION"),
-        cfg.rtp_ports.0,
-        cfg.rtp_ports.1,
-        redact_url(&cfg.database)
-    );
 
     let (writer, writer_task) = Writer::spawn(store.clone());
     let (in_tx, in_rx) = mpsc::unbounded_channel();
@@ -146,6 +139,15 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
         agents,
         Some(registrations),
         &mut endpoint,
+    );
+    // Said once everything is loaded, so a bad dial plan or queues file never looks
+    // like a started server.
+    println!(
+        "hotline {} listening on sip udp {udp_addr} tcp {tcp_addr}, rtp ports {}-{}, database {}",
+        env!("CARGO_PKG_VERSION"),
+        cfg.rtp_ports.0,
+        cfg.rtp_ports.1,
+        redact_url(&cfg.database)
     );
     drive(&udp, &mut endpoint, &mut calls, in_rx, cfg.drain, shutdown).await;
     drop(calls);
