@@ -990,17 +990,24 @@ impl Calls {
         f.category = code.to_string();
         f.call_id = Some(call.to_string());
         f.customer = customer;
-        let due = crate::followup::due_times(
-            &self.followup_rules,
-            &plan.calendar,
-            f.kind,
-            &f.category,
-            f.created_at,
-            None,
-        );
-        f.due_forward = due.forward;
-        f.due_answer = due.answer;
-        f.due_resolve = due.resolve;
+        self.write_followup(f, Some(plan));
+    }
+
+    /// Stores a follow-up with its due times on the plan's calendar (none without a plan).
+    pub(super) fn write_followup(&mut self, mut f: NewFollowUp, plan: Option<&Plan>) {
+        if let Some(plan) = plan {
+            let due = crate::followup::due_times(
+                &self.followup_rules,
+                &plan.calendar,
+                f.kind,
+                &f.category,
+                f.created_at,
+                f.promised_to,
+            );
+            f.due_forward = due.forward;
+            f.due_answer = due.answer;
+            f.due_resolve = due.resolve;
+        }
         self.writer.send(Write::FollowUp(Box::new(f)));
     }
 

@@ -186,20 +186,7 @@ impl Calls {
                 f.customer = customer;
                 f.promised_from = window.map(|(a, _)| a.timestamp_millis());
                 f.promised_to = window.map(|(_, b)| b.timestamp_millis());
-                if let Some(plan) = plan {
-                    let due = crate::followup::due_times(
-                        &self.followup_rules,
-                        &plan.calendar,
-                        f.kind,
-                        &f.category,
-                        f.created_at,
-                        f.promised_to,
-                    );
-                    f.due_forward = due.forward;
-                    f.due_answer = due.answer;
-                    f.due_resolve = due.resolve;
-                }
-                self.writer.send(Write::FollowUp(Box::new(f)));
+                self.write_followup(f, plan.as_deref());
             }
             Action::Transfer { target: _ } => {
                 // Transfers need the agent leg (B2BUA), which does not exist yet.
