@@ -224,35 +224,7 @@ wait_for() {     # wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succee
 # ---------------------------------------------------------------- set-up
 DB="sqlite://$TMP/bench.db"
 mkdir -p "$TMP/plans"
-cat >"$TMP/plans/bench.toml" <<'EOF'
-name = "bridge bench"
-numbers = ["*"]
-language = "en"
-time_zone = "UTC"
-start = "queue"
-
-[[outcomes]]
-code = "overflow"
-label = "Queue overflow"
-
-[calendar]
-working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-[calendar.hours]
-mon = "00:00-24:00"
-
-[nodes.queue]
-kind = "queue"
-queue = "general"
-priority = 5
-prompts = ["please_hold"]
-overflow = "offer"
-
-[nodes.offer]
-kind = "hangup"
-prompts = ["callback_offer"]
-outcome = "overflow"
-EOF
+cp "$ROOT/tests/fixtures/queue-plan.toml" "$TMP/plans/bench.toml"
 cat >"$TMP/queues.toml" <<'EOF'
 [queues.general]
 strategy = "longest_idle"

@@ -15,41 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const PLAN: &str = r#"
-name = "queue test"
-numbers = ["*"]
-language = "en"
-time_zone = "UTC"
-start = "queue"
-
-[[outcomes]]
-code = "overflow"
-label = "Queue overflow"
-
-[[outcomes]]
-code = "agent_callback"
-label = "Agent promised a callback"
-follow_up = true
-key = "3"
-
-[calendar]
-working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-[calendar.hours]
-mon = "00:00-24:00"
-
-[nodes.queue]
-kind = "queue"
-queue = "general"
-priority = 5
-prompts = ["please_hold"]
-overflow = "offer"
-
-[nodes.offer]
-kind = "hangup"
-prompts = ["callback_offer"]
-outcome = "overflow"
-"#;
+const PLAN: &str = include_str!("fixtures/queue-plan.toml");
 
 const QUEUES: &str = r#"
 [queues.general]
@@ -59,10 +25,6 @@ max_wait_secs = 8
 wrap_up_secs = 3
 announce_every_secs = 3
 "#;
-
-fn setup() -> (TempDir, Vec<String>) {
-    setup_with(PLAN)
-}
 
 fn setup_with(plan: &str) -> (TempDir, Vec<String>) {
     let dir = TempDir::new("agents");
@@ -290,85 +252,122 @@ fn place_call(phone: &Phone, id: &str) -> (String, u16) {
     (tag, media_port(&ok))
 }
 
-#[test]
-fn baresip_agents_register_log_in_and_take_queued_calls() {
-    if tool("baresip").is_none() {
-        return;
-    }
-    let (dir, args) = setup();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = Server::start_logging(&args, "info,sqlx=warn");
-    let db = server.db_url.clone();
-    for (id, name) in [("1024", "Li Lei"), ("2048", "Han Meimei")] {
-        hotline(&[
-            "agents",
-            "--database",
-            &db,
-            "add",
-            "--id",
-            id,
-            "--name",
-            name,
-            "--password",
-            "secret-pass",
-            "--queue",
-            "general",
-        ]);
-    }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let store = rt.block_on(Store::connect(&db)).unwrap();
-    // The server notices new agents within seconds; phones register after that.
-    assert!(wait_until(Duration::from_secs(10), || server
-        .log()
-        .contains("agent state")
-        || rt.block_on(store.agents()).map(|a| a.len()).unwrap_or(0)
-            == 2));
-    std::thread::sleep(Duration::from_secs(3));
-    let a = Agent::start("1024", "secret-pass", &server.addr());
-    std::thread::sleep(Duration::from_millis(500));
-    let b = Agent::start("2048", "secret-pass", &server.addr());
-    let registered = wait_until(Duration::from_secs(15), || {
-        rt.block_on(store.registrations(hotline::store::now_ms()))
-            .map(|r| r.len() == 2)
-            .unwrap_or(false)
-    });
-    assert!(registered, "{}\n{}\n{}", server.log(), a.log(), b.log());
+/// A running hotline with its database, agents added and their phones started.
+struct Site {
+    server: Server,
+    rt: tokio::runtime::Runtime,
+    store: Store,
+    _dir: TempDir,
+}
 
-    // Log in by feature code, agent 1024 first (so it has been idle longest).
-    let state = |id: &str| -> String {
-        rt.block_on(store.agent(id))
+impl Site {
+    fn start(plan: &str) -> Site {
+        let (dir, args) = setup_with(plan);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let server = Server::start_logging(&args, "info,sqlx=warn");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let store = rt.block_on(Store::connect(&server.db_url)).unwrap();
+        Site {
+            server,
+            rt,
+            store,
+            _dir: dir,
+        }
+    }
+
+    /// Adds agents serving `general` with `hotline agents add`, waits until the server
+    /// has picked them up, then starts their phones and waits for the registrations.
+    fn agents(&self, ids: &[(&str, &str)]) -> Vec<Agent> {
+        for (id, name) in ids {
+            hotline(&[
+                "agents",
+                "--database",
+                &self.server.db_url,
+                "add",
+                "--id",
+                id,
+                "--name",
+                name,
+                "--password",
+                "secret-pass",
+                "--queue",
+                "general",
+            ]);
+        }
+        // The server polls the agents table every two seconds.
+        std::thread::sleep(Duration::from_secs(3));
+        let phones: Vec<Agent> = ids
+            .iter()
+            .map(|(id, _)| {
+                let a = Agent::start(id, "secret-pass", &self.server.addr());
+                std::thread::sleep(Duration::from_millis(300));
+                a
+            })
+            .collect();
+        let registered = wait_until(Duration::from_secs(15), || {
+            self.rt
+                .block_on(self.store.registrations(hotline::store::now_ms()))
+                .is_ok_and(|r| r.len() == ids.len())
+        });
+        assert!(registered, "{}", self.server.log());
+        phones
+    }
+
+    /// The agent's last recorded state.
+    fn state(&self, id: &str) -> String {
+        self.rt
+            .block_on(self.store.agent(id))
             .ok()
             .flatten()
             .and_then(|a| a.state)
             .map(|s| s.0)
             .unwrap_or_default()
-    };
-    a.command("dial", &format!("sip:*1@{}", server.addr()));
-    assert!(
-        wait_until(Duration::from_secs(15), || state("1024") == "available"),
-        "{}\n{}",
-        server.log(),
-        a.log()
-    );
-    b.command("dial", &format!("sip:*1@{}", server.addr()));
-    assert!(
-        wait_until(Duration::from_secs(15), || state("2048") == "available"),
-        "{}\n{}",
-        server.log(),
-        b.log()
-    );
+    }
+
+    /// Waits for agent `id` to reach `want`, failing with both logs.
+    fn wait_state(&self, id: &str, want: &str, phone: &Agent) {
+        assert!(
+            wait_until(Duration::from_secs(20), || self.state(id) == want),
+            "agent {id} never {want} (is {}):\n{}\n{}",
+            self.state(id),
+            self.server.log(),
+            phone.log()
+        );
+    }
+
+    /// Logs the agent in from the phone with the feature code.
+    fn login(&self, id: &str, phone: &Agent) {
+        phone.command("dial", &format!("sip:*1@{}", self.server.addr()));
+        self.wait_state(id, "available", phone);
+    }
+}
+
+/// A caller on the test's own SIP and RTP sockets, in a call answered by hotline.
+fn call_in(server: &Server, id: &str) -> (Phone, String, CallerRtp) {
+    let phone = Phone::new(&server.addr());
+    let rtp = UdpSocket::bind(("127.0.0.1", phone.port() + 2)).expect("caller RTP port");
+    let (tag, port) = place_call(&phone, id);
+    let media = CallerRtp::start(rtp, format!("127.0.0.1:{port}"));
+    (phone, tag, media)
+}
+
+#[test]
+fn baresip_agents_register_log_in_and_take_queued_calls() {
+    if tool("baresip").is_none() {
+        return;
+    }
+    let site = Site::start(PLAN);
+    let (server, rt, store, db) = (&site.server, &site.rt, &site.store, &site.server.db_url);
+    let phones = site.agents(&[("1024", "Li Lei"), ("2048", "Han Meimei")]);
+    let (a, b) = (&phones[0], &phones[1]);
+    let state = |id: &str| site.state(id);
+    // Agent 1024 logs in first, so it has been idle longest.
+    site.login("1024", a);
+    site.login("2048", b);
 
     // First call: the longest-idle agent (1024) answers; audio both ways.
-    let phone = Phone::new(&server.addr());
-    let rtp_sock = UdpSocket::bind(("127.0.0.1", phone.port() + 2)).expect("caller RTP port");
-    let (tag, port) = place_call(&phone, "agents-1");
-    let media = CallerRtp::start(rtp_sock, format!("127.0.0.1:{port}"));
-    assert!(
-        wait_until(Duration::from_secs(20), || state("1024") == "on_call"),
-        "{}\n{}",
-        server.log(),
-        a.log()
-    );
+    let (phone, tag, media) = call_in(server, "agents-1");
+    site.wait_state("1024", "on_call", a);
     // Let the agent ID announcement play, then measure the conversation.
     std::thread::sleep(Duration::from_secs(6));
     let before = media.received.load(Ordering::Relaxed);
@@ -489,25 +488,12 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
     // transfers it (REFER) back to the queue, where 1024 takes it; 1024's hang-up ends
     // the caller's leg.
     assert!(wait_until(Duration::from_secs(10), || state("1024") == "available"));
-    let phone2 = Phone::new(&server.addr());
-    let rtp2 = UdpSocket::bind(("127.0.0.1", phone2.port() + 2)).expect("caller RTP port");
-    let (_tag2, port2) = place_call(&phone2, "agents-2");
-    let media2 = CallerRtp::start(rtp2, format!("127.0.0.1:{port2}"));
-    assert!(
-        wait_until(Duration::from_secs(20), || state("2048") == "on_call"),
-        "{}\n{}",
-        server.log(),
-        b.log()
-    );
+    let (phone2, _tag2, media2) = call_in(server, "agents-2");
+    site.wait_state("2048", "on_call", b);
     std::thread::sleep(Duration::from_secs(5));
     assert!(media2.loud.load(Ordering::Relaxed) > 20);
     b.command("transfer", &format!("sip:general@{}", server.addr()));
-    assert!(
-        wait_until(Duration::from_secs(20), || state("1024") == "on_call"),
-        "{}\n{}",
-        server.log(),
-        b.log()
-    );
+    site.wait_state("1024", "on_call", b);
     std::thread::sleep(Duration::from_secs(2));
     let heard = media2.loud.load(Ordering::Relaxed);
     std::thread::sleep(Duration::from_secs(2));
@@ -535,7 +521,7 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
         "{:?}",
         rt.block_on(store.call(&second.id))
     );
-    assert_eq!(cols_of(&rt, &store, &second.id).1.as_deref(), Some("1024"));
+    assert_eq!(cols_of(rt, store, &second.id).1.as_deref(), Some("1024"));
     let legs = rt.block_on(store.legs(&second.id)).unwrap();
     let summary: Vec<(&str, Option<&str>, bool)> = legs
         .iter()
@@ -556,12 +542,11 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
         "every leg is kept"
     );
     // The outcome can be set afterwards from the command line.
-    hotline(&["calls", "--database", &db, "outcome", &second.id, "7"]);
-    assert_eq!(cols_of(&rt, &store, &second.id).3.as_deref(), Some("7"));
+    hotline(&["calls", "--database", db, "outcome", &second.id, "7"]);
+    assert_eq!(cols_of(rt, store, &second.id).3.as_deref(), Some("7"));
     assert!(wait_until(Duration::from_secs(10), || state("2048")
         == "available"
         && state("1024") == "available"));
-    let _ = dir;
 }
 
 #[allow(clippy::type_complexity)]
@@ -575,13 +560,9 @@ fn cols_of(
 
 #[test]
 fn with_no_agent_the_caller_hears_position_and_wait_then_overflows() {
-    let (_dir, args) = setup();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = Server::start_logging(&args, "info,sqlx=warn");
-    let phone = Phone::new(&server.addr());
-    let rtp = UdpSocket::bind(("127.0.0.1", phone.port() + 2)).expect("caller RTP port");
-    let (_tag, port) = place_call(&phone, "overflow-1");
-    let media = CallerRtp::start(rtp, format!("127.0.0.1:{port}"));
+    let site = Site::start(PLAN);
+    let server = &site.server;
+    let (phone, _tag, media) = call_in(server, "overflow-1");
     // max_wait is 8 s: the overflow node says goodbye and hangs up.
     let bye = phone
         .wait_for(Duration::from_secs(30), |r| r.method() == Some("BYE"))
@@ -613,43 +594,11 @@ fn sipp_caller_is_bridged_to_a_baresip_agent() {
     if tool("baresip").is_none() || tool("sipp").is_none() {
         return;
     }
-    let (dir, args) = setup();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = Server::start_logging(&args, "info,sqlx=warn");
-    let db = server.db_url.clone();
-    hotline(&[
-        "agents",
-        "--database",
-        &db,
-        "add",
-        "--id",
-        "1024",
-        "--name",
-        "Li Lei",
-        "--password",
-        "secret-pass",
-        "--queue",
-        "general",
-    ]);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let store = rt.block_on(Store::connect(&db)).unwrap();
-    std::thread::sleep(Duration::from_secs(3));
-    let agent = Agent::start("1024", "secret-pass", &server.addr());
-    let state = || -> String {
-        rt.block_on(store.agent("1024"))
-            .ok()
-            .flatten()
-            .and_then(|a| a.state)
-            .map(|s| s.0)
-            .unwrap_or_default()
-    };
-    assert!(wait_until(Duration::from_secs(15), || {
-        rt.block_on(store.registrations(hotline::store::now_ms()))
-            .map(|r| r.len() == 1)
-            .unwrap_or(false)
-    }));
-    agent.command("dial", &format!("sip:*1@{}", server.addr()));
-    assert!(wait_until(Duration::from_secs(15), || state() == "available"));
+    let site = Site::start(PLAN);
+    let (server, rt, store) = (&site.server, &site.rt, &site.store);
+    let phones = site.agents(&[("1024", "Li Lei")]);
+    let agent = &phones[0];
+    site.login("1024", agent);
 
     let work = TempDir::new("sipp-agent");
     common::sipp_caller_audio(&work.0);
@@ -710,7 +659,6 @@ fn sipp_caller_is_bridged_to_a_baresip_agent() {
         from_agent >= 300 && to_agent >= 300,
         "{from_agent} / {to_agent}"
     );
-    let _ = dir;
 }
 
 /// The caller presses * while waiting: they leave the queue for the callback offer, and
