@@ -24,6 +24,9 @@ ring_timeout_secs = 10
 max_wait_secs = 8
 wrap_up_secs = 3
 announce_every_secs = 3
+
+[queues.supervisors]
+max_wait_secs = 4
 "#;
 
 fn setup_with(plan: &str) -> (TempDir, Vec<String>) {
@@ -712,5 +715,51 @@ fn star_leaves_the_queue_for_a_callback_that_keeps_the_arrival_time() {
         "the callback counts from the call's arrival ({} vs {})",
         f.created_at,
         call.arrived_at
+    );
+}
+
+/// The agent escalates with *9: the caller goes to the supervisors' queue; with no
+/// supervisor free, the call ends when that queue's wait runs out instead of waiting in
+/// silence (no dial plan node waits for a queue a transfer chose).
+#[test]
+fn escalation_to_an_empty_supervisors_queue_ends_after_its_wait() {
+    if tool("baresip").is_none() {
+        return;
+    }
+    let site = Site::start(PLAN);
+    let server = &site.server;
+    let phones = site.agents(&[("1024", "Li Lei")]);
+    let agent = &phones[0];
+    site.login("1024", agent);
+    let (phone, _tag, _media) = call_in(server, "escalate-1");
+    site.wait_state("1024", "on_call", agent);
+    std::thread::sleep(Duration::from_secs(4));
+    for k in ["*", "9"] {
+        agent.command("sndcode", k);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    // The agent is released at once, the caller after the supervisors' 4 s wait.
+    site.wait_state("1024", "wrap_up", agent);
+    let bye = phone
+        .wait_for(Duration::from_secs(20), |r| r.method() == Some("BYE"))
+        .expect("the call ends when the supervisors' queue overflows");
+    phone.ok(&bye);
+    let call = server.calls().pop().unwrap();
+    let legs = site.rt.block_on(site.store.legs(&call.id)).unwrap();
+    assert_eq!(legs.len(), 1);
+    assert_eq!(legs[0].end_cause.as_deref(), Some("transferred"));
+    let events: Vec<(String, String)> = server
+        .events()
+        .into_iter()
+        .filter(|(id, _, _)| *id == call.sip_call_id)
+        .map(|(_, kind, detail)| (kind, detail))
+        .collect();
+    assert!(
+        events.contains(&("transfer".into(), "supervisors".into())),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&("queue".into(), "overflow after transfer".into())),
+        "{events:?}"
     );
 }

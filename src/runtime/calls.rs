@@ -213,6 +213,7 @@ impl Calls {
                     remote: offer.remote,
                     sending: offer.dir.sends(),
                     codec: None,
+                    telephone_event: offer.telephone_event,
                 });
                 if offer.dir.sends() {
                     let _ = self.media.send(MediaCmd::Hold {
@@ -253,6 +254,7 @@ impl Calls {
                         remote: a.remote,
                         sending: a.dir.sends(),
                         codec: Some(a.codec),
+                        telephone_event: a.telephone_event,
                     });
                     let has_ivr = self.calls.get_mut(&call).is_some_and(|c| {
                         c.codec = a.codec;
@@ -278,6 +280,7 @@ impl Calls {
                     remote: offer.remote,
                     sending: offer.dir.sends(),
                     codec: None,
+                    telephone_event: offer.telephone_event,
                 });
             }
             Event::Info {

@@ -587,12 +587,15 @@ impl Calls {
                     let call = CallRef(call);
                     self.desk.queued.remove(&call);
                     let _ = self.media.send(MediaCmd::Hold { call, music: None });
-                    self.ivr_step(
-                        now,
-                        call,
-                        IvrInput::QueueOutcome(QueueOutcome::Overflow),
-                        ep,
-                    );
+                    if self.plan_waits_for_queue(call) {
+                        let overflow = IvrInput::QueueOutcome(QueueOutcome::Overflow);
+                        self.ivr_step(now, call, overflow, ep);
+                    } else {
+                        // Queued again by a transfer: no dial plan node waits for this
+                        // queue, so the call ends here rather than wait in silence.
+                        self.event(call, "queue", "overflow after transfer".into());
+                        ep.hangup(now, call, EndCause::Completed);
+                    }
                 }
                 acd::Action::AgentState {
                     agent,
@@ -750,6 +753,7 @@ impl Calls {
                 remote: a.remote,
                 sending: a.dir.sends(),
                 codec: Some(a.codec),
+                telephone_event: a.telephone_event,
             });
         }
         let actions = self.desk.acd.answered(customer.0, &agent, now);
@@ -1108,11 +1112,14 @@ impl Calls {
 
     /// While waiting in a queue, keys go to the queue.
     pub(super) fn waiting_in_queue(&self, call: CallRef) -> bool {
-        self.desk.is_queued(call)
-            && self
-                .calls
-                .get(&call)
-                .and_then(|c| c.ivr.as_ref())
-                .is_some_and(|i| i.session.waiting() == Waiting::Queue)
+        self.desk.is_queued(call) && self.plan_waits_for_queue(call)
+    }
+
+    /// Whether the call's dial plan session is at a queue node, waiting for its outcome.
+    fn plan_waits_for_queue(&self, call: CallRef) -> bool {
+        self.calls
+            .get(&call)
+            .and_then(|c| c.ivr.as_ref())
+            .is_some_and(|i| i.session.waiting() == Waiting::Queue)
     }
 }

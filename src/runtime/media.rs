@@ -83,6 +83,8 @@ pub(super) enum MediaCmd {
         sending: bool,
         /// A new codec (the answer in an ACK may pick PCMA).
         codec: Option<Codec>,
+        /// The telephone-event payload type the peer's SDP names, if any.
+        telephone_event: Option<u8>,
     },
     /// Records the call into this WAV file.
     Record {
@@ -344,8 +346,15 @@ fn apply(
             remote,
             sending,
             codec,
+            telephone_event,
         } => {
             if let Some(s) = streams.get_mut(&call) {
+                if telephone_event.is_some() {
+                    // Keys now come as events; listening in the audio too would hear
+                    // a phone that also plays the tone twice.
+                    s.telephone_event = telephone_event;
+                    s.inband = None;
+                }
                 if remote.is_some() {
                     s.remote = remote;
                 }
