@@ -9,7 +9,7 @@ use hotline::followup::{
     check_change, due_times, escalation, overdue, Change, Due, Rules, Span, Step,
 };
 use hotline::ivr::calendar::{Calendar, ClockRange};
-use hotline::store::{FollowUpKind, FollowUpRow, FollowUpStatus};
+use hotline::store::{FollowUpKind, FollowUpRow, FollowUpStatus, NewFollowUp};
 
 fn shipped() -> Calendar {
     let plan = hotline::ivr::load_file(
@@ -225,29 +225,22 @@ fn rules_per_category_from_the_config_file() {
 }
 
 fn complaint(due: Due) -> FollowUpRow {
+    let mut spec = NewFollowUp::new(FollowUpKind::Complaint, "13800138000", 0);
+    spec.id = "fu-1".into();
+    spec.category = "complaint".into();
+    spec.urgency = 3;
+    spec.due_forward = due.forward;
+    spec.due_answer = due.answer;
+    spec.due_resolve = due.resolve;
     FollowUpRow {
-        id: "fu-1".into(),
-        kind: FollowUpKind::Complaint,
-        category: "complaint".into(),
-        urgency: 3,
+        spec,
         status: FollowUpStatus::Open,
-        call_id: None,
-        customer: None,
-        number: "13800138000".into(),
-        promised_from: None,
-        promised_to: None,
-        owner: None,
-        created_at: 0,
-        due_forward: due.forward,
-        due_answer: due.answer,
-        due_resolve: due.resolve,
         department: None,
         forwarded_at: None,
         answered_at: None,
         resolved_at: None,
         closed_at: None,
         outcome: None,
-        parent_id: None,
         escalation: 0,
         escalated_at: None,
     }
@@ -286,7 +279,7 @@ fn overdue_steps_escalate_once_each() {
         answer: Some(100),
         resolve: None,
     });
-    cb.kind = FollowUpKind::Callback;
+    cb.spec.kind = FollowUpKind::Callback;
     assert_eq!(overdue(&cb, 101), vec![Step::Answer]);
     assert_eq!(
         escalation(&cb, 101, &rules),

@@ -171,39 +171,14 @@ impl fmt::Debug for NewFollowUp {
     }
 }
 
-/// One row of `followups`, as stored.
+/// One row of `followups`, as stored: what it was created with (read through `Deref`,
+/// so `row.number` works), and where it has got to since.
 #[derive(Clone, PartialEq, Eq)]
 pub struct FollowUpRow {
-    /// Its id.
-    pub id: String,
-    /// What it is for.
-    pub kind: FollowUpKind,
-    /// Category.
-    pub category: String,
-    /// Higher is more urgent.
-    pub urgency: i32,
+    /// The follow-up as created; its urgency rises as it escalates.
+    pub spec: NewFollowUp,
     /// Where it stands.
     pub status: FollowUpStatus,
-    /// The call it came from.
-    pub call_id: Option<String>,
-    /// The customer's account.
-    pub customer: Option<String>,
-    /// Number to call back.
-    pub number: String,
-    /// Start of the promised callback window, ms.
-    pub promised_from: Option<i64>,
-    /// End of the promised callback window, ms.
-    pub promised_to: Option<i64>,
-    /// Agent or department that owns it.
-    pub owner: Option<String>,
-    /// ms since the Unix epoch.
-    pub created_at: i64,
-    /// Forward by, ms.
-    pub due_forward: Option<i64>,
-    /// First answer by, ms.
-    pub due_answer: Option<i64>,
-    /// Resolve by, ms.
-    pub due_resolve: Option<i64>,
     /// Department it was forwarded to.
     pub department: Option<String>,
     /// When it reached `forwarded` (or a later step first), ms.
@@ -216,39 +191,31 @@ pub struct FollowUpRow {
     pub closed_at: Option<i64>,
     /// Resolution code.
     pub outcome: Option<String>,
-    /// A revisit's complaint.
-    pub parent_id: Option<String>,
     /// Deadlines missed so far (complaints escalate once per missed deadline).
     pub escalation: i32,
     /// When it was first flagged for the supervisor, ms.
     pub escalated_at: Option<i64>,
 }
 
+impl std::ops::Deref for FollowUpRow {
+    type Target = NewFollowUp;
+    fn deref(&self) -> &NewFollowUp {
+        &self.spec
+    }
+}
+
 impl fmt::Debug for FollowUpRow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The spec's own Debug keeps the number and the customer out of logs.
         f.debug_struct("FollowUpRow")
-            .field("id", &self.id)
-            .field("kind", &self.kind)
-            .field("category", &self.category)
-            .field("urgency", &self.urgency)
+            .field("spec", &self.spec)
             .field("status", &self.status)
-            .field("call_id", &self.call_id)
-            .field("customer", &self.customer.as_ref().map(|_| Redacted))
-            .field("number", &Redacted)
-            .field("promised_from", &self.promised_from)
-            .field("promised_to", &self.promised_to)
-            .field("owner", &self.owner)
-            .field("created_at", &self.created_at)
-            .field("due_forward", &self.due_forward)
-            .field("due_answer", &self.due_answer)
-            .field("due_resolve", &self.due_resolve)
             .field("department", &self.department)
             .field("forwarded_at", &self.forwarded_at)
             .field("answered_at", &self.answered_at)
             .field("resolved_at", &self.resolved_at)
             .field("closed_at", &self.closed_at)
             .field("outcome", &self.outcome)
-            .field("parent_id", &self.parent_id)
             .field("escalation", &self.escalation)
             .field("escalated_at", &self.escalated_at)
             .finish()
@@ -368,28 +335,30 @@ impl TryFrom<RawFollowUp> for FollowUpRow {
         let kind = FollowUpKind::parse(&r.kind).ok_or_else(|| bad("kind"))?;
         let status = FollowUpStatus::parse(&r.status).ok_or_else(|| bad("status"))?;
         Ok(FollowUpRow {
-            id: r.id,
-            kind,
-            category: r.category,
-            urgency: r.urgency,
+            spec: NewFollowUp {
+                id: r.id,
+                kind,
+                category: r.category,
+                urgency: r.urgency,
+                call_id: r.call_id,
+                customer: r.customer,
+                number: r.number,
+                promised_from: r.promised_from,
+                promised_to: r.promised_to,
+                owner: r.owner,
+                created_at: r.created_at,
+                due_forward: r.due_forward,
+                due_answer: r.due_answer,
+                due_resolve: r.due_resolve,
+                parent_id: r.parent_id,
+            },
             status,
-            call_id: r.call_id,
-            customer: r.customer,
-            number: r.number,
-            promised_from: r.promised_from,
-            promised_to: r.promised_to,
-            owner: r.owner,
-            created_at: r.created_at,
-            due_forward: r.due_forward,
-            due_answer: r.due_answer,
-            due_resolve: r.due_resolve,
             department: r.department,
             forwarded_at: r.forwarded_at,
             answered_at: r.answered_at,
             resolved_at: r.resolved_at,
             closed_at: r.closed_at,
             outcome: r.outcome,
-            parent_id: r.parent_id,
             escalation: r.escalation,
             escalated_at: r.escalated_at,
         })
