@@ -53,11 +53,9 @@
 # the farm share a core: run it on an otherwise idle machine and take the median of 3.
 set -euo pipefail
 
-ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/bench-lib.sh"
 
-say() { printf 'bench: %s\n' "$*"; }
-die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
 
 LEVELS=${HOTLINE_BENCH_LEVELS:-"250 500 1000"}
 RAMP=${HOTLINE_BENCH_RAMP_S:-10}
@@ -82,7 +80,6 @@ AGENTS=${HOTLINE_BENCH_AGENTS:-$max_level}
 for tool in sipp sox python3 taskset timeout awk; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
 done
-CLK_TCK=$(getconf CLK_TCK)
 # Two sockets per leg on hotline's side, one per leg on the farm's.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
@@ -95,9 +92,6 @@ if ! taskset -c "$SERVER_CPU" true 2>/dev/null || ! taskset -c "$LOAD_CPU" true 
 fi
 
 # ---------------------------------------------------------------- build
-target_dir=${CARGO_TARGET_DIR:-target}
-[[ "$target_dir" == /* ]] || target_dir=$ROOT/$target_dir
-BIN=${HOTLINE_BIN:-$target_dir/release/hotline}
 FARM=${FARM_BIN:-}
 if [[ "${HOTLINE_BENCH_SKIP_BUILD:-}" != 1 ]]; then
     say "cargo build --release (hotline, agent_farm)"
@@ -187,17 +181,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-# ---------------------------------------------------------------- helpers
-proc_ticks() {   # utime+stime of a process, all threads (fields 14, 15 of /proc/PID/stat)
-    local s
-    s=$(<"/proc/$1/stat") || return 1
-    s=${s##*) }
-    # shellcheck disable=SC2086
-    set -- $s
-    echo $(( ${12} + ${13} ))
-}
-cpu_busy_ticks() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
-rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 server_alive() { [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; }
 # key=value from the farm's last line starting with $1.
@@ -345,7 +328,7 @@ c0=$(proc_ticks "$SERVER_PID"); w0=$(now_ms)
 sleep 5
 c1=$(proc_ticks "$SERVER_PID"); w1=$(now_ms)
 idle_cpu=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v ms=$((w1 - w0)) 'BEGIN { printf "%.1f", 100 * d / hz / (ms / 1000) }')
-idle_rss=$(awk -v k="$(rss_kb "$SERVER_PID")" 'BEGIN { printf "%.1f", k / 1024 }')
+idle_rss=$(awk -v k="$(proc_status_kb "$SERVER_PID" VmRSS)" 'BEGIN { printf "%.1f", k / 1024 }')
 
 table_row() { printf '%6s %8s %6s %9s %8s %7s %9s %8s %7s  %s\n' "$@"; }
 header=$(table_row pairs bridged cpu% cpu%/pair rss_MiB loss% seqloss% silent% failed note)
@@ -386,7 +369,7 @@ for level in $LEVELS; do
     c1=$(proc_ticks "$SERVER_PID" || echo "$c0"); k1=$(cpu_busy_ticks "$SERVER_CPU"); w1=$(now_ms)
     sleep 1.1      # the farm's next per-second line covers the window's end
     r1=$(farm_rtp)
-    rss=$(rss_kb "$SERVER_PID")
+    rss=$(proc_status_kb "$SERVER_PID" VmRSS)
     (( (w1 - t_start) / 1000 < HOLD )) || note+=("window overran the first hang-up")
 
     # SIPp: until every call is done (it can hang at exit after its last call).

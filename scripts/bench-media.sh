@@ -4,7 +4,7 @@
 #   scripts/bench-media.sh
 #
 # Builds the release binary, then for each level L starts a fresh `hotline serve` on
-# 127.0.0.1 pinned to one core and has SIPp (/work/shared/sipp/ivr_uac.xml, pinned to the
+# 127.0.0.1 pinned to one core and has SIPp (../shared/sipp/ivr_uac.xml, pinned to the
 # other core) place L calls at L/5 calls/s, so that all L are up after about 5 s. Each
 # caller streams a 440 Hz tone, presses "1" (RFC 4733) one second in and hangs up after
 # the hold time. While all calls are up it measures hotline's CPU and memory, captures
@@ -52,7 +52,7 @@
 #                                      port (default: free ones; media port uses +0..+3)
 #   HOTLINE_BENCH_SERVER_CPU=0 / HOTLINE_BENCH_SIPP_CPU=1   cores to pin to (SIPp, dumpcap
 #                                      and the samplers share the second)
-#   HOTLINE_BENCH_SCENARIO=path        SIPp caller scenario (default /work/shared/sipp/ivr_uac.xml)
+#   HOTLINE_BENCH_SCENARIO=path        SIPp caller scenario (default ../shared/sipp/ivr_uac.xml)
 #   HOTLINE_BENCH_SKIP_BUILD=1         do not run cargo build
 #   HOTLINE_BIN=path                   server binary (default target/release/hotline)
 #   HOTLINE_BENCH_KEEP=1               keep the temp dir (per level: hotline.log, bench.db,
@@ -63,11 +63,9 @@
 # column; run it with the machine otherwise idle, and take the median of 3 runs.
 set -euo pipefail
 
-ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/bench-lib.sh"
 
-say() { printf 'bench: %s\n' "$*"; }
-die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
 
 LEVELS=${HOTLINE_BENCH_LEVELS:-"250 500 1000 2000"}
 HOLD_MS=${HOTLINE_BENCH_HOLD_MS:-20000}
@@ -75,12 +73,9 @@ SETTLE=${HOTLINE_BENCH_SETTLE_S:-3}
 WINDOW=${HOTLINE_BENCH_WINDOW_S:-5}
 SERVER_CPU=${HOTLINE_BENCH_SERVER_CPU:-0}
 SIPP_CPU=${HOTLINE_BENCH_SIPP_CPU:-1}
-SCENARIO=${HOTLINE_BENCH_SCENARIO:-/work/shared/sipp/ivr_uac.xml}
+SCENARIO=${HOTLINE_BENCH_SCENARIO:-$ROOT/../shared/sipp/ivr_uac.xml}
 RTP_LOW=20000
 RTP_HIGH=29999
-target_dir=${CARGO_TARGET_DIR:-target}
-[[ "$target_dir" == /* ]] || target_dir=$ROOT/$target_dir
-BIN=${HOTLINE_BIN:-$target_dir/release/hotline}
 
 [[ "$HOLD_MS" =~ ^[1-9][0-9]*$ ]] || die "HOTLINE_BENCH_HOLD_MS must be a positive integer"
 [[ "$SETTLE" =~ ^[0-9]+$ ]] || die "HOTLINE_BENCH_SETTLE_S must be an integer"
@@ -104,7 +99,6 @@ fi
 for tool in python3 taskset timeout awk sort getconf find; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
 done
-CLK_TCK=$(getconf CLK_TCK)
 DTMF_PCAP=$(sed -n 's/.*play_pcap_audio="\([^"]*\)".*/\1/p' "$SCENARIO" | head -n 1)
 [[ -z "$DTMF_PCAP" || -r "$DTMF_PCAP" ]] || die "the scenario's DTMF pcap $DTMF_PCAP is missing (sip-tester)"
 
@@ -212,22 +206,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-# ---------------------------------------------------------------- helpers
-# utime+stime of a process (all its threads), in clock ticks: fields 14 and 15 of
-# /proc/PID/stat, split after the last ')' since the command name may contain spaces.
-proc_ticks() {
-    local s
-    s=$(<"/proc/$1/stat") || return 1
-    s=${s##*) }
-    # shellcheck disable=SC2086
-    set -- $s
-    echo $(( ${12} + ${13} ))
-}
-proc_status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-# Busy ticks (all but idle and iowait) of one CPU, from /proc/stat.
-cpu_busy_ticks() {
-    awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
-}
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 sleep_until_ms() { local d=$(( $1 - $(now_ms) )); ((d <= 0)) || sleep "$(awk -v d="$d" 'BEGIN { printf "%.3f", d / 1000 }')"; }
 server_alive() { [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; }

@@ -32,20 +32,15 @@
 #   HOTLINE_BENCH_KEEP=1                  keep the temp dir
 set -euo pipefail
 
-ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/bench-lib.sh"
 
-say() { printf 'bench: %s\n' "$*"; }
-die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
 
 RATES=${HOTLINE_BENCH_RATES:-"1000 2000 3000 5000"}
 SECS=${HOTLINE_BENCH_SECONDS:-5}
 BACKENDS=${HOTLINE_BENCH_BACKENDS:-"sqlite postgres"}
 SERVER_CPU=${HOTLINE_BENCH_SERVER_CPU:-0}
 SIPP_CPU=${HOTLINE_BENCH_SIPP_CPU:-1}
-target_dir=${CARGO_TARGET_DIR:-target}
-[[ "$target_dir" == /* ]] || target_dir=$ROOT/$target_dir
-BIN=${HOTLINE_BIN:-$target_dir/release/hotline}
 
 for r in $RATES; do [[ "$r" =~ ^[1-9][0-9]*$ ]] || die "bad rate '$r'"; done
 for tool in sipp sqlite3 timeout awk; do
@@ -60,22 +55,6 @@ if ! command -v taskset >/dev/null 2>&1 || ! taskset -c "$SERVER_CPU" true 2>/de
     SIPP_PIN=()
 fi
 
-free_port() {
-    python3 - 2>/dev/null <<'EOF' || echo "$1"
-import socket
-for _ in range(50):
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("127.0.0.1", 0))
-    port = u.getsockname()[1]
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    print(port)
-    break
-EOF
-}
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/hotline-bench-records.XXXXXX")
 SERVER_PID=""

@@ -24,19 +24,14 @@
 #   RUST_LOG                           passed to hotline; default "warn" so logging stays out of the numbers
 set -euo pipefail
 
-ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/bench-lib.sh"
 
-say() { printf 'bench: %s\n' "$*"; }
-die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
 
 RATES=${HOTLINE_BENCH_RATES:-"250 500 1000 1500 2000 2500 3000 4000"}
 SECS=${HOTLINE_BENCH_SECONDS:-5}
 SERVER_CPU=${HOTLINE_BENCH_SERVER_CPU:-0}
 SIPP_CPU=${HOTLINE_BENCH_SIPP_CPU:-1}
-target_dir=${CARGO_TARGET_DIR:-target}
-[[ "$target_dir" == /* ]] || target_dir=$ROOT/$target_dir
-BIN=${HOTLINE_BIN:-$target_dir/release/hotline}
 
 [[ "$SECS" =~ ^[1-9][0-9]*$ ]] || die "HOTLINE_BENCH_SECONDS must be a positive integer"
 for r in $RATES; do [[ "$r" =~ ^[1-9][0-9]*$ ]] || die "bad rate '$r' in HOTLINE_BENCH_RATES"; done
@@ -44,7 +39,6 @@ command -v sipp >/dev/null 2>&1 || die "sipp not found (Debian: apt-get install 
 for tool in taskset timeout awk sort getconf; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
 done
-CLK_TCK=$(getconf CLK_TCK)
 
 # Pinning: only if both cores exist.
 SERVER_PIN=(taskset -c "$SERVER_CPU")
@@ -55,25 +49,6 @@ if ! taskset -c "$SERVER_CPU" true 2>/dev/null || ! taskset -c "$SIPP_CPU" true 
     SIPP_PIN=()
 fi
 
-# A port free for both UDP and TCP on 127.0.0.1 (hotline listens on both); $1 if no python3.
-free_port() {
-    python3 - 2>/dev/null <<'EOF' || echo "$1"
-import socket
-for _ in range(50):
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("127.0.0.1", 0))
-    port = u.getsockname()[1]
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    print(port)
-    break
-else:
-    raise SystemExit(1)
-EOF
-}
 PORT=${HOTLINE_BENCH_PORT:-$(free_port 15060)}
 SIPP_PORT=${HOTLINE_BENCH_SIPP_PORT:-$(free_port 15070)}
 [[ "$PORT" != "$SIPP_PORT" ]] || SIPP_PORT=$((PORT + 1))
@@ -119,19 +94,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-# ---------------------------------------------------------------- helpers
-# utime+stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat;
-# split after the last ')' since the command name may contain spaces).
-proc_ticks() {
-    local s
-    s=$(<"/proc/$1/stat") || return 1
-    s=${s##*) }
-    # shellcheck disable=SC2086
-    set -- $s
-    echo $(( ${12} + ${13} ))
-}
-proc_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-now_ns() { date +%s%N; }
 
 # Column value of the last row of a SIPp -trace_stat file (';'-separated, header row first).
 stat_col() {
@@ -221,7 +183,7 @@ for rate in $RATES; do
     SIPP_PID=""
     c1=$(proc_ticks "$SERVER_PID" || echo "$c0")
     t1=$(now_ns)
-    rss_kb=$(proc_rss_kb "$SERVER_PID")
+    rss_kb=$(proc_status_kb "$SERVER_PID" VmRSS)
 
     ok=$(stat_col "$dir/stat.csv" 'SuccessfulCall(C)')
     failed=$(stat_col "$dir/stat.csv" 'FailedCall(C)')
