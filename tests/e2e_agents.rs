@@ -718,11 +718,12 @@ fn star_leaves_the_queue_for_a_callback_that_keeps_the_arrival_time() {
     );
 }
 
-/// The agent escalates with *9: the caller goes to the supervisors' queue; with no
-/// supervisor free, the call ends when that queue's wait runs out instead of waiting in
-/// silence (no dial plan node waits for a queue a transfer chose).
+/// The agent holds and resumes the caller, then escalates with *9: the caller goes to the
+/// supervisors' queue; with no supervisor free, the call ends when that queue's wait runs
+/// out instead of waiting in silence (no dial plan node waits for a queue a transfer
+/// chose).
 #[test]
-fn escalation_to_an_empty_supervisors_queue_ends_after_its_wait() {
+fn hold_then_escalation_to_an_empty_supervisors_queue_ends_after_its_wait() {
     if tool("baresip").is_none() {
         return;
     }
@@ -731,9 +732,41 @@ fn escalation_to_an_empty_supervisors_queue_ends_after_its_wait() {
     let phones = site.agents(&[("1024", "Li Lei")]);
     let agent = &phones[0];
     site.login("1024", agent);
-    let (phone, _tag, _media) = call_in(server, "escalate-1");
+    let (phone, _tag, media) = call_in(server, "escalate-1");
     site.wait_state("1024", "on_call", agent);
     std::thread::sleep(Duration::from_secs(4));
+    // The agent puts the caller on hold (re-INVITE): the caller hears music meanwhile,
+    // and the conversation resumes.
+    let kinds = || -> Vec<String> {
+        server
+            .events()
+            .into_iter()
+            .filter(|(id, _, _)| id == "escalate-1")
+            .map(|(_, kind, _)| kind)
+            .collect()
+    };
+    agent.command("hold", "");
+    assert!(
+        wait_until(Duration::from_secs(10), || kinds()
+            .contains(&"hold".to_string())),
+        "{:?}\n{}",
+        kinds(),
+        agent.log()
+    );
+    let before = media.loud.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        media.loud.load(Ordering::Relaxed) > before + 30,
+        "the caller hears hold music"
+    );
+    agent.command("resume", "");
+    assert!(
+        wait_until(Duration::from_secs(10), || kinds()
+            .contains(&"resume".to_string())),
+        "{:?}",
+        kinds()
+    );
+    std::thread::sleep(Duration::from_secs(1));
     for k in ["*", "9"] {
         agent.command("sndcode", k);
         std::thread::sleep(Duration::from_millis(400));
