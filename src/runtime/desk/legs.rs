@@ -1,0 +1,412 @@
+//! Legs to agents: answered and bridged, ended, the outcome code after the call, and
+//! transfers.
+
+use crate::acd::{self, RingFailure};
+use crate::core::media::dtmf::Digit;
+use crate::core::media::speech;
+use crate::core::sdp::Offer;
+use crate::core::sip::endpoint::{CallRef, EndCause, EndedBy, Endpoint};
+use crate::ivr::{Input as IvrInput, Plan, QueueOutcome};
+use crate::runtime::calls::{CallCtx, Calls};
+use crate::runtime::media::MediaCmd;
+use crate::store::{now_ms, AgentWrite, FollowUpKind, NewFollowUp, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::OUTCOME_TIME;
+
+impl Calls {
+    // ---- legs ----
+
+    /// A leg to an agent was answered.
+    pub(in crate::runtime) fn leg_answered(
+        &mut self,
+        now: Instant,
+        leg: CallRef,
+        answer: Option<Offer>,
+        ep: &mut Endpoint,
+    ) {
+        let Some(l) = self.desk.legs.get(&leg) else {
+            // A leg we already gave up: end it.
+            return ep.hangup(now, leg, EndCause::Cancelled);
+        };
+        let (customer, agent) = (l.customer, l.agent.clone());
+        if let Some(a) = &answer {
+            let _ = self.media.send(MediaCmd::Update {
+                call: leg,
+                remote: a.remote,
+                sending: a.dir.sends(),
+                codec: Some(a.codec),
+                telephone_event: a.telephone_event,
+            });
+        }
+        let actions = self.desk.acd.answered(customer.0, &agent, now);
+        let connected = actions
+            .iter()
+            .any(|a| matches!(a, acd::Action::Connect { .. }));
+        self.acd_actions(now, actions, ep);
+        if !connected {
+            // The ACD had moved on (the caller left, another agent answered first).
+            self.desk.ringing.remove(&(customer, agent));
+            self.end_leg(leg, "answered_elsewhere");
+            ep.hangup(now, leg, EndCause::Cancelled);
+        }
+    }
+
+    /// The ACD accepted the answer: the caller hears the agent's ID, then the agent.
+    pub(in crate::runtime) fn connect(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        agent: &str,
+        ep: &mut Endpoint,
+    ) {
+        let Some(leg) = self.desk.ringing.remove(&(call, agent.to_string())) else {
+            return;
+        };
+        let Some(l) = self.desk.legs.get_mut(&leg) else {
+            return;
+        };
+        l.answered = true;
+        self.writer.send(Write::Agent(AgentWrite::LegAnswered {
+            call: l.record_id.clone(),
+            seq: l.seq,
+            agent: agent.to_string(),
+            at_ms: now_ms(),
+        }));
+        if let Some(q) = self.desk.queued.get_mut(&call) {
+            q.bridged = Some(leg);
+        }
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.agent = Some(agent.to_string());
+        }
+        let lang = self.call_language(call);
+        let mut names = vec!["agent_number"];
+        names.extend(speech::digits(agent, lang));
+        names.push("agent_will_serve");
+        let clips = self.clip_names(call, &names);
+        let _ = self.media.send(MediaCmd::Hold { call, music: None });
+        let _ = self.media.send(MediaCmd::Play {
+            call,
+            clips,
+            barge_in: false,
+        });
+        let _ = self.media.send(MediaCmd::Bridge { a: call, b: leg });
+        self.event(call, "agent", agent.to_string());
+        self.ivr_step(
+            now,
+            call,
+            IvrInput::QueueOutcome(QueueOutcome::Answered {
+                agent: agent.to_string(),
+            }),
+            ep,
+        );
+        let _ = ep;
+    }
+
+    /// A leg ended by the endpoint (phone refused, hung up, did not answer).
+    pub(in crate::runtime) fn leg_ended(
+        &mut self,
+        now: Instant,
+        leg: CallRef,
+        by: EndedBy,
+        cause: EndCause,
+        status: Option<u16>,
+        ep: &mut Endpoint,
+    ) {
+        let Some(l) = self.desk.legs.get(&leg) else {
+            return;
+        };
+        let (customer, agent, answered, in_wrap_up) =
+            (l.customer, l.agent.clone(), l.answered, l.wrap_up.is_some());
+        if !answered {
+            self.desk.ringing.remove(&(customer, agent.clone()));
+            let why = match (cause, status) {
+                (_, Some(486 | 600)) => RingFailure::Busy,
+                (EndCause::NoAnswer, _) | (_, Some(408 | 480 | 487)) => RingFailure::NoAnswer,
+                (_, Some(404 | 410 | 500..=599)) => RingFailure::Unreachable,
+                _ => RingFailure::Rejected,
+            };
+            self.end_leg(leg, why.as_str());
+            let actions = self.desk.acd.ring_failed(customer.0, &agent, why, now);
+            return self.acd_actions(now, actions, ep);
+        }
+        let by_agent = by == EndedBy::Remote;
+        self.end_leg(leg, if by_agent { "agent_bye" } else { "hotline" });
+        if in_wrap_up {
+            return;
+        }
+        // The agent hung up on the caller: the caller goes on with the dial plan
+        // (the survey) or is hung up.
+        let _ = self.media.send(MediaCmd::Unbridge { call: customer });
+        self.desk.queued.remove(&customer);
+        let actions = self.desk.acd.call_ended(&agent, now);
+        self.acd_actions(now, actions, ep);
+        let has_plan = self.calls.get_mut(&customer).is_some_and(|c| {
+            c.agent_left = true;
+            c.ivr.is_some()
+        });
+        if has_plan {
+            self.ivr_step(now, customer, IvrInput::AgentHungUp, ep);
+        } else {
+            ep.hangup(now, customer, EndCause::AgentBye);
+        }
+    }
+
+    /// The caller's call ended: leave the queue, or keep the agent for the outcome code.
+    pub(in crate::runtime) fn customer_gone(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        ctx: &CallCtx,
+        ep: &mut Endpoint,
+    ) {
+        let Some(q) = self.desk.queued.remove(&call) else {
+            return;
+        };
+        match q.bridged {
+            None => {
+                let actions = self.desk.acd.leave(call.0, now);
+                self.acd_actions(now, actions, ep);
+            }
+            Some(leg) => {
+                let _ = self.media.send(MediaCmd::Unbridge { call: leg });
+                let Some(l) = self.desk.legs.get_mut(&leg) else {
+                    return;
+                };
+                l.wrap_up = Some(String::new());
+                let session = ctx.ivr.as_ref().map(|i| &i.session);
+                l.after = Some((
+                    session.map(|s| Arc::clone(s.plan())),
+                    ctx.caller.clone(),
+                    session.and_then(|s| s.customer().map(str::to_string)),
+                ));
+                let agent = l.agent.clone();
+                let actions = self.desk.acd.call_ended(&agent, now);
+                self.acd_actions(now, actions, ep);
+                let clips = self.leg_clips(&["agent_enter_outcome"]);
+                let _ = self.media.send(MediaCmd::Play {
+                    call: leg,
+                    clips,
+                    barge_in: true,
+                });
+                self.due_leg_timeout(leg, now + OUTCOME_TIME);
+            }
+        }
+        let _ = q.queue;
+    }
+
+    /// A key from the caller while bridged: passed on to the agent.
+    pub(in crate::runtime) fn customer_digit(&mut self, call: CallRef, digit: Digit) {
+        if let Some(leg) = self.desk.queued.get(&call).and_then(|q| q.bridged) {
+            let _ = self.media.send(MediaCmd::SendDigit { call: leg, digit });
+        }
+    }
+
+    /// A key from an agent's leg: passed on to the caller during the call (the escalation
+    /// code sends the caller to the supervisors); the outcome code during wrap-up, ended
+    /// with #.
+    pub(in crate::runtime) fn leg_digit(
+        &mut self,
+        now: Instant,
+        leg: CallRef,
+        digit: Digit,
+        ep: &mut Endpoint,
+    ) {
+        let key = digit.as_char();
+        let Some(l) = self.desk.legs.get_mut(&leg) else {
+            return;
+        };
+        if l.answered && l.wrap_up.is_none() {
+            let customer = l.customer;
+            l.keyed.push(key);
+            let escalate = &self.desk.features.escalate;
+            let over = l.keyed.len().saturating_sub(escalate.len());
+            l.keyed.drain(..over);
+            let escalated = !escalate.is_empty() && l.keyed == *escalate;
+            let _ = self.media.send(MediaCmd::SendDigit {
+                call: customer,
+                digit,
+            });
+            if escalated {
+                let target = format!("sip:{}@hotline", self.desk.features.supervisor_queue);
+                self.leg_refer(now, leg, &target, ep);
+            }
+            return;
+        }
+        let Some(code) = l.wrap_up.as_mut() else {
+            return;
+        };
+        if key != '#' {
+            if code.len() < 8 && key.is_ascii_digit() {
+                code.push(key);
+            }
+            return;
+        }
+        if code.is_empty() {
+            return;
+        }
+        let (code, call, agent) = (std::mem::take(code), l.record_id.clone(), l.agent.clone());
+        let (plan, caller, customer) = l.after.take().unwrap_or_default();
+        l.wrap_up = None;
+        tracing::info!(%agent, "outcome code keyed");
+        // Keys the plan declares stand for its outcome codes; others are kept as keyed.
+        let outcome = plan
+            .as_ref()
+            .and_then(|p| p.outcomes.iter().find(|o| o.key.as_deref() == Some(&code)));
+        let (code, follow_up) = outcome.map_or((code, false), |o| (o.code.clone(), o.follow_up));
+        if let (true, Some(plan)) = (follow_up, &plan) {
+            self.agent_followup(&call, &code, caller, customer, plan);
+        }
+        self.writer
+            .send(Write::Agent(AgentWrite::Disposition { call, code }));
+        let clips = self.leg_clips(&["agent_outcome_saved"]);
+        let _ = self.media.send(MediaCmd::Play {
+            call: leg,
+            clips,
+            barge_in: false,
+        });
+        let actions = self.desk.acd.wrap_up_done(&agent, now);
+        self.acd_actions(now, actions, ep);
+    }
+
+    /// An outcome the plan declares to need follow-up opens a callback to the caller, due
+    /// by the plan's calendar.
+    pub(in crate::runtime) fn agent_followup(
+        &mut self,
+        call: &str,
+        code: &str,
+        caller: String,
+        customer: Option<String>,
+        plan: &Plan,
+    ) {
+        let mut f = NewFollowUp::new(FollowUpKind::Callback, caller, now_ms());
+        f.category = code.to_string();
+        f.call_id = Some(call.to_string());
+        f.customer = customer;
+        self.write_followup(f, Some(plan));
+    }
+
+    /// Stores a follow-up with its due times on the plan's calendar (none without a plan).
+    pub(in crate::runtime) fn write_followup(&mut self, mut f: NewFollowUp, plan: Option<&Plan>) {
+        if let Some(plan) = plan {
+            let due = crate::followup::due_times(
+                &self.followup_rules,
+                &plan.calendar,
+                f.kind,
+                &f.category,
+                f.created_at,
+                f.promised_to,
+            );
+            f.due_forward = due.forward;
+            f.due_answer = due.answer;
+            f.due_resolve = due.resolve;
+        }
+        self.writer.send(Write::FollowUp(Box::new(f)));
+    }
+
+    /// What was playing on a leg finished: after the outcome is saved, hang up.
+    pub(in crate::runtime) fn leg_playback_done(
+        &mut self,
+        now: Instant,
+        leg: CallRef,
+        ep: &mut Endpoint,
+    ) {
+        let done = self
+            .desk
+            .legs
+            .get(&leg)
+            .is_some_and(|l| l.answered && l.wrap_up.is_none() && !self.is_bridged_leg(leg));
+        if done {
+            self.end_leg(leg, "completed");
+            ep.hangup(now, leg, EndCause::Completed);
+        }
+    }
+
+    pub(in crate::runtime) fn is_bridged_leg(&self, leg: CallRef) -> bool {
+        self.desk.queued.values().any(|q| q.bridged == Some(leg))
+    }
+
+    /// The agent took too long to key the outcome.
+    pub(in crate::runtime) fn leg_timeout(
+        &mut self,
+        now: Instant,
+        leg: CallRef,
+        ep: &mut Endpoint,
+    ) {
+        if self
+            .desk
+            .legs
+            .get(&leg)
+            .is_some_and(|l| l.wrap_up.is_some())
+        {
+            self.end_leg(leg, "no_outcome");
+            ep.hangup(now, leg, EndCause::Completed);
+        }
+    }
+
+    /// The agent's phone asked to transfer the caller (REFER): to a queue by name, or to
+    /// the supervisors.
+    pub(in crate::runtime) fn leg_refer(
+        &mut self,
+        now: Instant,
+        leg: CallRef,
+        target: &str,
+        ep: &mut Endpoint,
+    ) {
+        let Some(l) = self.desk.legs.get(&leg) else {
+            return;
+        };
+        let (customer, agent) = (l.customer, l.agent.clone());
+        let user = target
+            .split_once(':')
+            .and_then(|(_, r)| r.split('@').next())
+            .unwrap_or("")
+            .to_string();
+        let queue = if user == "supervisor" {
+            self.desk.features.supervisor_queue.clone()
+        } else {
+            user
+        };
+        if !self.desk.acd.queues().any(|q| q.name == queue) {
+            tracing::info!(%queue, "transfer to an unknown queue refused");
+            return;
+        }
+        self.event(customer, "transfer", queue.clone());
+        let _ = self.media.send(MediaCmd::Unbridge { call: customer });
+        self.desk.queued.remove(&customer);
+        self.end_leg(leg, "transferred");
+        ep.hangup(now, leg, EndCause::Transferred);
+        let actions = self.desk.acd.call_ended(&agent, now);
+        self.acd_actions(now, actions, ep);
+        let clips = self.clip_names(customer, &["transferring"]);
+        let _ = self.media.send(MediaCmd::Play {
+            call: customer,
+            clips,
+            barge_in: false,
+        });
+        let priority = 9;
+        self.enqueue(now, customer, &queue, priority, ep);
+    }
+
+    /// Closes a leg's record, frees its port and media.
+    pub(in crate::runtime) fn end_leg(&mut self, leg: CallRef, cause: &'static str) {
+        let Some(l) = self.desk.legs.remove(&leg) else {
+            return;
+        };
+        self.writer.send(Write::Agent(AgentWrite::LegEnded {
+            call: l.record_id,
+            seq: l.seq,
+            at_ms: now_ms(),
+            cause,
+            rtp: l.rtp.read(),
+        }));
+        let _ = self.media.send(MediaCmd::Stop { call: leg });
+        self.ports.release(l.port);
+    }
+
+    /// Whether `call` is a leg to an agent.
+    pub(in crate::runtime) fn is_leg(&self, call: CallRef) -> bool {
+        self.desk.legs.contains_key(&call)
+    }
+}

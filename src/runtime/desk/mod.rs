@@ -1,0 +1,382 @@
+//! The agents' desk: registrations and feature codes from agents' phones, the ACD's
+//! decisions carried out (ringing agents, announcements, overflow), the legs to agents
+//! and their bridge to the caller, and the agent's outcome code after the call.
+//!
+//! The ACD owns who is free and who waits; this module only turns SIP and media events
+//! into ACD events and ACD actions into SIP and media commands, so an agent's state can
+//! never outlive the call that caused it.
+
+use super::calls::{bind_rtp, Calls};
+use super::media::{MediaCmd, RtpCounters};
+use crate::acd::{self, Acd, RingFailure};
+use crate::core::media::speech;
+use crate::core::sdp::{Codec, LocalMedia};
+use crate::core::sip::endpoint::{
+    CallRef, ConnId, Dial, EndCause, Endpoint, Link, Peer, RequestRef,
+};
+use crate::core::sip::registrar::{Binding, Registrar, Transport};
+use crate::ivr::{Input as IvrInput, Plan, QueueOutcome, Waiting};
+use crate::store::{now_ms, AgentWrite, Write};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+mod legs;
+mod phones;
+
+/// How often registered phones are asked whether they are still there.
+const PING_EVERY: Duration = Duration::from_secs(30);
+/// How long an agent has to key the outcome code after the caller has gone.
+const OUTCOME_TIME: Duration = Duration::from_secs(60);
+
+/// A leg from hotline to an agent's phone.
+pub(super) struct Leg {
+    pub customer: CallRef,
+    pub agent: String,
+    /// Position among the customer call's legs (call_legs.seq).
+    seq: i64,
+    record_id: String,
+    port: u16,
+    answered: bool,
+    /// The caller has gone: the agent keys the outcome code (digits so far).
+    pub wrap_up: Option<String>,
+    /// What an outcome code needs once the caller's call is gone: the plan (its outcome
+    /// keys and calendar), the caller's number and verified account.
+    after: Option<(Option<Arc<Plan>>, String, Option<String>)>,
+    /// The agent's last keys during the call, to spot the escalation code.
+    keyed: String,
+    rtp: Arc<RtpCounters>,
+}
+
+/// A customer call in a queue or with an agent.
+struct Queued {
+    queue: String,
+    bridged: Option<CallRef>,
+}
+
+pub(super) struct Desk {
+    pub registrar: Registrar,
+    pub acd: Acd,
+    pub features: acd::config::Features,
+    /// Agent ID → extension, and back.
+    extension: HashMap<String, String>,
+    agent_of: HashMap<String, String>,
+    pub legs: HashMap<CallRef, Leg>,
+    /// (customer call, agent) → the leg ringing them.
+    ringing: HashMap<(CallRef, String), CallRef>,
+    queued: HashMap<CallRef, Queued>,
+    pings: HashMap<RequestRef, (String, String)>,
+    /// TCP connection each TCP-registered phone uses.
+    tcp_links: HashMap<SocketAddr, ConnId>,
+    next_ping: Instant,
+    state_seq: i64,
+}
+
+impl Desk {
+    pub(super) fn new(registrar: Registrar, acd: Acd, features: acd::config::Features) -> Self {
+        Desk {
+            registrar,
+            acd,
+            features,
+            extension: HashMap::new(),
+            agent_of: HashMap::new(),
+            legs: HashMap::new(),
+            ringing: HashMap::new(),
+            queued: HashMap::new(),
+            pings: HashMap::new(),
+            tcp_links: HashMap::new(),
+            next_ping: Instant::now() + PING_EVERY,
+            state_seq: 0,
+        }
+    }
+
+    pub(super) fn next_timeout(&self) -> Option<Instant> {
+        [
+            self.acd.next_deadline(),
+            self.registrar.next_deadline(),
+            Some(self.next_ping),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Whether `call` is waiting in a queue (keys go to the queue, not the dial plan).
+    pub(super) fn is_queued(&self, call: CallRef) -> bool {
+        self.queued.get(&call).is_some_and(|q| q.bridged.is_none())
+    }
+}
+
+fn peer_of(b: &Binding, tcp: &HashMap<SocketAddr, ConnId>) -> Option<Peer> {
+    let link = match b.transport {
+        Transport::Udp => Link::Udp,
+        Transport::Tcp => Link::Tcp(*tcp.get(&b.source)?),
+    };
+    Some(Peer {
+        link,
+        addr: b.source,
+    })
+}
+
+/// The user part of a To/From header value.
+fn header_user(value: &str) -> Option<&str> {
+    let uri = crate::core::sip::dialog::addr_uri(value);
+    let rest = uri.split_once(':')?.1;
+    let user = rest.split_once('@')?.0;
+    Some(user.split(';').next().unwrap_or(user))
+}
+
+impl Calls {
+    // ---- queueing ----
+
+    /// The dial plan queues the call.
+    pub(super) fn enqueue(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        queue: &str,
+        priority: i32,
+        ep: &mut Endpoint,
+    ) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let (arrived, id) = (c.arrived, c.id.clone());
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.was_queued = true;
+        }
+        match self.desk.acd.enqueue(call.0, queue, priority, arrived, now) {
+            Ok(actions) => {
+                self.desk.queued.insert(
+                    call,
+                    Queued {
+                        queue: queue.to_string(),
+                        bridged: None,
+                    },
+                );
+                self.writer.send(Write::Agent(AgentWrite::CallQueued {
+                    call: id,
+                    at_ms: now_ms(),
+                }));
+                let music = self.clip_names(call, &["hold_music"]).into_iter().next();
+                let _ = self.media.send(MediaCmd::Hold { call, music });
+                self.acd_actions(now, actions, ep);
+            }
+            Err(e) => {
+                tracing::warn!(%e, queue, "cannot queue the call; overflowing");
+                self.ivr_step(
+                    now,
+                    call,
+                    IvrInput::QueueOutcome(QueueOutcome::Overflow),
+                    ep,
+                );
+            }
+        }
+    }
+
+    /// A key while waiting: the leave key takes the caller to the overflow (callback).
+    pub(super) fn queue_key(&mut self, now: Instant, call: CallRef, key: char, ep: &mut Endpoint) {
+        if key != self.desk.features.leave_queue_key {
+            return;
+        }
+        self.desk.queued.remove(&call);
+        let actions = self.desk.acd.leave(call.0, now);
+        self.acd_actions(now, actions, ep);
+        self.event(call, "queue_left", String::new());
+        self.ivr_step(
+            now,
+            call,
+            IvrInput::QueueOutcome(QueueOutcome::Overflow),
+            ep,
+        );
+    }
+
+    /// Carries out what the ACD decided.
+    pub(super) fn acd_actions(
+        &mut self,
+        now: Instant,
+        actions: Vec<acd::Action>,
+        ep: &mut Endpoint,
+    ) {
+        for a in actions {
+            match a {
+                acd::Action::Ring {
+                    call, agent, queue, ..
+                } => self.ring(now, CallRef(call), &agent, &queue, ep),
+                acd::Action::CancelRing { call, agent } => {
+                    if let Some(leg) = self.desk.ringing.remove(&(CallRef(call), agent)) {
+                        self.end_leg(leg, "cancelled");
+                        ep.hangup(now, leg, EndCause::Cancelled);
+                    }
+                }
+                acd::Action::Connect { call, agent } => {
+                    self.connect(now, CallRef(call), &agent, ep)
+                }
+                acd::Action::Announce {
+                    call,
+                    position,
+                    wait,
+                } => self.announce(CallRef(call), position, wait),
+                acd::Action::Overflow { call, .. } => {
+                    let call = CallRef(call);
+                    self.desk.queued.remove(&call);
+                    let _ = self.media.send(MediaCmd::Hold { call, music: None });
+                    if self.plan_waits_for_queue(call) {
+                        let overflow = IvrInput::QueueOutcome(QueueOutcome::Overflow);
+                        self.ivr_step(now, call, overflow, ep);
+                    } else {
+                        // Queued again by a transfer: no dial plan node waits for this
+                        // queue, so the call ends here rather than wait in silence.
+                        self.event(call, "queue", "overflow after transfer".into());
+                        ep.hangup(now, call, EndCause::Completed);
+                    }
+                }
+                acd::Action::AgentState {
+                    agent,
+                    state,
+                    reason,
+                    ..
+                } => {
+                    self.desk.state_seq += 1;
+                    tracing::info!(%agent, state = state.as_str(), %reason, "agent state");
+                    self.writer.send(Write::Agent(AgentWrite::State {
+                        agent: agent.clone(),
+                        at_ms: now_ms(),
+                        seq: self.desk.state_seq,
+                        state: state.as_str(),
+                        reason,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Rings `agent` for `call`: an INVITE to their phone with the call's context.
+    fn ring(&mut self, now: Instant, call: CallRef, agent: &str, queue: &str, ep: &mut Endpoint) {
+        let contact = self
+            .desk
+            .extension
+            .get(agent)
+            .and_then(|ext| self.desk.registrar.contacts(ext).into_iter().last());
+        let target = contact.and_then(|b| Some((peer_of(&b, &self.desk.tcp_links)?, b)));
+        let (Some((peer, binding)), Some(c)) = (target, self.calls.get(&call)) else {
+            let actions = self
+                .desk
+                .acd
+                .ring_failed(call.0, agent, RingFailure::Unreachable, now);
+            return self.acd_actions(now, actions, ep);
+        };
+        let local_host = self.local_host_for(binding.source);
+        let ip = local_host.parse().unwrap_or(c.local_ip);
+        let Some((port, [socket, rtcp])) = bind_rtp(&mut self.ports, ip) else {
+            tracing::warn!("no free RTP port for an agent leg");
+            let actions = self
+                .desk
+                .acd
+                .ring_failed(call.0, agent, RingFailure::Busy, now);
+            return self.acd_actions(now, actions, ep);
+        };
+        let media = LocalMedia {
+            ip,
+            port,
+            session_id: u64::from(rand::random::<u32>()),
+            version: 1,
+        };
+        let mut headers = vec![
+            ("X-Hotline-Call".to_string(), c.id.clone()),
+            ("X-Hotline-Queue".to_string(), queue.to_string()),
+        ];
+        if let Some(customer) = c.ivr.as_ref().and_then(|i| i.session.customer()) {
+            headers.push(("X-Hotline-Customer".to_string(), customer.to_string()));
+        }
+        let leg = ep.dial(
+            now,
+            Dial {
+                peer,
+                uri: binding.uri.clone(),
+                local_host,
+                from_user: c.caller.clone(),
+                from_display: Some(format!("{queue} queue")),
+                headers,
+                media,
+            },
+        );
+        let record_id = c.id.clone();
+        // Numbered per call, across queues (a transferred call keeps counting).
+        let seq = self.calls.get_mut(&call).map_or(1, |c| {
+            c.legs += 1;
+            c.legs
+        });
+        self.writer.send(Write::Agent(AgentWrite::LegStarted {
+            call: record_id.clone(),
+            seq,
+            agent: agent.to_string(),
+            queue: Some(queue.to_string()),
+            at_ms: now_ms(),
+        }));
+        // The leg's media starts at once so its sockets exist; it sends once answered.
+        let rtp = Arc::new(RtpCounters::default());
+        let _ = self.media.send(MediaCmd::Start {
+            call: leg,
+            socket,
+            rtcp,
+            remote: None,
+            codec: Codec::Pcmu,
+            telephone_event: Some(101),
+            sending: false,
+            counters: Arc::clone(&rtp),
+        });
+        self.desk.ringing.insert((call, agent.to_string()), leg);
+        self.desk.legs.insert(
+            leg,
+            Leg {
+                customer: call,
+                agent: agent.to_string(),
+                seq,
+                record_id,
+                port,
+                answered: false,
+                wrap_up: None,
+                after: None,
+                keyed: String::new(),
+                rtp,
+            },
+        );
+    }
+
+    /// Position and estimated wait, in the caller's language.
+    fn announce(&mut self, call: CallRef, position: usize, wait: Duration) {
+        let lang = self.call_language(call);
+        let mut names: Vec<&str> = vec!["queue_you_are_number"];
+        names.extend(speech::number(position as u32, lang));
+        names.push("queue_in_queue");
+        names.push("queue_estimated_wait");
+        names.extend(speech::minutes(wait.as_secs().div_ceil(60) as u32, lang));
+        names.push("queue_press_star_callback");
+        let clips = self.clip_names(call, &names);
+        let _ = self.media.send(MediaCmd::Play {
+            call,
+            clips,
+            barge_in: true,
+        });
+        self.event(
+            call,
+            "announce",
+            format!("position {position} wait {}s", wait.as_secs()),
+        );
+    }
+
+    /// While waiting in a queue, keys go to the queue.
+    pub(super) fn waiting_in_queue(&self, call: CallRef) -> bool {
+        self.desk.is_queued(call) && self.plan_waits_for_queue(call)
+    }
+
+    /// Whether the call's dial plan session is at a queue node, waiting for its outcome.
+    fn plan_waits_for_queue(&self, call: CallRef) -> bool {
+        self.calls
+            .get(&call)
+            .and_then(|c| c.ivr.as_ref())
+            .is_some_and(|i| i.session.waiting() == Waiting::Queue)
+    }
+}
