@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{free_port, free_ports, shared, tool, Server, TempDir};
+use common::{free_port, free_ports, tool, Server, TempDir};
 use std::process::Command;
 
 /// The shipped plan, open around the clock, so the test does not depend on the hour.
@@ -28,37 +28,6 @@ fn always_open_plan() -> TempDir {
         );
     std::fs::write(dir.0.join("hotline.toml"), text).unwrap();
     dir
-}
-
-/// A SIPp caller 13800138000 that presses `keys` (one RFC 4733 capture each, groups
-/// separated by spaces) after `wait_ms`, then stays a few seconds and hangs up.
-fn key_scenario(dir: &std::path::Path, wait_ms: u32, keys: &str) -> std::path::PathBuf {
-    let template = std::fs::read_to_string(shared().join("sipp/ivr_uac.xml"))
-        .expect("ivr_uac.xml")
-        .replace("sip:sipp@", "sip:13800138000@");
-    let mut presses = format!("<pause milliseconds=\"{wait_ms}\"/>\n");
-    for group in keys.split(' ') {
-        for k in group.chars() {
-            presses.push_str(&format!(
-                "<nop><action><exec play_pcap_audio=\"/usr/share/sip-tester/dtmf_2833_{k}.pcap\"/></action></nop>\n<pause milliseconds=\"600\"/>\n"
-            ));
-        }
-        presses.push_str("<pause milliseconds=\"2500\"/>\n");
-    }
-    presses.push_str("<pause milliseconds=\"4000\"/>\n");
-    let start = template
-        .find("<pause milliseconds=\"1000\"/>")
-        .expect("the scenario's key press");
-    let end = template.find("<pause/>").expect("the scenario's hold");
-    let xml = format!(
-        "{}{}{}",
-        &template[..start],
-        presses,
-        &template[end + "<pause/>".len()..]
-    );
-    let path = dir.join("keys.xml");
-    std::fs::write(&path, xml).unwrap();
-    path
 }
 
 /// Runs `hotline followups ARGS` against the server's database and plans.
@@ -121,7 +90,7 @@ fn sipp_complaint_is_listed_goes_overdue_escalates_and_gets_a_revisit() {
     let work = TempDir::new("sipp-complaint");
     std::fs::write(work.0.join("caller-audio.ul"), vec![0xFFu8; 8000 * 40]).unwrap();
     // 1 Chinese, 3 complaint (the caller's own number is taken without asking)
-    let scenario = key_scenario(&work.0, 9000, "1 3");
+    let scenario = common::sipp_key_scenario(&work.0, "13800138000", 9000, "1 3", 4000);
     let status = Command::new(sipp)
         .current_dir(&work.0)
         .arg(server.addr())

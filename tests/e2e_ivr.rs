@@ -139,41 +139,6 @@ fn always_open_plan() -> (TempDir, String) {
     (dir, path)
 }
 
-/// A SIPp caller that presses `keys` (one RFC 4733 capture per key) after `wait_ms`.
-fn key_scenario(dir: &std::path::Path, wait_ms: u32, keys: &str) -> std::path::PathBuf {
-    let template =
-        std::fs::read_to_string(common::shared().join("sipp/ivr_uac.xml")).expect("ivr_uac.xml");
-    let mut presses = format!("<pause milliseconds=\"{wait_ms}\"/>\n");
-    for group in keys.split(' ') {
-        for k in group.chars() {
-            let name = match k {
-                '#' => "pound".to_string(),
-                '*' => "star".to_string(),
-                d => d.to_string(),
-            };
-            presses.push_str(&format!(
-                "<nop><action><exec play_pcap_audio=\"/usr/share/sip-tester/dtmf_2833_{name}.pcap\"/></action></nop>\n<pause milliseconds=\"600\"/>\n"
-            ));
-        }
-        presses.push_str("<pause milliseconds=\"2500\"/>\n");
-    }
-    // time to verify and hear the result before hanging up
-    presses.push_str("<pause milliseconds=\"6000\"/>\n");
-    let start = template
-        .find("<pause milliseconds=\"1000\"/>")
-        .expect("the scenario's key press");
-    let end = template.find("<pause/>").expect("the scenario's hold");
-    let xml = format!(
-        "{}{}{}",
-        &template[..start],
-        presses,
-        &template[end + "<pause/>".len()..]
-    );
-    let path = dir.join("keys.xml");
-    std::fs::write(&path, xml).unwrap();
-    path
-}
-
 #[test]
 fn sipp_keys_through_a_verified_billing_enquiry() {
     let Some(sipp) = common::tool("sipp") else {
@@ -213,7 +178,8 @@ fn sipp_keys_through_a_verified_billing_enquiry() {
     let audio: Vec<u8> = vec![0xFF; 8000 * 40];
     std::fs::write(work.0.join("caller-audio.ul"), audio).unwrap();
     // 2 English, 1 billing, the account, the PIN
-    let scenario = key_scenario(&work.0, 9000, "2 1 6225880012345678# 908172#");
+    let scenario =
+        common::sipp_key_scenario(&work.0, "sipp", 9000, "2 1 6225880012345678# 908172#", 6000);
     let out = std::process::Command::new(sipp)
         .current_dir(&work.0)
         .arg(server.addr())

@@ -511,3 +511,46 @@ pub fn sipp_caller_audio(dir: &Path) {
         .collect();
     std::fs::write(dir.join("caller-audio.ul"), samples).expect("writing caller audio");
 }
+
+/// A SIPp caller (`../shared/sipp/ivr_uac.xml`, From user `caller`) that presses `keys`
+/// after `wait_ms`: one RFC 4733 capture per key, groups separated by spaces with a pause
+/// between them, then `linger_ms` before it hangs up. Written to `dir/keys.xml`.
+pub fn sipp_key_scenario(
+    dir: &Path,
+    caller: &str,
+    wait_ms: u32,
+    keys: &str,
+    linger_ms: u32,
+) -> PathBuf {
+    let template = std::fs::read_to_string(shared().join("sipp/ivr_uac.xml"))
+        .expect("ivr_uac.xml")
+        .replace("sip:sipp@", &format!("sip:{caller}@"));
+    let mut presses = format!("<pause milliseconds=\"{wait_ms}\"/>\n");
+    for group in keys.split(' ') {
+        for k in group.chars() {
+            let name = match k {
+                '#' => "pound".to_string(),
+                '*' => "star".to_string(),
+                d => d.to_string(),
+            };
+            presses.push_str(&format!(
+                "<nop><action><exec play_pcap_audio=\"/usr/share/sip-tester/dtmf_2833_{name}.pcap\"/></action></nop>\n<pause milliseconds=\"600\"/>\n"
+            ));
+        }
+        presses.push_str("<pause milliseconds=\"2500\"/>\n");
+    }
+    presses.push_str(&format!("<pause milliseconds=\"{linger_ms}\"/>\n"));
+    let start = template
+        .find("<pause milliseconds=\"1000\"/>")
+        .expect("the scenario's key press");
+    let end = template.find("<pause/>").expect("the scenario's hold");
+    let xml = format!(
+        "{}{}{}",
+        &template[..start],
+        presses,
+        &template[end + "<pause/>".len()..]
+    );
+    let path = dir.join("keys.xml");
+    std::fs::write(&path, xml).unwrap();
+    path
+}
