@@ -188,12 +188,6 @@ farm_field() { awk -v kind="$1" -v k="$2" '$1 == kind { for (i = 2; i <= NF; i++
 farm_rtp() { grep '^rtp ' "$TMP/farm.log" | tail -n 1; }
 field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 available() { "$BIN" agents --database "$DB" list --json | grep -o '"state":"available"' | wc -l; }
-stat_col() {     # column of the last row of a SIPp -trace_stat file
-    awk -F';' -v col="$2" '
-        NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
-        NF > 1  { last = $0 }
-        END { if (!c || last == "") { print "?"; exit } split(last, f, ";"); print f[c] }' "$1" 2>/dev/null || echo "?"
-}
 wait_for() {     # wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds
     local limit=$1 what=$2 end=$((SECONDS + $1))
     shift 2

@@ -56,3 +56,14 @@ else:
     raise SystemExit(1)
 PY
 }
+
+# Column value of the last row of a SIPp -trace_stat file (';'-separated, header row first).
+stat_col() {
+    awk -F';' -v col="$2" '
+        NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
+        NF > 1  { last = $0 }
+        END {
+            if (!c || last == "") { print "?"; exit }
+            split(last, f, ";"); print f[c]
+        }' "$1" 2>/dev/null || echo "?"
+}

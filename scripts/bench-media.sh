@@ -211,16 +211,6 @@ sleep_until_ms() { local d=$(( $1 - $(now_ms) )); ((d <= 0)) || sleep "$(awk -v 
 server_alive() { [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; }
 mib() { awk -v k="${1:-0}" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-# Column value of the last row of a SIPp -trace_stat file (';'-separated, header row first).
-stat_col() {
-    awk -F';' -v col="$2" '
-        NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
-        NF > 1  { last = $0 }
-        END {
-            if (!c || last == "") { print "?"; exit }
-            split(last, f, ";"); print f[c]
-        }' "$1" 2>/dev/null || echo "?"
-}
 
 # hotline's UDP sockets, one line each: "local_port inode drops". /proc/PID/net/udp lists
 # every IPv4 UDP socket of the network namespace (SIPp's too), so keep only the inodes

@@ -95,16 +95,6 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 
-# Column value of the last row of a SIPp -trace_stat file (';'-separated, header row first).
-stat_col() {
-    awk -F';' -v col="$2" '
-        NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
-        NF > 1  { last = $0 }
-        END {
-            if (!c || last == "") { print "?"; exit }
-            split(last, f, ";"); print f[c]
-        }' "$1" 2>/dev/null || echo "?"
-}
 
 # Percentile P (0-100) of the response_time_ms column of SIPp -trace_rtt files
 # (header "Date_ms;response_time_ms;rtd_no"); nearest-rank method. Prints "-" if empty.
