@@ -8,28 +8,6 @@ mod common;
 use common::{free_port, free_ports, tool, Server, TempDir};
 use std::process::Command;
 
-/// The shipped plan, open around the clock, so the test does not depend on the hour.
-fn always_open_plan() -> TempDir {
-    let dir = TempDir::new("plans");
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/dialplans/hotline.toml"
-    ))
-    .unwrap();
-    let text = text
-        .replace(
-            "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]",
-            "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]",
-        )
-        .replace("09:00-18:00", "00:00-23:59")
-        .replace(
-            "fri = \"00:00-23:59\"",
-            "fri = \"00:00-23:59\"\nsat = \"00:00-23:59\"\nsun = \"00:00-23:59\"",
-        );
-    std::fs::write(dir.0.join("hotline.toml"), text).unwrap();
-    dir
-}
-
 /// Runs `hotline followups ARGS` against the server's database and plans.
 fn followups(server: &Server, plans: &str, now: Option<&str>, args: &[&str]) -> String {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline"));
@@ -73,7 +51,7 @@ fn sipp_complaint_is_listed_goes_overdue_escalates_and_gets_a_revisit() {
     let Some(sipp) = tool("sipp") else {
         return;
     };
-    let plans_dir = always_open_plan();
+    let plans_dir = common::always_open_plan();
     let plans = plans_dir.0.display().to_string();
     let prompts = concat!(env!("CARGO_MANIFEST_DIR"), "/prompts");
     let mut server = Server::start_logging(

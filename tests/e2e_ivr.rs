@@ -116,35 +116,13 @@ fn plan_changes_apply_to_new_calls_and_broken_ones_are_refused() {
     );
 }
 
-/// The shipped plan, open around the clock, so the test does not depend on the hour.
-fn always_open_plan() -> (TempDir, String) {
-    let dir = TempDir::new("plans");
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/dialplans/hotline.toml"
-    ))
-    .unwrap();
-    let text = text
-        .replace(
-            "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]",
-            "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]",
-        )
-        .replace("09:00-18:00", "00:00-23:59")
-        .replace(
-            "fri = \"00:00-23:59\"",
-            "fri = \"00:00-23:59\"\nsat = \"00:00-23:59\"\nsun = \"00:00-23:59\"",
-        );
-    std::fs::write(dir.0.join("hotline.toml"), text).unwrap();
-    let path = dir.0.display().to_string();
-    (dir, path)
-}
-
 #[test]
 fn sipp_keys_through_a_verified_billing_enquiry() {
     let Some(sipp) = common::tool("sipp") else {
         return;
     };
-    let (_plans, plans) = always_open_plan();
+    let plans_dir = common::always_open_plan();
+    let plans = plans_dir.0.display().to_string();
     let prompts = concat!(env!("CARGO_MANIFEST_DIR"), "/prompts");
     let mut server = Server::start_logging(
         &[

@@ -554,3 +554,26 @@ pub fn sipp_key_scenario(
     std::fs::write(&path, xml).unwrap();
     path
 }
+
+/// The shipped dial plan in a folder of its own, open around the clock, so an end-to-end
+/// test does not depend on the hour it runs at.
+pub fn always_open_plan() -> TempDir {
+    let dir = TempDir::new("plans");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/dialplans/hotline.toml"
+    ))
+    .unwrap();
+    let text = text
+        .replace(
+            "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]",
+            "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]",
+        )
+        .replace("09:00-18:00", "00:00-23:59")
+        .replace(
+            "fri = \"00:00-23:59\"",
+            "fri = \"00:00-23:59\"\nsat = \"00:00-23:59\"\nsun = \"00:00-23:59\"",
+        );
+    std::fs::write(dir.0.join("hotline.toml"), text).unwrap();
+    dir
+}
