@@ -24,3 +24,4 @@ pub mod ivr;
 pub mod report;
 pub mod runtime;
 pub mod store;
+pub mod switchboard;

@@ -154,8 +154,12 @@ pub enum Action {
         priority: u8,
         max_wait: Duration,
     },
-    /// Record the caller for at most `max`; answer with `Input::RecordingDone`.
+    /// Record the caller for at most `max`. The session ends it itself (on # or at
+    /// `max`) with `StopRecording`; `Input::RecordingDone` tells it the recording ended
+    /// some other way.
     RecordVoicemail { max: Duration },
+    /// Stop the voicemail recording.
+    StopRecording,
     /// Write a follow-up record: call `number` back within `window` (local times).
     FollowUp {
         kind: FollowUpKind,
@@ -205,6 +209,7 @@ impl fmt::Debug for Action {
             Action::RecordVoicemail { max } => {
                 f.debug_struct("RecordVoicemail").field("max", max).finish()
             }
+            Action::StopRecording => f.write_str("StopRecording"),
             Action::FollowUp {
                 kind,
                 number,

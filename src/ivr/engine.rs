@@ -330,6 +330,12 @@ impl Session {
                 out.push(event("hangup", "caller hung up"));
                 self.state = State::Ended;
             }
+            Input::Digit(c) if matches!(self.state, State::Recording { .. }) => {
+                // # ends a voicemail early; other keys are part of the message.
+                if c == '#' {
+                    self.recording_done(now, &mut out);
+                }
+            }
             Input::Digit(c) => {
                 let c = c.to_ascii_uppercase();
                 if super::pattern::is_key(c) && self.swallow.take() != Some(c) {
@@ -715,6 +721,7 @@ impl Session {
             Some(NodeKind::Voicemail(v)) => v.next.clone(),
             _ => None,
         };
+        out.push(Action::StopRecording);
         out.push(event("voicemail", "recorded"));
         match next {
             Some(next) => self.goto(next, now, out),

@@ -226,6 +226,7 @@ impl Sim<'_> {
                 Action::RecordVoicemail { max } => {
                     format!("record voicemail (up to {} s)", max.as_secs())
                 }
+                Action::StopRecording => "stop recording".to_string(),
                 Action::FollowUp {
                     kind,
                     number,

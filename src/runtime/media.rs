@@ -7,19 +7,20 @@
 //! keep their 20 ms spacing whatever the async side is doing.
 
 use super::recorder::{self, RecCmd};
-use super::Input;
-use crate::core::media::dtmf::{Digit, EventSender, Rfc4733Receiver};
+use super::Event;
+use crate::switchboard::{MediaCmd, MediaEvent, RtpCounters};
+use crate::core::media::dtmf::{EventSender, Rfc4733Receiver};
 use crate::core::media::g711::{
     alaw_to_linear, linear_to_alaw, linear_to_ulaw, ulaw_to_linear, ALAW_SILENCE, ULAW_SILENCE,
 };
 use crate::core::media::goertzel::InbandDetector;
-use crate::core::media::player::{Clip, Frame, Player};
+use crate::core::media::player::{Frame, Player};
 use crate::core::media::rtp::{RtpSender, FRAME_SAMPLES};
 use crate::core::sdp::Codec;
 use crate::core::sip::endpoint::CallRef;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,108 +28,11 @@ use tokio::sync::mpsc;
 
 const TICK: Duration = Duration::from_millis(20);
 
-/// RTP packets a stream received and sent, read by the core task when the call ends
-/// (stored on the call, so one-way audio shows in the records).
-#[derive(Debug, Default)]
-pub(super) struct RtpCounters {
-    pub received: AtomicU64,
-    pub sent: AtomicU64,
-}
-
-impl RtpCounters {
-    pub(super) fn read(&self) -> (i64, i64) {
-        let get = |a: &AtomicU64| i64::try_from(a.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
-        (get(&self.received), get(&self.sent))
-    }
-}
 /// Ticks between reads of the RTCP sockets (one second).
 const RTCP_EVERY: u64 = 50;
 /// Frames of a bridged peer's audio held for sending: enough to ride out jitter, few
 /// enough that a burst does not turn into lasting delay (oldest are dropped).
 const RELAY_DEPTH: usize = 5;
-
-#[derive(Debug)]
-pub(super) enum MediaCmd {
-    Start {
-        call: CallRef,
-        socket: UdpSocket,
-        rtcp: UdpSocket,
-        remote: Option<SocketAddr>,
-        codec: Codec,
-        /// The caller's telephone-event payload type; without one, digits are listened
-        /// for in the audio.
-        telephone_event: Option<u8>,
-        sending: bool,
-        counters: Arc<RtpCounters>,
-    },
-    /// Plays clips now, replacing what was playing; `barge_in`: a key press stops them.
-    Play {
-        call: CallRef,
-        clips: Vec<Clip>,
-        barge_in: bool,
-    },
-    /// A key came by SIP INFO: barge-in as for one heard in the media.
-    KeyPressed {
-        call: CallRef,
-    },
-    /// Music to loop when nothing else plays.
-    Hold {
-        call: CallRef,
-        music: Option<Clip>,
-    },
-    /// A re-INVITE moved or held the stream.
-    Update {
-        call: CallRef,
-        remote: Option<SocketAddr>,
-        sending: bool,
-        /// A new codec (the answer in an ACK may pick PCMA).
-        codec: Option<Codec>,
-        /// The telephone-event payload type the peer's SDP names, if any.
-        telephone_event: Option<u8>,
-    },
-    /// Records the call into this WAV file.
-    Record {
-        call: CallRef,
-        path: std::path::PathBuf,
-    },
-    /// Ends the call's recording (a voicemail is over).
-    StopRecording {
-        call: CallRef,
-    },
-    /// Connects two calls: what each sends is played to the other (converted between
-    /// PCMU and PCMA when their codecs differ). Prompts queued on a call still play first.
-    Bridge {
-        a: CallRef,
-        b: CallRef,
-    },
-    /// Disconnects a call from its bridge (both sides).
-    Unbridge {
-        call: CallRef,
-    },
-    /// Sends a key to the call as RFC 4733 events (a key passed on across a bridge);
-    /// dropped when the call has no telephone-event payload type.
-    SendDigit {
-        call: CallRef,
-        digit: Digit,
-    },
-    Stop {
-        call: CallRef,
-    },
-}
-
-/// What the media engine tells the core task.
-#[derive(Debug)]
-pub(super) enum MediaEvent {
-    Digit {
-        call: CallRef,
-        digit: Digit,
-        via: &'static str,
-    },
-    /// No RTP from the caller for the configured time.
-    NoMedia { call: CallRef },
-    /// What was queued to play has been played (hold music aside).
-    PlaybackDone { call: CallRef },
-}
 
 struct Stream {
     socket: UdpSocket,
@@ -145,6 +49,8 @@ struct Stream {
     rfc4733: Rfc4733Receiver,
     inband: Option<InbandDetector>,
     last_rx: Instant,
+    /// Silence counts only once the call is confirmed ([`MediaCmd::WatchRtp`]).
+    watched: bool,
     timed_out: bool,
     /// While recording: this tick's audio from the caller and to the caller.
     rec: Option<(Vec<i16>, Vec<i16>)>,
@@ -163,14 +69,15 @@ struct Forward {
     frame: [u8; FRAME_SAMPLES],
 }
 
-pub(super) type MediaHandle = std_mpsc::Sender<MediaCmd>;
+/// A command, with the RTP and RTCP sockets when it starts a stream.
+pub(super) type MediaHandle = std_mpsc::Sender<(MediaCmd, Option<[UdpSocket; 2]>)>;
 
 /// The media thread; joining it waits until recordings are finished too.
 pub(super) type MediaThread = std::thread::JoinHandle<()>;
 
 /// Starts the media thread; it ends when every handle is dropped.
 pub(super) fn spawn(
-    events: mpsc::UnboundedSender<Input>,
+    events: mpsc::UnboundedSender<Event>,
     rtp_timeout: Option<Duration>,
 ) -> (MediaHandle, MediaThread) {
     let (tx, rx) = std_mpsc::channel();
@@ -203,8 +110,8 @@ fn raise_priority() {
 }
 
 fn run(
-    cmds: std_mpsc::Receiver<MediaCmd>,
-    events: mpsc::UnboundedSender<Input>,
+    cmds: std_mpsc::Receiver<(MediaCmd, Option<[UdpSocket; 2]>)>,
+    events: mpsc::UnboundedSender<Event>,
     rtp_timeout: Option<Duration>,
     recorder: std_mpsc::Sender<RecCmd>,
 ) {
@@ -223,7 +130,7 @@ fn run(
             let was_playing = s.player.is_playing();
             transmit(s, &mut packet);
             if was_playing && !s.player.is_playing() {
-                let _ = events.send(Input::Media(MediaEvent::PlaybackDone { call }));
+                let _ = events.send(Event::Media(MediaEvent::PlaybackDone { call }));
             }
         }
         let now = Instant::now();
@@ -235,9 +142,9 @@ fn run(
                 while s.rtcp.recv_from(&mut inbound).is_ok() {}
             }
             if let Some(limit) = rtp_timeout {
-                if !s.timed_out && now.duration_since(s.last_rx) >= limit {
+                if s.watched && !s.timed_out && now.duration_since(s.last_rx) >= limit {
                     s.timed_out = true;
-                    let _ = events.send(Input::Media(MediaEvent::NoMedia { call }));
+                    let _ = events.send(Event::Media(MediaEvent::NoMedia { call }));
                 }
             }
             if let Some((caller, heard)) = s.rec.as_mut() {
@@ -258,7 +165,7 @@ fn run(
         }
         loop {
             match cmds.try_recv() {
-                Ok(cmd) => apply(&mut streams, cmd, &recorder),
+                Ok((cmd, sockets)) => apply(&mut streams, cmd, sockets, &recorder),
                 Err(std_mpsc::TryRecvError::Empty) => break,
                 Err(std_mpsc::TryRecvError::Disconnected) => return,
             }
@@ -276,19 +183,22 @@ fn run(
 fn apply(
     streams: &mut BTreeMap<CallRef, Stream>,
     cmd: MediaCmd,
+    sockets: Option<[UdpSocket; 2]>,
     recorder: &std_mpsc::Sender<RecCmd>,
 ) {
     match cmd {
         MediaCmd::Start {
             call,
-            socket,
-            rtcp,
+            port: _,
             remote,
             codec,
             telephone_event,
             sending,
             counters,
         } => {
+            let Some([socket, rtcp]) = sockets else {
+                return;
+            };
             let silence = silence_of(codec);
             let sender = RtpSender::new(
                 rand::random(),
@@ -312,6 +222,7 @@ fn apply(
                     rfc4733: Rfc4733Receiver::new(),
                     inband: telephone_event.is_none().then(InbandDetector::new),
                     last_rx: Instant::now(),
+                    watched: false,
                     timed_out: false,
                     rec: None,
                     bridge: None,
@@ -320,6 +231,12 @@ fn apply(
                     counters,
                 },
             );
+        }
+        MediaCmd::WatchRtp { call } => {
+            if let Some(s) = streams.get_mut(&call) {
+                s.watched = true;
+                s.last_rx = Instant::now();
+            }
         }
         MediaCmd::Play {
             call,
@@ -463,7 +380,7 @@ fn receive(
     now: Instant,
     buf: &mut [u8],
     pcm: &mut [i16],
-    events: &mpsc::UnboundedSender<Input>,
+    events: &mpsc::UnboundedSender<Event>,
     forwards: &mut Vec<Forward>,
 ) {
     while let Ok((n, from)) = s.socket.recv_from(buf) {
@@ -514,7 +431,7 @@ fn receive(
             if s.barge_in {
                 s.player.stop();
             }
-            let _ = events.send(Input::Media(MediaEvent::Digit { call, digit, via }));
+            let _ = events.send(Event::Media(MediaEvent::Digit { call, digit, via }));
         }
     }
 }

@@ -1,24 +1,23 @@
-//! The tokio shell. One task owns the SIP endpoint and the call orchestrator and
-//! `select!`s on the UDP socket, TCP connections, the next timer and shutdown; it only
-//! forwards bytes and time to the core and carries out what comes back.
+//! The tokio shell around the [`Switchboard`]: it owns the sockets, the media thread,
+//! the store writer and the clock, feeds the switchboard what happens, and carries out
+//! what it asks. It decides nothing about calls.
 
-mod calls;
-mod desk;
-mod ivr;
 mod media;
 mod recorder;
 mod tcp;
 
 use crate::config::Config;
 use crate::core::media::prompt::PromptSet;
-use crate::core::sip::endpoint::{ConnId, Endpoint, EndpointConfig, Link, Peer, Transmit};
+use crate::core::sip::endpoint::{CallRef, ConnId, Link, Transmit};
 use crate::core::sip::message::MessageError;
-use crate::core::sip::transaction::Timers;
-use crate::store::{Store, StoreError, Writer};
-use calls::Calls;
+use crate::ivr::{Plan, VerifyOutcome};
+use crate::store::{AgentRequest, AgentRow, LockPolicy, Store, StoreError, Verification, Writer};
+use crate::switchboard::{Host, Input, Loaded, MediaCmd, MediaEvent, Now, Output, Settings};
+use crate::switchboard::Switchboard;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
@@ -46,30 +45,56 @@ pub enum RuntimeError {
     },
 }
 
-/// What the socket tasks and helpers tell the core task.
+/// What the socket tasks, the media thread and the helpers tell the core task.
 #[derive(Debug)]
-enum Input {
+enum Event {
     Connected(ConnId, mpsc::UnboundedSender<Vec<u8>>),
     Closed(ConnId),
     Stream(ConnId, SocketAddr, Vec<u8>),
     BadFrame(ConnId, SocketAddr, Vec<u8>, MessageError),
-    /// A call's arrival record is committed: it may now be answered.
-    Committed(crate::core::sip::endpoint::CallRef),
-    /// Something the media engine noticed.
-    Media(media::MediaEvent),
+    Committed(CallRef),
+    Media(MediaEvent),
     /// Dial plans changed on disk, or SIGHUP: load them again.
     Reload,
     /// Agents changed in the database (`None`: unchanged), and state changes asked for
     /// from the command line.
-    Agents(
-        Option<Vec<crate::store::AgentRow>>,
-        Vec<crate::store::AgentRequest>,
-    ),
-    /// The answer to a dial plan's identity check.
-    Verified(
-        crate::core::sip::endpoint::CallRef,
-        crate::ivr::VerifyOutcome,
-    ),
+    Agents(Option<Vec<AgentRow>>, Vec<AgentRequest>),
+    Verified(CallRef, VerifyOutcome),
+}
+
+/// The switchboard's host: binds RTP ports when asked and keeps the sockets until the
+/// media engine is told to start on them.
+#[derive(Default)]
+struct Sockets {
+    bound: HashMap<u16, [StdUdpSocket; 2]>,
+}
+
+impl Host for Sockets {
+    fn bind_rtp(&mut self, ip: IpAddr, port: u16) -> bool {
+        let bind = |port: u16| {
+            StdUdpSocket::bind(SocketAddr::new(ip, port)).and_then(|s| {
+                s.set_nonblocking(true)?;
+                Ok(s)
+            })
+        };
+        match bind(port).and_then(|rtp| Ok([rtp, bind(port + 1)?])) {
+            Ok(pair) => {
+                self.bound.insert(port, pair);
+                true
+            }
+            Err(e) => {
+                tracing::debug!(port, %e, "cannot bind RTP port");
+                false
+            }
+        }
+    }
+
+    fn local_ip_towards(&mut self, to: SocketAddr) -> Option<IpAddr> {
+        let any = if to.ip().is_ipv6() { "::" } else { "0.0.0.0" };
+        let probe = StdUdpSocket::bind((any, 0)).ok()?;
+        probe.connect(to).ok()?;
+        probe.local_addr().ok().map(|a| a.ip())
+    }
 }
 
 /// Runs the hotline until `shutdown` resolves, then drains calls and flushes records.
@@ -104,41 +129,29 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     let (writer, writer_task) = Writer::spawn(store.clone());
     let (in_tx, in_rx) = mpsc::unbounded_channel();
     tokio::spawn(tcp::accept(tcp, in_tx.clone(), cfg.max_message_bytes));
-    let media_ip = advertise_ip(&cfg);
-    let prompts = load_prompts(&cfg)?;
+    let prompts = load_prompts(&cfg)?.map(Arc::new);
+    let plans = load_plans(&cfg, prompts.as_deref())?;
+    let (queues, features) = load_queues(&cfg)?;
     let (media, media_thread) = media::spawn(in_tx.clone(), cfg.rtp_timeout);
-    let mut endpoint = Endpoint::new(EndpointConfig {
-        timers: Timers {
-            t1: cfg.t1,
-            t2: cfg.t2,
-            t4: cfg.t4,
-        },
-        max_message: cfg.max_message_bytes,
-        port: udp_addr.port(),
-        retry_after: cfg.drain.max(Duration::from_secs(5)),
-        seed: rand::random(),
-    });
-    let plans = load_plans(&cfg, prompts.as_ref())?;
     tokio::spawn(watch_plans(cfg.dialplans.clone(), in_tx.clone()));
-    let desk = make_desk(&cfg, &plans)?;
     let agents = store.agents().await?;
     let registrations = store.registrations(crate::store::now_ms()).await?;
     tokio::spawn(watch_agents(store.clone(), in_tx.clone()));
-    let wiring = calls::Wiring {
-        writer: writer.clone(),
-        store: store.clone(),
-        media,
-        inputs: in_tx,
-        prompts,
+    let settings = Settings::from_config(&cfg, udp_addr.port(), rand::random());
+    let loaded = Loaded {
         plans,
-        desk,
+        prompts: prompts.clone(),
+        queues,
+        features,
     };
-    let mut calls = Calls::new(&cfg, media_ip, wiring);
-    calls.sync_agents(
-        std::time::Instant::now(),
-        agents,
-        Some(registrations),
-        &mut endpoint,
+    let mut sb = Switchboard::new(Now::real(), settings, Sockets::default(), loaded);
+    sb.handle_input(
+        Now::real(),
+        Input::Agents {
+            agents: Some(agents),
+            registrations: Some(registrations),
+            requests: vec![],
+        },
     );
     // Said once everything is loaded, so a bad dial plan or queues file never looks
     // like a started server.
@@ -149,8 +162,18 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
         cfg.rtp_ports.1,
         redact_url(&cfg.database)
     );
-    drive(&udp, &mut endpoint, &mut calls, in_rx, cfg.drain, shutdown).await;
-    drop(calls);
+    let mut shell = Shell {
+        udp,
+        conns: HashMap::new(),
+        media,
+        writer: writer.clone(),
+        store: store.clone(),
+        inputs: in_tx,
+        cfg: &cfg,
+        prompts,
+    };
+    shell.drive(&mut sb, in_rx, shutdown).await;
+    drop(shell);
     // The media thread ends once its handle is gone, after finishing recordings.
     let _ = tokio::task::spawn_blocking(move || media_thread.join()).await;
     drop(writer);
@@ -163,179 +186,228 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     Ok(())
 }
 
-/// The core task's loop: mutate, drain outputs, wait for the next input or timer.
-async fn drive(
-    udp: &UdpSocket,
-    endpoint: &mut Endpoint,
-    calls: &mut Calls,
-    mut inputs: mpsc::UnboundedReceiver<Input>,
-    drain: Duration,
-    shutdown: impl Future<Output = ()>,
-) {
-    let mut conns: HashMap<ConnId, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
-    let mut buf = vec![0u8; 65_536];
-    let mut shutdown = std::pin::pin!(shutdown);
-    // Set at shutdown: until `drain_until` calls may go on; by `give_up` we stop waiting for BYEs.
-    let mut stopping: Option<(Instant, Instant)> = None;
-    loop {
-        let wake = [
-            endpoint.poll_timeout(),
-            calls.next_timeout(),
-            stopping.map(|(d, _)| d.into_std()),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        tokio::select! {
-            r = udp.recv_from(&mut buf) => {
-                let now = std::time::Instant::now();
-                if let Ok((n, addr)) = r {
-                    endpoint.handle_datagram(now, addr, &buf[..n]);
-                }
-                // Take whatever else is queued before waking the timers again.
-                for _ in 0..64 {
-                    match udp.try_recv_from(&mut buf) {
-                        Ok((n, addr)) => endpoint.handle_datagram(now, addr, &buf[..n]),
-                        Err(_) => break,
+/// What the core task carries out the switchboard's outputs with.
+struct Shell<'a> {
+    udp: UdpSocket,
+    conns: HashMap<ConnId, mpsc::UnboundedSender<Vec<u8>>>,
+    media: media::MediaHandle,
+    writer: Writer,
+    store: Store,
+    inputs: mpsc::UnboundedSender<Event>,
+    cfg: &'a Config,
+    prompts: Option<Arc<PromptSet>>,
+}
+
+type Board = Switchboard<Sockets>;
+
+impl Shell<'_> {
+    /// The core task's loop: feed an input, carry out the outputs, wait for the next
+    /// input or the switchboard's deadline; until the switchboard says it is finished.
+    async fn drive(
+        &mut self,
+        sb: &mut Board,
+        mut events: mpsc::UnboundedReceiver<Event>,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        let mut buf = vec![0u8; 65_536];
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut stopping = false;
+        while let Some(wake) = self.carry_out(sb).await {
+            tokio::select! {
+                r = self.udp.recv_from(&mut buf) => {
+                    let now = Now::real();
+                    if let Ok((n, from)) = r {
+                        sb.handle_input(now, Input::Datagram { from, bytes: &buf[..n] });
                     }
-                }
-            }
-            Some(input) = inputs.recv() => {
-                let now = std::time::Instant::now();
-                match input {
-                    Input::Connected(id, tx) => { conns.insert(id, tx); }
-                    Input::Closed(id) => { conns.remove(&id); }
-                    Input::Stream(id, addr, bytes) => {
-                        endpoint.handle_message(now, Peer { link: Link::Tcp(id), addr }, &bytes)
-                    }
-                    Input::BadFrame(id, addr, bytes, err) => {
-                        endpoint.reject_malformed(Peer { link: Link::Tcp(id), addr }, &bytes, &err)
-                    }
-                    Input::Committed(call) => calls.on_committed(now, call, endpoint),
-                    Input::Media(ev) => calls.on_media(now, ev, endpoint),
-                    Input::Verified(call, outcome) => calls.on_verified(now, call, outcome, endpoint),
-                    Input::Reload => calls.reload_plans(),
-                    Input::Agents(agents, requests) => {
-                        if let Some(agents) = agents {
-                            calls.sync_agents(now, agents, None, endpoint);
+                    // Take whatever else is queued before carrying out the outputs.
+                    for _ in 0..64 {
+                        match self.udp.try_recv_from(&mut buf) {
+                            Ok((n, from)) => sb.handle_input(now, Input::Datagram { from, bytes: &buf[..n] }),
+                            Err(_) => break,
                         }
-                        calls.agent_requests(now, requests, endpoint);
+                    }
+                }
+                Some(ev) = events.recv() => self.on_event(sb, ev),
+                _ = sleep_until(Instant::from_std(wake)) => sb.handle_input(Now::real(), Input::Timeout),
+                _ = &mut shutdown, if !stopping => {
+                    stopping = true;
+                    sb.handle_input(Now::real(), Input::Shutdown);
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, sb: &mut Board, ev: Event) {
+        let now = Now::real();
+        match ev {
+            Event::Connected(id, tx) => {
+                self.conns.insert(id, tx);
+            }
+            Event::Closed(id) => {
+                self.conns.remove(&id);
+            }
+            Event::Stream(conn, from, bytes) => sb.handle_input(
+                now,
+                Input::Stream {
+                    conn,
+                    from,
+                    bytes: &bytes,
+                },
+            ),
+            Event::BadFrame(conn, from, bytes, error) => sb.handle_input(
+                now,
+                Input::BadFrame {
+                    conn,
+                    from,
+                    bytes: &bytes,
+                    error: &error,
+                },
+            ),
+            Event::Committed(call) => sb.handle_input(now, Input::Committed(call)),
+            Event::Media(ev) => sb.handle_input(now, Input::Media(ev)),
+            Event::Verified(call, outcome) => sb.handle_input(now, Input::Verified(call, outcome)),
+            Event::Agents(agents, requests) => sb.handle_input(
+                now,
+                Input::Agents {
+                    agents,
+                    registrations: None,
+                    requests,
+                },
+            ),
+            Event::Reload => {
+                let (plans, errors) =
+                    crate::ivr::load_dir(&self.cfg.dialplans, self.prompts.as_deref());
+                if errors.is_empty() {
+                    let plans = plans.into_iter().map(Arc::new).collect();
+                    sb.handle_input(now, Input::Reload(plans));
+                } else {
+                    for e in &errors {
+                        tracing::error!(error = %e, "dial plan rejected; the running plans stay in force");
                     }
                 }
             }
-            _ = sleep_until(wake.map(Instant::from_std).unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {}
-            _ = &mut shutdown, if stopping.is_none() => {
-                let now = Instant::now();
-                tracing::info!(live = endpoint.live_calls().len(), ?drain, "shutting down: refusing new calls, draining live ones");
-                endpoint.set_draining(true);
-                stopping = Some((now + drain, now + drain + Duration::from_secs(5)));
-            }
         }
-        let now = std::time::Instant::now();
-        endpoint.handle_timeout(now);
-        calls.on_timeout(now, endpoint);
-        if let Some((drain_until, _)) = stopping {
-            if now >= drain_until.into_std() {
-                calls.hangup_all(now, endpoint);
-            }
-        }
+    }
+
+    /// Carries out the switchboard's outputs; returns when to wake it, or `None` once
+    /// it has finished.
+    async fn carry_out(&mut self, sb: &mut Board) -> Option<std::time::Instant> {
         loop {
-            let mut busy = false;
-            while let Some(ev) = endpoint.poll_event() {
-                busy = true;
-                calls.on_event(now, ev, endpoint);
-            }
-            while let Some(t) = endpoint.poll_transmit() {
-                busy = true;
-                send(udp, &conns, t).await;
-            }
-            if !busy {
-                break;
-            }
-        }
-        if let Some((_, give_up)) = stopping {
-            let idle = endpoint.live_calls().is_empty() && endpoint.pending_transactions() == 0;
-            if idle || now >= give_up.into_std() {
-                return;
+            match sb.poll_output() {
+                Output::Transmit(t) => self.send(t).await,
+                Output::Media(cmd) => self.media_cmd(sb, cmd),
+                Output::Store { write, ack: None } => self.writer.send(write),
+                Output::Store {
+                    write,
+                    ack: Some(call),
+                } => {
+                    let done = self.writer.submit(write);
+                    let inputs = self.inputs.clone();
+                    tokio::spawn(async move {
+                        if done.await.is_ok() {
+                            let _ = inputs.send(Event::Committed(call));
+                        }
+                    });
+                }
+                Output::Verify {
+                    call,
+                    account,
+                    secret,
+                } => {
+                    let (store, inputs) = (self.store.clone(), self.inputs.clone());
+                    tokio::spawn(async move {
+                        let outcome = verify(&store, &account, secret).await;
+                        let _ = inputs.send(Event::Verified(call, outcome));
+                    });
+                }
+                Output::Timeout(at) => return Some(at),
+                Output::Finished => return None,
             }
         }
     }
-}
 
-async fn send(
-    udp: &UdpSocket,
-    conns: &HashMap<ConnId, mpsc::UnboundedSender<Vec<u8>>>,
-    t: Transmit,
-) {
-    match t.peer.link {
-        Link::Udp => {
-            if let Err(e) = udp.try_send_to(&t.bytes, t.peer.addr) {
-                if e.kind() == std::io::ErrorKind::WouldBlock {
-                    let _ = udp.send_to(&t.bytes, t.peer.addr).await;
-                } else {
-                    tracing::debug!(%e, to = %t.peer.addr, "udp send failed");
+    /// Hands a command to the media thread, with the sockets a new stream runs on.
+    fn media_cmd(&mut self, sb: &mut Board, cmd: MediaCmd) {
+        let sockets = match &cmd {
+            MediaCmd::Start { port, .. } => {
+                let Some(pair) = sb.host_mut().bound.remove(port) else {
+                    tracing::error!(port, "media start for a port that was not bound");
+                    return;
+                };
+                Some(pair)
+            }
+            MediaCmd::Record { path, .. } => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    if let Err(e) = std::fs::create_dir_all(dir) {
+                        tracing::error!(%e, dir = %dir.display(), "cannot create the recordings folder");
+                    }
+                }
+                None
+            }
+            _ => None,
+        };
+        let _ = self.media.send((cmd, sockets));
+    }
+
+    async fn send(&self, t: Transmit) {
+        match t.peer.link {
+            Link::Udp => {
+                if let Err(e) = self.udp.try_send_to(&t.bytes, t.peer.addr) {
+                    if e.kind() == std::io::ErrorKind::WouldBlock {
+                        let _ = self.udp.send_to(&t.bytes, t.peer.addr).await;
+                    } else {
+                        tracing::debug!(%e, to = %t.peer.addr, "udp send failed");
+                    }
+                }
+            }
+            Link::Tcp(id) => {
+                if let Some(tx) = self.conns.get(&id) {
+                    let _ = tx.send(t.bytes);
                 }
             }
         }
-        Link::Tcp(id) => {
-            if let Some(tx) = conns.get(&id) {
-                let _ = tx.send(t.bytes);
-            }
+    }
+}
+
+/// Checks a caller's identity; a database error counts as a failed attempt (logged).
+async fn verify(store: &Store, account: &str, secret: crate::store::Secret) -> VerifyOutcome {
+    let now = crate::store::now_ms();
+    match store
+        .verify(account, secret, now, &LockPolicy::default())
+        .await
+    {
+        Ok(Verification::Ok { customer, vip }) => VerifyOutcome::Ok {
+            customer_id: customer,
+            vip,
+        },
+        Ok(Verification::Failed { .. }) => VerifyOutcome::Failed,
+        Ok(Verification::Locked { .. }) => VerifyOutcome::Locked,
+        Err(e) => {
+            tracing::error!(%e, "verification failed for a database error; treated as a failed attempt");
+            VerifyOutcome::Failed
         }
     }
 }
 
-/// The registrar and the ACD, with the queues file's queues plus defaults for every
-/// queue a dial plan names.
-fn make_desk(
+/// The queues file's queues and features (defaults without a file).
+fn load_queues(
     cfg: &Config,
-    plans: &[std::sync::Arc<crate::ivr::Plan>],
-) -> Result<desk::Desk, RuntimeError> {
-    use crate::acd::{config, Acd, QueueConfig};
-    use crate::core::sip::registrar::{AuthPolicy, Authenticator, Registrar, RegistrarPolicy};
-    let (mut queues, features) = match std::fs::read_to_string(&cfg.queues) {
-        Ok(text) => config::parse(&text).map_err(|e| RuntimeError::Queues {
+) -> Result<(Vec<crate::acd::QueueConfig>, crate::acd::config::Features), RuntimeError> {
+    match std::fs::read_to_string(&cfg.queues) {
+        Ok(text) => crate::acd::config::parse(&text).map_err(|e| RuntimeError::Queues {
             path: cfg.queues.display().to_string(),
             message: e.to_string(),
-        })?,
+        }),
         Err(_) => {
             tracing::info!(path = %cfg.queues.display(), "no queues file: default queues");
-            (vec![], config::Features::default())
-        }
-    };
-    for plan in plans {
-        for node in plan.nodes.values() {
-            if let crate::ivr::plan::NodeKind::Queue(q) = &node.kind {
-                if !queues.iter().any(|c| c.name == q.queue) {
-                    queues.push(QueueConfig::new(q.queue.clone()));
-                }
-            }
+            Ok((vec![], crate::acd::config::Features::default()))
         }
     }
-    if !queues.iter().any(|c| c.name == features.supervisor_queue) {
-        queues.push(QueueConfig::new(features.supervisor_queue.clone()));
-    }
-    let wall = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let auth = Authenticator::new(
-        cfg.realm.clone(),
-        rand::random(),
-        rand::random(),
-        AuthPolicy::default(),
-        std::time::Instant::now(),
-        wall,
-    );
-    Ok(desk::Desk::new(
-        Registrar::new(auth, RegistrarPolicy::default()),
-        Acd::new(queues),
-        features,
-    ))
 }
 
 /// Looks at the agents table every two seconds: changed agents, and state changes asked
 /// for from the command line, go to the core task.
-async fn watch_agents(store: Store, inputs: mpsc::UnboundedSender<Input>) {
+async fn watch_agents(store: Store, inputs: mpsc::UnboundedSender<Event>) {
     let mut last = store.agents_version().await.ok();
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     loop {
@@ -369,7 +441,7 @@ async fn watch_agents(store: Store, inputs: mpsc::UnboundedSender<Input>) {
             }
         };
         if (agents.is_some() || !requests.is_empty())
-            && inputs.send(Input::Agents(agents, requests)).is_err()
+            && inputs.send(Event::Agents(agents, requests)).is_err()
         {
             return;
         }
@@ -396,10 +468,7 @@ fn load_prompts(cfg: &Config) -> Result<Option<PromptSet>, RuntimeError> {
 }
 
 /// The dial plans; any invalid one stops the start (run `hotline check` first).
-fn load_plans(
-    cfg: &Config,
-    prompts: Option<&PromptSet>,
-) -> Result<Vec<std::sync::Arc<crate::ivr::Plan>>, RuntimeError> {
+fn load_plans(cfg: &Config, prompts: Option<&PromptSet>) -> Result<Vec<Arc<Plan>>, RuntimeError> {
     if !cfg.dialplans.is_dir() {
         tracing::warn!(dir = %cfg.dialplans.display(), "no dial plans folder: calls are answered with a greeting only");
         return Ok(vec![]);
@@ -415,12 +484,12 @@ fn load_plans(
         ));
     }
     tracing::info!(count = plans.len(), "dial plans loaded");
-    Ok(plans.into_iter().map(std::sync::Arc::new).collect())
+    Ok(plans.into_iter().map(Arc::new).collect())
 }
 
 /// Asks for a reload on SIGHUP and whenever a dial plan file changes (checked every
 /// two seconds by modification time; no extra dependency for a folder of a few files).
-async fn watch_plans(dir: std::path::PathBuf, inputs: mpsc::UnboundedSender<Input>) {
+async fn watch_plans(dir: std::path::PathBuf, inputs: mpsc::UnboundedSender<Event>) {
     let stamp =
         |dir: &std::path::Path| -> Vec<(std::path::PathBuf, Option<std::time::SystemTime>)> {
             let mut v: Vec<_> = std::fs::read_dir(dir)
@@ -452,12 +521,12 @@ async fn watch_plans(dir: std::path::PathBuf, inputs: mpsc::UnboundedSender<Inpu
                 let now = stamp(&dir);
                 if now != last {
                     last = now;
-                    if inputs.send(Input::Reload).is_err() { return; }
+                    if inputs.send(Event::Reload).is_err() { return; }
                 }
             }
             _ = hup_recv => {
                 tracing::info!("SIGHUP: reloading dial plans");
-                if inputs.send(Input::Reload).is_err() { return; }
+                if inputs.send(Event::Reload).is_err() { return; }
             }
         }
     }
@@ -490,13 +559,6 @@ fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, RuntimeError> {
     sock.set_nonblocking(true).map_err(err)?;
     sock.bind(&addr.into()).map_err(err)?;
     UdpSocket::from_std(StdUdpSocket::from(sock)).map_err(err)
-}
-
-/// The address put in SDP when the configuration fixes one: the advertised address or
-/// the listening one. Otherwise each call uses the address its caller dialled.
-fn advertise_ip(cfg: &Config) -> Option<IpAddr> {
-    cfg.advertise_ip
-        .or_else(|| Some(cfg.sip_listen.ip()).filter(|ip| !ip.is_unspecified()))
 }
 
 /// A database URL without its password, for the start-up line.

@@ -1,7 +1,7 @@
 //! SIP over TCP: one task per connection frames the stream by Content-Length (RFC 3261
 //! 18.3) and forwards whole messages to the core task; one task per connection writes.
 
-use super::Input;
+use super::Event;
 use crate::core::sip::endpoint::ConnId;
 use crate::core::sip::message::{frame_stream, StreamFrame};
 use std::net::SocketAddr;
@@ -17,7 +17,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 pub(super) async fn accept(
     listener: TcpListener,
-    inputs: mpsc::UnboundedSender<Input>,
+    inputs: mpsc::UnboundedSender<Event>,
     max: usize,
 ) {
     let mut next: ConnId = 1;
@@ -41,12 +41,12 @@ async fn connection(
     stream: TcpStream,
     addr: SocketAddr,
     id: ConnId,
-    inputs: mpsc::UnboundedSender<Input>,
+    inputs: mpsc::UnboundedSender<Event>,
     max: usize,
 ) {
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    if inputs.send(Input::Connected(id, tx)).is_err() {
+    if inputs.send(Event::Connected(id, tx)).is_err() {
         return;
     }
     let writer = tokio::spawn(async move {
@@ -79,19 +79,19 @@ async fn connection(
                 Ok(StreamFrame::Message { start, len }) => {
                     let msg = buf[start..start + len].to_vec();
                     buf.drain(..start + len);
-                    if inputs.send(Input::Stream(id, addr, msg)).is_err() {
+                    if inputs.send(Event::Stream(id, addr, msg)).is_err() {
                         break 'read;
                     }
                 }
                 Err(err) => {
                     // The stream cannot be framed any more: answer if we can, then close.
                     // The writer sends the answer before it sees the connection closed.
-                    let _ = inputs.send(Input::BadFrame(id, addr, std::mem::take(&mut buf), err));
+                    let _ = inputs.send(Event::BadFrame(id, addr, std::mem::take(&mut buf), err));
                     break 'read;
                 }
             }
         }
     }
-    let _ = inputs.send(Input::Closed(id));
+    let _ = inputs.send(Event::Closed(id));
     let _ = writer.await;
 }

@@ -1,38 +1,56 @@
-//! Legs to agents: answered and bridged, ended, the outcome code after the call, and
-//! transfers.
+//! Legs to agents: rung, answered and bridged, ended, the outcome code after the call,
+//! and transfers.
 
+use super::call::Call;
+use super::desk::OUTCOME_TIME;
+use super::timers::Due;
+use super::{Host, MediaCmd, RtpCounters, Switchboard};
 use crate::acd::{self, RingFailure};
 use crate::core::media::dtmf::Digit;
 use crate::core::media::speech;
 use crate::core::sdp::Offer;
-use crate::core::sip::endpoint::{CallRef, EndCause, EndedBy, Endpoint};
+use crate::core::sip::endpoint::{CallRef, EndCause, EndedBy};
 use crate::ivr::{Input as IvrInput, Plan, QueueOutcome};
-use crate::runtime::calls::{CallCtx, Calls};
-use crate::runtime::media::MediaCmd;
-use crate::store::{now_ms, AgentWrite, FollowUpKind, NewFollowUp, Write};
+use crate::store::{AgentWrite, FollowUpKind, NewFollowUp, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::OUTCOME_TIME;
+/// A leg from hotline to an agent's phone.
+pub(super) struct Leg {
+    pub customer: CallRef,
+    pub agent: String,
+    /// Position among the customer call's legs (call_legs.seq).
+    pub seq: i64,
+    pub record_id: String,
+    pub port: u16,
+    pub answered: bool,
+    /// The caller has gone: the agent keys the outcome code (digits so far).
+    pub wrap_up: Option<String>,
+    /// What an outcome code needs once the caller's call is gone: the plan (its outcome
+    /// keys and calendar), the caller's number and verified account.
+    pub after: Option<(Option<Arc<Plan>>, String, Option<String>)>,
+    /// The agent's last keys during the call, to spot the escalation code.
+    pub keyed: String,
+    pub rtp: Arc<RtpCounters>,
+}
 
-impl Calls {
+impl<H: Host> Switchboard<H> {
     // ---- legs ----
 
     /// A leg to an agent was answered.
-    pub(in crate::runtime) fn leg_answered(
+    pub(super) fn leg_answered(
         &mut self,
         now: Instant,
         leg: CallRef,
         answer: Option<Offer>,
-        ep: &mut Endpoint,
     ) {
         let Some(l) = self.desk.legs.get(&leg) else {
             // A leg we already gave up: end it.
-            return ep.hangup(now, leg, EndCause::Cancelled);
+            return self.endpoint.hangup(now, leg, EndCause::Cancelled);
         };
         let (customer, agent) = (l.customer, l.agent.clone());
         if let Some(a) = &answer {
-            let _ = self.media.send(MediaCmd::Update {
+            self.out.media(MediaCmd::Update {
                 call: leg,
                 remote: a.remote,
                 sending: a.dir.sends(),
@@ -40,26 +58,26 @@ impl Calls {
                 telephone_event: a.telephone_event,
             });
         }
+        self.out.media(MediaCmd::WatchRtp { call: leg });
         let actions = self.desk.acd.answered(customer.0, &agent, now);
         let connected = actions
             .iter()
             .any(|a| matches!(a, acd::Action::Connect { .. }));
-        self.acd_actions(now, actions, ep);
+        self.acd_actions(now, actions);
         if !connected {
             // The ACD had moved on (the caller left, another agent answered first).
             self.desk.ringing.remove(&(customer, agent));
             self.end_leg(leg, "answered_elsewhere");
-            ep.hangup(now, leg, EndCause::Cancelled);
+            self.endpoint.hangup(now, leg, EndCause::Cancelled);
         }
     }
 
     /// The ACD accepted the answer: the caller hears the agent's ID, then the agent.
-    pub(in crate::runtime) fn connect(
+    pub(super) fn connect(
         &mut self,
         now: Instant,
         call: CallRef,
         agent: &str,
-        ep: &mut Endpoint,
     ) {
         let Some(leg) = self.desk.ringing.remove(&(call, agent.to_string())) else {
             return;
@@ -68,11 +86,11 @@ impl Calls {
             return;
         };
         l.answered = true;
-        self.writer.send(Write::Agent(AgentWrite::LegAnswered {
+        self.out.store(Write::Agent(AgentWrite::LegAnswered {
             call: l.record_id.clone(),
             seq: l.seq,
             agent: agent.to_string(),
-            at_ms: now_ms(),
+            at_ms: self.now.wall_ms,
         }));
         if let Some(q) = self.desk.queued.get_mut(&call) {
             q.bridged = Some(leg);
@@ -84,14 +102,14 @@ impl Calls {
         let mut names = vec!["agent_number"];
         names.extend(speech::digits(agent, lang));
         names.push("agent_will_serve");
-        let clips = self.clip_names(call, &names);
-        let _ = self.media.send(MediaCmd::Hold { call, music: None });
-        let _ = self.media.send(MediaCmd::Play {
+        let clips = self.clips(call, &names);
+        self.out.media(MediaCmd::Hold { call, music: None });
+        self.out.media(MediaCmd::Play {
             call,
             clips,
             barge_in: false,
         });
-        let _ = self.media.send(MediaCmd::Bridge { a: call, b: leg });
+        self.out.media(MediaCmd::Bridge { a: call, b: leg });
         self.event(call, "agent", agent.to_string());
         self.ivr_step(
             now,
@@ -99,20 +117,51 @@ impl Calls {
             IvrInput::QueueOutcome(QueueOutcome::Answered {
                 agent: agent.to_string(),
             }),
-            ep,
         );
-        let _ = ep;
+    }
+
+    /// The agent put the caller on hold (or took them off it): the caller hears music
+    /// meanwhile.
+    pub(super) fn leg_held(&mut self, leg: CallRef, offer: Offer) {
+        let Some(customer) = self.desk.legs.get(&leg).map(|l| l.customer) else {
+            return;
+        };
+        self.out.media(MediaCmd::Update {
+            call: leg,
+            remote: offer.remote,
+            sending: offer.dir.sends(),
+            codec: None,
+            telephone_event: offer.telephone_event,
+        });
+        if offer.dir.sends() {
+            self.out.media(MediaCmd::Hold {
+                call: customer,
+                music: None,
+            });
+            self.out.media(MediaCmd::Bridge {
+                a: customer,
+                b: leg,
+            });
+            self.event(customer, "resume", String::new());
+        } else {
+            self.out.media(MediaCmd::Unbridge { call: customer });
+            let music = self.clips(customer, &["hold_music"]).into_iter().next();
+            self.out.media(MediaCmd::Hold {
+                call: customer,
+                music,
+            });
+            self.event(customer, "hold", String::new());
+        }
     }
 
     /// A leg ended by the endpoint (phone refused, hung up, did not answer).
-    pub(in crate::runtime) fn leg_ended(
+    pub(super) fn leg_ended(
         &mut self,
         now: Instant,
         leg: CallRef,
         by: EndedBy,
         cause: EndCause,
         status: Option<u16>,
-        ep: &mut Endpoint,
     ) {
         let Some(l) = self.desk.legs.get(&leg) else {
             return;
@@ -129,7 +178,7 @@ impl Calls {
             };
             self.end_leg(leg, why.as_str());
             let actions = self.desk.acd.ring_failed(customer.0, &agent, why, now);
-            return self.acd_actions(now, actions, ep);
+            return self.acd_actions(now, actions);
         }
         let by_agent = by == EndedBy::Remote;
         self.end_leg(leg, if by_agent { "agent_bye" } else { "hotline" });
@@ -138,28 +187,27 @@ impl Calls {
         }
         // The agent hung up on the caller: the caller goes on with the dial plan
         // (the survey) or is hung up.
-        let _ = self.media.send(MediaCmd::Unbridge { call: customer });
+        self.out.media(MediaCmd::Unbridge { call: customer });
         self.desk.queued.remove(&customer);
         let actions = self.desk.acd.call_ended(&agent, now);
-        self.acd_actions(now, actions, ep);
+        self.acd_actions(now, actions);
         let has_plan = self.calls.get_mut(&customer).is_some_and(|c| {
             c.agent_left = true;
             c.ivr.is_some()
         });
         if has_plan {
-            self.ivr_step(now, customer, IvrInput::AgentHungUp, ep);
+            self.ivr_step(now, customer, IvrInput::AgentHungUp);
         } else {
-            ep.hangup(now, customer, EndCause::AgentBye);
+            self.endpoint.hangup(now, customer, EndCause::AgentBye);
         }
     }
 
     /// The caller's call ended: leave the queue, or keep the agent for the outcome code.
-    pub(in crate::runtime) fn customer_gone(
+    pub(super) fn customer_gone(
         &mut self,
         now: Instant,
         call: CallRef,
-        ctx: &CallCtx,
-        ep: &mut Endpoint,
+        ctx: &Call,
     ) {
         let Some(q) = self.desk.queued.remove(&call) else {
             return;
@@ -167,10 +215,10 @@ impl Calls {
         match q.bridged {
             None => {
                 let actions = self.desk.acd.leave(call.0, now);
-                self.acd_actions(now, actions, ep);
+                self.acd_actions(now, actions);
             }
             Some(leg) => {
-                let _ = self.media.send(MediaCmd::Unbridge { call: leg });
+                self.out.media(MediaCmd::Unbridge { call: leg });
                 let Some(l) = self.desk.legs.get_mut(&leg) else {
                     return;
                 };
@@ -183,35 +231,34 @@ impl Calls {
                 ));
                 let agent = l.agent.clone();
                 let actions = self.desk.acd.call_ended(&agent, now);
-                self.acd_actions(now, actions, ep);
-                let clips = self.leg_clips(&["agent_enter_outcome"]);
-                let _ = self.media.send(MediaCmd::Play {
+                self.acd_actions(now, actions);
+                let clips = self.clips(leg, &["agent_enter_outcome"]);
+                self.out.media(MediaCmd::Play {
                     call: leg,
                     clips,
                     barge_in: true,
                 });
-                self.due_leg_timeout(leg, now + OUTCOME_TIME);
+                self.timers.set(leg, Due::Outcome, now + OUTCOME_TIME);
             }
         }
         let _ = q.queue;
     }
 
     /// A key from the caller while bridged: passed on to the agent.
-    pub(in crate::runtime) fn customer_digit(&mut self, call: CallRef, digit: Digit) {
+    pub(super) fn customer_digit(&mut self, call: CallRef, digit: Digit) {
         if let Some(leg) = self.desk.queued.get(&call).and_then(|q| q.bridged) {
-            let _ = self.media.send(MediaCmd::SendDigit { call: leg, digit });
+            self.out.media(MediaCmd::SendDigit { call: leg, digit });
         }
     }
 
     /// A key from an agent's leg: passed on to the caller during the call (the escalation
     /// code sends the caller to the supervisors); the outcome code during wrap-up, ended
     /// with #.
-    pub(in crate::runtime) fn leg_digit(
+    pub(super) fn leg_digit(
         &mut self,
         now: Instant,
         leg: CallRef,
         digit: Digit,
-        ep: &mut Endpoint,
     ) {
         let key = digit.as_char();
         let Some(l) = self.desk.legs.get_mut(&leg) else {
@@ -224,13 +271,13 @@ impl Calls {
             let over = l.keyed.len().saturating_sub(escalate.len());
             l.keyed.drain(..over);
             let escalated = !escalate.is_empty() && l.keyed == *escalate;
-            let _ = self.media.send(MediaCmd::SendDigit {
+            self.out.media(MediaCmd::SendDigit {
                 call: customer,
                 digit,
             });
             if escalated {
                 let target = format!("sip:{}@hotline", self.desk.features.supervisor_queue);
-                self.leg_refer(now, leg, &target, ep);
+                self.leg_refer(now, leg, &target);
             }
             return;
         }
@@ -258,21 +305,21 @@ impl Calls {
         if let (true, Some(plan)) = (follow_up, &plan) {
             self.agent_followup(&call, &code, caller, customer, plan);
         }
-        self.writer
-            .send(Write::Agent(AgentWrite::Disposition { call, code }));
-        let clips = self.leg_clips(&["agent_outcome_saved"]);
-        let _ = self.media.send(MediaCmd::Play {
+        self.out
+            .store(Write::Agent(AgentWrite::Disposition { call, code }));
+        let clips = self.clips(leg, &["agent_outcome_saved"]);
+        self.out.media(MediaCmd::Play {
             call: leg,
             clips,
             barge_in: false,
         });
         let actions = self.desk.acd.wrap_up_done(&agent, now);
-        self.acd_actions(now, actions, ep);
+        self.acd_actions(now, actions);
     }
 
     /// An outcome the plan declares to need follow-up opens a callback to the caller, due
     /// by the plan's calendar.
-    pub(in crate::runtime) fn agent_followup(
+    pub(super) fn agent_followup(
         &mut self,
         call: &str,
         code: &str,
@@ -280,7 +327,7 @@ impl Calls {
         customer: Option<String>,
         plan: &Plan,
     ) {
-        let mut f = NewFollowUp::new(FollowUpKind::Callback, caller, now_ms());
+        let mut f = NewFollowUp::new(FollowUpKind::Callback, caller, self.now.wall_ms);
         f.category = code.to_string();
         f.call_id = Some(call.to_string());
         f.customer = customer;
@@ -288,10 +335,10 @@ impl Calls {
     }
 
     /// Stores a follow-up with its due times on the plan's calendar (none without a plan).
-    pub(in crate::runtime) fn write_followup(&mut self, mut f: NewFollowUp, plan: Option<&Plan>) {
+    pub(super) fn write_followup(&mut self, mut f: NewFollowUp, plan: Option<&Plan>) {
         if let Some(plan) = plan {
             let due = crate::followup::due_times(
-                &self.followup_rules,
+                &self.settings.followups,
                 &plan.calendar,
                 f.kind,
                 &f.category,
@@ -302,15 +349,14 @@ impl Calls {
             f.due_answer = due.answer;
             f.due_resolve = due.resolve;
         }
-        self.writer.send(Write::FollowUp(Box::new(f)));
+        self.out.store(Write::FollowUp(Box::new(f)));
     }
 
     /// What was playing on a leg finished: after the outcome is saved, hang up.
-    pub(in crate::runtime) fn leg_playback_done(
+    pub(super) fn leg_playback_done(
         &mut self,
         now: Instant,
         leg: CallRef,
-        ep: &mut Endpoint,
     ) {
         let done = self
             .desk
@@ -319,20 +365,19 @@ impl Calls {
             .is_some_and(|l| l.answered && l.wrap_up.is_none() && !self.is_bridged_leg(leg));
         if done {
             self.end_leg(leg, "completed");
-            ep.hangup(now, leg, EndCause::Completed);
+            self.endpoint.hangup(now, leg, EndCause::Completed);
         }
     }
 
-    pub(in crate::runtime) fn is_bridged_leg(&self, leg: CallRef) -> bool {
+    pub(super) fn is_bridged_leg(&self, leg: CallRef) -> bool {
         self.desk.queued.values().any(|q| q.bridged == Some(leg))
     }
 
     /// The agent took too long to key the outcome.
-    pub(in crate::runtime) fn leg_timeout(
+    pub(super) fn leg_timeout(
         &mut self,
         now: Instant,
         leg: CallRef,
-        ep: &mut Endpoint,
     ) {
         if self
             .desk
@@ -341,18 +386,17 @@ impl Calls {
             .is_some_and(|l| l.wrap_up.is_some())
         {
             self.end_leg(leg, "no_outcome");
-            ep.hangup(now, leg, EndCause::Completed);
+            self.endpoint.hangup(now, leg, EndCause::Completed);
         }
     }
 
     /// The agent's phone asked to transfer the caller (REFER): to a queue by name, or to
     /// the supervisors.
-    pub(in crate::runtime) fn leg_refer(
+    pub(super) fn leg_refer(
         &mut self,
         now: Instant,
         leg: CallRef,
         target: &str,
-        ep: &mut Endpoint,
     ) {
         let Some(l) = self.desk.legs.get(&leg) else {
             return;
@@ -373,40 +417,41 @@ impl Calls {
             return;
         }
         self.event(customer, "transfer", queue.clone());
-        let _ = self.media.send(MediaCmd::Unbridge { call: customer });
+        self.out.media(MediaCmd::Unbridge { call: customer });
         self.desk.queued.remove(&customer);
         self.end_leg(leg, "transferred");
-        ep.hangup(now, leg, EndCause::Transferred);
+        self.endpoint.hangup(now, leg, EndCause::Transferred);
         let actions = self.desk.acd.call_ended(&agent, now);
-        self.acd_actions(now, actions, ep);
-        let clips = self.clip_names(customer, &["transferring"]);
-        let _ = self.media.send(MediaCmd::Play {
+        self.acd_actions(now, actions);
+        let clips = self.clips(customer, &["transferring"]);
+        self.out.media(MediaCmd::Play {
             call: customer,
             clips,
             barge_in: false,
         });
         let priority = 9;
-        self.enqueue(now, customer, &queue, priority, ep);
+        self.enqueue(now, customer, &queue, priority);
     }
 
     /// Closes a leg's record, frees its port and media.
-    pub(in crate::runtime) fn end_leg(&mut self, leg: CallRef, cause: &'static str) {
+    pub(super) fn end_leg(&mut self, leg: CallRef, cause: &'static str) {
         let Some(l) = self.desk.legs.remove(&leg) else {
             return;
         };
-        self.writer.send(Write::Agent(AgentWrite::LegEnded {
+        self.out.store(Write::Agent(AgentWrite::LegEnded {
             call: l.record_id,
             seq: l.seq,
-            at_ms: now_ms(),
+            at_ms: self.now.wall_ms,
             cause,
             rtp: l.rtp.read(),
         }));
-        let _ = self.media.send(MediaCmd::Stop { call: leg });
+        self.out.media(MediaCmd::Stop { call: leg });
         self.ports.release(l.port);
+        self.timers.cancel_all(leg);
     }
 
     /// Whether `call` is a leg to an agent.
-    pub(in crate::runtime) fn is_leg(&self, call: CallRef) -> bool {
+    pub(super) fn is_leg(&self, call: CallRef) -> bool {
         self.desk.legs.contains_key(&call)
     }
 }

@@ -1,28 +1,26 @@
 //! Agents' phones: the agents table, registrations, OPTIONS pings and feature codes.
 
-use crate::core::sip::endpoint::{CallRef, Endpoint, IncomingCall, Link, Peer, RequestRef};
+use super::desk::{header_user, peer_of, PING_EVERY};
+use super::{Host, Switchboard};
+use crate::core::sip::endpoint::{CallRef, IncomingCall, Link, Peer, RequestRef};
 use crate::core::sip::message::Request;
 use crate::core::sip::registrar::{
     Account, AuthOutcome, Binding, Change, ChangeKind, RegisterRequest, Transport,
 };
-use crate::runtime::calls::Calls;
-use crate::store::{now_ms, AgentRequest, AgentRow, AgentWrite, RegistrationRow, Write};
+use crate::store::{AgentRequest, AgentRow, AgentWrite, RegistrationRow, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::{header_user, peer_of, PING_EVERY};
-
-impl Calls {
+impl<H: Host> Switchboard<H> {
     // ---- agents from the database ----
 
     /// The agents table changed (or this is the start): accounts, queues, and at start the
     /// states and registrations agents had before a restart.
-    pub(in crate::runtime) fn sync_agents(
+    pub(super) fn sync_agents(
         &mut self,
         now: Instant,
         agents: Vec<AgentRow>,
         restore: Option<Vec<RegistrationRow>>,
-        ep: &mut Endpoint,
     ) {
         let accounts = agents
             .iter()
@@ -34,12 +32,12 @@ impl Calls {
             })
             .collect();
         let changes = self.desk.registrar.set_accounts(accounts);
-        self.registration_changes(now, changes, ep);
+        self.registration_changes(now, changes);
         let known: Vec<String> = self.desk.acd.agents().map(|a| a.id.clone()).collect();
         for id in known {
             if !agents.iter().any(|a| a.id == id) {
                 let actions = self.desk.acd.remove_agent(&id, now);
-                self.acd_actions(now, actions, ep);
+                self.acd_actions(now, actions);
             }
         }
         self.desk.extension.clear();
@@ -50,13 +48,13 @@ impl Calls {
                 .insert(a.id.clone(), a.extension.clone());
             self.desk.agent_of.insert(a.extension.clone(), a.id.clone());
             let actions = self.desk.acd.upsert_agent(&a.id, a.queues.clone(), now);
-            self.acd_actions(now, actions, ep);
+            self.acd_actions(now, actions);
         }
         let Some(rows) = restore else {
             return;
         };
         // After a restart: phones stay registered and agents keep their state.
-        let wall = now_ms();
+        let wall = self.now.wall_ms;
         let bindings = rows
             .into_iter()
             .filter_map(|r| {
@@ -88,16 +86,15 @@ impl Calls {
                 }
                 Some(_) => actions.extend(self.desk.acd.login(&a.id, now).unwrap_or_default()),
             }
-            self.acd_actions(now, actions, ep);
+            self.acd_actions(now, actions);
         }
     }
 
     /// State changes asked for with `hotline agents state`.
-    pub(in crate::runtime) fn agent_requests(
+    pub(super) fn agent_requests(
         &mut self,
         now: Instant,
         requests: Vec<AgentRequest>,
-        ep: &mut Endpoint,
     ) {
         for r in requests {
             let result = match r.action.as_str() {
@@ -108,7 +105,7 @@ impl Calls {
                 _ => Ok(vec![]),
             };
             match result {
-                Ok(actions) => self.acd_actions(now, actions, ep),
+                Ok(actions) => self.acd_actions(now, actions),
                 Err(e) => {
                     tracing::warn!(agent = %r.agent_id, action = %r.action, %e, "agent state request refused")
                 }
@@ -119,13 +116,12 @@ impl Calls {
     // ---- registrations ----
 
     /// A REGISTER: digest authentication, then the registrar.
-    pub(in crate::runtime) fn on_register(
+    pub(super) fn on_register(
         &mut self,
         now: Instant,
         id: RequestRef,
         peer: Peer,
         req: &Request,
-        ep: &mut Endpoint,
     ) {
         let authz: Vec<&str> = req
             .headers
@@ -145,15 +141,15 @@ impl Calls {
                         .iter()
                         .map(|(n, v)| (n.as_str(), v.as_str()))
                         .collect();
-                    return ep.respond_to(now, id, 401, &h);
+                    return self.endpoint.respond_to(now, id, 401, &h);
                 }
-                AuthOutcome::Forbidden => return ep.respond_to(now, id, 403, &[]),
-                AuthOutcome::Ignore => return ep.drop_request(id),
+                AuthOutcome::Forbidden => return self.endpoint.respond_to(now, id, 403, &[]),
+                AuthOutcome::Ignore => return self.endpoint.drop_request(id),
                 AuthOutcome::Ok { extension, .. } => extension,
             };
         // One may only register one's own extension.
         if header_user(&req.ess.to) != Some(extension.as_str()) {
-            return ep.respond_to(now, id, 403, &[]);
+            return self.endpoint.respond_to(now, id, 403, &[]);
         }
         let transport = match peer.link {
             Link::Udp => Transport::Udp,
@@ -182,8 +178,8 @@ impl Calls {
                     .iter()
                     .map(|c| ("Contact", c.as_str()))
                     .collect();
-                ep.respond_to(now, id, 200, &h);
-                self.registration_changes(now, reg.changes, ep);
+                self.endpoint.respond_to(now, id, 200, &h);
+                self.registration_changes(now, reg.changes);
             }
             Err(e) => {
                 let headers = e.headers();
@@ -191,17 +187,16 @@ impl Calls {
                     .iter()
                     .map(|(n, v)| (n.as_str(), v.as_str()))
                     .collect();
-                ep.respond_to(now, id, e.status(), &h);
+                self.endpoint.respond_to(now, id, e.status(), &h);
             }
         }
     }
 
     /// Stores registration changes and tells the ACD who can be reached.
-    pub(in crate::runtime) fn registration_changes(
+    pub(super) fn registration_changes(
         &mut self,
         now: Instant,
         changes: Vec<Change>,
-        ep: &mut Endpoint,
     ) {
         for c in changes {
             let b = &c.binding;
@@ -213,7 +208,7 @@ impl Calls {
                         contact: b.uri.clone(),
                         source: b.source.to_string(),
                         transport: b.transport.as_str().to_string(),
-                        expires_at: now_ms() + left,
+                        expires_at: self.now.wall_ms + left,
                     })
                 }
                 ChangeKind::Removed(_) => AgentWrite::Unregistered {
@@ -222,19 +217,18 @@ impl Calls {
                 },
             };
             tracing::info!(agent = %c.agent_id, change = ?c.kind, "registration");
-            self.writer.send(Write::Agent(write));
+            self.out.store(Write::Agent(write));
             let actions = self.desk.acd.set_reachable(&c.agent_id, c.reachable, now);
-            self.acd_actions(now, actions, ep);
+            self.acd_actions(now, actions);
         }
     }
 
     /// An OPTIONS ping ended; silence means the phone is gone.
-    pub(in crate::runtime) fn on_ping_done(
+    pub(super) fn on_ping_done(
         &mut self,
         now: Instant,
         id: RequestRef,
         status: Option<u16>,
-        ep: &mut Endpoint,
     ) {
         let Some((extension, contact)) = self.desk.pings.remove(&id) else {
             return;
@@ -242,13 +236,13 @@ impl Calls {
         if status.is_none() {
             tracing::info!(%extension, "phone does not answer OPTIONS; registration dropped");
             if let Some(change) = self.desk.registrar.mark_dead(&extension, &contact) {
-                self.registration_changes(now, vec![change], ep);
+                self.registration_changes(now, vec![change]);
             }
         }
     }
 
     /// Timers: registrations expire, the ACD's timers, pings.
-    pub(in crate::runtime) fn desk_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
+    pub(super) fn desk_timeout(&mut self, now: Instant) {
         if self
             .desk
             .registrar
@@ -256,11 +250,11 @@ impl Calls {
             .is_some_and(|t| t <= now)
         {
             let changes = self.desk.registrar.expire(now);
-            self.registration_changes(now, changes, ep);
+            self.registration_changes(now, changes);
         }
         if self.desk.acd.next_deadline().is_some_and(|t| t <= now) {
             let actions = self.desk.acd.poll(now);
-            self.acd_actions(now, actions, ep);
+            self.acd_actions(now, actions);
         }
         if self.desk.next_ping <= now {
             self.desk.next_ping = now + PING_EVERY;
@@ -271,32 +265,28 @@ impl Calls {
                         continue;
                     };
                     let host = self.local_host_for(b.source);
-                    let id = ep.ping(now, peer, &b.uri, &host);
+                    let id = self.endpoint.ping(now, peer, &b.uri, &host);
                     self.desk.pings.insert(id, (ext.clone(), b.uri.clone()));
                 }
             }
         }
     }
 
-    /// Our address as a phone at `to` reaches it.
-    pub(in crate::runtime) fn local_host_for(&self, to: SocketAddr) -> String {
-        match self.media_ip {
+    /// Our address as a phone at `to` reaches it: the configured one, else the source
+    /// address of the route to it.
+    pub(super) fn local_host_for(&mut self, to: SocketAddr) -> String {
+        match self.settings.media_ip {
             Some(ip) => ip.to_string(),
-            None => {
-                std::net::UdpSocket::bind((if to.ip().is_ipv6() { "::" } else { "0.0.0.0" }, 0))
-                    .and_then(|s| {
-                        s.connect(to)?;
-                        s.local_addr()
-                    })
-                    .map(|a| a.ip().to_string())
-                    .unwrap_or_else(|_| "127.0.0.1".into())
-            }
+            None => self
+                .host
+                .local_ip_towards(to)
+                .map_or_else(|| "127.0.0.1".into(), |ip| ip.to_string()),
         }
     }
 
     /// The challenge headers for a phone: MD5 alone for phones known to fail on the
     /// SHA-256 challenge that comes first.
-    pub(in crate::runtime) fn challenge_for(
+    pub(super) fn challenge_for(
         &self,
         user_agent: Option<&str>,
         mut headers: Vec<(String, String)>,
@@ -317,7 +307,7 @@ impl Calls {
     // ---- feature codes ----
 
     /// The action an extension dialled from an agent's phone asks for, if it is one.
-    pub(in crate::runtime) fn feature(&self, called: &str) -> Option<&'static str> {
+    pub(super) fn feature(&self, called: &str) -> Option<&'static str> {
         let f = &self.desk.features;
         [
             (&f.login, "login"),
@@ -332,13 +322,12 @@ impl Calls {
 
     /// Authenticates a feature-code INVITE and carries it out. Returns the prompt that
     /// confirms it, or `None` when the call was refused (challenged).
-    pub(in crate::runtime) fn feature_call(
+    pub(super) fn feature_call(
         &mut self,
         now: Instant,
         call: CallRef,
         info: &IncomingCall,
         action: &str,
-        ep: &mut Endpoint,
     ) -> Option<&'static str> {
         let (peer, user_agent) = (info.peer, info.user_agent.as_deref());
         let authz: Vec<&str> = info.authorization.iter().map(String::as_str).collect();
@@ -353,11 +342,11 @@ impl Calls {
                     .iter()
                     .map(|(n, v)| (n.as_str(), v.as_str()))
                     .collect();
-                ep.reject(now, call, 401, &h);
+                self.endpoint.reject(now, call, 401, &h);
                 return None;
             }
             AuthOutcome::Forbidden | AuthOutcome::Ignore => {
-                ep.reject(now, call, 403, &[]);
+                self.endpoint.reject(now, call, 403, &[]);
                 return None;
             }
             AuthOutcome::Ok { agent_id, .. } => agent_id,
@@ -369,7 +358,7 @@ impl Calls {
             _ => self.desk.acd.resume(&agent, now),
         };
         match result {
-            Ok(actions) => self.acd_actions(now, actions, ep),
+            Ok(actions) => self.acd_actions(now, actions),
             Err(e) => tracing::info!(%agent, action, %e, "feature code changed nothing"),
         }
         Some(match action {

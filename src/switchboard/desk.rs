@@ -6,53 +6,29 @@
 //! into ACD events and ACD actions into SIP and media commands, so an agent's state can
 //! never outlive the call that caused it.
 
-use super::calls::{bind_rtp, Calls};
-use super::media::{MediaCmd, RtpCounters};
+use super::legs::Leg;
+use super::{Host, MediaCmd, RtpCounters, Switchboard};
 use crate::acd::{self, Acd, RingFailure};
 use crate::core::media::speech;
 use crate::core::sdp::{Codec, LocalMedia};
-use crate::core::sip::endpoint::{
-    CallRef, ConnId, Dial, EndCause, Endpoint, Link, Peer, RequestRef,
-};
+use crate::core::sip::endpoint::{CallRef, ConnId, Dial, EndCause, Link, Peer, RequestRef};
 use crate::core::sip::registrar::{Binding, Registrar, Transport};
-use crate::ivr::{Input as IvrInput, Plan, QueueOutcome, Waiting};
-use crate::store::{now_ms, AgentWrite, Write};
+use crate::ivr::{Input as IvrInput, QueueOutcome, Waiting};
+use crate::store::{AgentWrite, Write};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-mod legs;
-mod phones;
-
 /// How often registered phones are asked whether they are still there.
-const PING_EVERY: Duration = Duration::from_secs(30);
+pub(super) const PING_EVERY: Duration = Duration::from_secs(30);
 /// How long an agent has to key the outcome code after the caller has gone.
-const OUTCOME_TIME: Duration = Duration::from_secs(60);
-
-/// A leg from hotline to an agent's phone.
-pub(super) struct Leg {
-    pub customer: CallRef,
-    pub agent: String,
-    /// Position among the customer call's legs (call_legs.seq).
-    seq: i64,
-    record_id: String,
-    port: u16,
-    answered: bool,
-    /// The caller has gone: the agent keys the outcome code (digits so far).
-    pub wrap_up: Option<String>,
-    /// What an outcome code needs once the caller's call is gone: the plan (its outcome
-    /// keys and calendar), the caller's number and verified account.
-    after: Option<(Option<Arc<Plan>>, String, Option<String>)>,
-    /// The agent's last keys during the call, to spot the escalation code.
-    keyed: String,
-    rtp: Arc<RtpCounters>,
-}
+pub(super) const OUTCOME_TIME: Duration = Duration::from_secs(60);
 
 /// A customer call in a queue or with an agent.
-struct Queued {
-    queue: String,
-    bridged: Option<CallRef>,
+pub(super) struct Queued {
+    pub queue: String,
+    pub bridged: Option<CallRef>,
 }
 
 pub(super) struct Desk {
@@ -60,21 +36,26 @@ pub(super) struct Desk {
     pub acd: Acd,
     pub features: acd::config::Features,
     /// Agent ID → extension, and back.
-    extension: HashMap<String, String>,
-    agent_of: HashMap<String, String>,
+    pub extension: HashMap<String, String>,
+    pub agent_of: HashMap<String, String>,
     pub legs: HashMap<CallRef, Leg>,
     /// (customer call, agent) → the leg ringing them.
-    ringing: HashMap<(CallRef, String), CallRef>,
-    queued: HashMap<CallRef, Queued>,
-    pings: HashMap<RequestRef, (String, String)>,
+    pub ringing: HashMap<(CallRef, String), CallRef>,
+    pub queued: HashMap<CallRef, Queued>,
+    pub pings: HashMap<RequestRef, (String, String)>,
     /// TCP connection each TCP-registered phone uses.
-    tcp_links: HashMap<SocketAddr, ConnId>,
-    next_ping: Instant,
-    state_seq: i64,
+    pub tcp_links: HashMap<SocketAddr, ConnId>,
+    pub next_ping: Instant,
+    pub state_seq: i64,
 }
 
 impl Desk {
-    pub(super) fn new(registrar: Registrar, acd: Acd, features: acd::config::Features) -> Self {
+    pub(super) fn new(
+        registrar: Registrar,
+        acd: Acd,
+        features: acd::config::Features,
+        now: Instant,
+    ) -> Self {
         Desk {
             registrar,
             acd,
@@ -86,12 +67,12 @@ impl Desk {
             queued: HashMap::new(),
             pings: HashMap::new(),
             tcp_links: HashMap::new(),
-            next_ping: Instant::now() + PING_EVERY,
+            next_ping: now + PING_EVERY,
             state_seq: 0,
         }
     }
 
-    pub(super) fn next_timeout(&self) -> Option<Instant> {
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
         [
             self.acd.next_deadline(),
             self.registrar.next_deadline(),
@@ -108,7 +89,7 @@ impl Desk {
     }
 }
 
-fn peer_of(b: &Binding, tcp: &HashMap<SocketAddr, ConnId>) -> Option<Peer> {
+pub(super) fn peer_of(b: &Binding, tcp: &HashMap<SocketAddr, ConnId>) -> Option<Peer> {
     let link = match b.transport {
         Transport::Udp => Link::Udp,
         Transport::Tcp => Link::Tcp(*tcp.get(&b.source)?),
@@ -120,14 +101,14 @@ fn peer_of(b: &Binding, tcp: &HashMap<SocketAddr, ConnId>) -> Option<Peer> {
 }
 
 /// The user part of a To/From header value.
-fn header_user(value: &str) -> Option<&str> {
+pub(super) fn header_user(value: &str) -> Option<&str> {
     let uri = crate::core::sip::dialog::addr_uri(value);
     let rest = uri.split_once(':')?.1;
     let user = rest.split_once('@')?.0;
     Some(user.split(';').next().unwrap_or(user))
 }
 
-impl Calls {
+impl<H: Host> Switchboard<H> {
     // ---- queueing ----
 
     /// The dial plan queues the call.
@@ -137,7 +118,6 @@ impl Calls {
         call: CallRef,
         queue: &str,
         priority: i32,
-        ep: &mut Endpoint,
     ) {
         let Some(c) = self.calls.get(&call) else {
             return;
@@ -155,13 +135,13 @@ impl Calls {
                         bridged: None,
                     },
                 );
-                self.writer.send(Write::Agent(AgentWrite::CallQueued {
+                self.out.store(Write::Agent(AgentWrite::CallQueued {
                     call: id,
-                    at_ms: now_ms(),
+                    at_ms: self.now.wall_ms,
                 }));
-                let music = self.clip_names(call, &["hold_music"]).into_iter().next();
-                let _ = self.media.send(MediaCmd::Hold { call, music });
-                self.acd_actions(now, actions, ep);
+                let music = self.clips(call, &["hold_music"]).into_iter().next();
+                self.out.media(MediaCmd::Hold { call, music });
+                self.acd_actions(now, actions);
             }
             Err(e) => {
                 tracing::warn!(%e, queue, "cannot queue the call; overflowing");
@@ -169,26 +149,24 @@ impl Calls {
                     now,
                     call,
                     IvrInput::QueueOutcome(QueueOutcome::Overflow),
-                    ep,
                 );
             }
         }
     }
 
     /// A key while waiting: the leave key takes the caller to the overflow (callback).
-    pub(super) fn queue_key(&mut self, now: Instant, call: CallRef, key: char, ep: &mut Endpoint) {
+    pub(super) fn queue_key(&mut self, now: Instant, call: CallRef, key: char) {
         if key != self.desk.features.leave_queue_key {
             return;
         }
         self.desk.queued.remove(&call);
         let actions = self.desk.acd.leave(call.0, now);
-        self.acd_actions(now, actions, ep);
+        self.acd_actions(now, actions);
         self.event(call, "queue_left", String::new());
         self.ivr_step(
             now,
             call,
             IvrInput::QueueOutcome(QueueOutcome::Overflow),
-            ep,
         );
     }
 
@@ -197,21 +175,20 @@ impl Calls {
         &mut self,
         now: Instant,
         actions: Vec<acd::Action>,
-        ep: &mut Endpoint,
     ) {
         for a in actions {
             match a {
                 acd::Action::Ring {
                     call, agent, queue, ..
-                } => self.ring(now, CallRef(call), &agent, &queue, ep),
+                } => self.ring(now, CallRef(call), &agent, &queue),
                 acd::Action::CancelRing { call, agent } => {
                     if let Some(leg) = self.desk.ringing.remove(&(CallRef(call), agent)) {
                         self.end_leg(leg, "cancelled");
-                        ep.hangup(now, leg, EndCause::Cancelled);
+                        self.endpoint.hangup(now, leg, EndCause::Cancelled);
                     }
                 }
                 acd::Action::Connect { call, agent } => {
-                    self.connect(now, CallRef(call), &agent, ep)
+                    self.connect(now, CallRef(call), &agent)
                 }
                 acd::Action::Announce {
                     call,
@@ -221,15 +198,15 @@ impl Calls {
                 acd::Action::Overflow { call, .. } => {
                     let call = CallRef(call);
                     self.desk.queued.remove(&call);
-                    let _ = self.media.send(MediaCmd::Hold { call, music: None });
+                    self.out.media(MediaCmd::Hold { call, music: None });
                     if self.plan_waits_for_queue(call) {
                         let overflow = IvrInput::QueueOutcome(QueueOutcome::Overflow);
-                        self.ivr_step(now, call, overflow, ep);
+                        self.ivr_step(now, call, overflow);
                     } else {
                         // Queued again by a transfer: no dial plan node waits for this
                         // queue, so the call ends here rather than wait in silence.
                         self.event(call, "queue", "overflow after transfer".into());
-                        ep.hangup(now, call, EndCause::Completed);
+                        self.endpoint.hangup(now, call, EndCause::Completed);
                     }
                 }
                 acd::Action::AgentState {
@@ -240,9 +217,9 @@ impl Calls {
                 } => {
                     self.desk.state_seq += 1;
                     tracing::info!(%agent, state = state.as_str(), %reason, "agent state");
-                    self.writer.send(Write::Agent(AgentWrite::State {
+                    self.out.store(Write::Agent(AgentWrite::State {
                         agent: agent.clone(),
-                        at_ms: now_ms(),
+                        at_ms: self.now.wall_ms,
                         seq: self.desk.state_seq,
                         state: state.as_str(),
                         reason,
@@ -253,7 +230,7 @@ impl Calls {
     }
 
     /// Rings `agent` for `call`: an INVITE to their phone with the call's context.
-    fn ring(&mut self, now: Instant, call: CallRef, agent: &str, queue: &str, ep: &mut Endpoint) {
+    fn ring(&mut self, now: Instant, call: CallRef, agent: &str, queue: &str) {
         let contact = self
             .desk
             .extension
@@ -265,62 +242,62 @@ impl Calls {
                 .desk
                 .acd
                 .ring_failed(call.0, agent, RingFailure::Unreachable, now);
-            return self.acd_actions(now, actions, ep);
+            return self.acd_actions(now, actions);
         };
+        let (caller_ip, record_id, caller) = (c.local_ip, c.id.clone(), c.caller.clone());
+        let customer = c.ivr.as_ref().and_then(|i| i.session.customer().map(str::to_string));
         let local_host = self.local_host_for(binding.source);
-        let ip = local_host.parse().unwrap_or(c.local_ip);
-        let Some((port, [socket, rtcp])) = bind_rtp(&mut self.ports, ip) else {
+        let ip = local_host.parse().unwrap_or(caller_ip);
+        let Some(port) = self.take_rtp_port(ip) else {
             tracing::warn!("no free RTP port for an agent leg");
             let actions = self
                 .desk
                 .acd
                 .ring_failed(call.0, agent, RingFailure::Busy, now);
-            return self.acd_actions(now, actions, ep);
+            return self.acd_actions(now, actions);
         };
         let media = LocalMedia {
             ip,
             port,
-            session_id: u64::from(rand::random::<u32>()),
+            session_id: self.session_id(),
             version: 1,
         };
         let mut headers = vec![
-            ("X-Hotline-Call".to_string(), c.id.clone()),
+            ("X-Hotline-Call".to_string(), record_id.clone()),
             ("X-Hotline-Queue".to_string(), queue.to_string()),
         ];
-        if let Some(customer) = c.ivr.as_ref().and_then(|i| i.session.customer()) {
-            headers.push(("X-Hotline-Customer".to_string(), customer.to_string()));
+        if let Some(customer) = customer {
+            headers.push(("X-Hotline-Customer".to_string(), customer));
         }
-        let leg = ep.dial(
+        let leg = self.endpoint.dial(
             now,
             Dial {
                 peer,
                 uri: binding.uri.clone(),
                 local_host,
-                from_user: c.caller.clone(),
+                from_user: caller,
                 from_display: Some(format!("{queue} queue")),
                 headers,
                 media,
             },
         );
-        let record_id = c.id.clone();
         // Numbered per call, across queues (a transferred call keeps counting).
         let seq = self.calls.get_mut(&call).map_or(1, |c| {
             c.legs += 1;
             c.legs
         });
-        self.writer.send(Write::Agent(AgentWrite::LegStarted {
+        self.out.store(Write::Agent(AgentWrite::LegStarted {
             call: record_id.clone(),
             seq,
             agent: agent.to_string(),
             queue: Some(queue.to_string()),
-            at_ms: now_ms(),
+            at_ms: self.now.wall_ms,
         }));
         // The leg's media starts at once so its sockets exist; it sends once answered.
         let rtp = Arc::new(RtpCounters::default());
-        let _ = self.media.send(MediaCmd::Start {
+        self.out.media(MediaCmd::Start {
             call: leg,
-            socket,
-            rtcp,
+            port,
             remote: None,
             codec: Codec::Pcmu,
             telephone_event: Some(101),
@@ -354,8 +331,8 @@ impl Calls {
         names.push("queue_estimated_wait");
         names.extend(speech::minutes(wait.as_secs().div_ceil(60) as u32, lang));
         names.push("queue_press_star_callback");
-        let clips = self.clip_names(call, &names);
-        let _ = self.media.send(MediaCmd::Play {
+        let clips = self.clips(call, &names);
+        self.out.media(MediaCmd::Play {
             call,
             clips,
             barge_in: true,

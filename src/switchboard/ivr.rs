@@ -1,0 +1,247 @@
+//! Each call's dial plan session: fed what happens on the call (answer, keys, prompts
+//! finished, its deadline, verification results) and its actions carried out as media
+//! commands, records and SIP.
+
+use super::timers::Due;
+use super::{Host, MediaCmd, Output, Switchboard};
+use crate::core::sip::endpoint::{CallRef, EndCause};
+use crate::ivr::{Action, FollowUpKind, Input, Plan, Secret, Session, VerifyOutcome, Waiting};
+use crate::store::{self, CallIvr, NewFollowUp, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the IVR adds to a call.
+pub(super) struct IvrCall {
+    pub session: Session,
+}
+
+impl IvrCall {
+    /// A session on `plan`, started at `wall_ms` on the plan's calendar.
+    pub fn new(plan: Arc<Plan>, caller: &str, called: &str, wall_ms: i64) -> IvrCall {
+        let now = chrono::DateTime::from_timestamp_millis(wall_ms)
+            .unwrap_or_default()
+            .with_timezone(&chrono_tz::UTC);
+        let local = plan.calendar.local(now);
+        let info = crate::ivr::CallInfo {
+            caller: caller.to_string(),
+            called: called.to_string(),
+        };
+        IvrCall {
+            session: Session::new(plan, info, local),
+        }
+    }
+
+    /// Whether keys now are part of a secret (then they must not be recorded).
+    pub fn sensitive(&self) -> bool {
+        matches!(
+            self.session.waiting(),
+            Waiting::Keys {
+                sensitive: true,
+                ..
+            }
+        )
+    }
+}
+
+impl<H: Host> Switchboard<H> {
+    /// Steps the call's session with `input` and carries out what it asks.
+    pub(super) fn ivr_step(&mut self, now: Instant, call: CallRef, input: Input) {
+        let Some(ivr) = self.ivr_mut(call) else {
+            return;
+        };
+        for action in ivr.session.step(now, input) {
+            self.ivr_act(now, call, action);
+        }
+        match self.ivr_mut(call).and_then(|i| i.session.next_timeout()) {
+            Some(t) => self.timers.set(call, Due::Ivr, t),
+            None => self.timers.cancel(call, Due::Ivr),
+        }
+    }
+
+    /// The session's deadline passed.
+    pub(super) fn ivr_timeout(&mut self, now: Instant, call: CallRef) {
+        self.ivr_step(now, call, Input::Timeout);
+    }
+
+    /// A key for the session (keys while queued go to the queue instead).
+    pub(super) fn ivr_key(&mut self, now: Instant, call: CallRef, key: char) {
+        self.ivr_step(now, call, Input::Digit(key));
+    }
+
+    /// Carries out one action.
+    fn ivr_act(&mut self, now: Instant, call: CallRef, action: Action) {
+        match action {
+            Action::Play { prompts, barge_in } => {
+                let clips = self.clips(call, &prompts);
+                self.out.media(MediaCmd::Play {
+                    call,
+                    clips,
+                    barge_in,
+                });
+            }
+            Action::StopPlayback => self.out.media(MediaCmd::Play {
+                call,
+                clips: vec![],
+                barge_in: true,
+            }),
+            Action::Verify { account, secret } => {
+                let secret = match secret {
+                    Secret::Pin(s) => store::Secret::Pin(s),
+                    Secret::IdDigits(s) => store::Secret::IdDigits(s),
+                };
+                self.out.push(Output::Verify {
+                    call,
+                    account,
+                    secret,
+                });
+            }
+            Action::Queue {
+                queue,
+                priority,
+                max_wait: _,
+            } => {
+                self.set_columns(
+                    call,
+                    CallIvr {
+                        queue: Some(queue.clone()),
+                        priority: Some(i32::from(priority)),
+                        ..CallIvr::default()
+                    },
+                );
+                self.enqueue(now, call, &queue, i32::from(priority));
+            }
+            Action::RecordVoicemail { max: _ } => self.start_voicemail(call),
+            Action::StopRecording => self.out.media(MediaCmd::StopRecording { call }),
+            Action::FollowUp {
+                kind,
+                number,
+                window,
+                category,
+            } => {
+                let wall = self.now.wall_ms;
+                let Some(c) = self.calls.get(&call) else {
+                    return;
+                };
+                let session = c.ivr.as_ref().map(|i| &i.session);
+                let customer = session.and_then(|s| s.customer().map(str::to_string));
+                let plan = session.map(|s| Arc::clone(s.plan()));
+                // A caller who waited in a queue keeps their place: the callback counts
+                // from when they called, so callbacks are served in the order callers
+                // arrived.
+                let created = if c.legs > 0 || c.was_queued {
+                    c.arrived_ms
+                } else {
+                    wall
+                };
+                let kind = match kind {
+                    FollowUpKind::Callback => store::FollowUpKind::Callback,
+                    FollowUpKind::Complaint => store::FollowUpKind::Complaint,
+                };
+                let mut f = NewFollowUp::new(kind, number, created);
+                f.category = category;
+                f.call_id = Some(c.id.clone());
+                f.customer = customer;
+                f.promised_from = window.map(|(a, _)| a.timestamp_millis());
+                f.promised_to = window.map(|(_, b)| b.timestamp_millis());
+                self.write_followup(f, plan.as_deref());
+            }
+            Action::Transfer { target: _ } => {
+                // A dial plan cannot transfer to a number outside: there is no outbound
+                // trunk. Agents transfer with REFER instead.
+                self.event(call, "transfer_unavailable", String::new());
+                self.endpoint.hangup(now, call, EndCause::Completed);
+            }
+            Action::Event { kind, detail } => self.event(call, kind, detail),
+            Action::SetOutcome { code } => self.set_columns(
+                call,
+                CallIvr {
+                    outcome: Some(code),
+                    ..CallIvr::default()
+                },
+            ),
+            Action::SetLanguage { lang } => self.set_columns(
+                call,
+                CallIvr {
+                    language: Some(lang),
+                    ..CallIvr::default()
+                },
+            ),
+            Action::SurveyAnswer { question, score } => {
+                let at_ms = self.now.wall_ms;
+                let agent = self.calls.get(&call).and_then(|c| c.agent.clone());
+                self.ivr_record(call, |id| Write::Survey {
+                    id,
+                    question: question as i32,
+                    score: i32::from(score),
+                    agent,
+                    at_ms,
+                })
+            }
+            Action::Hangup { outcome } => {
+                if let Some(code) = outcome {
+                    self.set_columns(
+                        call,
+                        CallIvr {
+                            outcome: Some(code),
+                            ..CallIvr::default()
+                        },
+                    );
+                }
+                // After the agent hung up, the call's end is theirs.
+                let cause = match self.calls.get(&call).is_some_and(|c| c.agent_left) {
+                    true => EndCause::AgentBye,
+                    false => EndCause::Completed,
+                };
+                self.endpoint.hangup(now, call, cause);
+            }
+        }
+    }
+
+    /// The verification answer arrives: the call's record learns the customer.
+    pub(super) fn on_verified(&mut self, now: Instant, call: CallRef, outcome: VerifyOutcome) {
+        if let VerifyOutcome::Ok { customer_id, .. } = &outcome {
+            self.set_columns(
+                call,
+                CallIvr {
+                    customer: Some(customer_id.clone()),
+                    verified: Some(true),
+                    ..CallIvr::default()
+                },
+            );
+        }
+        self.ivr_step(now, call, Input::VerifyResult(outcome));
+    }
+
+    /// Records the caller into the voicemail folder; the session's deadline (or #) ends it.
+    fn start_voicemail(&mut self, call: CallRef) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let path = self
+            .settings
+            .voicemail_dir
+            .join(format!("{}-voicemail.wav", c.id));
+        self.out.media(MediaCmd::Record {
+            call,
+            path: path.clone(),
+        });
+        self.event(call, "voicemail", path.display().to_string());
+    }
+
+    fn ivr_mut(&mut self, call: CallRef) -> Option<&mut IvrCall> {
+        self.calls.get_mut(&call).and_then(|c| c.ivr.as_mut())
+    }
+
+    /// Sets the IVR's columns of the call's record (`None` fields stay as they are).
+    fn set_columns(&mut self, call: CallRef, ivr: CallIvr) {
+        self.ivr_record(call, |id| Write::CallIvr { id, ivr });
+    }
+
+    /// A write about the call, built from its id.
+    fn ivr_record(&mut self, call: CallRef, write: impl FnOnce(String) -> Write) {
+        if let Some(c) = self.calls.get(&call) {
+            let w = write(c.id.clone());
+            self.out.store(w);
+        }
+    }
+}
