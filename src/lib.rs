@@ -10,10 +10,14 @@
 //!   from rows, rendered as Markdown, CSV or HTML (no I/O); [`cli`]: the `followups` and `report`
 //!   commands over the store.
 //! - [`acd`]: queues and agents' states (no I/O): who rings, who waits, in what order.
-//! - [`runtime`]: the tokio shell that owns sockets, timers and the database, and the
-//!   orchestrator that turns SIP events into call records, media, and ACD events.
+//! - [`switchboard`]: every call's orchestration as one state machine without I/O: it
+//!   owns the SIP endpoint, the registrar, the ACD, the dial plan sessions and every
+//!   call with its legs; `handle_input(now, Input)` in, `poll_output()` out.
+//! - [`runtime`]: the tokio shell that owns sockets, threads, the clock and the
+//!   database, feeds the switchboard and carries out what it asks.
 //!
-//! Dependencies point one way: runtime → (core, acd, ivr, store, config).
+//! Dependencies point one way: runtime → switchboard → (core, acd, ivr, followup);
+//! runtime → store; switchboard uses store's row and write types only.
 
 pub mod acd;
 pub mod cli;

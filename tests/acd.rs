@@ -247,10 +247,10 @@ fn ring_timeout_moves_to_the_next_agent() {
     let out = acd.enqueue(1, "sales", 0, t.at(10), t.at(10)).unwrap();
     assert_eq!(rings(&out), vec![ring(1, "a")]);
     assert!(matches!(out[0], Action::Ring { timeout_at, .. } if timeout_at == t.at(25)));
-    assert_eq!(acd.next_deadline(), Some(t.at(25)));
-    assert!(rings(&acd.poll(t.at(24))).is_empty());
+    assert_eq!(acd.poll_timeout(), Some(t.at(25)));
+    assert!(rings(&acd.handle_timeout(t.at(24))).is_empty());
 
-    let out = acd.poll(t.at(25));
+    let out = acd.handle_timeout(t.at(25));
     assert_eq!(cancels(&out), vec![ring(1, "a")]);
     assert_eq!(rings(&out), vec![ring(1, "b")]);
     let a = acd.agent("a").unwrap();
@@ -258,9 +258,9 @@ fn ring_timeout_moves_to_the_next_agent() {
         (a.state.clone(), a.missed_in_a_row),
         (AgentState::Available, 1)
     );
-    assert_eq!(acd.next_deadline(), Some(t.at(40)));
+    assert_eq!(acd.poll_timeout(), Some(t.at(40)));
     // b misses too: every candidate has missed it, so offering starts again with a.
-    let out = acd.poll(t.at(40));
+    let out = acd.handle_timeout(t.at(40));
     assert_eq!(cancels(&out), vec![ring(1, "b")]);
     assert_eq!(rings(&out), vec![ring(1, "a")]);
 }
@@ -291,8 +291,8 @@ fn busy_is_not_a_miss_and_is_retried_later() {
     let out = acd.ring_failed(1, "a", RingFailure::Busy, t.at(11));
     assert!(rings(&out).is_empty());
     assert_eq!(acd.agent("a").unwrap().missed_in_a_row, 0);
-    assert_eq!(acd.next_deadline(), Some(t.at(11) + BUSY_RETRY));
-    let out = acd.poll(t.at(11) + BUSY_RETRY);
+    assert_eq!(acd.poll_timeout(), Some(t.at(11) + BUSY_RETRY));
+    let out = acd.handle_timeout(t.at(11) + BUSY_RETRY);
     assert_eq!(rings(&out), vec![ring(1, "a")]);
 }
 
@@ -305,7 +305,7 @@ fn auto_pause_after_max_missed_in_a_row() {
     add_agent(&mut acd, "a", &[("sales", 0)], t.at(0));
     acd.enqueue(1, "sales", 0, t.at(10), t.at(10)).unwrap();
     // The only agent misses; offering starts over with them.
-    let out = acd.poll(t.at(25));
+    let out = acd.handle_timeout(t.at(25));
     assert_eq!(rings(&out), vec![ring(1, "a")]);
     let out = acd.ring_failed(1, "a", RingFailure::Rejected, t.at(27));
     assert!(out.contains(&Action::AgentState {
@@ -363,8 +363,8 @@ fn wrap_up_then_available_and_a_waiting_call_is_offered_at_once() {
     assert!(rings(&out).is_empty());
     assert_eq!(state(&acd, "a"), AgentState::WrapUp { until: t.at(90) });
     assert_eq!(acd.agent("a").unwrap().last_call_end, Some(t.at(60)));
-    assert!(rings(&acd.poll(t.at(89))).is_empty());
-    let out = acd.poll(t.at(90));
+    assert!(rings(&acd.handle_timeout(t.at(89))).is_empty());
+    let out = acd.handle_timeout(t.at(90));
     assert_eq!(rings(&out), vec![ring(2, "a")]);
     assert_eq!(state(&acd, "a"), AgentState::Ringing { call: 2 });
 
@@ -386,12 +386,12 @@ fn max_wait_overflows_the_call() {
     add_agent(&mut acd, "a", &[("sales", 0)], t.at(0));
     acd.enqueue(1, "sales", 0, t.at(0), t.at(10)).unwrap();
     acd.enqueue(2, "sales", 0, t.at(20), t.at(20)).unwrap();
-    assert_eq!(acd.next_deadline(), Some(t.at(70))); // call 1's first announcement
-    acd.poll(t.at(70));
-    assert_eq!(acd.next_deadline(), Some(t.at(80))); // call 2's
-    acd.poll(t.at(80));
-    assert_eq!(acd.next_deadline(), Some(t.at(130))); // max wait counts from queueing
-    let out = acd.poll(t.at(130));
+    assert_eq!(acd.poll_timeout(), Some(t.at(70))); // call 1's first announcement
+    acd.handle_timeout(t.at(70));
+    assert_eq!(acd.poll_timeout(), Some(t.at(80))); // call 2's
+    acd.handle_timeout(t.at(80));
+    assert_eq!(acd.poll_timeout(), Some(t.at(130))); // max wait counts from queueing
+    let out = acd.handle_timeout(t.at(130));
     assert!(out.contains(&Action::Overflow {
         call: 1,
         queue: "sales".into(),
@@ -421,14 +421,14 @@ fn announcements_every_period_with_positions() {
         });
         a.collect()
     };
-    assert!(announced(&acd.poll(t.at(29))).is_empty());
-    assert_eq!(announced(&acd.poll(t.at(30))), [(3, 1), (1, 2), (2, 3)]);
-    assert!(announced(&acd.poll(t.at(45))).is_empty());
+    assert!(announced(&acd.handle_timeout(t.at(29))).is_empty());
+    assert_eq!(announced(&acd.handle_timeout(t.at(30))), [(3, 1), (1, 2), (2, 3)]);
+    assert!(announced(&acd.handle_timeout(t.at(45))).is_empty());
     acd.leave(3, t.at(50));
-    assert_eq!(announced(&acd.poll(t.at(60))), [(1, 1), (2, 2)]);
+    assert_eq!(announced(&acd.handle_timeout(t.at(60))), [(1, 1), (2, 2)]);
     // A late poll announces once, then every period from then.
-    assert_eq!(announced(&acd.poll(t.at(200))), [(1, 1), (2, 2)]);
-    assert_eq!(acd.next_deadline(), Some(t.at(230)));
+    assert_eq!(announced(&acd.handle_timeout(t.at(200))), [(1, 1), (2, 2)]);
+    assert_eq!(acd.poll_timeout(), Some(t.at(230)));
 
     // Zero means never.
     let mut q = queue("quiet", Strategy::LongestIdle);
@@ -436,8 +436,8 @@ fn announcements_every_period_with_positions() {
     q.max_wait = Duration::ZERO;
     let mut acd = Acd::new(vec![q]);
     acd.enqueue(1, "quiet", 0, t.at(0), t.at(0)).unwrap();
-    assert_eq!(acd.next_deadline(), None);
-    assert!(announced(&acd.poll(t.at(1000))).is_empty());
+    assert_eq!(acd.poll_timeout(), None);
+    assert!(announced(&acd.handle_timeout(t.at(1000))).is_empty());
 }
 
 #[test]
@@ -463,7 +463,7 @@ fn estimated_wait_follows_handle_times_and_working_agents() {
     // One call handled in 40 s talk + 20 s wrap-up = 60 s.
     acd.answered(1, "a", t.at(10));
     acd.call_ended("a", t.at(50));
-    acd.poll(t.at(70));
+    acd.handle_timeout(t.at(70));
     // a took call 3 after wrap-up; call 2 still waits (ringing b), position 1 of 1.
     assert_eq!(acd.estimated_wait(2), Some(secs(60)));
     // A second call of 120 s: the average is 90 s.
@@ -577,7 +577,7 @@ impl Runtime {
             assert!(matches!(state(acd, agent), AgentState::OnCall { .. }));
         }
         if timed {
-            assert!(acd.next_deadline().is_some());
+            assert!(acd.poll_timeout().is_some());
         }
     }
 }
@@ -618,7 +618,7 @@ fn never_stuck_answer() {
     );
     rt.connected.remove("a");
     rt.apply(&acd.call_ended("a", t.at(60)));
-    rt.apply(&acd.poll(t.at(70)));
+    rt.apply(&acd.handle_timeout(t.at(70)));
     assert_settled(&acd, &rt, t.at(70), &[("a", StateName::Available)]);
 }
 
@@ -634,7 +634,7 @@ fn never_stuck_reject_and_ring_timeout() {
         t.at(6),
         &[("a", StateName::Available), ("b", StateName::Ringing)],
     );
-    rt.apply(&acd.poll(t.at(21)));
+    rt.apply(&acd.handle_timeout(t.at(21)));
     // b timed out; a had missed it too, so it rings a again.
     assert_settled(
         &acd,
@@ -659,7 +659,7 @@ fn never_stuck_caller_hangs_up_while_ringing() {
         &[("a", StateName::Available), ("b", StateName::Available)],
     );
     assert!(acd.leave(1, t.at(7)).is_empty());
-    assert_eq!(acd.next_deadline(), None);
+    assert_eq!(acd.poll_timeout(), None);
 }
 
 #[test]
@@ -696,7 +696,7 @@ fn never_stuck_unreachable_while_on_call() {
     // The runtime ends the bridged call too.
     rt.connected.remove("a");
     rt.apply(&acd.call_ended("a", t.at(31)));
-    rt.apply(&acd.poll(t.at(41)));
+    rt.apply(&acd.handle_timeout(t.at(41)));
     rt.apply(&acd.enqueue(2, "sales", 0, t.at(42), t.at(42)).unwrap());
     // Available again but not offered calls until it registers.
     assert_settled(
@@ -800,7 +800,7 @@ fn an_answer_that_crossed_the_timeout_is_connected_if_the_call_still_waits() {
     add_agent(&mut acd, "a", &[("sales", 0)], t.at(0));
     add_agent(&mut acd, "b", &[("sales", 0)], t.at(1));
     acd.enqueue(1, "sales", 0, t.at(5), t.at(5)).unwrap();
-    acd.poll(t.at(20)); // a timed out, b rings
+    acd.handle_timeout(t.at(20)); // a timed out, b rings
     let out = acd.answered(1, "a", t.at(20));
     assert!(out.contains(&Action::Connect {
         call: 1,
@@ -834,7 +834,7 @@ fn reload_keeps_waiting_calls_and_overflows_calls_of_removed_queues() {
     assert_eq!(order, [2, 1]);
     assert_eq!(acd.call(1).unwrap().queued, t.at(1));
     assert!(acd
-        .poll(t.at(400))
+        .handle_timeout(t.at(400))
         .iter()
         .all(|a| !matches!(a, Action::Overflow { .. })));
     assert_eq!(state(&acd, "a"), AgentState::Available);
@@ -907,7 +907,7 @@ fn every_state_change_is_reported() {
     note(acd.enqueue(1, "sales", 0, t.at(1), t.at(1)).unwrap());
     note(acd.answered(1, "a", t.at(2)));
     note(acd.call_ended("a", t.at(3)));
-    note(acd.poll(t.at(8)));
+    note(acd.handle_timeout(t.at(8)));
     note(acd.pause("a", "lunch", t.at(9)).unwrap());
     note(acd.resume("a", t.at(10)).unwrap());
     note(acd.logout("a", t.at(11)).unwrap());
@@ -1057,15 +1057,15 @@ fn random_run(seed: u64, steps: usize) {
             }
             _ => {
                 now += secs(rng.below(15) as u64);
-                let mut out = acd.poll(now);
-                if let Some(d) = acd.next_deadline() {
+                let mut out = acd.handle_timeout(now);
+                if let Some(d) = acd.poll_timeout() {
                     assert!(d > now, "seed {seed} step {step}: overdue after poll");
                 }
                 // Sometimes poll exactly at the deadline.
                 if rng.below(2) == 0 {
-                    if let Some(d) = acd.next_deadline() {
+                    if let Some(d) = acd.poll_timeout() {
                         now = now.max(d);
-                        out.extend(acd.poll(now));
+                        out.extend(acd.handle_timeout(now));
                     }
                 }
                 out

@@ -181,12 +181,12 @@ fn menu_timeout_invalid_key_retries_and_fallback() {
     c.done();
     assert_eq!(c.done(), [play(&["language_choice"], true)]);
     assert_eq!(
-        c.session.next_timeout(),
+        c.session.poll_timeout(),
         None,
         "no timer while the prompt plays"
     );
     c.done();
-    let deadline = c.session.next_timeout().unwrap();
+    let deadline = c.session.poll_timeout().unwrap();
     assert_eq!(deadline, c.now + Duration::from_secs(5));
     c.wait(4000);
     assert_eq!(c.step(Input::Timeout), [], "early timeouts are ignored");
@@ -263,7 +263,7 @@ fn collect_terminator_pattern_length_and_timeouts() {
     c.done();
     assert_eq!(c.keys("62"), []);
     assert_eq!(
-        c.session.next_timeout(),
+        c.session.poll_timeout(),
         Some(c.now + Duration::from_secs(3))
     );
     assert_eq!(
@@ -626,7 +626,7 @@ fn voicemail_beeps_then_records() {
     );
     assert_eq!(c.session.waiting(), Waiting::Recording);
     assert_eq!(
-        c.session.next_timeout(),
+        c.session.poll_timeout(),
         Some(c.now + Duration::from_secs(65))
     );
     c.wait(30_000);
@@ -738,6 +738,6 @@ fn caller_hangup_ends_the_session() {
         [event("hangup", "caller hung up")]
     );
     assert!(c.session.is_ended());
-    assert_eq!(c.session.next_timeout(), None);
+    assert_eq!(c.session.poll_timeout(), None);
     assert_eq!(format!("{:?}", Input::Digit('7')), "Digit(*)");
 }

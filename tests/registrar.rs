@@ -328,12 +328,12 @@ fn auth_state_is_pruned() {
     login(&mut reg, t0, ip(1), "9999", "x");
     login(&mut reg, t0, ip(2), "1001", "x");
     assert_eq!(reg.auth().tracked(), 3, "two sources and one real account");
-    assert_eq!(reg.next_deadline(), Some(secs(t0, 60)));
-    assert!(reg.expire(secs(t0, 59)).is_empty());
+    assert_eq!(reg.poll_timeout(), Some(secs(t0, 60)));
+    assert!(reg.handle_timeout(secs(t0, 59)).is_empty());
     assert_eq!(reg.auth().tracked(), 3);
-    reg.expire(secs(t0, 60));
+    reg.handle_timeout(secs(t0, 60));
     assert_eq!(reg.auth().tracked(), 0);
-    assert_eq!(reg.next_deadline(), None);
+    assert_eq!(reg.poll_timeout(), None);
 }
 
 #[test]
@@ -403,7 +403,7 @@ fn add_refresh_and_query() {
     assert_eq!(r.contacts, [format!("<{DESK}>;expires=600")]);
     assert_eq!(r.changes[0].kind, ChangeKind::Refreshed);
     assert_eq!(reg.contacts("1001")[0].expires_at, secs(t0, 1600));
-    assert_eq!(reg.next_deadline(), Some(secs(t0, 1600)));
+    assert_eq!(reg.poll_timeout(), Some(secs(t0, 1600)));
 }
 
 #[test]
@@ -479,7 +479,7 @@ fn expires_zero_removes_one_and_star_removes_all() {
         "the last removal makes the agent unreachable"
     );
     assert!(reg.contacts("1001").is_empty());
-    assert_eq!(reg.next_deadline(), None);
+    assert_eq!(reg.poll_timeout(), None);
 }
 
 #[test]
@@ -492,17 +492,17 @@ fn bindings_expire_with_time() {
         .unwrap();
     reg.register(t0, "1002", req(&["sip:1002@10.0.0.8"], None, "c9", 1))
         .unwrap();
-    assert_eq!(reg.next_deadline(), Some(secs(t0, 120)));
-    assert!(reg.expire(secs(t0, 119)).is_empty());
-    let changes = reg.expire(secs(t0, 120));
+    assert_eq!(reg.poll_timeout(), Some(secs(t0, 120)));
+    assert!(reg.handle_timeout(secs(t0, 119)).is_empty());
+    let changes = reg.handle_timeout(secs(t0, 120));
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].kind, ChangeKind::Removed(Removal::Expired));
     assert_eq!(
         (changes[0].binding.uri.as_str(), changes[0].reachable),
         (DESK, true)
     );
-    assert_eq!(reg.next_deadline(), Some(secs(t0, 300)));
-    let changes = reg.expire(secs(t0, 300));
+    assert_eq!(reg.poll_timeout(), Some(secs(t0, 300)));
+    let changes = reg.handle_timeout(secs(t0, 300));
     assert_eq!(
         (changes[0].agent_id.as_str(), changes[0].reachable),
         ("1024", false)
@@ -624,8 +624,8 @@ fn restore_mark_dead_and_removed_accounts() {
     assert_eq!(reg.contacts("1001").len(), 2);
     assert_eq!(reg.contacts("1001")[0].transport.as_str(), "tcp");
     // The one already past its time goes at the first expire.
-    assert_eq!(reg.next_deadline(), Some(t0));
-    let changes = reg.expire(t0);
+    assert_eq!(reg.poll_timeout(), Some(t0));
+    let changes = reg.handle_timeout(t0);
     assert_eq!((changes.len(), changes[0].binding.uri.as_str()), (1, SOFT));
     // Any REGISTER after a restart is in order.
     assert!(reg

@@ -43,8 +43,8 @@ fn server_invite_retransmits_2xx_on_timer_g_until_ack() {
     // 2xx retransmitted at 0.5, 1.5, 3.5, 7.5, 11.5 s (T1 doubling, capped at T2 = 4 s)
     let log = run_until(
         &mut tx,
-        |m| m.next_deadline(),
-        |m, t, o| m.on_timeout(t, o),
+        |m| m.poll_timeout(),
+        |m, t, o| m.handle_timeout(t, o),
         t0 + Duration::from_millis(12_000),
     );
     let at: Vec<u128> = log
@@ -58,8 +58,8 @@ fn server_invite_retransmits_2xx_on_timer_g_until_ack() {
     assert!(!tx.on_2xx_ack(), "a repeated ACK is not news");
     let log = run_until(
         &mut tx,
-        |m| m.next_deadline(),
-        |m, t, o| m.on_timeout(t, o),
+        |m| m.poll_timeout(),
+        |m, t, o| m.handle_timeout(t, o),
         t0 + Duration::from_secs(40),
     );
     assert!(log
@@ -79,8 +79,8 @@ fn server_invite_lost_ack_times_out_after_64_t1() {
     tx.respond(t0, 200, b"200".to_vec(), &mut out);
     let log = run_until(
         &mut tx,
-        |m| m.next_deadline(),
-        |m, t, o| m.on_timeout(t, o),
+        |m| m.poll_timeout(),
+        |m, t, o| m.handle_timeout(t, o),
         t0 + Duration::from_secs(60),
     );
     let timeout = log
@@ -104,8 +104,8 @@ fn server_invite_over_tcp_does_not_retransmit_but_still_times_out() {
     tx.respond(t0, 200, b"200".to_vec(), &mut out);
     let log = run_until(
         &mut tx,
-        |m| m.next_deadline(),
-        |m, t, o| m.on_timeout(t, o),
+        |m| m.poll_timeout(),
+        |m, t, o| m.handle_timeout(t, o),
         t0 + Duration::from_secs(60),
     );
     assert_eq!(
@@ -125,7 +125,7 @@ fn server_invite_non_2xx_waits_for_ack_then_timer_i() {
     assert!(tx.is_final());
     // Timer G fires once at T1
     out.clear();
-    tx.on_timeout(t0 + 500 * MS, &mut out);
+    tx.handle_timeout(t0 + 500 * MS, &mut out);
     assert_eq!(out, vec![TxOutput::Send(b"486".to_vec())]);
     // a retransmitted INVITE gets the final response again
     out.clear();
@@ -134,8 +134,8 @@ fn server_invite_non_2xx_waits_for_ack_then_timer_i() {
     // ACK: Confirmed, retransmissions stop, Timer I = T4 later it ends
     out.clear();
     tx.on_ack(t0 + 600 * MS, &mut out);
-    assert_eq!(tx.next_deadline(), Some(t0 + 600 * MS + timers.t4));
-    tx.on_timeout(t0 + 600 * MS + timers.t4, &mut out);
+    assert_eq!(tx.poll_timeout(), Some(t0 + 600 * MS + timers.t4));
+    tx.handle_timeout(t0 + 600 * MS + timers.t4, &mut out);
     assert_eq!(out, vec![TxOutput::Terminated]);
 }
 
@@ -166,7 +166,7 @@ fn server_non_invite_absorbs_retransmissions_until_timer_j() {
     assert_eq!(sends(&out), 1);
     for k in 1..=5u32 {
         out.clear();
-        tx.on_timeout(t0 + k * Duration::from_secs(5), &mut out);
+        tx.handle_timeout(t0 + k * Duration::from_secs(5), &mut out);
         tx.on_retransmission(&mut out);
         assert_eq!(
             out,
@@ -174,9 +174,9 @@ fn server_non_invite_absorbs_retransmissions_until_timer_j() {
             "retransmission {k}"
         );
     }
-    assert_eq!(tx.next_deadline(), Some(t0 + timers.t64()));
+    assert_eq!(tx.poll_timeout(), Some(t0 + timers.t64()));
     out.clear();
-    tx.on_timeout(t0 + timers.t64(), &mut out);
+    tx.handle_timeout(t0 + timers.t64(), &mut out);
     assert_eq!(out, vec![TxOutput::Terminated]);
 }
 
@@ -199,8 +199,8 @@ fn client_non_invite_timer_e_then_f() {
     assert_eq!(sends(&out), 1);
     let log = run_until(
         &mut tx,
-        |m| m.next_deadline(),
-        |m, t, o| m.on_timeout(t, o),
+        |m| m.poll_timeout(),
+        |m, t, o| m.handle_timeout(t, o),
         t0 + Duration::from_secs(40),
     );
     let at: Vec<u128> = log
@@ -231,8 +231,8 @@ fn client_non_invite_final_response_then_timer_k() {
     out.clear();
     tx.on_response(t0 + 200 * MS, 200, &mut out);
     assert!(out.is_empty());
-    assert_eq!(tx.next_deadline(), Some(t0 + 100 * MS + timers.t4));
-    tx.on_timeout(t0 + 100 * MS + timers.t4, &mut out);
+    assert_eq!(tx.poll_timeout(), Some(t0 + 100 * MS + timers.t4));
+    tx.handle_timeout(t0 + 100 * MS + timers.t4, &mut out);
     assert_eq!(out, vec![TxOutput::Terminated]);
 }
 
@@ -262,8 +262,8 @@ fn client_invite_timer_a_then_b() {
     );
     let log = run_until(
         &mut tx,
-        |m| m.next_deadline(),
-        |m, t, o| m.on_timeout(t, o),
+        |m| m.poll_timeout(),
+        |m, t, o| m.handle_timeout(t, o),
         t0 + Duration::from_secs(40),
     );
     let at: Vec<u128> = log
@@ -295,7 +295,7 @@ fn client_invite_acks_non_2xx_and_absorbs_retransmissions_until_timer_d() {
     tx.on_response(t0 + 10 * MS, 180, "<sip:a@b>;tag=x", &mut out);
     assert_eq!(out, vec![TxOutput::Response(180)]);
     assert_eq!(
-        tx.next_deadline(),
+        tx.poll_timeout(),
         None,
         "no retransmission once proceeding"
     );
@@ -316,7 +316,7 @@ fn client_invite_acks_non_2xx_and_absorbs_retransmissions_until_timer_d() {
     tx.on_response(t0 + 600 * MS, 486, "<sip:a@b>;tag=x", &mut out);
     assert_eq!(out, vec![TxOutput::Send(ack.into_bytes())]);
     out.clear();
-    tx.on_timeout(t0 + 20 * MS + Duration::from_secs(32), &mut out);
+    tx.handle_timeout(t0 + 20 * MS + Duration::from_secs(32), &mut out);
     assert_eq!(out, vec![TxOutput::Terminated]);
 }
 

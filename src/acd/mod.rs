@@ -4,7 +4,7 @@
 //! Sans-IO like the rest of the core: [`Acd`] is the one owner of all queue and agent
 //! state, every change comes in as a method call carrying `now`, and every effect goes
 //! out as an [`Action`] for the runtime to carry out in order. Nothing here reads a clock
-//! or does I/O; the runtime calls [`Acd::poll`] once [`Acd::next_deadline`] has passed.
+//! or does I/O; the runtime calls [`Acd::handle_timeout`] once [`Acd::poll_timeout`] has passed.
 //!
 //! Contract with the runtime:
 //! - `Ring` sends an INVITE to the agent; it ends with exactly one of: [`Acd::answered`],
@@ -376,7 +376,7 @@ impl Acd {
 
     /// Runs the timers due at `now`: max wait, ring timeouts, wrap-up ends, busy
     /// retries and announcements, then offers calls to whoever became free.
-    pub fn poll(&mut self, now: Instant) -> Vec<Action> {
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
         // Max wait first, so a call about to overflow is not rung again.
         let overflowing: Vec<(CallKey, String)> = self
@@ -437,7 +437,7 @@ impl Acd {
     }
 
     /// The earliest time `poll` has something to do, if anything is timed.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.calls.values().flat_map(|c| {
             let q = &self.queues[&c.queue];
             let announce =

@@ -50,7 +50,7 @@ pub enum Input {
     Digit(char),
     /// The last `Play` finished by itself (never sent after `StopPlayback`).
     PlaybackDone,
-    /// `next_timeout()` has passed.
+    /// `poll_timeout()` has passed.
     Timeout,
     /// The answer to `Action::Verify`.
     VerifyResult(VerifyOutcome),

@@ -2,7 +2,7 @@
 //!
 //! The owner drives it the way the rest of the core is driven: give it an input and the
 //! current time, carry out the actions it returns in order, and call
-//! `step(now, Input::Timeout)` once `next_timeout()` has passed. The session never reads
+//! `handle_input(now, Input::Timeout)` once `poll_timeout()` has passed. The session never reads
 //! a clock; the caller's local time is the `local_now` given at the start plus the
 //! time elapsed on the `Instant`s passed in, so a fake clock drives it completely.
 //!
@@ -138,7 +138,7 @@ enum Miss {
 pub struct Session {
     plan: Arc<Plan>,
     call: CallInfo,
-    /// The caller's local time at the first `step`, and the `Instant` it happened.
+    /// The caller's local time at the first input, and the `Instant` it happened.
     local_start: DateTime<Tz>,
     started: Option<Instant>,
     language: Language,
@@ -299,8 +299,8 @@ impl Session {
         matches!(self.state, State::Ended)
     }
 
-    /// When to call `step(now, Input::Timeout)`; `None` while no timer runs.
-    pub fn next_timeout(&self) -> Option<Instant> {
+    /// When to call `handle_input(now, Input::Timeout)`; `None` while no timer runs.
+    pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Asking(Asking {
                 phase: Phase::Listening { deadline },
@@ -313,7 +313,7 @@ impl Session {
 
     /// Feeds one input; returns what to do, in order. Inputs that make no sense in the
     /// current state (a key while nothing listens, an early timeout) are ignored.
-    pub fn step(&mut self, now: Instant, input: Input) -> Vec<Action> {
+    pub fn handle_input(&mut self, now: Instant, input: Input) -> Vec<Action> {
         let mut out = Vec::new();
         if matches!(self.state, State::Ended) {
             return out;
@@ -347,7 +347,7 @@ impl Session {
                 self.playback_done(now, &mut out);
             }
             Input::Timeout => {
-                if self.next_timeout().is_some_and(|d| now >= d) {
+                if self.poll_timeout().is_some_and(|d| now >= d) {
                     self.timeout(now, &mut out);
                 }
             }

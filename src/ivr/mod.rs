@@ -5,7 +5,7 @@
 //!   plan passes before any call may use it.
 //! - [`calendar`]: opening hours, public holidays and make-up working days.
 //! - [`pattern`]: Asterisk-style digit patterns for `collect` nodes.
-//! - [`action`] and [`engine`]: a call's session, `step(now, input) -> Vec<Action>`,
+//! - [`action`] and [`engine`]: a call's session, `handle_input(now, input) -> Vec<Action>`,
 //!   pure and fake-clock driven.
 //! - [`mod@simulate`]: walks a flow with scripted keys, for `hotline simulate` and tests.
 //!

@@ -112,7 +112,7 @@ pub fn simulate(
                 }
             }
             Waiting::Keys { .. } | Waiting::Recording => {
-                let Some(deadline) = sim.session.next_timeout() else {
+                let Some(deadline) = sim.session.poll_timeout() else {
                     return sim.fail("waiting with no timer".into());
                 };
                 if let Waiting::Recording = sim.session.waiting() {
@@ -197,7 +197,7 @@ impl Sim<'_> {
     }
 
     fn feed(&mut self, input: Input) -> Result<(), String> {
-        let actions = self.session.step(self.origin + self.now, input);
+        let actions = self.session.handle_input(self.origin + self.now, input);
         for action in actions {
             let text = match action {
                 Action::Play { prompts, barge_in } => {

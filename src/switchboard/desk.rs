@@ -74,8 +74,8 @@ impl Desk {
 
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
         [
-            self.acd.next_deadline(),
-            self.registrar.next_deadline(),
+            self.acd.poll_timeout(),
+            self.registrar.poll_timeout(),
             Some(self.next_ping),
         ]
         .into_iter()

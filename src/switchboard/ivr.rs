@@ -49,10 +49,10 @@ impl<H: Host> Switchboard<H> {
         let Some(ivr) = self.ivr_mut(call) else {
             return;
         };
-        for action in ivr.session.step(now, input) {
+        for action in ivr.session.handle_input(now, input) {
             self.ivr_act(now, call, action);
         }
-        match self.ivr_mut(call).and_then(|i| i.session.next_timeout()) {
+        match self.ivr_mut(call).and_then(|i| i.session.poll_timeout()) {
             Some(t) => self.timers.set(call, Due::Ivr, t),
             None => self.timers.cancel(call, Due::Ivr),
         }

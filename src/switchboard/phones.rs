@@ -246,14 +246,14 @@ impl<H: Host> Switchboard<H> {
         if self
             .desk
             .registrar
-            .next_deadline()
+            .poll_timeout()
             .is_some_and(|t| t <= now)
         {
-            let changes = self.desk.registrar.expire(now);
+            let changes = self.desk.registrar.handle_timeout(now);
             self.registration_changes(now, changes);
         }
-        if self.desk.acd.next_deadline().is_some_and(|t| t <= now) {
-            let actions = self.desk.acd.poll(now);
+        if self.desk.acd.poll_timeout().is_some_and(|t| t <= now) {
+            let actions = self.desk.acd.handle_timeout(now);
             self.acd_actions(now, actions);
         }
         if self.desk.next_ping <= now {

@@ -47,7 +47,7 @@ impl Call {
     }
 
     pub fn step(&mut self, input: Input) -> Vec<Action> {
-        let out = self.session.step(self.now, input);
+        let out = self.session.handle_input(self.now, input);
         self.all.extend(out.iter().cloned());
         out
     }
@@ -74,7 +74,7 @@ impl Call {
 
     /// Jumps to the next deadline and lets it pass.
     pub fn expire(&mut self) -> Vec<Action> {
-        let deadline = self.session.next_timeout().expect("a timer runs");
+        let deadline = self.session.poll_timeout().expect("a timer runs");
         self.now = deadline;
         self.step(Input::Timeout)
     }

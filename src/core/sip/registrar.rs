@@ -318,7 +318,7 @@ impl Authenticator {
     }
 
     /// When `prune` next has something to forget.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         self.sources
             .values()
             .chain(self.locks.values())
@@ -625,19 +625,19 @@ impl Registrar {
     }
 
     /// Removes bindings whose time is up, and forgets old authentication failures.
-    pub fn expire(&mut self, now: Instant) -> Vec<Change> {
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<Change> {
         self.auth.prune(now);
         self.remove_where(Removal::Expired, |b| b.expires_at <= now)
     }
 
     /// When `expire` next has work.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         let bindings = self
             .bindings
             .values()
             .flatten()
             .map(|e| e.binding.expires_at);
-        bindings.chain(self.auth.next_deadline()).min()
+        bindings.chain(self.auth.poll_timeout()).min()
     }
 
     pub fn contacts(&self, extension: &str) -> Vec<Binding> {

@@ -427,8 +427,8 @@ impl Endpoint {
                     }
                     tx.scheduled = None;
                     match &mut tx.machine {
-                        ServerMachine::Invite(m) => m.on_timeout(now, &mut out),
-                        ServerMachine::NonInvite(m) => m.on_timeout(now, &mut out),
+                        ServerMachine::Invite(m) => m.handle_timeout(now, &mut out),
+                        ServerMachine::NonInvite(m) => m.handle_timeout(now, &mut out),
                     }
                     self.apply_server(now, &key, &mut out);
                 }
@@ -441,8 +441,8 @@ impl Endpoint {
                     }
                     tx.scheduled = None;
                     match &mut tx.machine {
-                        ClientMachine::Invite(m) => m.on_timeout(now, &mut out),
-                        ClientMachine::NonInvite(m) => m.on_timeout(now, &mut out),
+                        ClientMachine::Invite(m) => m.handle_timeout(now, &mut out),
+                        ClientMachine::NonInvite(m) => m.handle_timeout(now, &mut out),
                     }
                     self.apply_client(now, &key, &mut out);
                 }
@@ -825,8 +825,8 @@ impl Endpoint {
             TimerRef::Server(k) => match self.servers.get_mut(k) {
                 Some(tx) => (
                     match &tx.machine {
-                        ServerMachine::Invite(m) => m.next_deadline(),
-                        ServerMachine::NonInvite(m) => m.next_deadline(),
+                        ServerMachine::Invite(m) => m.poll_timeout(),
+                        ServerMachine::NonInvite(m) => m.poll_timeout(),
                     },
                     &mut tx.scheduled,
                 ),
@@ -835,8 +835,8 @@ impl Endpoint {
             TimerRef::Client(k) => match self.clients.get_mut(k) {
                 Some(tx) => (
                     match &tx.machine {
-                        ClientMachine::Invite(m) => m.next_deadline(),
-                        ClientMachine::NonInvite(m) => m.next_deadline(),
+                        ClientMachine::Invite(m) => m.poll_timeout(),
+                        ClientMachine::NonInvite(m) => m.poll_timeout(),
                     },
                     &mut tx.scheduled,
                 ),

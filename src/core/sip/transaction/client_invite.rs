@@ -112,7 +112,7 @@ impl ClientInvite {
         matches!(self.state, State::Terminated)
     }
 
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Calling { a, b } => Some(a.map_or(*b, |a| a.next.min(*b))),
             State::Completed { d, .. } => Some(*d),
@@ -121,7 +121,7 @@ impl ClientInvite {
     }
 
     /// Timers A, B and D.
-    pub fn on_timeout(&mut self, now: Instant, out: &mut Vec<TxOutput>) {
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<TxOutput>) {
         match &mut self.state {
             State::Calling { a, b } => {
                 if now >= *b {

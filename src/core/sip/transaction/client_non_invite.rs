@@ -66,7 +66,7 @@ impl ClientNonInvite {
         matches!(self.state, State::Terminated)
     }
 
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Trying | State::Proceeding => {
                 Some(self.e.map_or(self.f, |e| e.next.min(self.f)))
@@ -77,7 +77,7 @@ impl ClientNonInvite {
     }
 
     /// Timers E, F and K.
-    pub fn on_timeout(&mut self, now: Instant, out: &mut Vec<TxOutput>) {
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<TxOutput>) {
         match self.state {
             State::Trying | State::Proceeding => {
                 if now >= self.f {

@@ -2,7 +2,7 @@
 //!
 //! Each machine is plain data: it takes a message or the current time and pushes
 //! [`TxOutput`]s. Timers carry their RFC names; the endpoint asks each machine for its
-//! next deadline and calls [`on_timeout`](ServerInvite::on_timeout) when it passes.
+//! next deadline and calls [`handle_timeout`](ServerInvite::handle_timeout) when it passes.
 
 mod client_invite;
 mod client_non_invite;

@@ -116,7 +116,7 @@ impl ServerInvite {
         matches!(self.state, State::Terminated)
     }
 
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Proceeding { .. } | State::Terminated => None,
             State::Completed { g, h, .. } => earliest(g.map(|g| g.next), Some(*h)),
@@ -127,7 +127,7 @@ impl ServerInvite {
         }
     }
 
-    pub fn on_timeout(&mut self, now: Instant, out: &mut Vec<TxOutput>) {
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<TxOutput>) {
         match &mut self.state {
             State::Completed { response, g, h } => {
                 if now >= *h {
@@ -167,8 +167,8 @@ impl ServerInvite {
     }
 
     fn check_zero(&mut self, now: Instant, out: &mut Vec<TxOutput>) {
-        if self.next_deadline().is_some_and(|d| d <= now) {
-            self.on_timeout(now, out);
+        if self.poll_timeout().is_some_and(|d| d <= now) {
+            self.handle_timeout(now, out);
         }
     }
 

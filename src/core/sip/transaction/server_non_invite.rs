@@ -40,7 +40,7 @@ impl ServerNonInvite {
         let j = now + self.transport.linger(self.timers.t64());
         self.state = State::Completed { response: bytes, j };
         if j <= now {
-            self.on_timeout(now, out);
+            self.handle_timeout(now, out);
         }
     }
 
@@ -58,7 +58,7 @@ impl ServerNonInvite {
         matches!(self.state, State::Terminated)
     }
 
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Completed { j, .. } => Some(*j),
             _ => None,
@@ -66,7 +66,7 @@ impl ServerNonInvite {
     }
 
     /// Timer J.
-    pub fn on_timeout(&mut self, now: Instant, out: &mut Vec<TxOutput>) {
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<TxOutput>) {
         if let State::Completed { j, .. } = self.state {
             if now >= j {
                 self.state = State::Terminated;
