@@ -7,8 +7,8 @@
 //! - [`config`]: settings from flags, environment and a TOML file, validated once.
 //! - [`followup`]: follow-up deadlines on the business calendar, overdue, escalation and
 //!   status moves (no I/O); [`report`]: complaint, satisfaction, KPI and per-agent figures
-//!   from rows, rendered as Markdown, CSV or HTML (no I/O); [`cli`]: the `followups` and `report`
-//!   commands over the store.
+//!   from rows, rendered as Markdown, CSV or HTML (no I/O).
+//! - [`cli`]: the whole command line, one subcommand per file; the binary only calls it.
 //! - [`acd`]: queues and agents' states (no I/O): who rings, who waits, in what order.
 //! - [`runtime`]: the tokio shell that owns sockets, timers and the database, and the
 //!   orchestrator that turns SIP events into call records, media, and ACD events.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::{local_minute, rfc3339, CliError, Common, Context};
+use super::{local_minute, rfc3339, CliError, Common, Context, Globals};
 use crate::followup::{check_change, due_times, overdue, Change, Step};
 use crate::store::{FollowUpKind, FollowUpMove, FollowUpRow, FollowUpStatus, NewFollowUp};
 
@@ -107,8 +107,8 @@ pub enum Command {
 }
 
 /// Runs `hotline followups ...`.
-pub async fn run(args: Args) -> Result<ExitCode, CliError> {
-    let ctx = Context::open(&args.common).await?;
+pub async fn run(globals: &Globals, args: Args) -> Result<ExitCode, CliError> {
+    let ctx = Context::open(globals, &args.common).await?;
     let result = dispatch(&ctx, &args).await;
     ctx.store.close().await;
     result

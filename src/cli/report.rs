@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{CliError, Common, Context};
+use super::{CliError, Common, Context, Globals};
 use crate::followup::ReportSettings;
 use crate::report::render::{render, Format};
 use crate::report::{compute, Kind, Period, Report, Rows};
@@ -71,8 +71,8 @@ pub async fn build(
 }
 
 /// Runs `hotline report ...`.
-pub async fn run(args: Args) -> Result<ExitCode, CliError> {
-    let ctx = Context::open(&args.common).await?;
+pub async fn run(globals: &Globals, args: Args) -> Result<ExitCode, CliError> {
+    let ctx = Context::open(globals, &args.common).await?;
     let result = make(&ctx, &args.command).await;
     ctx.store.close().await;
     result
