@@ -21,8 +21,8 @@ pub fn run(o: Overrides) -> ExitCode {
         }
     }
     let prompts = if cfg.prompts.is_dir() {
-        problems.extend(crate::core::media::prompt::check(&cfg.prompts));
-        crate::core::media::prompt::PromptSet::load(&cfg.prompts).ok()
+        problems.extend(crate::prompts::check(&cfg.prompts));
+        crate::prompts::load(&cfg.prompts).ok()
     } else {
         None
     };

@@ -35,7 +35,7 @@ pub struct Args {
 /// Walks the plan; exit 1 if the plan does not load or the flow errs.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let at = &args.at;
-    let prompts = crate::core::media::prompt::PromptSet::load(&args.prompts).ok();
+    let prompts = crate::prompts::load(&args.prompts).ok();
     let plan = match crate::ivr::load_file(&args.plan, prompts.as_ref()) {
         Ok(plan) => std::sync::Arc::new(plan),
         Err(errors) => {

@@ -383,7 +383,7 @@ fn load_prompts(cfg: &Config) -> Result<Option<PromptSet>, RuntimeError> {
         tracing::warn!(dir = %cfg.prompts.display(), "no prompts folder: callers will hear silence");
         return Ok(None);
     }
-    match PromptSet::load(&cfg.prompts) {
+    match crate::prompts::load(&cfg.prompts) {
         Ok(set) => Ok(Some(set)),
         Err(problems) => Err(RuntimeError::Prompts(
             problems
