@@ -85,4 +85,14 @@ mod layering {
             found.join("\n")
         );
     }
+
+    #[test]
+    fn store_does_not_import_the_followup_rules() {
+        let found = uses("store", &["crate::followup", "super::super::followup"]);
+        assert!(
+            found.is_empty(),
+            "the store uses the rules:\n{}",
+            found.join("\n")
+        );
+    }
 }

@@ -115,9 +115,7 @@ pub async fn run(globals: &Globals, args: Args) -> Result<ExitCode, CliError> {
 }
 
 async fn dispatch(ctx: &Context, args: &Args) -> Result<ExitCode, CliError> {
-    ctx.store
-        .escalate_overdue(&ctx.config.followups, ctx.now_ms)
-        .await?;
+    crate::followup::escalate_overdue(&ctx.store, &ctx.config.followups, ctx.now_ms).await?;
     let by = args
         .by
         .clone()

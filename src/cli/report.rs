@@ -93,9 +93,7 @@ async fn make(ctx: &Context, command: &Command) -> Result<ExitCode, CliError> {
         ),
     };
     // Escalations are part of the record the report reads.
-    ctx.store
-        .escalate_overdue(&ctx.config.followups, ctx.now_ms)
-        .await?;
+    crate::followup::escalate_overdue(&ctx.store, &ctx.config.followups, ctx.now_ms).await?;
     let report = build(&ctx.store, &ctx.config.reports, kind, period, ctx.now_ms).await?;
     let text = render(&report, out.format);
     match &out.out {
