@@ -213,7 +213,8 @@ impl Overrides {
             {
                 Ok(v.to_string())
             } else {
-                Err(format!("'{v}' is neither sqlite:... nor postgres://..."))
+                // Not echoed: a mistyped postgres URL still carries its password.
+                Err("the URL is neither sqlite:... nor postgres://...".to_string())
             }
         });
         let dialplans = check.value("dialplans", |v| Ok(PathBuf::from(v)));

@@ -550,3 +550,63 @@ fn errors_are_said_once() {
         .unwrap_or_else(|| panic!("{line}"));
     assert_eq!(line.matches(cause).count(), 1, "{line}");
 }
+
+#[test]
+fn global_database_is_flag_then_environment_then_file() {
+    let dir = TempDir::new("cli-global-precedence");
+    let url = |name: &str| format!("sqlite://{}/{name}.db", dir.0.display());
+    let file = dir.0.join("hotline.toml");
+    std::fs::write(&file, format!("database = \"{}\"\n", url("file"))).unwrap();
+    let config = file.to_str().unwrap();
+    // The agent goes into the file's database.
+    ok_in(
+        &dir.0,
+        &[
+            "--config",
+            config,
+            "agents",
+            "add",
+            "--id",
+            "1024",
+            "--name",
+            "Li Lei",
+            "--password",
+            "pass-word-1",
+        ],
+    );
+    let list = |env: Option<&str>, args: &[&str]| {
+        let mut c = hotline();
+        c.current_dir(&dir.0)
+            .args(["agents", "list", "--json", "--config", config])
+            .args(args);
+        if let Some(e) = env {
+            c.env("HOTLINE_DATABASE", e);
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).contains("\"id\":\"1024\"")
+    };
+    assert!(list(None, &[]), "file over default");
+    assert!(!list(Some(&url("env")), &[]), "environment over file");
+    assert!(
+        list(Some(&url("env")), &["--database", &url("file")]),
+        "flag over environment"
+    );
+    // A bad URL is named without being echoed (it may hold a password).
+    let out = hotline()
+        .current_dir(&dir.0)
+        .args([
+            "agents",
+            "list",
+            "--database",
+            "postgress://u:hunter22@db/x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("database") && !text.contains("hunter22"),
+        "{text}"
+    );
+}
