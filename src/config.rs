@@ -32,10 +32,14 @@ pub enum ConfigError {
 
 /// The settings as given, before checking. Field names are the TOML keys; each also has
 /// a flag `--sip-listen` and an environment variable `HOTLINE_SIP_LISTEN`.
+///
+/// `config`, `database` and `realm` are skipped here: every command needs them, so the
+/// command line declares them once, as global flags (`crate::cli::Globals`), and fills
+/// them in.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Overrides {
     /// TOML file with any of the settings below.
-    #[arg(long, env = "HOTLINE_CONFIG")]
+    #[arg(skip)]
     pub config: Option<PathBuf>,
     /// SIP address for UDP and TCP [default: 0.0.0.0:5060].
     #[arg(long, env = "HOTLINE_SIP_LISTEN")]
@@ -44,7 +48,7 @@ pub struct Overrides {
     #[arg(long, env = "HOTLINE_RTP_PORTS")]
     pub rtp_ports: Option<String>,
     /// Database URL, sqlite:// or postgres:// [default: sqlite://hotline.db].
-    #[arg(long, env = "HOTLINE_DATABASE")]
+    #[arg(skip)]
     pub database: Option<String>,
     /// Folder of dial plans [default: dialplans].
     #[arg(long, env = "HOTLINE_DIALPLANS")]
@@ -83,7 +87,7 @@ pub struct Overrides {
     #[arg(long, env = "HOTLINE_MAX_MESSAGE_BYTES")]
     pub max_message_bytes: Option<String>,
     /// Digest realm agents' phones authenticate in [default: hotline].
-    #[arg(long, env = "HOTLINE_REALM")]
+    #[arg(skip)]
     pub realm: Option<String>,
     /// Queues and agent feature codes, a TOML file; missing: every queue a dial plan
     /// names gets the defaults [default: queues.toml].
@@ -209,7 +213,8 @@ impl Overrides {
             {
                 Ok(v.to_string())
             } else {
-                Err(format!("'{v}' is neither sqlite:... nor postgres://..."))
+                // Not echoed: a mistyped postgres URL still carries its password.
+                Err("the URL is neither sqlite:... nor postgres://...".to_string())
             }
         });
         let dialplans = check.value("dialplans", |v| Ok(PathBuf::from(v)));

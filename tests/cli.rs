@@ -432,3 +432,181 @@ fn check_names_a_bad_queues_file_and_agents_cli_round_trips() {
     assert!(run(&["remove", "1024"]).status.success());
     assert!(!run(&["remove", "1024"]).status.success());
 }
+
+/// Runs hotline in `dir` and returns its standard output, failing on a non-zero exit.
+fn ok_in(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = hotline().current_dir(dir).args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn database_is_accepted_before_and_after_the_subcommand() {
+    // Run in an empty folder: a flag that was ignored would open ./hotline.db instead,
+    // which holds nothing.
+    let dir = TempDir::new("cli-global");
+    let db = format!("sqlite://{}/global.db", dir.0.display());
+    ok_in(
+        &dir.0,
+        &[
+            "agents",
+            "add",
+            "--id",
+            "1024",
+            "--name",
+            "Li Lei",
+            "--password",
+            "pass-word-1",
+            "--database",
+            &db,
+        ],
+    );
+    for args in [
+        vec!["--database", &db, "agents", "list", "--json"],
+        vec!["agents", "--database", &db, "list", "--json"],
+        vec!["agents", "list", "--json", "--database", &db],
+    ] {
+        let list = ok_in(&dir.0, &args);
+        assert!(list.contains("\"id\":\"1024\""), "{args:?}: {list}");
+    }
+
+    let plans = concat!(env!("CARGO_MANIFEST_DIR"), "/dialplans");
+    let id = ok_in(
+        &dir.0,
+        &[
+            "--database",
+            &db,
+            "followups",
+            "create",
+            "--kind",
+            "callback",
+            "--number",
+            "13700137000",
+            "--dialplans",
+            plans,
+        ],
+    );
+    let id = id.trim();
+    for args in [
+        vec!["--database", &db, "followups", "list", "--json"],
+        vec!["followups", "list", "--json", "--database", &db],
+    ] {
+        let list = ok_in(&dir.0, &[&args[..], &["--dialplans", plans]].concat());
+        assert!(
+            list.contains(id) && list.contains("13700137000"),
+            "{args:?}: {list}"
+        );
+    }
+}
+
+#[test]
+fn realm_before_the_subcommand_makes_the_agents_ha1() {
+    let dir = TempDir::new("cli-realm");
+    let db = format!("sqlite://{}/realm.db", dir.0.display());
+    ok_in(
+        &dir.0,
+        &[
+            "--realm",
+            "calls.example.com",
+            "agents",
+            "add",
+            "--id",
+            "1024",
+            "--name",
+            "Li Lei",
+            "--password",
+            "pass-word-1",
+            "--database",
+            &db,
+        ],
+    );
+    let agent = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = hotline::store::Store::connect(&db).await.unwrap();
+        let agent = store.agent("1024").await.unwrap().expect("added");
+        store.close().await;
+        agent
+    });
+    assert_eq!(agent.realm, "calls.example.com");
+}
+
+#[test]
+fn errors_are_said_once() {
+    let dir = TempDir::new("cli-error");
+    let db = format!("sqlite://{}/no/such/folder/x.db", dir.0.display());
+    let out = hotline()
+        .current_dir(&dir.0)
+        .args(["agents", "list", "--database", &db])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("hotline: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    // The database error wraps sqlx's, whose text must not follow it a second time.
+    let (_, cause) = line
+        .split_once("database error: ")
+        .unwrap_or_else(|| panic!("{line}"));
+    assert_eq!(line.matches(cause).count(), 1, "{line}");
+}
+
+#[test]
+fn global_database_is_flag_then_environment_then_file() {
+    let dir = TempDir::new("cli-global-precedence");
+    let url = |name: &str| format!("sqlite://{}/{name}.db", dir.0.display());
+    let file = dir.0.join("hotline.toml");
+    std::fs::write(&file, format!("database = \"{}\"\n", url("file"))).unwrap();
+    let config = file.to_str().unwrap();
+    // The agent goes into the file's database.
+    ok_in(
+        &dir.0,
+        &[
+            "--config",
+            config,
+            "agents",
+            "add",
+            "--id",
+            "1024",
+            "--name",
+            "Li Lei",
+            "--password",
+            "pass-word-1",
+        ],
+    );
+    let list = |env: Option<&str>, args: &[&str]| {
+        let mut c = hotline();
+        c.current_dir(&dir.0)
+            .args(["agents", "list", "--json", "--config", config])
+            .args(args);
+        if let Some(e) = env {
+            c.env("HOTLINE_DATABASE", e);
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).contains("\"id\":\"1024\"")
+    };
+    assert!(list(None, &[]), "file over default");
+    assert!(!list(Some(&url("env")), &[]), "environment over file");
+    assert!(
+        list(Some(&url("env")), &["--database", &url("file")]),
+        "flag over environment"
+    );
+    // A bad URL is named without being echoed (it may hold a password).
+    let out = hotline()
+        .current_dir(&dir.0)
+        .args([
+            "agents",
+            "list",
+            "--database",
+            "postgress://u:hunter22@db/x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("database") && !text.contains("hunter22"),
+        "{text}"
+    );
+}

@@ -18,7 +18,9 @@ fn root() -> &'static Path {
 /// The shipped prompts, read once for all tests.
 fn prompts() -> &'static PromptSet {
     static SET: OnceLock<PromptSet> = OnceLock::new();
-    SET.get_or_init(|| PromptSet::load(&root().join("prompts")).expect("shipped prompts load"))
+    SET.get_or_init(|| {
+        hotline::prompts::load(&root().join("prompts")).expect("shipped prompts load")
+    })
 }
 
 /// A fresh, empty temp folder for one test.

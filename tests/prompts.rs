@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use hotline::core::media::prompt::{self, PromptSet, FRAME_BYTES};
+use hotline::core::media::prompt::{PromptSet, FRAME_BYTES};
 use hotline::core::media::speech::{self, digits, minutes, number};
+use hotline::prompts;
 
 const LANGS: [&str; 2] = ["en", "zh-CN"];
 
@@ -13,7 +14,7 @@ fn shipped() -> PathBuf {
 }
 
 fn load_shipped() -> PromptSet {
-    match PromptSet::load(&shipped()) {
+    match prompts::load(&shipped()) {
         Ok(set) => set,
         Err(errors) => panic!("shipped prompts do not load: {errors:#?}"),
     }
@@ -64,9 +65,9 @@ fn shipped_set_loads() {
     let set = load_shipped();
     assert_eq!(set.languages(), vec!["en", "zh-CN"]);
     assert!(
-        prompt::check(&shipped()).is_empty(),
+        prompts::check(&shipped()).is_empty(),
         "{:?}",
-        prompt::check(&shipped())
+        prompts::check(&shipped())
     );
 }
 
@@ -188,7 +189,7 @@ fn wrong_formats_are_refused_with_file_and_format() {
     write_wav(&en.join("cd.wav"), 44100, 1);
     std::fs::write(en.join("notes.txt"), "ignored").unwrap();
 
-    let errors = PromptSet::load(&tmp.0).unwrap_err();
+    let errors = prompts::load(&tmp.0).unwrap_err();
     let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(lines.len(), 2, "{lines:#?}");
     let cd = format!(
@@ -201,7 +202,7 @@ fn wrong_formats_are_refused_with_file_and_format() {
     );
     assert!(lines.contains(&cd), "{lines:#?}");
     assert!(lines.contains(&stereo), "{lines:#?}");
-    assert_eq!(prompt::check(&tmp.0), lines);
+    assert_eq!(prompts::check(&tmp.0), lines);
 }
 
 #[test]
@@ -210,7 +211,7 @@ fn the_message_from_the_brief() {
     let en = tmp.0.join("en");
     std::fs::create_dir_all(&en).unwrap();
     write_wav(&en.join("greeting_morning.wav"), 44100, 2);
-    let lines = prompt::check(&tmp.0);
+    let lines = prompts::check(&tmp.0);
     assert_eq!(
         lines,
         vec![format!(
@@ -243,7 +244,7 @@ fn broken_empty_and_missing_are_reported() {
         .unwrap()
         .finalize()
         .unwrap();
-    let lines = prompt::check(&tmp.0);
+    let lines = prompts::check(&tmp.0);
     assert_eq!(lines.len(), 3, "{lines:#?}");
     assert!(lines[0].starts_with(&format!(
         "{}: cannot read as WAV",
@@ -256,8 +257,8 @@ fn broken_empty_and_missing_are_reported() {
     );
 
     let nothing = TempDir::new("nothing");
-    assert_eq!(prompt::check(&nothing.0).len(), 1);
-    assert!(prompt::check(&nothing.0.join("absent"))[0].contains("cannot read folder"));
+    assert_eq!(prompts::check(&nothing.0).len(), 1);
+    assert!(prompts::check(&nothing.0.join("absent"))[0].contains("cannot read folder"));
 }
 
 #[test]
@@ -268,13 +269,13 @@ fn check_reports_names_one_language_lacks() {
         write_wav(&tmp.0.join(lang).join("goodbye.wav"), 8000, 1);
     }
     write_wav(&tmp.0.join("en").join("beep.wav"), 8000, 1);
-    let set = PromptSet::load(&tmp.0).unwrap();
+    let set = prompts::load(&tmp.0).unwrap();
     assert_eq!(
         set.missing(&["beep"]),
         vec![("zh-CN".to_owned(), "beep".to_owned())]
     );
     assert_eq!(
-        prompt::check(&tmp.0),
+        prompts::check(&tmp.0),
         vec![format!(
             "{}: missing beep (present in another language)",
             tmp.0.join("zh-CN").display()

@@ -7,7 +7,7 @@ mod common;
 use chrono::TimeZone;
 use common::db::TestDb;
 use hotline::cli::report::build;
-use hotline::followup::{Change, ReportSettings, Rules, Step};
+use hotline::followup::{escalate_overdue, Change, ReportSettings, Rules, Step};
 use hotline::report::render::hms;
 use hotline::report::render::{render, Format};
 use hotline::report::{AgentFigures, Kind, Period, ScoreGroup};
@@ -401,14 +401,12 @@ async fn seed(db: &TestDb) -> Store {
     step(&store, "cb1", Open, Change::Answer, t(11, 10, 11, 0)).await;
     step(&store, "cb2", Open, Change::Answer, t(11, 12, 13, 0)).await;
     // what `hotline report` does first
-    let escalated = store
-        .escalate_overdue(&Rules::default(), now())
+    let escalated = escalate_overdue(&store, &Rules::default(), now())
         .await
         .unwrap();
     assert_eq!(escalated, 3, "k3, k4 and k5 are overdue");
     assert_eq!(
-        store
-            .escalate_overdue(&Rules::default(), now())
+        escalate_overdue(&store, &Rules::default(), now())
             .await
             .unwrap(),
         0,

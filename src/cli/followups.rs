@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::{local_minute, rfc3339, CliError, Common, Context};
+use super::{local_minute, rfc3339, CliError, Common, Context, Globals};
 use crate::followup::{check_change, due_times, overdue, Change, Step};
 use crate::store::{FollowUpKind, FollowUpMove, FollowUpRow, FollowUpStatus, NewFollowUp};
 
@@ -107,17 +107,15 @@ pub enum Command {
 }
 
 /// Runs `hotline followups ...`.
-pub async fn run(args: Args) -> Result<ExitCode, CliError> {
-    let ctx = Context::open(&args.common).await?;
+pub async fn run(globals: &Globals, args: Args) -> Result<ExitCode, CliError> {
+    let ctx = Context::open(globals, &args.common).await?;
     let result = dispatch(&ctx, &args).await;
     ctx.store.close().await;
     result
 }
 
 async fn dispatch(ctx: &Context, args: &Args) -> Result<ExitCode, CliError> {
-    ctx.store
-        .escalate_overdue(&ctx.config.followups, ctx.now_ms)
-        .await?;
+    crate::followup::escalate_overdue(&ctx.store, &ctx.config.followups, ctx.now_ms).await?;
     let by = args
         .by
         .clone()

@@ -1,156 +1,179 @@
-//! Commands that work on the records rather than on calls: `hotline followups ...` and
-//! `hotline report ...`. Each opens the database, reads the settings and the business
-//! calendar the same way `serve` does, and takes "now" from `--now` (hidden; for tests and
-//! for re-running a report as of a past moment) or the clock.
+//! The `hotline` command line, one tree: the top-level flags and subcommands here, one
+//! file per subcommand. This is the program's edge, so it may return `anyhow` errors;
+//! everything it calls returns typed ones.
 
+pub mod agents;
+pub mod calls;
+pub mod check;
+pub mod customers;
 pub mod followups;
+mod records;
 pub mod report;
+pub mod serve;
+pub mod simulate;
+
+pub use records::{calendar, default_calendar, local_minute, rfc3339, CliError, Common, Context};
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use chrono::DateTime;
-use chrono_tz::Tz;
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
 
-use crate::config::{Config, ConfigError, Overrides};
-use crate::ivr::calendar::{Calendar, ClockRange};
-use crate::store::{Store, StoreError};
+use crate::config::{Config, Overrides};
 
-/// Why a command failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// The settings are wrong.
-    #[error("{0}")]
-    Config(#[from] ConfigError),
-    /// The database failed.
-    #[error("{0}")]
-    Store(#[from] StoreError),
-    /// A value given on the command line is wrong.
-    #[error("{0}")]
-    Usage(String),
-    /// No follow-up with this id.
-    #[error("no follow-up {0}")]
-    NotFound(String),
-    /// The move is not allowed from the follow-up's status.
-    #[error("{0}")]
-    NotAllowed(#[from] crate::followup::NotAllowed),
-    /// The report could not be written.
-    #[error("cannot write {path}: {source}")]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+/// `hotline ...`
+#[derive(Debug, Parser)]
+#[command(
+    name = "hotline",
+    version,
+    about = "Call handling and IVR for customer-service hotlines"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-/// Settings shared by the record commands.
+/// Settings every subcommand may need, declared once and accepted before or after the
+/// subcommand. Precedence as for every setting: flag > environment > `--config` file >
+/// default (see [`crate::config`]).
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct Common {
-    /// TOML config file ([followups] and [reports] sections, database, dialplans).
+pub struct Globals {
+    /// TOML file with any of the settings (and the [followups] and [reports] sections).
     #[arg(long, env = "HOTLINE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Database URL, sqlite:// or postgres:// [default: sqlite://hotline.db].
     #[arg(long, env = "HOTLINE_DATABASE", global = true)]
     pub database: Option<String>,
-    /// Folder of dial plans, for the business calendar [default: dialplans].
-    #[arg(long, env = "HOTLINE_DIALPLANS", global = true)]
-    pub dialplans: Option<String>,
-    /// Act as if it were this moment (RFC 3339, e.g. 2026-11-30T10:00:00+08:00).
-    #[arg(long, env = "HOTLINE_NOW", global = true, hide = true)]
-    pub now: Option<String>,
+    /// Digest realm agents' phones authenticate in [default: hotline].
+    #[arg(long, env = "HOTLINE_REALM", global = true)]
+    pub realm: Option<String>,
 }
 
-/// What a record command works with.
-pub struct Context {
-    /// The checked settings.
-    pub config: Config,
-    /// The database.
-    pub store: Store,
-    /// The business calendar.
-    pub calendar: Calendar,
-    /// Now, ms since the Unix epoch.
-    pub now_ms: i64,
-}
-
-impl Context {
-    /// Reads the settings, opens the database, loads the calendar.
-    pub async fn open(common: &Common) -> Result<Context, CliError> {
-        let config = Overrides {
-            config: common.config.clone(),
-            database: common.database.clone(),
-            dialplans: common.dialplans.clone(),
-            ..Overrides::default()
-        }
-        .load()?;
-        let now_ms = match &common.now {
-            Some(text) => DateTime::parse_from_rfc3339(text.trim())
-                .map_err(|_| {
-                    CliError::Usage(format!(
-                        "--now {text}: expected RFC 3339, e.g. 2026-11-30T10:00:00+08:00"
-                    ))
-                })?
-                .timestamp_millis(),
-            None => crate::store::now_ms(),
-        };
-        let calendar = calendar(&config);
-        let store = Store::connect(&config.database).await?;
-        Ok(Context {
-            config,
-            store,
-            calendar,
-            now_ms,
-        })
-    }
-
-    /// The calendar's time zone.
-    pub fn tz(&self) -> Tz {
-        self.calendar.time_zone()
-    }
-}
-
-/// The calendar of the dial plan named by `[followups] calendar`, else of the first plan in
-/// the folder; without any plan, Monday to Friday 09:00-18:00 in Asia/Shanghai (said on
-/// stderr).
-pub fn calendar(config: &Config) -> Calendar {
-    let (plans, _) = crate::ivr::load_dir(&config.dialplans, None);
-    let chosen = match &config.followups.calendar {
-        Some(name) => plans.iter().find(|p| {
-            p.file
-                .file_name()
-                .is_some_and(|f| f.to_string_lossy() == *name)
-        }),
-        None => plans.first(),
-    };
-    match chosen {
-        Some(plan) => plan.calendar.clone(),
-        None => {
-            eprintln!(
-                "hotline: no dial plan in {} to take the business calendar from; \
-                 counting working time as Monday to Friday 09:00-18:00, Asia/Shanghai",
-                config.dialplans.display()
-            );
-            default_calendar()
+impl Globals {
+    /// `o` with the global settings filled in.
+    pub fn over(&self, o: Overrides) -> Overrides {
+        Overrides {
+            config: self.config.clone(),
+            database: self.database.clone(),
+            realm: self.realm.clone(),
+            ..o
         }
     }
+
+    /// The checked settings, for commands that have no flags of their own among them.
+    pub fn load(&self) -> Result<Config, crate::config::ConfigError> {
+        self.over(Overrides::default()).load()
+    }
 }
 
-/// Monday to Friday 09:00-18:00 in Asia/Shanghai, no holidays.
-pub fn default_calendar() -> Calendar {
-    let mut cal = Calendar::new(chrono_tz::Asia::Shanghai);
-    if let Ok(day) = ClockRange::parse("09:00-18:00") {
-        for weekday in 0..5 {
-            cal = cal.with_hours(weekday, vec![day]);
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Answer calls.
+    Serve(Overrides),
+    /// Check the configuration without starting; one line per problem.
+    Check(Overrides),
+    /// Walks a dial plan with no phone: prints each step; exits non-zero if the flow errs.
+    Simulate(simulate::Args),
+    /// Customers for verification (test data and small sites).
+    Customers {
+        #[command(subcommand)]
+        command: customers::Command,
+    },
+    /// Callbacks, complaints and revisits: the work list and its deadlines.
+    Followups(followups::Args),
+    /// Monthly and daily reports: complaints, satisfaction, KPIs.
+    Report(report::Args),
+    /// Create or update the database schema.
+    Migrate,
+    /// Agents: add, list, remove, passwd, state.
+    Agents {
+        #[command(subcommand)]
+        command: agents::Command,
+    },
+    /// Call records: set an outcome code.
+    Calls {
+        #[command(subcommand)]
+        command: calls::Command,
+    },
+}
+
+/// Runs the command `cli` names; the exit code on success, the error otherwise.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let g = &cli.globals;
+    match cli.command {
+        Command::Serve(o) => serve::run(g.over(o).load()?),
+        Command::Check(o) => Ok(check::run(g.over(o))),
+        Command::Simulate(args) => simulate::run(&args),
+        Command::Migrate => migrate(&g.load()?),
+        Command::Customers { command } => customers::run(&g.load()?, command),
+        Command::Agents { command } => agents::run(&g.load()?, command),
+        Command::Calls { command } => calls::run(&g.load()?, command),
+        Command::Followups(args) => Ok(runtime()?.block_on(followups::run(g, args))?),
+        Command::Report(args) => Ok(runtime()?.block_on(report::run(g, args))?),
+    }
+}
+
+/// The error as one line: each cause once (a cause whose text its wrapper already
+/// repeats is left out).
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
         }
     }
-    cal
+    text
 }
 
-/// `ms` as local time in `tz`, `YYYY-MM-DD HH:MM`.
-pub fn local_minute(tz: Tz, ms: i64) -> String {
-    crate::followup::at(tz, ms).map_or(ms.to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        // Plain text when not on a terminal, so log files (and security lines) parse.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
 }
 
-/// `ms` as RFC 3339 in `tz`.
-pub fn rfc3339(tz: Tz, ms: i64) -> String {
-    crate::followup::at(tz, ms).map_or(ms.to_string(), |t| t.to_rfc3339())
+/// The async runtime the database commands and `serve` run on.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Opens the database of `config`, runs `f` on it, closes it.
+fn with_store<F>(config: &Config, f: F) -> anyhow::Result<ExitCode>
+where
+    F: AsyncFnOnce(&crate::store::Store) -> anyhow::Result<ExitCode>,
+{
+    runtime()?.block_on(async {
+        let store = crate::store::Store::connect(&config.database)
+            .await
+            .context("opening the database")?;
+        let result = f(&store).await;
+        store.close().await;
+        result
+    })
+}
+
+fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        crate::store::Store::migrate(&config.database)
+            .await
+            .context("migrating the database")?;
+        println!("database schema up to date");
+        Ok(ExitCode::SUCCESS)
+    })
 }

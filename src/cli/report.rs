@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{CliError, Common, Context};
+use super::{CliError, Common, Context, Globals};
 use crate::followup::ReportSettings;
 use crate::report::render::{render, Format};
 use crate::report::{compute, Kind, Period, Report, Rows};
@@ -71,8 +71,8 @@ pub async fn build(
 }
 
 /// Runs `hotline report ...`.
-pub async fn run(args: Args) -> Result<ExitCode, CliError> {
-    let ctx = Context::open(&args.common).await?;
+pub async fn run(globals: &Globals, args: Args) -> Result<ExitCode, CliError> {
+    let ctx = Context::open(globals, &args.common).await?;
     let result = make(&ctx, &args.command).await;
     ctx.store.close().await;
     result
@@ -93,9 +93,7 @@ async fn make(ctx: &Context, command: &Command) -> Result<ExitCode, CliError> {
         ),
     };
     // Escalations are part of the record the report reads.
-    ctx.store
-        .escalate_overdue(&ctx.config.followups, ctx.now_ms)
-        .await?;
+    crate::followup::escalate_overdue(&ctx.store, &ctx.config.followups, ctx.now_ms).await?;
     let report = build(&ctx.store, &ctx.config.reports, kind, period, ctx.now_ms).await?;
     let text = render(&report, out.format);
     match &out.out {

@@ -3,7 +3,9 @@
 //! status moves are allowed.
 //!
 //! Every function takes `now` (or the creation time) as an argument; nothing here reads a
-//! clock or the database.
+//! clock, and only [`escalate_overdue`] touches the database: it applies the escalation
+//! rule to the store's rows. The dependency goes one way: this module uses
+//! [`crate::store`] for the rows; the store knows nothing of the rules.
 //!
 //! The steps of a follow-up and the status that completes each:
 //! - forward (`due_forward`): `forwarded` or any later status;
@@ -11,8 +13,13 @@
 //!   was made);
 //! - resolve (`due_resolve`): `resolved` or later.
 
+mod escalate;
 mod settings;
 
+/// The row update a status move makes; the rules below say which are allowed
+/// ([`check_change`]).
+pub use crate::store::FollowUpChange as Change;
+pub use escalate::escalate_overdue;
 pub use settings::{CategoryRule, ReportSettings, Rules, SettingsError, Span};
 
 use chrono::{DateTime, TimeZone};
@@ -166,57 +173,6 @@ pub fn escalation(f: &FollowUpRow, now_ms: i64, rules: &Rules) -> Option<Escalat
         level: missed,
         urgency_rise: (missed - f.escalation) * rules.escalate_by,
     })
-}
-
-/// What someone does to a follow-up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// Hand it to a department.
-    Forward {
-        /// The department.
-        department: String,
-    },
-    /// The customer heard back (or was called back).
-    Answer,
-    /// Dealt with, with a resolution code.
-    Resolve {
-        /// Resolution code.
-        outcome: String,
-    },
-    /// Nothing more to do.
-    Close,
-}
-
-impl Change {
-    /// The verb, for notes and errors.
-    pub fn verb(&self) -> &'static str {
-        match self {
-            Change::Forward { .. } => "forward",
-            Change::Answer => "answer",
-            Change::Resolve { .. } => "resolve",
-            Change::Close => "close",
-        }
-    }
-
-    /// The status after the change.
-    pub fn target(&self) -> FollowUpStatus {
-        match self {
-            Change::Forward { .. } => FollowUpStatus::Forwarded,
-            Change::Answer => FollowUpStatus::Answered,
-            Change::Resolve { .. } => FollowUpStatus::Resolved,
-            Change::Close => FollowUpStatus::Closed,
-        }
-    }
-
-    /// The line added to the note history.
-    pub fn note(&self) -> String {
-        match self {
-            Change::Forward { department } => format!("forwarded to {department}"),
-            Change::Answer => "customer answered".to_string(),
-            Change::Resolve { outcome } => format!("resolved: {outcome}"),
-            Change::Close => "closed".to_string(),
-        }
-    }
 }
 
 /// A status move that is not allowed.

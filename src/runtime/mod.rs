@@ -455,7 +455,7 @@ fn load_prompts(cfg: &Config) -> Result<Option<PromptSet>, RuntimeError> {
         tracing::warn!(dir = %cfg.prompts.display(), "no prompts folder: callers will hear silence");
         return Ok(None);
     }
-    match PromptSet::load(&cfg.prompts) {
+    match crate::prompts::load(&cfg.prompts) {
         Ok(set) => Ok(Some(set)),
         Err(problems) => Err(RuntimeError::Prompts(
             problems
@@ -538,7 +538,7 @@ async fn escalate_every_minute(store: Store, rules: crate::followup::Rules) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        match store.escalate_overdue(&rules, crate::store::now_ms()).await {
+        match crate::followup::escalate_overdue(&store, &rules, crate::store::now_ms()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(escalated = n, "overdue complaints escalated"),
             Err(e) => {

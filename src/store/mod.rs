@@ -340,7 +340,7 @@ pub use followups::{
     new_followup_id, CallIvr, FollowUpKind, FollowUpRow, FollowUpStatus, NewFollowUp, SurveyRow,
 };
 pub use reports::{ReportAgentState, ReportCall, ReportLeg, ReportSurvey};
-pub use worklist::{FollowUpMove, NoteRow};
+pub use worklist::{FollowUpChange, FollowUpMove, NoteRow};
 
 /// Handle to the call database. Cheap to clone (it is a connection pool handle).
 #[derive(Clone, Debug)]

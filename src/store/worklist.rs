@@ -1,12 +1,65 @@
-//! Working follow-ups to closure: status moves with their note, notes, escalation; and the
-//! start-up clean-up of calls a previous process left open.
+//! Working follow-ups to closure, as rows: status moves with their note, notes, raising an
+//! escalation; and the start-up clean-up of calls a previous process left open. Which moves
+//! are allowed and when a complaint escalates are rules, in `crate::followup`, which calls
+//! these; nothing here imports it.
 //!
 //! Each move is one transaction that checks the status it expects (`WHERE status = ...`), so
 //! two people working the same follow-up cannot both move it, and a move never applies twice.
 
 use super::followups::{RawFollowUp, SELECT_FOLLOWUPS};
 use super::{Db, FollowUpRow, FollowUpStatus, NewFollowUp, Store, StoreError, Write};
-use crate::followup::Change;
+
+/// What someone does to a follow-up: the row update [`Store::move_followup`] makes.
+/// Which changes are allowed from which status is a rule, in `crate::followup`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FollowUpChange {
+    /// Hand it to a department.
+    Forward {
+        /// The department.
+        department: String,
+    },
+    /// The customer heard back (or was called back).
+    Answer,
+    /// Dealt with, with a resolution code.
+    Resolve {
+        /// Resolution code.
+        outcome: String,
+    },
+    /// Nothing more to do.
+    Close,
+}
+
+impl FollowUpChange {
+    /// The verb, for notes and errors.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            FollowUpChange::Forward { .. } => "forward",
+            FollowUpChange::Answer => "answer",
+            FollowUpChange::Resolve { .. } => "resolve",
+            FollowUpChange::Close => "close",
+        }
+    }
+
+    /// The status after the change.
+    pub fn target(&self) -> FollowUpStatus {
+        match self {
+            FollowUpChange::Forward { .. } => FollowUpStatus::Forwarded,
+            FollowUpChange::Answer => FollowUpStatus::Answered,
+            FollowUpChange::Resolve { .. } => FollowUpStatus::Resolved,
+            FollowUpChange::Close => FollowUpStatus::Closed,
+        }
+    }
+
+    /// The line added to the note history.
+    pub fn note(&self) -> String {
+        match self {
+            FollowUpChange::Forward { department } => format!("forwarded to {department}"),
+            FollowUpChange::Answer => "customer answered".to_string(),
+            FollowUpChange::Resolve { outcome } => format!("resolved: {outcome}"),
+            FollowUpChange::Close => "closed".to_string(),
+        }
+    }
+}
 
 /// One status move of a follow-up.
 #[derive(Debug, Clone)]
@@ -16,7 +69,7 @@ pub struct FollowUpMove {
     /// The status it must still be in.
     pub from: FollowUpStatus,
     /// What is done.
-    pub change: Change,
+    pub change: FollowUpChange,
     /// When, ms since the Unix epoch.
     pub at: i64,
     /// Who did it (agent ID, supervisor, `system`).
@@ -85,21 +138,21 @@ impl Store {
         let moved = on_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
             let q = match &m.change {
-                Change::Forward { department } => sqlx::query(FORWARD)
+                FollowUpChange::Forward { department } => sqlx::query(FORWARD)
                     .bind(m.id.as_str())
                     .bind(m.from.as_str())
                     .bind(department.as_str())
                     .bind(m.at),
-                Change::Answer => sqlx::query(ANSWER)
+                FollowUpChange::Answer => sqlx::query(ANSWER)
                     .bind(m.id.as_str())
                     .bind(m.from.as_str())
                     .bind(m.at),
-                Change::Resolve { outcome } => sqlx::query(RESOLVE)
+                FollowUpChange::Resolve { outcome } => sqlx::query(RESOLVE)
                     .bind(m.id.as_str())
                     .bind(m.from.as_str())
                     .bind(m.at)
                     .bind(outcome.as_str()),
-                Change::Close => sqlx::query(CLOSE)
+                FollowUpChange::Close => sqlx::query(CLOSE)
                     .bind(m.id.as_str())
                     .bind(m.from.as_str())
                     .bind(m.at),
@@ -194,28 +247,6 @@ impl Store {
             sqlx::query_as(&query).fetch_all(pool).await?
         });
         raw.into_iter().map(FollowUpRow::try_from).collect()
-    }
-
-    /// Escalates every open complaint that has missed a deadline it was not yet escalated
-    /// for, as of `now`. Returns how many were escalated. Run by `serve` every minute and by
-    /// `hotline followups` before it shows anything.
-    pub async fn escalate_overdue(
-        &self,
-        rules: &crate::followup::Rules,
-        now: i64,
-    ) -> Result<usize, StoreError> {
-        let mut n = 0;
-        for f in self.open_followups().await? {
-            if let Some(e) = crate::followup::escalation(&f, now, rules) {
-                if self
-                    .escalate_followup(&f.id, e.level, e.urgency_rise, now)
-                    .await?
-                {
-                    n += 1;
-                }
-            }
-        }
-        Ok(n)
     }
 
     /// Closes every call (and agent leg) a previous process left without an end: its end is

@@ -1,14 +1,17 @@
-//! `hotline agents ...` and `hotline calls outcome ...`: managing agents in the database.
-//! The running server picks changes up within seconds (it polls the agents table and the
-//! state requests), so nothing here talks to it directly.
+//! `hotline agents ...`: managing agents in the database. The running server picks changes
+//! up within seconds (it polls the agents table and the state requests), so nothing here
+//! talks to it directly.
 
-use anyhow::Context;
-use clap::Subcommand;
-use hotline::store::{now_ms, NewAgent, Store};
 use std::process::ExitCode;
 
-#[derive(Subcommand)]
-pub enum AgentsCommand {
+use anyhow::Context as _;
+
+use crate::config::Config;
+use crate::store::{now_ms, NewAgent, Store};
+
+/// The agent commands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
     /// Adds an agent. The SIP password is read from HOTLINE_AGENT_PASSWORD or --password
     /// and stored only as digest HA1 values.
     Add {
@@ -50,19 +53,17 @@ pub enum AgentsCommand {
     },
 }
 
-#[derive(Subcommand)]
-pub enum CallsCommand {
-    /// Sets or corrects the outcome code of a call.
-    Outcome { call: String, code: String },
+/// Runs `hotline agents ...` against the database of `config`; HA1 values are made for
+/// its realm, as the server checks them.
+pub fn run(config: &Config, command: Command) -> anyhow::Result<ExitCode> {
+    super::with_store(config, async |store| {
+        agents(store, &config.realm, command).await
+    })
 }
 
-pub async fn agents(
-    store: &Store,
-    realm: &str,
-    command: AgentsCommand,
-) -> anyhow::Result<ExitCode> {
+async fn agents(store: &Store, realm: &str, command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        AgentsCommand::Add {
+        Command::Add {
             id,
             name,
             extension,
@@ -90,7 +91,7 @@ pub async fn agents(
             store.add_agent(&agent, now_ms()).await?;
             println!("agent {} added (extension {})", agent.id, agent.extension);
         }
-        AgentsCommand::List { json } => {
+        Command::List { json } => {
             let agents = store.agents().await?;
             if json {
                 let rows: Vec<String> = agents
@@ -142,34 +143,21 @@ pub async fn agents(
                 }
             }
         }
-        AgentsCommand::Remove { id } => {
+        Command::Remove { id } => {
             store.remove_agent(&id).await?;
             println!("agent {id} removed");
         }
-        AgentsCommand::Passwd { id, password } => {
+        Command::Passwd { id, password } => {
             store
                 .set_agent_password(&id, &password, realm, now_ms())
                 .await?;
             println!("password of agent {id} changed");
         }
-        AgentsCommand::State { id, action, reason } => {
+        Command::State { id, action, reason } => {
             store
                 .request_agent_state(&id, &action, &reason, now_ms())
                 .await?;
             println!("agent {id}: {action} requested");
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn calls(store: &Store, command: CallsCommand) -> anyhow::Result<ExitCode> {
-    match command {
-        CallsCommand::Outcome { call, code } => {
-            if store.call(&call).await?.is_none() {
-                anyhow::bail!("no call {call}");
-            }
-            store.set_disposition(&call, &code).await?;
-            println!("call {call}: outcome {code}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,47 @@
+//! `hotline check`: every problem with the settings, the folders, the prompts, the dial
+//! plans and the queues file, one line each on standard output, without starting.
+
+use std::process::ExitCode;
+
+use crate::config::Overrides;
+
+/// Checks the settings `o`; exit 1 if anything is wrong.
+pub fn run(o: Overrides) -> ExitCode {
+    let cfg = match o.load() {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            println!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut problems = Vec::new();
+    for (name, dir) in [("dialplans", &cfg.dialplans), ("prompts", &cfg.prompts)] {
+        if !dir.is_dir() {
+            problems.push(format!("{name}: folder {} does not exist", dir.display()));
+        }
+    }
+    let prompts = if cfg.prompts.is_dir() {
+        problems.extend(crate::prompts::check(&cfg.prompts));
+        crate::prompts::load(&cfg.prompts).ok()
+    } else {
+        None
+    };
+    if cfg.dialplans.is_dir() {
+        let (_, errors) = crate::ivr::load_dir(&cfg.dialplans, prompts.as_ref());
+        problems.extend(errors.iter().map(|e| e.to_string()));
+    }
+    if let Ok(text) = std::fs::read_to_string(&cfg.queues) {
+        if let Err(e) = crate::acd::config::parse(&text) {
+            problems.push(format!("{}: {e}", cfg.queues.display()));
+        }
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    if problems.is_empty() {
+        println!("configuration ok");
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

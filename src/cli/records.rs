@@ -1,0 +1,147 @@
+//! What the commands over the records (`hotline followups ...`, `hotline report ...`)
+//! share: each opens the database, reads the settings and the business calendar the same
+//! way `serve` does, and takes "now" from `--now` (hidden; for tests and for re-running a
+//! report as of a past moment) or the clock.
+
+use std::path::PathBuf;
+
+use chrono::DateTime;
+use chrono_tz::Tz;
+
+use super::Globals;
+use crate::config::{Config, ConfigError, Overrides};
+use crate::ivr::calendar::{Calendar, ClockRange};
+use crate::store::{Store, StoreError};
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The settings are wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A value given on the command line is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// No follow-up with this id.
+    #[error("no follow-up {0}")]
+    NotFound(String),
+    /// The move is not allowed from the follow-up's status.
+    #[error(transparent)]
+    NotAllowed(#[from] crate::followup::NotAllowed),
+    /// The report could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Settings the record commands add to the global ones (`--config`, `--database`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Common {
+    /// Folder of dial plans, for the business calendar [default: dialplans].
+    #[arg(long, env = "HOTLINE_DIALPLANS", global = true)]
+    pub dialplans: Option<String>,
+    /// Act as if it were this moment (RFC 3339, e.g. 2026-11-30T10:00:00+08:00).
+    #[arg(long, env = "HOTLINE_NOW", global = true, hide = true)]
+    pub now: Option<String>,
+}
+
+/// What a record command works with.
+pub struct Context {
+    /// The checked settings.
+    pub config: Config,
+    /// The database.
+    pub store: Store,
+    /// The business calendar.
+    pub calendar: Calendar,
+    /// Now, ms since the Unix epoch.
+    pub now_ms: i64,
+}
+
+impl Context {
+    /// Reads the settings, opens the database, loads the calendar.
+    pub async fn open(globals: &Globals, common: &Common) -> Result<Context, CliError> {
+        let config = globals
+            .over(Overrides {
+                dialplans: common.dialplans.clone(),
+                ..Overrides::default()
+            })
+            .load()?;
+        let now_ms = match &common.now {
+            Some(text) => DateTime::parse_from_rfc3339(text.trim())
+                .map_err(|_| {
+                    CliError::Usage(format!(
+                        "--now {text}: expected RFC 3339, e.g. 2026-11-30T10:00:00+08:00"
+                    ))
+                })?
+                .timestamp_millis(),
+            None => crate::store::now_ms(),
+        };
+        let calendar = calendar(&config);
+        let store = Store::connect(&config.database).await?;
+        Ok(Context {
+            config,
+            store,
+            calendar,
+            now_ms,
+        })
+    }
+
+    /// The calendar's time zone.
+    pub fn tz(&self) -> Tz {
+        self.calendar.time_zone()
+    }
+}
+
+/// The calendar of the dial plan named by `[followups] calendar`, else of the first plan in
+/// the folder; without any plan, Monday to Friday 09:00-18:00 in Asia/Shanghai (said on
+/// stderr).
+pub fn calendar(config: &Config) -> Calendar {
+    let (plans, _) = crate::ivr::load_dir(&config.dialplans, None);
+    let chosen = match &config.followups.calendar {
+        Some(name) => plans.iter().find(|p| {
+            p.file
+                .file_name()
+                .is_some_and(|f| f.to_string_lossy() == *name)
+        }),
+        None => plans.first(),
+    };
+    match chosen {
+        Some(plan) => plan.calendar.clone(),
+        None => {
+            eprintln!(
+                "hotline: no dial plan in {} to take the business calendar from; \
+                 counting working time as Monday to Friday 09:00-18:00, Asia/Shanghai",
+                config.dialplans.display()
+            );
+            default_calendar()
+        }
+    }
+}
+
+/// Monday to Friday 09:00-18:00 in Asia/Shanghai, no holidays.
+pub fn default_calendar() -> Calendar {
+    let mut cal = Calendar::new(chrono_tz::Asia::Shanghai);
+    if let Ok(day) = ClockRange::parse("09:00-18:00") {
+        for weekday in 0..5 {
+            cal = cal.with_hours(weekday, vec![day]);
+        }
+    }
+    cal
+}
+
+/// `ms` as local time in `tz`, `YYYY-MM-DD HH:MM`.
+pub fn local_minute(tz: Tz, ms: i64) -> String {
+    crate::followup::at(tz, ms).map_or(ms.to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+}
+
+/// `ms` as RFC 3339 in `tz`.
+pub fn rfc3339(tz: Tz, ms: i64) -> String {
+    crate::followup::at(tz, ms).map_or(ms.to_string(), |t| t.to_rfc3339())
+}
