@@ -56,7 +56,7 @@ pub fn prompts() -> &'static Prompts {
     static P: OnceLock<Prompts> = OnceLock::new();
     P.get_or_init(|| {
         let dir = repo("prompts");
-        let set = PromptSet::load(&dir).expect("shipped prompts load");
+        let set = hotline::prompts::load(&dir).expect("shipped prompts load");
         let mut names = HashMap::new();
         for lang in std::fs::read_dir(&dir).unwrap().flatten() {
             if !lang.path().is_dir() {
@@ -285,7 +285,7 @@ impl Caller {
         format!("z9hG4bK{}-{}", self.call_id, self.branches)
     }
 
-    fn from(&self) -> String {
+    fn our_from(&self) -> String {
         format!(
             "<sip:{}@{}>;tag=c{}",
             self.number,
@@ -313,7 +313,7 @@ impl Caller {
             "{method} sip:{called}@{SERVER} SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: {cseq} {method}\r\nContact: <sip:{num}@{addr}>\r\nUser-Agent: board-caller\r\n{ctype}Content-Length: {len}\r\n\r\n{body}",
             called = self.called,
             addr = self.addr,
-            from = self.from(),
+            from = self.our_from(),
             cid = self.call_id,
             num = self.number,
             len = body.len(),
@@ -1072,7 +1072,7 @@ impl Board {
         if let Some(c) = self.callers.iter_mut().find(|c| c.addr == to) {
             let replies = c.receive(msg);
             for r in replies {
-                self.from_peer(to, r);
+                self.peer_sends(to, r);
             }
             return;
         }
@@ -1087,14 +1087,14 @@ impl Board {
             }
             let replies = self.phones[i].receive(now, msg, leg_call);
             for r in replies {
-                self.from_peer(to, r);
+                self.peer_sends(to, r);
             }
             return;
         }
         self.note(format!("(nobody at {to})"));
     }
 
-    fn from_peer(&mut self, from: SocketAddr, text: String) {
+    fn peer_sends(&mut self, from: SocketAddr, text: String) {
         let msg = Sip { text };
         self.note(format!("{from} -> sb {}", msg.first_line()));
         self.work
@@ -1122,7 +1122,7 @@ impl Board {
         for i in 0..self.phones.len() {
             let addr = self.phones[i].addr;
             for r in self.phones[i].fire(at) {
-                self.from_peer(addr, r);
+                self.peer_sends(addr, r);
             }
         }
         for ev in self.media.fire(at) {
@@ -1225,7 +1225,7 @@ impl Board {
     pub fn dial(&mut self, caller: usize) {
         let text = self.callers[caller].invite();
         let addr = self.callers[caller].addr;
-        self.from_peer(addr, text);
+        self.peer_sends(addr, text);
         self.settle();
     }
 
@@ -1242,14 +1242,14 @@ impl Board {
     pub fn hang_up(&mut self, caller: usize) {
         let text = self.callers[caller].in_dialog("BYE");
         let addr = self.callers[caller].addr;
-        self.from_peer(addr, text);
+        self.peer_sends(addr, text);
         self.settle();
     }
 
     pub fn cancel(&mut self, caller: usize) {
         let text = self.callers[caller].cancel();
         let addr = self.callers[caller].addr;
-        self.from_peer(addr, text);
+        self.peer_sends(addr, text);
         self.settle();
     }
 
@@ -1397,7 +1397,7 @@ impl Board {
     pub fn agent_hangs_up(&mut self, phone: usize) {
         let text = self.phones[phone].in_dialog("BYE", "");
         let addr = self.phones[phone].addr;
-        self.from_peer(addr, text);
+        self.peer_sends(addr, text);
         self.settle();
     }
 
@@ -1409,7 +1409,7 @@ impl Board {
         );
         let text = self.phones[phone].in_dialog("REFER", &extra);
         let addr = self.phones[phone].addr;
-        self.from_peer(addr, text);
+        self.peer_sends(addr, text);
         self.settle();
     }
 
