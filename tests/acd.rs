@@ -50,7 +50,7 @@ fn rings(actions: &[Action]) -> Vec<(CallKey, String)> {
 
 fn cancels(actions: &[Action]) -> Vec<(CallKey, String)> {
     let cancels = actions.iter().filter_map(|a| match a {
-        Action::CancelRing { call, agent } => Some((*call, agent.clone())),
+        Action::CancelRing { call, agent, .. } => Some((*call, agent.clone())),
         _ => None,
     });
     cancels.collect()
@@ -422,7 +422,10 @@ fn announcements_every_period_with_positions() {
         a.collect()
     };
     assert!(announced(&acd.handle_timeout(t.at(29))).is_empty());
-    assert_eq!(announced(&acd.handle_timeout(t.at(30))), [(3, 1), (1, 2), (2, 3)]);
+    assert_eq!(
+        announced(&acd.handle_timeout(t.at(30))),
+        [(3, 1), (1, 2), (2, 3)]
+    );
     assert!(announced(&acd.handle_timeout(t.at(45))).is_empty());
     acd.leave(3, t.at(50));
     assert_eq!(announced(&acd.handle_timeout(t.at(60))), [(1, 1), (2, 2)]);
@@ -499,7 +502,7 @@ impl Runtime {
                         "rung twice: {a:?}"
                     );
                 }
-                Action::CancelRing { call, agent } => {
+                Action::CancelRing { call, agent, .. } => {
                     assert!(
                         self.rings.remove(&(*call, agent.clone())),
                         "not ringing: {a:?}"
@@ -808,6 +811,31 @@ fn an_answer_that_crossed_the_timeout_is_connected_if_the_call_still_waits() {
     }));
     assert_eq!(cancels(&out), vec![ring(1, "b")]);
     assert_eq!(state(&acd, "b"), AgentState::Available);
+}
+
+#[test]
+fn a_calls_own_wait_limit_overflows_it_before_the_queues() {
+    let t = Clock::new();
+    let mut q = queue("sales", Strategy::LongestIdle);
+    q.max_wait = secs(300);
+    let mut acd = Acd::new(vec![q]);
+    acd.enqueue(1, "sales", 0, t.at(0), t.at(0)).unwrap();
+    acd.enqueue(2, "sales", 0, t.at(0), t.at(0)).unwrap();
+    acd.limit_wait(1, secs(120));
+    // A limit longer than the queue's changes nothing: the earlier one counts.
+    acd.limit_wait(2, secs(900));
+    let overflowed = |out: &[Action]| -> Vec<CallKey> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Overflow { call, .. } => Some(*call),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(overflowed(&acd.handle_timeout(t.at(119))).is_empty());
+    assert_eq!(overflowed(&acd.handle_timeout(t.at(120))), vec![1]);
+    assert!(overflowed(&acd.handle_timeout(t.at(299))).is_empty());
+    assert_eq!(overflowed(&acd.handle_timeout(t.at(300))), vec![2]);
 }
 
 #[test]

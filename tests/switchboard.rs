@@ -633,7 +633,6 @@ fn a_verified_caller_reaches_billing_and_the_agent_sees_the_customer() {
 }
 
 #[test]
-#[ignore = "bug: src/switchboard/ivr.rs IvrCall::sensitive uses waiting() and misses the PIN prompt, so the first PIN key typed over it goes on the timeline; Session::keys_are_secret is the check"]
 fn pin_keys_typed_over_the_pin_prompt_stay_off_the_timeline() {
     let mut b = Board::shipped();
     let c = b.call_in("13800138000");
@@ -644,7 +643,6 @@ fn pin_keys_typed_over_the_pin_prompt_stay_off_the_timeline() {
 }
 
 #[test]
-#[ignore = "bug: src/switchboard/desk.rs acd_actions ends every CancelRing leg as cancelled, so a ring timeout is never a no_answer (missed offer) in the agents report"]
 fn a_ring_timeout_is_recorded_as_no_answer() {
     let mut b = Board::shipped();
     let a = b.agent("1024", &["general"]);

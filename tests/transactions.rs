@@ -294,11 +294,7 @@ fn client_invite_acks_non_2xx_and_absorbs_retransmissions_until_timer_d() {
     out.clear();
     tx.on_response(t0 + 10 * MS, 180, "<sip:a@b>;tag=x", &mut out);
     assert_eq!(out, vec![TxOutput::Response(180)]);
-    assert_eq!(
-        tx.poll_timeout(),
-        None,
-        "no retransmission once proceeding"
-    );
+    assert_eq!(tx.poll_timeout(), None, "no retransmission once proceeding");
     out.clear();
     tx.on_response(t0 + 20 * MS, 486, "<sip:a@b>;tag=x", &mut out);
     let ack = match &out[1] {

@@ -219,6 +219,7 @@ impl Acd {
             out.push(Action::CancelRing {
                 call,
                 agent: id.to_string(),
+                failure: Some(RingFailure::Unreachable),
             });
             self.fail_ring(call, id, RingFailure::Unreachable, now, &mut out);
         }
@@ -259,11 +260,20 @@ impl Acd {
                 missed: BTreeSet::new(),
                 last_announce: now,
                 seq: self.next_seq,
+                max_wait: None,
             },
         );
         let mut out = Vec::new();
         self.dispatch(now, &[], &mut out);
         Ok(out)
+    }
+
+    /// Limits how long a waiting call may wait (the dial plan's `max_wait`), on top of
+    /// its queue's limit; the earlier of the two sends it to the overflow.
+    pub fn limit_wait(&mut self, call: CallKey, max_wait: Duration) {
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.max_wait = Some(max_wait);
+        }
     }
 
     /// The caller left the queue (hung up, or pressed the key to leave). Unknown or
@@ -400,6 +410,7 @@ impl Acd {
             out.push(Action::CancelRing {
                 call,
                 agent: agent.clone(),
+                failure: Some(RingFailure::NoAnswer),
             });
             self.fail_ring(call, &agent, RingFailure::NoAnswer, now, &mut out);
         }
@@ -518,9 +529,16 @@ impl Acd {
             .ok_or_else(|| AcdError::UnknownAgent(id.to_string()))
     }
 
+    /// When the call overflows: the queue's `max_wait` or the call's own, whichever
+    /// comes first (zero: no limit).
     fn max_wait_at(&self, c: &WaitingCall) -> Option<Instant> {
         let q = &self.queues[&c.queue];
-        (!q.max_wait.is_zero()).then(|| c.queued + q.max_wait)
+        [Some(q.max_wait), c.max_wait]
+            .into_iter()
+            .flatten()
+            .filter(|w| !w.is_zero())
+            .min()
+            .map(|w| c.queued + w)
     }
 
     /// Waiting calls (of one queue, or all), in service order.
@@ -576,6 +594,7 @@ impl Acd {
         out.push(Action::CancelRing {
             call: *call,
             agent: id.to_string(),
+            failure: None,
         });
     }
 
@@ -593,6 +612,7 @@ impl Acd {
             out.push(Action::CancelRing {
                 call: call.key,
                 agent: id.clone(),
+                failure: None,
             });
             if let Some(a) = self.agents.get_mut(id) {
                 set_state(a, AgentState::Available, reason, now, out);

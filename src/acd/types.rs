@@ -235,6 +235,8 @@ pub struct WaitingCall {
     pub last_announce: Instant,
     /// Enqueue order, the last tie-break.
     pub(super) seq: u64,
+    /// The dial plan's limit on this call's wait, on top of the queue's.
+    pub(super) max_wait: Option<Duration>,
 }
 
 impl WaitingCall {
@@ -254,8 +256,14 @@ pub enum Action {
         queue: QueueName,
         timeout_at: Instant,
     },
-    /// CANCEL that INVITE; no `ring_failed` is expected for it.
-    CancelRing { call: CallKey, agent: AgentId },
+    /// CANCEL that INVITE; no `ring_failed` is expected for it. `failure` says why the
+    /// ring failed (the ring timeout, the phone gone); `None` when it was withdrawn
+    /// (the caller left, another agent answered, the agent paused).
+    CancelRing {
+        call: CallKey,
+        agent: AgentId,
+        failure: Option<RingFailure>,
+    },
     /// The answer was accepted: bridge the caller to the agent.
     Connect { call: CallKey, agent: AgentId },
     /// Tell the caller their place in the queue.

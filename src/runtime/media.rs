@@ -8,7 +8,6 @@
 
 use super::recorder::{self, RecCmd};
 use super::Event;
-use crate::switchboard::{MediaCmd, MediaEvent, RtpCounters};
 use crate::core::media::dtmf::{EventSender, Rfc4733Receiver};
 use crate::core::media::g711::{
     alaw_to_linear, linear_to_alaw, linear_to_ulaw, ulaw_to_linear, ALAW_SILENCE, ULAW_SILENCE,
@@ -18,6 +17,7 @@ use crate::core::media::player::{Frame, Player};
 use crate::core::media::rtp::{RtpSender, FRAME_SAMPLES};
 use crate::core::sdp::Codec;
 use crate::core::sip::endpoint::CallRef;
+use crate::switchboard::{MediaCmd, MediaEvent, RtpCounters};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;

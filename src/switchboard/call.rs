@@ -61,9 +61,7 @@ impl<H: Host> Switchboard<H> {
             Event::RequestDone { id, status } => self.on_ping_done(now, id, status),
             Event::Refer { call, target } => self.leg_refer(now, call, &target),
             Event::Progress { .. } => {}
-            Event::MediaChanged { call, offer } if self.is_leg(call) => {
-                self.leg_held(call, offer)
-            }
+            Event::MediaChanged { call, offer } if self.is_leg(call) => self.leg_held(call, offer),
             Event::Ended {
                 call,
                 by,
@@ -260,8 +258,9 @@ impl<H: Host> Switchboard<H> {
             return;
         };
         let clip = |name: &str| prompts.get(DEFAULT_LANGUAGE, name).map(|p| p.clip(codec));
-        let hour = chrono::DateTime::from_timestamp_millis(self.now.wall_ms)
-            .map_or(12, |t| chrono::Timelike::hour(&t.with_timezone(&chrono::Local)));
+        let hour = chrono::DateTime::from_timestamp_millis(self.now.wall_ms).map_or(12, |t| {
+            chrono::Timelike::hour(&t.with_timezone(&chrono::Local))
+        });
         let greeting = match hour {
             5..=11 => "greeting_morning",
             12..=17 => "greeting_afternoon",

@@ -112,13 +112,7 @@ impl<H: Host> Switchboard<H> {
     // ---- queueing ----
 
     /// The dial plan queues the call.
-    pub(super) fn enqueue(
-        &mut self,
-        now: Instant,
-        call: CallRef,
-        queue: &str,
-        priority: i32,
-    ) {
+    pub(super) fn enqueue(&mut self, now: Instant, call: CallRef, queue: &str, priority: i32) {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
@@ -145,11 +139,7 @@ impl<H: Host> Switchboard<H> {
             }
             Err(e) => {
                 tracing::warn!(%e, queue, "cannot queue the call; overflowing");
-                self.ivr_step(
-                    now,
-                    call,
-                    IvrInput::QueueOutcome(QueueOutcome::Overflow),
-                );
+                self.ivr_step(now, call, IvrInput::QueueOutcome(QueueOutcome::Overflow));
             }
         }
     }
@@ -163,33 +153,27 @@ impl<H: Host> Switchboard<H> {
         let actions = self.desk.acd.leave(call.0, now);
         self.acd_actions(now, actions);
         self.event(call, "queue_left", String::new());
-        self.ivr_step(
-            now,
-            call,
-            IvrInput::QueueOutcome(QueueOutcome::Overflow),
-        );
+        self.ivr_step(now, call, IvrInput::QueueOutcome(QueueOutcome::Overflow));
     }
 
     /// Carries out what the ACD decided.
-    pub(super) fn acd_actions(
-        &mut self,
-        now: Instant,
-        actions: Vec<acd::Action>,
-    ) {
+    pub(super) fn acd_actions(&mut self, now: Instant, actions: Vec<acd::Action>) {
         for a in actions {
             match a {
                 acd::Action::Ring {
                     call, agent, queue, ..
                 } => self.ring(now, CallRef(call), &agent, &queue),
-                acd::Action::CancelRing { call, agent } => {
+                acd::Action::CancelRing {
+                    call,
+                    agent,
+                    failure,
+                } => {
                     if let Some(leg) = self.desk.ringing.remove(&(CallRef(call), agent)) {
-                        self.end_leg(leg, "cancelled");
+                        self.end_leg(leg, failure.map_or("cancelled", RingFailure::as_str));
                         self.endpoint.hangup(now, leg, EndCause::Cancelled);
                     }
                 }
-                acd::Action::Connect { call, agent } => {
-                    self.connect(now, CallRef(call), &agent)
-                }
+                acd::Action::Connect { call, agent } => self.connect(now, CallRef(call), &agent),
                 acd::Action::Announce {
                     call,
                     position,
@@ -245,7 +229,10 @@ impl<H: Host> Switchboard<H> {
             return self.acd_actions(now, actions);
         };
         let (caller_ip, record_id, caller) = (c.local_ip, c.id.clone(), c.caller.clone());
-        let customer = c.ivr.as_ref().and_then(|i| i.session.customer().map(str::to_string));
+        let customer = c
+            .ivr
+            .as_ref()
+            .and_then(|i| i.session.customer().map(str::to_string));
         let local_host = self.local_host_for(binding.source);
         let ip = local_host.parse().unwrap_or(caller_ip);
         let Some(port) = self.take_rtp_port(ip) else {

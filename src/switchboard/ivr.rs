@@ -5,7 +5,7 @@
 use super::timers::Due;
 use super::{Host, MediaCmd, Output, Switchboard};
 use crate::core::sip::endpoint::{CallRef, EndCause};
-use crate::ivr::{Action, FollowUpKind, Input, Plan, Secret, Session, VerifyOutcome, Waiting};
+use crate::ivr::{Action, FollowUpKind, Input, Plan, Secret, Session, VerifyOutcome};
 use crate::store::{self, CallIvr, NewFollowUp, Write};
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,15 +31,10 @@ impl IvrCall {
         }
     }
 
-    /// Whether keys now are part of a secret (then they must not be recorded).
+    /// Whether keys now are part of a secret (then they must not be recorded), also
+    /// while the prompt asking for it plays and the caller types over it.
     pub fn sensitive(&self) -> bool {
-        matches!(
-            self.session.waiting(),
-            Waiting::Keys {
-                sensitive: true,
-                ..
-            }
-        )
+        self.session.keys_are_secret()
     }
 }
 
@@ -98,7 +93,7 @@ impl<H: Host> Switchboard<H> {
             Action::Queue {
                 queue,
                 priority,
-                max_wait: _,
+                max_wait,
             } => {
                 self.set_columns(
                     call,
@@ -109,6 +104,7 @@ impl<H: Host> Switchboard<H> {
                     },
                 );
                 self.enqueue(now, call, &queue, i32::from(priority));
+                self.desk.acd.limit_wait(call.0, max_wait);
             }
             Action::RecordVoicemail { max: _ } => self.start_voicemail(call),
             Action::StopRecording => self.out.media(MediaCmd::StopRecording { call }),

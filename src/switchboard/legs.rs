@@ -38,12 +38,7 @@ impl<H: Host> Switchboard<H> {
     // ---- legs ----
 
     /// A leg to an agent was answered.
-    pub(super) fn leg_answered(
-        &mut self,
-        now: Instant,
-        leg: CallRef,
-        answer: Option<Offer>,
-    ) {
+    pub(super) fn leg_answered(&mut self, now: Instant, leg: CallRef, answer: Option<Offer>) {
         let Some(l) = self.desk.legs.get(&leg) else {
             // A leg we already gave up: end it.
             return self.endpoint.hangup(now, leg, EndCause::Cancelled);
@@ -73,12 +68,7 @@ impl<H: Host> Switchboard<H> {
     }
 
     /// The ACD accepted the answer: the caller hears the agent's ID, then the agent.
-    pub(super) fn connect(
-        &mut self,
-        now: Instant,
-        call: CallRef,
-        agent: &str,
-    ) {
+    pub(super) fn connect(&mut self, now: Instant, call: CallRef, agent: &str) {
         let Some(leg) = self.desk.ringing.remove(&(call, agent.to_string())) else {
             return;
         };
@@ -203,12 +193,7 @@ impl<H: Host> Switchboard<H> {
     }
 
     /// The caller's call ended: leave the queue, or keep the agent for the outcome code.
-    pub(super) fn customer_gone(
-        &mut self,
-        now: Instant,
-        call: CallRef,
-        ctx: &Call,
-    ) {
+    pub(super) fn customer_gone(&mut self, now: Instant, call: CallRef, ctx: &Call) {
         let Some(q) = self.desk.queued.remove(&call) else {
             return;
         };
@@ -254,12 +239,7 @@ impl<H: Host> Switchboard<H> {
     /// A key from an agent's leg: passed on to the caller during the call (the escalation
     /// code sends the caller to the supervisors); the outcome code during wrap-up, ended
     /// with #.
-    pub(super) fn leg_digit(
-        &mut self,
-        now: Instant,
-        leg: CallRef,
-        digit: Digit,
-    ) {
+    pub(super) fn leg_digit(&mut self, now: Instant, leg: CallRef, digit: Digit) {
         let key = digit.as_char();
         let Some(l) = self.desk.legs.get_mut(&leg) else {
             return;
@@ -353,11 +333,7 @@ impl<H: Host> Switchboard<H> {
     }
 
     /// What was playing on a leg finished: after the outcome is saved, hang up.
-    pub(super) fn leg_playback_done(
-        &mut self,
-        now: Instant,
-        leg: CallRef,
-    ) {
+    pub(super) fn leg_playback_done(&mut self, now: Instant, leg: CallRef) {
         let done = self
             .desk
             .legs
@@ -374,11 +350,7 @@ impl<H: Host> Switchboard<H> {
     }
 
     /// The agent took too long to key the outcome.
-    pub(super) fn leg_timeout(
-        &mut self,
-        now: Instant,
-        leg: CallRef,
-    ) {
+    pub(super) fn leg_timeout(&mut self, now: Instant, leg: CallRef) {
         if self
             .desk
             .legs
@@ -392,12 +364,7 @@ impl<H: Host> Switchboard<H> {
 
     /// The agent's phone asked to transfer the caller (REFER): to a queue by name, or to
     /// the supervisors.
-    pub(super) fn leg_refer(
-        &mut self,
-        now: Instant,
-        leg: CallRef,
-        target: &str,
-    ) {
+    pub(super) fn leg_refer(&mut self, now: Instant, leg: CallRef, target: &str) {
         let Some(l) = self.desk.legs.get(&leg) else {
             return;
         };

@@ -129,7 +129,10 @@ pub enum Output {
     Media(MediaCmd),
     /// A record to write; with `ack`, feed [`Input::Committed`] for that call once it
     /// is committed (an answer waits on its arrival record).
-    Store { write: Write, ack: Option<CallRef> },
+    Store {
+        write: Write,
+        ack: Option<CallRef>,
+    },
     /// Check a caller's identity (slow hashing: off the switchboard) and feed
     /// [`Input::Verified`].
     Verify {
@@ -404,13 +407,8 @@ impl<H: Host> Switchboard<H> {
             self.endpoint.poll_timeout(),
             self.timers.poll_timeout(),
             self.desk.poll_timeout(),
-            self.stopping.map(|s| {
-                if s.hung_up {
-                    s.give_up
-                } else {
-                    s.drain_until
-                }
-            }),
+            self.stopping
+                .map(|s| if s.hung_up { s.give_up } else { s.drain_until }),
         ]
         .into_iter()
         .flatten()
@@ -447,7 +445,11 @@ impl<H: Host> Switchboard<H> {
             return;
         }
         let drain = self.settings.drain;
-        tracing::info!(live = self.live_calls(), ?drain, "shutting down: refusing new calls, draining live ones");
+        tracing::info!(
+            live = self.live_calls(),
+            ?drain,
+            "shutting down: refusing new calls, draining live ones"
+        );
         self.endpoint.set_draining(true);
         self.stopping = Some(Stopping {
             drain_until: now + drain,
@@ -470,7 +472,8 @@ impl<H: Host> Switchboard<H> {
             }
         }
         self.stopping = Some(s);
-        let idle = self.endpoint.live_calls().is_empty() && self.endpoint.pending_transactions() == 0;
+        let idle =
+            self.endpoint.live_calls().is_empty() && self.endpoint.pending_transactions() == 0;
         if idle || now >= s.give_up {
             self.finished = true;
         }

@@ -91,11 +91,7 @@ impl<H: Host> Switchboard<H> {
     }
 
     /// State changes asked for with `hotline agents state`.
-    pub(super) fn agent_requests(
-        &mut self,
-        now: Instant,
-        requests: Vec<AgentRequest>,
-    ) {
+    pub(super) fn agent_requests(&mut self, now: Instant, requests: Vec<AgentRequest>) {
         for r in requests {
             let result = match r.action.as_str() {
                 "login" => self.desk.acd.login(&r.agent_id, now),
@@ -116,13 +112,7 @@ impl<H: Host> Switchboard<H> {
     // ---- registrations ----
 
     /// A REGISTER: digest authentication, then the registrar.
-    pub(super) fn on_register(
-        &mut self,
-        now: Instant,
-        id: RequestRef,
-        peer: Peer,
-        req: &Request,
-    ) {
+    pub(super) fn on_register(&mut self, now: Instant, id: RequestRef, peer: Peer, req: &Request) {
         let authz: Vec<&str> = req
             .headers
             .iter()
@@ -193,11 +183,7 @@ impl<H: Host> Switchboard<H> {
     }
 
     /// Stores registration changes and tells the ACD who can be reached.
-    pub(super) fn registration_changes(
-        &mut self,
-        now: Instant,
-        changes: Vec<Change>,
-    ) {
+    pub(super) fn registration_changes(&mut self, now: Instant, changes: Vec<Change>) {
         for c in changes {
             let b = &c.binding;
             let write = match c.kind {
@@ -224,12 +210,7 @@ impl<H: Host> Switchboard<H> {
     }
 
     /// An OPTIONS ping ended; silence means the phone is gone.
-    pub(super) fn on_ping_done(
-        &mut self,
-        now: Instant,
-        id: RequestRef,
-        status: Option<u16>,
-    ) {
+    pub(super) fn on_ping_done(&mut self, now: Instant, id: RequestRef, status: Option<u16>) {
         let Some((extension, contact)) = self.desk.pings.remove(&id) else {
             return;
         };
@@ -243,12 +224,7 @@ impl<H: Host> Switchboard<H> {
 
     /// Timers: registrations expire, the ACD's timers, pings.
     pub(super) fn desk_timeout(&mut self, now: Instant) {
-        if self
-            .desk
-            .registrar
-            .poll_timeout()
-            .is_some_and(|t| t <= now)
-        {
+        if self.desk.registrar.poll_timeout().is_some_and(|t| t <= now) {
             let changes = self.desk.registrar.handle_timeout(now);
             self.registration_changes(now, changes);
         }
