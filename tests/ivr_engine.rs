@@ -627,20 +627,42 @@ fn voicemail_beeps_then_records() {
     assert_eq!(c.session.waiting(), Waiting::Recording);
     assert_eq!(
         c.session.poll_timeout(),
-        Some(c.now + Duration::from_secs(65))
+        Some(c.now + Duration::from_secs(60))
     );
     c.wait(30_000);
+    // Other keys are part of the message; # ends it.
+    assert_eq!(c.step(Input::Digit('5')), []);
     assert_eq!(
-        c.step(Input::RecordingDone),
-        [event("voicemail", "recorded"), hangup(Some("vm"))]
+        c.step(Input::Digit('#')),
+        [
+            Action::StopRecording,
+            event("voicemail", "recorded"),
+            hangup(Some("vm"))
+        ]
     );
 
-    // the recorder never answers: the session gives up after max plus a grace period
+    // Nobody presses #: the session ends the recording at its max.
     let (mut c, _) = Call::start(test_plan(), "1050", monday_10());
     c.done();
     assert_eq!(
         c.expire(),
-        [event("voicemail", "recorded"), hangup(Some("vm"))]
+        [
+            Action::StopRecording,
+            event("voicemail", "recorded"),
+            hangup(Some("vm"))
+        ]
+    );
+
+    // The recording ended some other way (the media engine says so).
+    let (mut c, _) = Call::start(test_plan(), "1050", monday_10());
+    c.done();
+    assert_eq!(
+        c.step(Input::RecordingDone),
+        [
+            Action::StopRecording,
+            event("voicemail", "recorded"),
+            hangup(Some("vm"))
+        ]
     );
 }
 

@@ -288,6 +288,7 @@ const SIMULATED_BILLING: &str = r#"
 09:30:20 outcome voicemail
 09:30:20 play voicemail beep
 09:30:22 record voicemail (up to 120 s)
+09:30:42 stop recording
 09:30:42 voicemail: recorded
 09:30:42 play goodbye
 09:30:43 hang up (outcome voicemail)
@@ -337,6 +338,7 @@ const SIMULATED_COMPLAINT: &str = r#"
 10:00:11 outcome voicemail
 10:00:11 play voicemail beep
 10:00:13 record voicemail (up to 120 s)
+10:00:33 stop recording
 10:00:33 voicemail: recorded
 10:00:33 play goodbye
 10:00:34 hang up (outcome voicemail)

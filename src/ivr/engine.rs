@@ -30,8 +30,6 @@ mod asking;
 /// Nodes entered in one step without waiting for anything; more means a loop the
 /// validator missed, and the call is ended rather than spinning.
 const MAX_HOPS: usize = 200;
-/// A recording gets this long beyond its `max` before the session stops waiting.
-const RECORDING_GRACE: Duration = Duration::from_secs(5);
 /// Bounds for a number typed for a callback.
 const CALLBACK_MIN_DIGITS: usize = 5;
 const CALLBACK_MAX_DIGITS: usize = 20;
@@ -559,7 +557,7 @@ impl Session {
                 out.push(event("voicemail", "recording"));
                 self.state = State::Recording {
                     node,
-                    deadline: now + v.max + RECORDING_GRACE,
+                    deadline: now + v.max,
                 };
                 None
             }
