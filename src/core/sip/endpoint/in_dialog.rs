@@ -1,6 +1,12 @@
 //! Requests inside a dialog: BYE, INFO, OPTIONS, re-INVITE (hold and resume) and REFER.
 
-use super::*;
+use super::names::contact;
+use super::{CallRef, CallState, EndCause, EndedBy, Endpoint, Event, Peer, ServerKey};
+use crate::core::sdp;
+use crate::core::sip::admission::{capabilities, ALLOW};
+use crate::core::sip::dialog::addr_uri;
+use crate::core::sip::message::{Method, Request};
+use std::time::Instant;
 
 impl Endpoint {
     pub(super) fn find_dialog(&self, req: &Request) -> Option<CallRef> {

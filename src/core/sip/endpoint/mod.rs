@@ -9,7 +9,7 @@
 
 use super::admission::{capabilities, precheck, ALLOW};
 pub use super::call::{CallRef, EndCause, EndedBy, Event, IncomingCall, RequestRef};
-use super::dialog::{addr_uri, split_list, Dialog};
+use super::dialog::{split_list, Dialog};
 use super::message::{
     self, build_response, frame_datagram, salvage_request, Essentials, Message, MessageError,
     Method, Request, Response,

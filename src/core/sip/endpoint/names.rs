@@ -1,6 +1,7 @@
 //! How a request finds its transaction, and how we name ourselves to the far end.
 
-use super::*;
+use super::{Link, Peer, ServerKey};
+use crate::core::sip::message::{Method, Request};
 
 /// The transaction key of a request (RFC 3261 17.2.3), with the RFC 2543 fallback for
 /// branches without the magic cookie.

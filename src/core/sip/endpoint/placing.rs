@@ -2,7 +2,18 @@
 //! CANCEL, the ACK of a 2xx, a late 2xx ended with BYE, Timer B), OPTIONS pings, and the
 //! answers to requests it handed to its owner (REGISTER).
 
-use super::*;
+use super::names::contact;
+use super::{
+    Call, CallRef, CallState, ClientKey, ClientMachine, ClientTx, Dial, EndCause, EndedBy,
+    Endpoint, Event, Outbound, Peer, RequestRef, Transmit,
+};
+use crate::core::sdp;
+use crate::core::sip::admission::ALLOW;
+use crate::core::sip::dialog::Dialog;
+use crate::core::sip::message::{Essentials, Response};
+use crate::core::sip::transaction::{AckParts, ClientInvite};
+use rand::Rng;
+use std::time::Instant;
 
 impl Endpoint {
     /// Places a call (INVITE with our offer). Its progress comes back as
