@@ -228,11 +228,17 @@ impl Shell<'_> {
                     }
                 }
                 Some(ev) = events.recv() => self.on_event(sb, ev),
-                _ = sleep_until(Instant::from_std(wake)) => sb.handle_input(Now::real(), Input::Timeout),
+                _ = sleep_until(Instant::from_std(wake)) => {}
                 _ = &mut shutdown, if !stopping => {
                     stopping = true;
                     sb.handle_input(Now::real(), Input::Shutdown);
                 }
+            }
+            // Timers that have come due run on every turn, not only when the sleep wins
+            // the select: under load the sockets are always ready.
+            let now = Now::real();
+            if now.at >= wake {
+                sb.handle_input(now, Input::Timeout);
             }
         }
     }
