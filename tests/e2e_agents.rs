@@ -647,7 +647,10 @@ fn sipp_caller_is_bridged_to_a_baresip_agent() {
     assert!(agent.heard_peak() > 2000, "agent heard silence");
     // Packets counted on both legs, both ways (the caller streamed for about 10 s, the
     // agent's phone answered after a second or two).
-    let (from_caller, to_caller) = rt.block_on(store.call_rtp(&call.id)).unwrap().unwrap();
+    // Stored with the end of the call, committed a moment after SIPp has its 200.
+    let rtp = || rt.block_on(store.call_rtp(&call.id)).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || rtp().is_some()));
+    let (from_caller, to_caller) = rtp().unwrap();
     assert!(
         from_caller >= 400 && to_caller >= 400,
         "{from_caller} / {to_caller}"
