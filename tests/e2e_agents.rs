@@ -784,18 +784,24 @@ fn hold_then_escalation_to_an_empty_supervisors_queue_ends_after_its_wait() {
     let legs = site.rt.block_on(site.store.legs(&call.id)).unwrap();
     assert_eq!(legs.len(), 1);
     assert_eq!(legs[0].end_cause.as_deref(), Some("transferred"));
-    let events: Vec<(String, String)> = server
-        .events()
-        .into_iter()
-        .filter(|(id, _, _)| *id == call.sip_call_id)
-        .map(|(_, kind, detail)| (kind, detail))
-        .collect();
+    // The call's last events are committed a moment after its BYE goes out.
+    let events = || -> Vec<(String, String)> {
+        server
+            .events()
+            .into_iter()
+            .filter(|(id, _, _)| *id == call.sip_call_id)
+            .map(|(_, kind, detail)| (kind, detail))
+            .collect()
+    };
+    let overflow = ("queue".to_string(), "overflow after transfer".to_string());
     assert!(
-        events.contains(&("transfer".into(), "supervisors".into())),
-        "{events:?}"
+        wait_until(Duration::from_secs(10), || events().contains(&overflow)),
+        "{:?}",
+        events()
     );
     assert!(
-        events.contains(&("queue".into(), "overflow after transfer".into())),
-        "{events:?}"
+        events().contains(&("transfer".into(), "supervisors".into())),
+        "{:?}",
+        events()
     );
 }
