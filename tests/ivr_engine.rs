@@ -629,41 +629,25 @@ fn voicemail_beeps_then_records() {
         c.session.poll_timeout(),
         Some(c.now + Duration::from_secs(60))
     );
+    let recorded = [
+        Action::StopRecording,
+        event("voicemail", "recorded"),
+        hangup(Some("vm")),
+    ];
     c.wait(30_000);
     // Other keys are part of the message; # ends it.
     assert_eq!(c.step(Input::Digit('5')), []);
-    assert_eq!(
-        c.step(Input::Digit('#')),
-        [
-            Action::StopRecording,
-            event("voicemail", "recorded"),
-            hangup(Some("vm"))
-        ]
-    );
+    assert_eq!(c.step(Input::Digit('#')), recorded);
 
     // Nobody presses #: the session ends the recording at its max.
     let (mut c, _) = Call::start(test_plan(), "1050", monday_10());
     c.done();
-    assert_eq!(
-        c.expire(),
-        [
-            Action::StopRecording,
-            event("voicemail", "recorded"),
-            hangup(Some("vm"))
-        ]
-    );
+    assert_eq!(c.expire(), recorded);
 
     // The recording ended some other way (the media engine says so).
     let (mut c, _) = Call::start(test_plan(), "1050", monday_10());
     c.done();
-    assert_eq!(
-        c.step(Input::RecordingDone),
-        [
-            Action::StopRecording,
-            event("voicemail", "recorded"),
-            hangup(Some("vm"))
-        ]
-    );
+    assert_eq!(c.step(Input::RecordingDone), recorded);
 }
 
 #[test]
