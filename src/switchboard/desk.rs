@@ -22,8 +22,6 @@ use std::time::{Duration, Instant};
 
 /// How often registered phones are asked whether they are still there.
 pub(super) const PING_EVERY: Duration = Duration::from_secs(30);
-/// How long an agent has to key the outcome code after the caller has gone.
-pub(super) const OUTCOME_TIME: Duration = Duration::from_secs(60);
 
 /// A customer call in a queue or with an agent.
 pub(super) struct Queued {

@@ -2,7 +2,6 @@
 //! and transfers.
 
 use super::call::Call;
-use super::desk::OUTCOME_TIME;
 use super::timers::Due;
 use super::{Host, MediaCmd, RtpCounters, Switchboard};
 use crate::acd::{self, RingFailure};
@@ -13,7 +12,10 @@ use crate::core::sip::endpoint::{CallRef, EndCause, EndedBy};
 use crate::ivr::{Input as IvrInput, Plan, QueueOutcome};
 use crate::store::{AgentWrite, FollowUpKind, NewFollowUp, Write};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How long an agent has to key the outcome code after the caller has gone.
+const OUTCOME_TIME: Duration = Duration::from_secs(60);
 
 /// A leg from hotline to an agent's phone.
 pub(super) struct Leg {
