@@ -240,7 +240,8 @@ fn a_caller_who_sends_no_rtp_is_hung_up() {
 #[test]
 fn recording_is_a_stereo_wav_playable_while_the_call_goes_on() {
     let dir = common::TempDir::new("rec");
-    let rec = dir.0.display().to_string();
+    let rec_dir = dir.0.clone();
+    let rec = rec_dir.display().to_string();
     let mut server = Server::start(&[
         "--ring-delay-ms",
         "0",
@@ -270,7 +271,7 @@ fn recording_is_a_stereo_wav_playable_while_the_call_goes_on() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // mid-call, the file on disk is already a valid WAV (a crash would leave this much)
-    let path = std::fs::read_dir(&dir.0)
+    let path = std::fs::read_dir(&rec_dir)
         .unwrap()
         .flatten()
         .next()
@@ -288,6 +289,18 @@ fn recording_is_a_stereo_wav_playable_while_the_call_goes_on() {
         .wait_for(WAIT, |r| r.status() == Some(200) && r.text.contains("BYE"))
         .expect("200 to BYE");
     assert!(server.stop().success());
+    // Recordings and the database hold customers' data: the owner's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600, "recording");
+    let db = server.dir.0.join("hotline.db");
+    assert_eq!(mode(&db), 0o600, "database");
+    for side in ["hotline.db-wal", "hotline.db-shm"] {
+        let p = server.dir.0.join(side);
+        if p.exists() {
+            assert_eq!(mode(&p), 0o600, "{side}");
+        }
+    }
     let mut wav = hound::WavReader::open(&path).expect("final WAV");
     let spec = wav.spec();
     assert_eq!(

@@ -103,6 +103,7 @@ pub enum Command {
 
 /// Runs the command `cli` names; the exit code on success, the error otherwise.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    private_files();
     init_logging();
     let g = &cli.globals;
     match cli.command {
@@ -146,6 +147,18 @@ fn init_logging() {
 }
 
 /// The async runtime the database commands and `serve` run on.
+/// What hotline writes holds customers' data (the database and its WAL, recordings,
+/// voicemail, reports): files it creates are readable by its own user only (0600,
+/// folders 0700), whatever the umask of the shell that started it.
+fn private_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask; called before any thread
+    // starts, so no file is being created concurrently.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
