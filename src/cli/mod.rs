@@ -146,7 +146,6 @@ fn init_logging() {
         .init();
 }
 
-/// The async runtime the database commands and `serve` run on.
 /// What hotline writes holds customers' data (the database and its WAL, recordings,
 /// voicemail, reports): files it creates are readable by its own user only (0600,
 /// folders 0700), whatever the umask of the shell that started it.
@@ -159,6 +158,7 @@ fn private_files() {
     }
 }
 
+/// The async runtime the database commands and `serve` run on.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

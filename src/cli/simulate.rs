@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use chrono::TimeZone;
 
 use crate::ivr::{Secret, VerifyOutcome};
-use crate::store::{LockPolicy, Store, Verification};
+use crate::store::{LockPolicy, Store};
 
 /// `hotline simulate ...`
 #[derive(Debug, Clone, clap::Args)]
@@ -63,18 +63,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         rt.block_on(crate::store::import_customers_csv(&store, csv))?;
     }
     let verify = |account: &str, secret: &Secret| {
-        let secret = match secret {
-            Secret::Pin(s) => crate::store::Secret::Pin(s.clone()),
-            Secret::IdDigits(s) => crate::store::Secret::IdDigits(s.clone()),
-        };
         let now = crate::store::now_ms();
-        match rt.block_on(store.verify(account, secret, now, &LockPolicy::default())) {
-            Ok(Verification::Ok { customer, vip }) => VerifyOutcome::Ok {
-                customer_id: customer,
-                vip,
-            },
-            Ok(Verification::Locked { .. }) => VerifyOutcome::Locked,
-            _ => VerifyOutcome::Failed,
+        let policy = LockPolicy::default();
+        match rt.block_on(store.verify(account, secret.clone().into(), now, &policy)) {
+            Ok(v) => v.into(),
+            Err(_) => VerifyOutcome::Failed,
         }
     };
     let result = crate::ivr::simulate(plan, when, &args.caller, &args.keys, verify);

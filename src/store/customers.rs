@@ -240,6 +240,30 @@ pub enum Verification {
     },
 }
 
+/// The dial plan's secret, as the verifier takes it.
+impl From<crate::ivr::Secret> for Secret {
+    fn from(s: crate::ivr::Secret) -> Secret {
+        match s {
+            crate::ivr::Secret::Pin(d) => Secret::Pin(d),
+            crate::ivr::Secret::IdDigits(d) => Secret::IdDigits(d),
+        }
+    }
+}
+
+/// The verifier's answer, as the dial plan takes it.
+impl From<Verification> for crate::ivr::VerifyOutcome {
+    fn from(v: Verification) -> crate::ivr::VerifyOutcome {
+        match v {
+            Verification::Ok { customer, vip } => crate::ivr::VerifyOutcome::Ok {
+                customer_id: customer,
+                vip,
+            },
+            Verification::Failed { .. } => crate::ivr::VerifyOutcome::Failed,
+            Verification::Locked { .. } => crate::ivr::VerifyOutcome::Locked,
+        }
+    }
+}
+
 impl fmt::Debug for Verification {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -2,7 +2,7 @@
 //! record is committed, so no answered call can lack a record), keys, media events and
 //! the end. Agents' feature-code calls take the same path without a record.
 
-use super::ivr::IvrCall;
+use super::ivr::start_session;
 use super::timers::Due;
 use super::{Host, MediaCmd, MediaEvent, Output, RtpCounters, Switchboard, DEFAULT_LANGUAGE};
 use crate::core::media::dtmf::{self, Digit};
@@ -24,7 +24,7 @@ pub(super) struct Call {
     called: String,
     pub codec: Codec,
     /// The dial plan session, once answered (none when no plan answers the number).
-    pub ivr: Option<IvrCall>,
+    pub ivr: Option<crate::ivr::Session>,
     /// Last call_events sequence number used.
     events: i64,
     pub span: tracing::Span,
@@ -202,7 +202,8 @@ impl<H: Host> Switchboard<H> {
             return;
         };
         c.span.in_scope(|| tracing::debug!(via, "digit received"));
-        if !c.ivr.as_ref().is_some_and(IvrCall::sensitive) {
+        // Also while the prompt asking for a secret plays and the caller types over it.
+        if !c.ivr.as_ref().is_some_and(|s| s.keys_are_secret()) {
             self.event(call, "dtmf", digit.as_char().to_string());
         }
         if self.waiting_in_queue(call) {
@@ -234,7 +235,7 @@ impl<H: Host> Switchboard<H> {
         self.calls
             .get(&call)
             .and_then(|c| c.ivr.as_ref())
-            .map_or(DEFAULT_LANGUAGE, |i| i.session.language().code())
+            .map_or(DEFAULT_LANGUAGE, |s| s.language().code())
     }
 
     /// Prompts by name, in the call's language and codec (legs: the default language
@@ -250,6 +251,16 @@ impl<H: Host> Switchboard<H> {
             .filter_map(|n| prompts.get(lang, n.as_ref()))
             .map(|p| p.clip(codec))
             .collect()
+    }
+
+    /// Plays prompts by name on `call` (see [`Self::clips`]), replacing what plays.
+    pub(super) fn play<S: AsRef<str>>(&mut self, call: CallRef, names: &[S], barge_in: bool) {
+        let clips = self.clips(call, names);
+        self.out.media(MediaCmd::Play {
+            call,
+            clips,
+            barge_in,
+        });
     }
 
     /// The greeting for this time of day, then hold music (a call no dial plan answers).
@@ -428,12 +439,7 @@ impl<H: Host> Switchboard<H> {
         c.codec = codec;
         self.out.media(start);
         if let Some(prompt) = feature {
-            let clips = self.clips(call, &[prompt]);
-            return self.out.media(MediaCmd::Play {
-                call,
-                clips,
-                barge_in: false,
-            });
+            return self.play(call, &[prompt], false);
         }
         self.out.store(Write::CallAnswered {
             id: id.clone(),
@@ -452,8 +458,8 @@ impl<H: Host> Switchboard<H> {
         };
         match crate::ivr::select(&self.plans, &c.called).cloned() {
             Some(plan) => {
-                let ivr = IvrCall::new(plan, &c.caller, &c.called, wall);
-                let language = Some(ivr.session.language().code().to_string());
+                let ivr = start_session(plan, &c.caller, &c.called, wall);
+                let language = Some(ivr.language().code().to_string());
                 c.ivr = Some(ivr);
                 let write = Write::CallIvr {
                     id: c.id.clone(),

@@ -25,7 +25,6 @@ pub(super) const PING_EVERY: Duration = Duration::from_secs(30);
 
 /// A customer call in a queue or with an agent.
 pub(super) struct Queued {
-    pub queue: String,
     pub bridged: Option<CallRef>,
 }
 
@@ -120,13 +119,7 @@ impl<H: Host> Switchboard<H> {
         }
         match self.desk.acd.enqueue(call.0, queue, priority, arrived, now) {
             Ok(actions) => {
-                self.desk.queued.insert(
-                    call,
-                    Queued {
-                        queue: queue.to_string(),
-                        bridged: None,
-                    },
-                );
+                self.desk.queued.insert(call, Queued { bridged: None });
                 self.out.store(Write::Agent(AgentWrite::CallQueued {
                     call: id,
                     at_ms: self.now.wall_ms,
@@ -230,7 +223,7 @@ impl<H: Host> Switchboard<H> {
         let customer = c
             .ivr
             .as_ref()
-            .and_then(|i| i.session.customer().map(str::to_string));
+            .and_then(|s| s.customer().map(str::to_string));
         let local_host = self.local_host_for(binding.source);
         let ip = local_host.parse().unwrap_or(caller_ip);
         let Some(port) = self.take_rtp_port(ip) else {
@@ -316,12 +309,7 @@ impl<H: Host> Switchboard<H> {
         names.push("queue_estimated_wait");
         names.extend(speech::minutes(wait.as_secs().div_ceil(60) as u32, lang));
         names.push("queue_press_star_callback");
-        let clips = self.clips(call, &names);
-        self.out.media(MediaCmd::Play {
-            call,
-            clips,
-            barge_in: true,
-        });
+        self.play(call, &names, true);
         self.event(
             call,
             "announce",
@@ -339,6 +327,6 @@ impl<H: Host> Switchboard<H> {
         self.calls
             .get(&call)
             .and_then(|c| c.ivr.as_ref())
-            .is_some_and(|i| i.session.waiting() == Waiting::Queue)
+            .is_some_and(|s| s.waiting() == Waiting::Queue)
     }
 }

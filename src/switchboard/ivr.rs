@@ -5,37 +5,22 @@
 use super::timers::Due;
 use super::{Host, MediaCmd, Output, Switchboard};
 use crate::core::sip::endpoint::{CallRef, EndCause};
-use crate::ivr::{Action, FollowUpKind, Input, Plan, Secret, Session, VerifyOutcome};
+use crate::ivr::{Action, FollowUpKind, Input, Plan, Session, VerifyOutcome};
 use crate::store::{self, CallIvr, NewFollowUp, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// What the IVR adds to a call.
-pub(super) struct IvrCall {
-    pub session: Session,
-}
-
-impl IvrCall {
-    /// A session on `plan`, started at `wall_ms` on the plan's calendar.
-    pub fn new(plan: Arc<Plan>, caller: &str, called: &str, wall_ms: i64) -> IvrCall {
-        let now = chrono::DateTime::from_timestamp_millis(wall_ms)
-            .unwrap_or_default()
-            .with_timezone(&chrono_tz::UTC);
-        let local = plan.calendar.local(now);
-        let info = crate::ivr::CallInfo {
-            caller: caller.to_string(),
-            called: called.to_string(),
-        };
-        IvrCall {
-            session: Session::new(plan, info, local),
-        }
-    }
-
-    /// Whether keys now are part of a secret (then they must not be recorded), also
-    /// while the prompt asking for it plays and the caller types over it.
-    pub fn sensitive(&self) -> bool {
-        self.session.keys_are_secret()
-    }
+/// A dial plan session for a call answered at `wall_ms`, on the plan's calendar.
+pub(super) fn start_session(plan: Arc<Plan>, caller: &str, called: &str, wall_ms: i64) -> Session {
+    let now = chrono::DateTime::from_timestamp_millis(wall_ms)
+        .unwrap_or_default()
+        .with_timezone(&chrono_tz::UTC);
+    let local = plan.calendar.local(now);
+    let info = crate::ivr::CallInfo {
+        caller: caller.to_string(),
+        called: called.to_string(),
+    };
+    Session::new(plan, info, local)
 }
 
 impl<H: Host> Switchboard<H> {
@@ -44,10 +29,10 @@ impl<H: Host> Switchboard<H> {
         let Some(ivr) = self.ivr_mut(call) else {
             return;
         };
-        for action in ivr.session.handle_input(now, input) {
+        for action in ivr.handle_input(now, input) {
             self.ivr_act(now, call, action);
         }
-        match self.ivr_mut(call).and_then(|i| i.session.poll_timeout()) {
+        match self.ivr_mut(call).and_then(|i| i.poll_timeout()) {
             Some(t) => self.timers.set(call, Due::Ivr, t),
             None => self.timers.cancel(call, Due::Ivr),
         }
@@ -67,29 +52,18 @@ impl<H: Host> Switchboard<H> {
     fn ivr_act(&mut self, now: Instant, call: CallRef, action: Action) {
         match action {
             Action::Play { prompts, barge_in } => {
-                let clips = self.clips(call, &prompts);
-                self.out.media(MediaCmd::Play {
-                    call,
-                    clips,
-                    barge_in,
-                });
+                self.play(call, &prompts, barge_in);
             }
             Action::StopPlayback => self.out.media(MediaCmd::Play {
                 call,
                 clips: vec![],
                 barge_in: true,
             }),
-            Action::Verify { account, secret } => {
-                let secret = match secret {
-                    Secret::Pin(s) => store::Secret::Pin(s),
-                    Secret::IdDigits(s) => store::Secret::IdDigits(s),
-                };
-                self.out.push(Output::Verify {
-                    call,
-                    account,
-                    secret,
-                });
-            }
+            Action::Verify { account, secret } => self.out.push(Output::Verify {
+                call,
+                account,
+                secret: secret.into(),
+            }),
             Action::Queue {
                 queue,
                 priority,
@@ -118,7 +92,7 @@ impl<H: Host> Switchboard<H> {
                 let Some(c) = self.calls.get(&call) else {
                     return;
                 };
-                let session = c.ivr.as_ref().map(|i| &i.session);
+                let session = c.ivr.as_ref();
                 let customer = session.and_then(|s| s.customer().map(str::to_string));
                 let plan = session.map(|s| Arc::clone(s.plan()));
                 // A caller who waited in a queue keeps their place: the callback counts
@@ -224,7 +198,7 @@ impl<H: Host> Switchboard<H> {
         self.event(call, "voicemail", path.display().to_string());
     }
 
-    fn ivr_mut(&mut self, call: CallRef) -> Option<&mut IvrCall> {
+    fn ivr_mut(&mut self, call: CallRef) -> Option<&mut Session> {
         self.calls.get_mut(&call).and_then(|c| c.ivr.as_mut())
     }
 

@@ -94,13 +94,8 @@ impl<H: Host> Switchboard<H> {
         let mut names = vec!["agent_number"];
         names.extend(speech::digits(agent, lang));
         names.push("agent_will_serve");
-        let clips = self.clips(call, &names);
         self.out.media(MediaCmd::Hold { call, music: None });
-        self.out.media(MediaCmd::Play {
-            call,
-            clips,
-            barge_in: false,
-        });
+        self.play(call, &names, false);
         self.out.media(MediaCmd::Bridge { a: call, b: leg });
         self.event(call, "agent", agent.to_string());
         self.ivr_step(
@@ -210,7 +205,7 @@ impl<H: Host> Switchboard<H> {
                     return;
                 };
                 l.wrap_up = Some(String::new());
-                let session = ctx.ivr.as_ref().map(|i| &i.session);
+                let session = ctx.ivr.as_ref();
                 l.after = Some((
                     session.map(|s| Arc::clone(s.plan())),
                     ctx.caller.clone(),
@@ -219,16 +214,10 @@ impl<H: Host> Switchboard<H> {
                 let agent = l.agent.clone();
                 let actions = self.desk.acd.call_ended(&agent, now);
                 self.acd_actions(now, actions);
-                let clips = self.clips(leg, &["agent_enter_outcome"]);
-                self.out.media(MediaCmd::Play {
-                    call: leg,
-                    clips,
-                    barge_in: true,
-                });
+                self.play(leg, &["agent_enter_outcome"], true);
                 self.timers.set(leg, Due::Outcome, now + OUTCOME_TIME);
             }
         }
-        let _ = q.queue;
     }
 
     /// A key from the caller while bridged: passed on to the agent.
@@ -289,12 +278,7 @@ impl<H: Host> Switchboard<H> {
         }
         self.out
             .store(Write::Agent(AgentWrite::Disposition { call, code }));
-        let clips = self.clips(leg, &["agent_outcome_saved"]);
-        self.out.media(MediaCmd::Play {
-            call: leg,
-            clips,
-            barge_in: false,
-        });
+        self.play(leg, &["agent_outcome_saved"], false);
         let actions = self.desk.acd.wrap_up_done(&agent, now);
         self.acd_actions(now, actions);
     }
@@ -392,12 +376,7 @@ impl<H: Host> Switchboard<H> {
         self.endpoint.hangup(now, leg, EndCause::Transferred);
         let actions = self.desk.acd.call_ended(&agent, now);
         self.acd_actions(now, actions);
-        let clips = self.clips(customer, &["transferring"]);
-        self.out.media(MediaCmd::Play {
-            call: customer,
-            clips,
-            barge_in: false,
-        });
+        self.play(customer, &["transferring"], false);
         let priority = 9;
         self.enqueue(now, customer, &queue, priority);
     }
