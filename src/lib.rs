@@ -73,22 +73,28 @@ mod layering {
     }
 
     #[test]
-    fn core_does_no_io_and_reads_no_clock() {
-        let found = uses(
-            "core",
-            &[
-                "std::fs",
-                "hound::WavReader::open",
-                "tokio",
-                "Instant::now",
-                "SystemTime::now",
-            ],
-        );
-        assert!(
-            found.is_empty(),
-            "I/O or a clock in src/core:\n{}",
-            found.join("\n")
-        );
+    fn core_and_switchboard_do_no_io_and_read_no_clock() {
+        for dir in ["core", "switchboard"] {
+            let found = uses(
+                dir,
+                &[
+                    "std::fs",
+                    "hound::WavReader::open",
+                    "tokio",
+                    "Instant::now",
+                    "SystemTime::now",
+                    "now_ms()",
+                    "rand::random",
+                    "thread_rng",
+                    "UdpSocket",
+                ],
+            );
+            assert!(
+                found.is_empty(),
+                "I/O, a clock or an unseeded random source in src/{dir}:\n{}",
+                found.join("\n")
+            );
+        }
     }
 
     #[test]

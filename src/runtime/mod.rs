@@ -11,7 +11,7 @@ use crate::core::media::prompt::PromptSet;
 use crate::core::sip::endpoint::{CallRef, ConnId, Link, Transmit};
 use crate::core::sip::message::MessageError;
 use crate::ivr::{Plan, VerifyOutcome};
-use crate::store::{AgentRequest, AgentRow, LockPolicy, Store, StoreError, Verification, Writer};
+use crate::store::{AgentRequest, AgentRow, LockPolicy, Store, StoreError, Writer};
 use crate::switchboard::Switchboard;
 use crate::switchboard::{Host, Input, Loaded, MediaCmd, MediaEvent, Now, Output, Settings};
 use std::collections::HashMap;
@@ -144,9 +144,9 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
         queues,
         features,
     };
-    let mut sb = Switchboard::new(Now::real(), settings, Sockets::default(), loaded);
+    let mut sb = Switchboard::new(real_now(), settings, Sockets::default(), loaded);
     sb.handle_input(
-        Now::real(),
+        real_now(),
         Input::Agents {
             agents: Some(agents),
             registrations: Some(registrations),
@@ -215,7 +215,7 @@ impl Shell<'_> {
         while let Some(wake) = self.carry_out(sb).await {
             tokio::select! {
                 r = self.udp.recv_from(&mut buf) => {
-                    let now = Now::real();
+                    let now = real_now();
                     if let Ok((n, from)) = r {
                         sb.handle_input(now, Input::Datagram { from, bytes: &buf[..n] });
                     }
@@ -231,12 +231,12 @@ impl Shell<'_> {
                 _ = sleep_until(Instant::from_std(wake)) => {}
                 _ = &mut shutdown, if !stopping => {
                     stopping = true;
-                    sb.handle_input(Now::real(), Input::Shutdown);
+                    sb.handle_input(real_now(), Input::Shutdown);
                 }
             }
             // Timers that have come due run on every turn, not only when the sleep wins
             // the select: under load the sockets are always ready.
-            let now = Now::real();
+            let now = real_now();
             if now.at >= wake {
                 sb.handle_input(now, Input::Timeout);
             }
@@ -244,7 +244,7 @@ impl Shell<'_> {
     }
 
     fn on_event(&mut self, sb: &mut Board, ev: Event) {
-        let now = Now::real();
+        let now = real_now();
         match ev {
             Event::Connected(id, tx) => {
                 self.conns.insert(id, tx);
@@ -375,6 +375,14 @@ impl Shell<'_> {
     }
 }
 
+/// The machine's clocks: the switchboard reads none, so every input carries them.
+fn real_now() -> Now {
+    Now {
+        at: std::time::Instant::now(),
+        wall_ms: crate::store::now_ms(),
+    }
+}
+
 /// Checks a caller's identity; a database error counts as a failed attempt (logged).
 async fn verify(store: &Store, account: &str, secret: crate::store::Secret) -> VerifyOutcome {
     let now = crate::store::now_ms();
@@ -382,12 +390,7 @@ async fn verify(store: &Store, account: &str, secret: crate::store::Secret) -> V
         .verify(account, secret, now, &LockPolicy::default())
         .await
     {
-        Ok(Verification::Ok { customer, vip }) => VerifyOutcome::Ok {
-            customer_id: customer,
-            vip,
-        },
-        Ok(Verification::Failed { .. }) => VerifyOutcome::Failed,
-        Ok(Verification::Locked { .. }) => VerifyOutcome::Locked,
+        Ok(v) => v.into(),
         Err(e) => {
             tracing::error!(%e, "verification failed for a database error; treated as a failed attempt");
             VerifyOutcome::Failed

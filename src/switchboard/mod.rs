@@ -55,22 +55,6 @@ pub struct Now {
 }
 
 impl Now {
-    /// The machine's clocks (for the runtime; tests make their own).
-    pub fn real() -> Now {
-        Now {
-            at: Instant::now(),
-            wall_ms: crate::store::now_ms(),
-        }
-    }
-
-    /// `d` later on both clocks.
-    pub fn plus(self, d: Duration) -> Now {
-        Now {
-            at: self.at + d,
-            wall_ms: self.wall_ms + d.as_millis() as i64,
-        }
-    }
-
     /// Moved to the monotonic instant `at`, the wall clock along with it.
     pub fn at(self, at: Instant) -> Now {
         let ms = |d: Duration| d.as_millis() as i64;
@@ -381,6 +365,13 @@ impl<H: Host> Switchboard<H> {
         while let Some(ev) = self.endpoint.poll_event() {
             self.on_event(at, ev);
         }
+        if self.stopping.is_some() {
+            self.check_stopping(at);
+            // Hanging up after the drain time may have ended calls at once.
+            while let Some(ev) = self.endpoint.poll_event() {
+                self.on_event(at, ev);
+            }
+        }
     }
 
     /// The next thing to do: queued outputs first, then what the SIP endpoint sends,
@@ -436,7 +427,6 @@ impl<H: Host> Switchboard<H> {
                 }
             }
         }
-        self.check_stopping(now);
     }
 
     /// A shutdown is asked for: new INVITEs get 503, live calls go on for the drain time.
@@ -456,7 +446,6 @@ impl<H: Host> Switchboard<H> {
             give_up: now + drain + Duration::from_secs(5),
             hung_up: false,
         });
-        self.check_stopping(now);
     }
 
     /// After the drain time every live call is hung up; once all have ended (or we gave
