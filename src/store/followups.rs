@@ -123,6 +123,8 @@ pub struct NewFollowUp {
     pub due_resolve: Option<i64>,
     /// A revisit's complaint.
     pub parent_id: Option<String>,
+    /// The caller's recorded message or complaint description (a WAV path).
+    pub recording: Option<String>,
 }
 
 impl NewFollowUp {
@@ -145,6 +147,7 @@ impl NewFollowUp {
             due_answer: None,
             due_resolve: None,
             parent_id: None,
+            recording: None,
         }
     }
 }
@@ -167,6 +170,7 @@ impl fmt::Debug for NewFollowUp {
             .field("due_answer", &self.due_answer)
             .field("due_resolve", &self.due_resolve)
             .field("parent_id", &self.parent_id)
+            .field("recording", &self.recording)
             .finish()
     }
 }
@@ -267,14 +271,14 @@ pub struct SurveyRow {
 
 pub(super) const INSERT_FOLLOWUP: &str = "INSERT INTO followups \
      (id, kind, category, urgency, status, call_id, customer, number, promised_from, \
-      promised_to, owner, created_at, due_forward, due_answer, due_resolve, parent_id) \
-     VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+      promised_to, owner, created_at, due_forward, due_answer, due_resolve, parent_id, recording) \
+     VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
      ON CONFLICT (id) DO NOTHING";
 
 pub(super) const SELECT_FOLLOWUPS: &str = "SELECT id, kind, category, urgency, status, call_id, \
      customer, number, promised_from, promised_to, owner, created_at, due_forward, due_answer, \
      due_resolve, department, forwarded_at, answered_at, resolved_at, closed_at, outcome, \
-     parent_id, escalation, escalated_at FROM followups";
+     parent_id, escalation, escalated_at, recording FROM followups";
 
 // NULL leaves a column as it is, so each IVR step sets only what it learnt.
 pub(super) const SET_CALL_IVR: &str = "UPDATE calls SET \
@@ -322,6 +326,7 @@ pub(super) struct RawFollowUp {
     parent_id: Option<String>,
     escalation: i32,
     escalated_at: Option<i64>,
+    recording: Option<String>,
 }
 
 impl TryFrom<RawFollowUp> for FollowUpRow {
@@ -351,6 +356,7 @@ impl TryFrom<RawFollowUp> for FollowUpRow {
                 due_answer: r.due_answer,
                 due_resolve: r.due_resolve,
                 parent_id: r.parent_id,
+                recording: r.recording,
             },
             status,
             department: r.department,

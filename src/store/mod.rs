@@ -464,7 +464,8 @@ where
             .bind(f.due_forward)
             .bind(f.due_answer)
             .bind(f.due_resolve)
-            .bind(f.parent_id.as_deref()),
+            .bind(f.parent_id.as_deref())
+            .bind(f.recording.as_deref()),
         Write::CallRecording { id, path } => sqlx::query(SET_RECORDING)
             .bind(id.as_str())
             .bind(path.as_str()),
