@@ -50,9 +50,17 @@ pub struct Globals {
     /// Digest realm agents' phones authenticate in [default: hotline].
     #[arg(long, env = "HOTLINE_REALM", global = true)]
     pub realm: Option<String>,
+    /// Print callers' numbers in full (by default the middle digits are hidden: 138****8000).
+    #[arg(long, global = true)]
+    pub show_numbers: bool,
 }
 
 impl Globals {
+    /// A customer's number as this command may print it: masked unless `--show-numbers`.
+    pub fn number(&self, number: &str) -> String {
+        shown(number, self.show_numbers)
+    }
+
     /// `o` with the global settings filled in.
     pub fn over(&self, o: Overrides) -> Overrides {
         Overrides {
@@ -116,6 +124,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Calls { command } => calls::run(&g.load()?, command),
         Command::Followups(args) => Ok(runtime()?.block_on(followups::run(g, args))?),
         Command::Report(args) => Ok(runtime()?.block_on(report::run(g, args))?),
+    }
+}
+
+/// `number` in full when `show` is set, else with its middle hidden (`138****8000`).
+pub fn shown(number: &str, show: bool) -> String {
+    match show {
+        true => number.to_string(),
+        false => crate::ivr::action::mask(number),
     }
 }
 
