@@ -264,7 +264,29 @@ impl Acd {
             },
         );
         let mut out = Vec::new();
+        let staffed = self
+            .agents
+            .values()
+            .any(|a| a.working() && a.penalty(queue).is_some());
+        if !staffed {
+            // Nobody is logged in to take it: waiting would only delay the overflow.
+            let node = self.queues[queue].overflow.clone();
+            self.overflow(call, node, now, &mut out);
+            return Ok(out);
+        }
         self.dispatch(now, &[], &mut out);
+        // Not offered at once: the caller hears their place and the wait now, then
+        // every `announce_every`.
+        if self.calls.get(&call).is_some_and(|c| c.ringing.is_empty()) {
+            let (position, wait) = (self.position(call), self.estimated_wait(call));
+            if let (Some(position), Some(wait)) = (position, wait) {
+                out.push(Action::Announce {
+                    call,
+                    position,
+                    wait,
+                });
+            }
+        }
         Ok(out)
     }
 

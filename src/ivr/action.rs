@@ -160,12 +160,15 @@ pub enum Action {
     RecordVoicemail { max: Duration },
     /// Stop the voicemail recording.
     StopRecording,
-    /// Write a follow-up record: call `number` back within `window` (local times).
+    /// Write a follow-up record: call `number` back within `window` (local times);
+    /// `urgent` ones go to the top of the work list. A recording the caller left on
+    /// this call (message, complaint description) belongs on it.
     FollowUp {
         kind: FollowUpKind,
         number: String,
         window: Option<(DateTime<Tz>, DateTime<Tz>)>,
         category: String,
+        urgent: bool,
     },
     /// Hand the call to a number or extension; the session ends.
     Transfer { target: String },
@@ -215,12 +218,14 @@ impl fmt::Debug for Action {
                 number,
                 window,
                 category,
+                urgent,
             } => f
                 .debug_struct("FollowUp")
                 .field("kind", kind)
                 .field("number", &mask(number))
                 .field("window", window)
                 .field("category", category)
+                .field("urgent", urgent)
                 .finish(),
             Action::Transfer { target } => {
                 f.debug_struct("Transfer").field("target", target).finish()

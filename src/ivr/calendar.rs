@@ -14,7 +14,7 @@
 //!
 //! Pure: every answer is computed from the dates and times passed in.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone};
@@ -139,6 +139,8 @@ pub struct Calendar {
     holiday_hours: Vec<ClockRange>,
     makeup_hours: Vec<ClockRange>,
     holidays: BTreeSet<NaiveDate>,
+    /// Holidays with a name (`spring_festival`), for the greeting of the day.
+    holiday_names: BTreeMap<NaiveDate, String>,
     makeup_days: BTreeSet<NaiveDate>,
 }
 
@@ -152,6 +154,7 @@ impl Calendar {
             holiday_hours: Vec::new(),
             makeup_hours: Vec::new(),
             holidays: BTreeSet::new(),
+            holiday_names: BTreeMap::new(),
             makeup_days: BTreeSet::new(),
         }
     }
@@ -181,6 +184,29 @@ impl Calendar {
     pub fn with_holidays(mut self, days: impl IntoIterator<Item = NaiveDate>) -> Calendar {
         self.holidays.extend(days);
         self
+    }
+
+    /// Holidays with a name; they are holidays like the others.
+    pub fn with_named_holiday(
+        mut self,
+        name: &str,
+        days: impl IntoIterator<Item = NaiveDate>,
+    ) -> Calendar {
+        for d in days {
+            self.holidays.insert(d);
+            self.holiday_names.insert(d, name.to_string());
+        }
+        self
+    }
+
+    /// The name of the holiday `date` falls in, if it has one.
+    pub fn holiday_name(&self, date: NaiveDate) -> Option<&str> {
+        self.holiday_names.get(&date).map(String::as_str)
+    }
+
+    /// Whether some holiday has this name.
+    pub fn has_holiday_named(&self, name: &str) -> bool {
+        self.holiday_names.values().any(|n| n == name)
     }
 
     pub fn with_makeup_days(mut self, days: impl IntoIterator<Item = NaiveDate>) -> Calendar {

@@ -268,12 +268,17 @@ impl Session {
         match &self.state {
             State::Asking(a) => self.is_sensitive(a),
             State::Playing {
-                barge_in: true,
+                node,
+                barge_in,
                 then: Then::Goto(next),
-                ..
-            } => self.leads_to_secret(next, 8),
+            } if *barge_in || self.types_ahead(node) => self.leads_to_secret(next, 8),
             _ => false,
         }
+    }
+
+    /// Whether keys pressed while `node` plays are kept for the next asking node.
+    pub(super) fn types_ahead(&self, node: &str) -> bool {
+        matches!(self.plan.node(node).map(|n| &n.kind), Some(NodeKind::Play(p)) if p.type_ahead)
     }
 
     /// Whether typed-ahead keys entering `node` can end up in a sensitive collect;
@@ -284,7 +289,9 @@ impl Session {
         }
         match self.plan.node(node).map(|n| &n.kind) {
             Some(NodeKind::Collect(c)) => c.sensitive,
-            Some(NodeKind::Play(p)) if p.barge_in => self.leads_to_secret(&p.next, depth - 1),
+            Some(NodeKind::Play(p)) if p.barge_in || p.type_ahead => {
+                self.leads_to_secret(&p.next, depth - 1)
+            }
             Some(kind @ (NodeKind::Branch(_) | NodeKind::Set(_))) => kind
                 .targets()
                 .iter()
@@ -419,7 +426,7 @@ impl Session {
                 if p.barge_in && !self.typeahead.0.is_empty() {
                     return Some(p.next.clone());
                 }
-                if !p.barge_in {
+                if !p.barge_in && !p.type_ahead {
                     self.typeahead = Keys::default();
                 }
                 self.play(
@@ -608,6 +615,7 @@ impl Session {
             Condition::Open(b) => cal.is_open(local) == *b,
             Condition::WorkingDay(b) => cal.is_working_day(date) == *b,
             Condition::Holiday(b) => cal.is_holiday(date) == *b,
+            Condition::HolidayName(name) => cal.holiday_name(date) == Some(name.as_str()),
             Condition::MakeupDay(b) => cal.is_makeup_day(date) == *b,
             Condition::CallerPrefix(list) => list
                 .iter()
@@ -686,9 +694,15 @@ impl Session {
 
     // ---------------------------------------------------------------- queue, voicemail
 
+    /// What became of the queue. A call an agent transferred to another queue is still
+    /// at its queue node (connected): if that queue overflows too, the caller gets this
+    /// node's overflow, as any caller nobody could take.
     fn queue_outcome(&mut self, now: Instant, result: QueueOutcome, out: &mut Vec<Action>) {
-        let State::Queued { node } = &self.state else {
-            return;
+        let node = match (&self.state, &result) {
+            (State::Queued { node }, _) | (State::Connected { node }, QueueOutcome::Overflow) => {
+                node
+            }
+            _ => return,
         };
         let node = node.clone();
         let plan = Arc::clone(&self.plan);
@@ -711,17 +725,22 @@ impl Session {
         }
     }
 
+    /// The message is recorded: it becomes the node's follow-up, if it promises one.
     fn recording_done(&mut self, now: Instant, out: &mut Vec<Action>) {
         let State::Recording { node, .. } = &self.state else {
             return;
         };
-        let next = match self.plan.node(node).map(|n| &n.kind) {
-            Some(NodeKind::Voicemail(v)) => v.next.clone(),
-            _ => None,
+        let plan = Arc::clone(&self.plan);
+        let Some(NodeKind::Voicemail(v)) = plan.node(node).map(|n| &n.kind) else {
+            return self.hang_up(out);
         };
         out.push(Action::StopRecording);
         out.push(event("voicemail", "recorded"));
-        match next {
+        if let Some(p) = &v.promise {
+            let number = self.call.caller.chars().filter(char::is_ascii_digit).collect();
+            self.promise(p, number, now, out);
+        }
+        match v.next.clone() {
             Some(next) => self.goto(next, now, out),
             None => self.hang_up(out),
         }

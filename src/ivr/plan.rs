@@ -153,6 +153,10 @@ pub struct Plan {
     pub calendar: Calendar,
     pub outcomes: Vec<OutcomeCode>,
     pub transfer_targets: Vec<String>,
+    /// The company the greeting names (prompts are made with it).
+    pub company: Option<String>,
+    /// After the goodbye, how long the caller may take to hang up first.
+    pub hangup_grace: Duration,
     pub start: String,
     pub nodes: BTreeMap<String, Node>,
     /// Where each entry of `numbers` is written, for duplicate checks across files.
@@ -285,6 +289,9 @@ pub struct Ask {
 pub struct Play {
     pub prompts: Vec<String>,
     pub barge_in: bool,
+    /// Keys pressed while it plays (without barge-in) are kept for the next asking
+    /// node, as a caller who knows the menu types ahead; off before a PIN.
+    pub type_ahead: bool,
     pub next: String,
 }
 
@@ -356,6 +363,8 @@ pub enum Condition {
     Open(bool),
     WorkingDay(bool),
     Holiday(bool),
+    /// The day is in the calendar's holiday of this name (`"spring_festival"`).
+    HolidayName(String),
     MakeupDay(bool),
     /// Caller number starts with one of these.
     CallerPrefix(Vec<String>),
@@ -397,11 +406,23 @@ impl FollowUpKind {
     }
 }
 
+/// What a node promises the caller will happen: the follow-up it writes.
+#[derive(Debug, Clone)]
+pub struct Promise {
+    pub kind: FollowUpKind,
+    pub category: String,
+    /// A variable whose value, when set, is the category (e.g. chosen from a menu).
+    pub category_from: Option<String>,
+    /// Within this many working hours on the calendar; when `urgent`, clock hours.
+    pub within_hours: u32,
+    /// Around the clock (nights and holidays count) and at the top of the work list.
+    pub urgent: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Callback {
     pub ask: Ask,
-    pub follow_up: FollowUpKind,
-    pub category: String,
+    pub promise: Promise,
     /// Read the number back and ask 1 = confirm / 2 = another; false takes the caller's
     /// number as it is (still asking for one when the caller withheld it).
     pub confirm_number: bool,
@@ -411,10 +432,10 @@ pub struct Callback {
     pub confirm: Vec<String>,
     /// Asks for another number.
     pub enter_number: Vec<String>,
-    /// Played once the record is made.
+    /// Played once the record is made, before the promised time.
     pub confirmed: Vec<String>,
-    /// The promise: within this many working hours on the calendar.
-    pub within_hours: u32,
+    /// Speak the promised time after `confirmed` ("before 15:30 today").
+    pub say_time: bool,
     pub next: String,
     pub fallback: String,
 }
@@ -424,6 +445,8 @@ pub struct Voicemail {
     pub prompts: Vec<String>,
     pub beep: String,
     pub max: Duration,
+    /// The follow-up the message becomes, with the recording on it.
+    pub promise: Option<Promise>,
     pub next: Option<String>,
 }
 

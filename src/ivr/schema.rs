@@ -23,6 +23,8 @@ pub struct File {
     pub start: Text,
     #[serde(default)]
     pub transfer_targets: Vec<Text>,
+    pub company: Option<Text>,
+    pub hangup_grace_secs: Option<Spanned<u64>>,
     #[serde(default)]
     pub defaults: Defaults,
     pub calendar: CalendarFile,
@@ -52,6 +54,9 @@ pub struct CalendarFile {
     pub makeup_hours: Option<Text>,
     #[serde(default)]
     pub holidays: Vec<Text>,
+    /// `spring_festival = "2026-02-15..2026-02-23"`: holidays with a name.
+    #[serde(default)]
+    pub named_holidays: BTreeMap<Text, Text>,
     #[serde(default)]
     pub makeup_days: Vec<Text>,
 }
@@ -78,6 +83,7 @@ pub struct NodeFile {
     pub fallback: Option<Text>,
     pub prompts: Option<Vec<Text>>,
     pub barge_in: Option<bool>,
+    pub type_ahead: Option<bool>,
     // asking
     pub timeout: Option<Spanned<u64>>,
     pub retries: Option<u32>,
@@ -120,6 +126,9 @@ pub struct NodeFile {
     pub enter_number: Option<Vec<Text>>,
     pub confirmed: Option<Vec<Text>>,
     pub within_hours: Option<u32>,
+    pub category_from: Option<Text>,
+    pub urgent: Option<bool>,
+    pub say_time: Option<bool>,
     // voicemail
     pub beep: Option<Text>,
     pub max: Option<Spanned<u64>>,
@@ -141,6 +150,7 @@ pub struct CaseFile {
     pub open: Option<bool>,
     pub working_day: Option<bool>,
     pub holiday: Option<bool>,
+    pub holiday_name: Option<Text>,
     pub makeup_day: Option<bool>,
     pub caller_prefix: Option<OneOrMany>,
     pub verified: Option<bool>,
@@ -184,7 +194,7 @@ pub fn keys_for(kind: &str) -> Option<&'static [&'static str]> {
         "invalid_prompts",
     ];
     let keys: &'static [&'static str] = match kind {
-        "play" => &["prompts", "barge_in", "next"],
+        "play" => &["prompts", "barge_in", "type_ahead", "next"],
         "menu" => &[
             "prompts", "options", "fallback", ASK[0], ASK[1], ASK[2], ASK[3], ASK[4],
         ],
@@ -228,6 +238,9 @@ pub fn keys_for(kind: &str) -> Option<&'static [&'static str]> {
             "enter_number",
             "confirmed",
             "within_hours",
+            "category_from",
+            "urgent",
+            "say_time",
             "next",
             "fallback",
             ASK[0],
@@ -236,7 +249,17 @@ pub fn keys_for(kind: &str) -> Option<&'static [&'static str]> {
             ASK[3],
             ASK[4],
         ],
-        "voicemail" => &["prompts", "beep", "max", "next"],
+        "voicemail" => &[
+            "prompts",
+            "beep",
+            "max",
+            "follow_up",
+            "category",
+            "category_from",
+            "within_hours",
+            "urgent",
+            "next",
+        ],
         "survey" => &["questions", "next", ASK[0], ASK[1], ASK[2], ASK[3], ASK[4]],
         "transfer" => &["prompts", "target"],
         "set" => &["variables", "language", "next"],

@@ -232,6 +232,7 @@ impl Sim<'_> {
                     number,
                     window,
                     category,
+                    urgent,
                 } => {
                     let when = window.map_or("no window".into(), |(a, b)| {
                         format!(
@@ -241,7 +242,8 @@ impl Sim<'_> {
                         )
                     });
                     format!(
-                        "record follow-up {} ({category}) to {}, {when}",
+                        "record {}follow-up {} ({category}) to {}, {when}",
+                        if urgent { "urgent " } else { "" },
                         kind.name(),
                         mask(&number)
                     )

@@ -83,6 +83,8 @@ struct Cx<'a> {
     node_spans: BTreeMap<String, Span>,
     /// A reference to a node that does not exist was seen.
     bad_refs: bool,
+    /// Names of the calendar's named holidays.
+    holiday_names: BTreeSet<String>,
 }
 
 impl<'a> Cx<'a> {
@@ -111,6 +113,7 @@ impl<'a> Cx<'a> {
             read: Vec::new(),
             node_spans: BTreeMap::new(),
             bad_refs: false,
+            holiday_names: BTreeSet::new(),
         }
     }
 
@@ -247,6 +250,15 @@ impl<'a> Cx<'a> {
             calendar,
             outcomes,
             transfer_targets: self.targets.iter().cloned().collect(),
+            company: file.company.map(Spanned::into_inner),
+            hangup_grace: match &file.hangup_grace_secs {
+                Some(g) if *g.get_ref() > 60 => {
+                    self.err(g.span(), "`hangup_grace_secs` is 0 to 60");
+                    Duration::from_secs(3)
+                }
+                Some(g) => Duration::from_secs(*g.get_ref()),
+                None => Duration::from_secs(3),
+            },
             start,
             nodes,
             number_positions,
@@ -315,6 +327,20 @@ impl<'a> Cx<'a> {
                 Err(m) => self.err(h.span(), m),
             }
         }
+        let mut named = Vec::new();
+        for (name, dates) in &c.named_holidays {
+            match parse_dates(dates.get_ref()) {
+                Ok(days) => {
+                    if let Some(d) = days.iter().find(|d| holidays.contains(d)) {
+                        self.err(dates.span(), format!("{d} is listed twice as a holiday"));
+                    }
+                    holidays.extend(days.iter().copied());
+                    self.holiday_names.insert(name.get_ref().clone());
+                    named.push((name.get_ref().clone(), days));
+                }
+                Err(m) => self.err(dates.span(), m),
+            }
+        }
         let mut makeup_days = BTreeSet::new();
         for m in &c.makeup_days {
             match parse_dates(m.get_ref()) {
@@ -330,10 +356,14 @@ impl<'a> Cx<'a> {
                 Err(e) => self.err(m.span(), e),
             }
         }
-        cal.with_holiday_hours(holiday)
+        let cal = cal
+            .with_holiday_hours(holiday)
             .with_makeup_hours(makeup)
             .with_holidays(holidays)
-            .with_makeup_days(makeup_days)
+            .with_makeup_days(makeup_days);
+        named
+            .into_iter()
+            .fold(cal, |cal, (name, days)| cal.with_named_holiday(&name, days))
     }
 
     /// Opening hours: `"09:00-12:00, 13:00-18:00"`; `""` or `"closed"` for none.
@@ -506,6 +536,7 @@ impl<'a> Cx<'a> {
                 NodeKind::Play(Play {
                     prompts,
                     barge_in: n.barge_in.unwrap_or(false),
+                    type_ahead: n.type_ahead.unwrap_or(true),
                     next: self.need_ref(&at, kind, "next", &n.next),
                 })
             }
@@ -624,6 +655,7 @@ impl<'a> Cx<'a> {
                         .max
                         .as_ref()
                         .map_or(Duration::from_secs(120), |m| self.seconds(m)),
+                    promise: n.follow_up.is_some().then(|| self.promise(n)),
                     next: self.opt_ref(&n.next),
                 })
             }
@@ -761,8 +793,9 @@ impl<'a> Cx<'a> {
         }
     }
 
-    fn read_callback(&mut self, n: &NodeFile, at: &Span) -> Callback {
-        let follow_up = match n
+    /// The follow-up a callback or voicemail node writes.
+    fn promise(&mut self, n: &NodeFile) -> Promise {
+        let kind = match n
             .follow_up
             .as_ref()
             .map(|f| (f.get_ref().as_str(), f.span()))
@@ -777,6 +810,24 @@ impl<'a> Cx<'a> {
                 FollowUpKind::Callback
             }
         };
+        let category_from = n.category_from.as_ref().map(|v| {
+            let name = self.variable(v);
+            self.read.push((name.clone(), v.span(), false));
+            name
+        });
+        Promise {
+            kind,
+            category: n
+                .category
+                .as_ref()
+                .map_or_else(|| kind.name().to_owned(), |c| c.get_ref().clone()),
+            category_from,
+            within_hours: n.within_hours.unwrap_or(4),
+            urgent: n.urgent.unwrap_or(false),
+        }
+    }
+
+    fn read_callback(&mut self, n: &NodeFile, at: &Span) -> Callback {
         let confirm_number = n.confirm_number.unwrap_or(true);
         let confirm = self.prompts_of(&n.confirm);
         // Needed even without `confirm_number`: a number the caller types is always
@@ -787,23 +838,24 @@ impl<'a> Cx<'a> {
                 "a callback node needs `confirm` prompts (1 = confirm, 2 = another number)",
             );
         }
-        // The number is read back digit by digit (speech::digits).
-        for d in speech::digits("0123456789", "en") {
+        // The number is read back digit by digit (speech::digits), the promised time
+        // with speech::deadline.
+        let say_time = n.say_time.unwrap_or(true);
+        let spoken = speech::digits("0123456789", "en")
+            .into_iter()
+            .chain(say_time.then_some(speech::DEADLINE_NAMES).into_iter().flatten().copied());
+        for d in spoken {
             self.prompts.push((d.to_owned(), at.clone()));
         }
         Callback {
             ask: self.ask(n),
-            follow_up,
-            category: n
-                .category
-                .as_ref()
-                .map_or_else(|| follow_up.name().to_owned(), |c| c.get_ref().clone()),
+            promise: self.promise(n),
             confirm_number,
             number_is: self.prompts_of(&n.number_is),
             confirm,
             enter_number: self.prompts_of(&n.enter_number),
             confirmed: self.prompts_of(&n.confirmed),
-            within_hours: n.within_hours.unwrap_or(4),
+            say_time,
             next: self.need_ref(at, "callback", "next", &n.next),
             fallback: self.need_ref(at, "callback", "fallback", &n.fallback),
         }
@@ -825,6 +877,18 @@ impl<'a> Cx<'a> {
             (c.verified, Condition::Verified),
         ];
         when.extend(flags.into_iter().filter_map(|(v, f)| v.map(f)));
+        if let Some(h) = &c.holiday_name {
+            if !self.holiday_names.contains(h.get_ref()) {
+                self.err(
+                    h.span(),
+                    format!(
+                        "no holiday named {:?} in [calendar.named_holidays]",
+                        h.get_ref()
+                    ),
+                );
+            }
+            when.push(Condition::HolidayName(h.get_ref().clone()));
+        }
         if let Some(p) = &c.caller_prefix {
             when.push(Condition::CallerPrefix(p.to_vec()));
         }

@@ -42,12 +42,16 @@ pub(super) struct Call {
     pub legs: i64,
     /// The call has waited in a queue.
     pub was_queued: bool,
+    /// The caller's recorded message or description (path), for the follow-up it goes on.
+    pub message: Option<String>,
     /// RTP packets to and from the caller, once media started.
     rtp: Option<Arc<RtpCounters>>,
     /// `None` when the INVITE had no SDP: our 200 offers, the ACK answers.
     offer: Option<Offer>,
     /// The arrival record is committed.
     pub committed: bool,
+    /// The caller is on the blocklist: answered with the refusal prompt, then ended.
+    refused: bool,
     answer_at: Instant,
     port: Option<u16>,
 }
@@ -179,7 +183,11 @@ impl<H: Host> Switchboard<H> {
             }
             MediaEvent::Digit { call, digit, via } => self.digit(now, call, digit, via),
             MediaEvent::PlaybackDone { call } => {
-                if self.calls.get(&call).is_some_and(|c| c.feature.is_some()) {
+                if self
+                    .calls
+                    .get(&call)
+                    .is_some_and(|c| c.feature.is_some() || c.refused)
+                {
                     return self.endpoint.hangup(now, call, EndCause::Completed);
                 }
                 self.ivr_step(now, call, IvrInput::PlaybackDone)
@@ -338,7 +346,8 @@ impl<H: Host> Switchboard<H> {
         let local_ip = self.local_ip(&info);
         self.endpoint.ring(now, call);
         let answer_at = now + self.settings.ring_delay;
-        let c = self.track(now, id, span, &info, local_ip, offer, answer_at);
+        let mut c = self.track(now, id, span, &info, local_ip, offer, answer_at);
+        c.refused = self.blocked.contains(&blocklist_key(&info.caller));
         self.calls.insert(call, c);
         self.timers.set(call, Due::Answer, answer_at);
     }
@@ -378,9 +387,11 @@ impl<H: Host> Switchboard<H> {
             agent_left: false,
             legs: 0,
             was_queued: false,
+            message: None,
             rtp: None,
             offer,
             committed: false,
+            refused: false,
             answer_at,
             port: None,
         }
@@ -453,9 +464,25 @@ impl<H: Host> Switchboard<H> {
             });
             self.out.media(MediaCmd::Record { call, path });
         }
+        self.timers
+            .set(call, Due::MaxDuration, now + self.settings.max_call);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
+        if c.refused {
+            // Answered, told politely, recorded; never put through.
+            c.span.in_scope(|| tracing::info!("caller is blocked; refusing"));
+            let write = Write::CallIvr {
+                id: c.id.clone(),
+                ivr: CallIvr {
+                    outcome: Some("blocked".into()),
+                    ..CallIvr::default()
+                },
+            };
+            self.out.store(write);
+            self.event(call, "blocked", String::new());
+            return self.play(call, &["blocked_refusal"], false);
+        }
         match crate::ivr::select(&self.plans, &c.called).cloned() {
             Some(plan) => {
                 let ivr = start_session(plan, &c.caller, &c.called, wall);
@@ -474,7 +501,10 @@ impl<H: Host> Switchboard<H> {
             }
             None => self.play_greeting(call, codec),
         }
-        self.timers
-            .set(call, Due::MaxDuration, now + self.settings.max_call);
     }
+}
+
+/// A number as the blocklist stores it. TODO: use the store's normaliser.
+fn blocklist_key(number: &str) -> String {
+    number.chars().filter(|c| !matches!(c, ' ' | '-')).collect()
 }

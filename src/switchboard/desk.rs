@@ -26,6 +26,9 @@ pub(super) const PING_EVERY: Duration = Duration::from_secs(30);
 /// A customer call in a queue or with an agent.
 pub(super) struct Queued {
     pub bridged: Option<CallRef>,
+    pub queue: String,
+    /// Said before the first announcement ("transferring you"), then cleared.
+    pub intro: Vec<&'static str>,
 }
 
 pub(super) struct Desk {
@@ -108,8 +111,16 @@ pub(super) fn header_user(value: &str) -> Option<&str> {
 impl<H: Host> Switchboard<H> {
     // ---- queueing ----
 
-    /// The dial plan queues the call.
-    pub(super) fn enqueue(&mut self, now: Instant, call: CallRef, queue: &str, priority: i32) {
+    /// Queues the call (for the dial plan or a transfer, which says `intro` first). The
+    /// caller hears at once where they wait and for how long, unless an agent rings.
+    pub(super) fn enqueue(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        queue: &str,
+        priority: i32,
+        intro: &[&'static str],
+    ) {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
@@ -119,7 +130,12 @@ impl<H: Host> Switchboard<H> {
         }
         match self.desk.acd.enqueue(call.0, queue, priority, arrived, now) {
             Ok(actions) => {
-                self.desk.queued.insert(call, Queued { bridged: None });
+                let queued = Queued {
+                    bridged: None,
+                    queue: queue.to_string(),
+                    intro: intro.to_vec(),
+                };
+                self.desk.queued.insert(call, queued);
                 self.out.store(Write::Agent(AgentWrite::CallQueued {
                     call: id,
                     at_ms: self.now.wall_ms,
@@ -127,6 +143,11 @@ impl<H: Host> Switchboard<H> {
                 let music = self.clips(call, &["hold_music"]).into_iter().next();
                 self.out.media(MediaCmd::Hold { call, music });
                 self.acd_actions(now, actions);
+                // Rung at once: no announcement, but the intro is still said.
+                let intro = self.desk.queued.get_mut(&call).map(|q| std::mem::take(&mut q.intro));
+                if let Some(intro) = intro.filter(|i| !i.is_empty()) {
+                    self.play(call, &intro, false);
+                }
             }
             Err(e) => {
                 tracing::warn!(%e, queue, "cannot queue the call; overflowing");
@@ -174,14 +195,19 @@ impl<H: Host> Switchboard<H> {
                     let call = CallRef(call);
                     self.desk.queued.remove(&call);
                     self.out.media(MediaCmd::Hold { call, music: None });
-                    if self.plan_waits_for_queue(call) {
-                        let overflow = IvrInput::QueueOutcome(QueueOutcome::Overflow);
-                        self.ivr_step(now, call, overflow);
-                    } else {
-                        // Queued again by a transfer: no dial plan node waits for this
-                        // queue, so the call ends here rather than wait in silence.
+                    let waiting = self.plan_waiting(call);
+                    if waiting == Some(Waiting::Agent) {
+                        // Queued again by a transfer or an escalation: the caller gets
+                        // the overflow of the queue node that first took them.
                         self.event(call, "queue", "overflow after transfer".into());
-                        self.endpoint.hangup(now, call, EndCause::Completed);
+                    }
+                    match waiting {
+                        Some(Waiting::Queue | Waiting::Agent) => {
+                            let overflow = IvrInput::QueueOutcome(QueueOutcome::Overflow);
+                            self.ivr_step(now, call, overflow);
+                        }
+                        // No dial plan: nothing to offer instead of the queue.
+                        _ => self.endpoint.hangup(now, call, EndCause::Completed),
                     }
                 }
                 acd::Action::AgentState {
@@ -300,10 +326,17 @@ impl<H: Host> Switchboard<H> {
         );
     }
 
-    /// Position and estimated wait, in the caller's language.
+    /// Where the caller waits (the queue's spoken name, `queue_NAME`, when the prompt
+    /// set has one), their position and the estimated wait, in the caller's language.
     fn announce(&mut self, call: CallRef, position: usize, wait: Duration) {
         let lang = self.call_language(call);
-        let mut names: Vec<&str> = vec!["queue_you_are_number"];
+        let (intro, queue) = match self.desk.queued.get_mut(&call) {
+            Some(q) => (std::mem::take(&mut q.intro), format!("queue_{}", q.queue)),
+            None => (Vec::new(), String::new()),
+        };
+        let mut names: Vec<&str> = intro;
+        names.push(&queue);
+        names.push("queue_you_are_number");
         names.extend(speech::number(position as u32, lang));
         names.push("queue_in_queue");
         names.push("queue_estimated_wait");
@@ -319,14 +352,15 @@ impl<H: Host> Switchboard<H> {
 
     /// While waiting in a queue, keys go to the queue.
     pub(super) fn waiting_in_queue(&self, call: CallRef) -> bool {
-        self.desk.is_queued(call) && self.plan_waits_for_queue(call)
+        self.desk.is_queued(call)
+            && matches!(
+                self.plan_waiting(call),
+                Some(Waiting::Queue | Waiting::Agent)
+            )
     }
 
-    /// Whether the call's dial plan session is at a queue node, waiting for its outcome.
-    fn plan_waits_for_queue(&self, call: CallRef) -> bool {
-        self.calls
-            .get(&call)
-            .and_then(|c| c.ivr.as_ref())
-            .is_some_and(|s| s.waiting() == Waiting::Queue)
+    fn plan_waiting(&self, call: CallRef) -> Option<Waiting> {
+        let session = self.calls.get(&call)?.ivr.as_ref()?;
+        Some(session.waiting())
     }
 }

@@ -8,7 +8,11 @@ use crate::core::sip::endpoint::{CallRef, EndCause};
 use crate::ivr::{Action, FollowUpKind, Input, Plan, Session, VerifyOutcome};
 use crate::store::{self, CallIvr, NewFollowUp, Write};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// The urgency of a follow-up the dial plan marks urgent: above anything an agent's
+/// outcome or an escalation gives a day's work.
+const URGENT: i32 = 9;
 
 /// A dial plan session for a call answered at `wall_ms`, on the plan's calendar.
 pub(super) fn start_session(plan: Arc<Plan>, caller: &str, called: &str, wall_ms: i64) -> Session {
@@ -77,7 +81,7 @@ impl<H: Host> Switchboard<H> {
                         ..CallIvr::default()
                     },
                 );
-                self.enqueue(now, call, &queue, i32::from(priority));
+                self.enqueue(now, call, &queue, i32::from(priority), &[]);
                 self.desk.acd.limit_wait(call.0, max_wait);
             }
             Action::RecordVoicemail { max: _ } => self.start_voicemail(call),
@@ -87,6 +91,7 @@ impl<H: Host> Switchboard<H> {
                 number,
                 window,
                 category,
+                urgent,
             } => {
                 let wall = self.now.wall_ms;
                 let Some(c) = self.calls.get(&call) else {
@@ -113,6 +118,8 @@ impl<H: Host> Switchboard<H> {
                 f.customer = customer;
                 f.promised_from = window.map(|(a, _)| a.timestamp_millis());
                 f.promised_to = window.map(|(_, b)| b.timestamp_millis());
+                f.urgency = if urgent { URGENT } else { 0 };
+                f.recording = c.message.clone();
                 self.write_followup(f, plan.as_deref());
             }
             Action::Transfer { target: _ } => {
@@ -157,14 +164,28 @@ impl<H: Host> Switchboard<H> {
                         },
                     );
                 }
-                // After the agent hung up, the call's end is theirs.
-                let cause = match self.calls.get(&call).is_some_and(|c| c.agent_left) {
-                    true => EndCause::AgentBye,
-                    false => EndCause::Completed,
-                };
-                self.endpoint.hangup(now, call, cause);
+                // Let the caller hang up first: their BYE within the grace ends the call
+                // as theirs; after it, we hang up.
+                let grace = self
+                    .ivr_mut(call)
+                    .map_or(Duration::ZERO, |s| s.plan().hangup_grace);
+                match grace.is_zero() {
+                    true => self.hang_up_after_goodbye(now, call),
+                    false => self.timers.set(call, Due::Hangup, now + grace),
+                }
             }
         }
+    }
+
+    /// The dial plan said goodbye and the caller has not hung up: we do.
+    pub(super) fn hang_up_after_goodbye(&mut self, now: Instant, call: CallRef) {
+        // After the agent hung up, the call's end is theirs.
+        let cause = match self.calls.get(&call).map(|c| c.agent_left) {
+            Some(true) => EndCause::AgentBye,
+            Some(false) => EndCause::Completed,
+            None => return,
+        };
+        self.endpoint.hangup(now, call, cause);
     }
 
     /// The verification answer arrives: the call's record learns the customer.
@@ -182,20 +203,34 @@ impl<H: Host> Switchboard<H> {
         self.ivr_step(now, call, Input::VerifyResult(outcome));
     }
 
-    /// Records the caller into the voicemail folder; the session's deadline (or #) ends it.
+    /// Records the caller into the voicemail folder, one file per voicemail node (a
+    /// complaint's description and a later message do not overwrite each other); the
+    /// session's deadline (or #) ends it.
     fn start_voicemail(&mut self, call: CallRef) {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
+        let node = c
+            .ivr
+            .as_ref()
+            .and_then(|s| s.current_node())
+            .unwrap_or("voicemail")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "_-".contains(*c))
+            .collect::<String>();
         let path = self
             .settings
             .voicemail_dir
-            .join(format!("{}-voicemail.wav", c.id));
+            .join(format!("{}-{node}.wav", c.id));
         self.out.media(MediaCmd::Record {
             call,
             path: path.clone(),
         });
-        self.event(call, "voicemail", path.display().to_string());
+        let path = path.display().to_string();
+        self.event(call, "voicemail", path.clone());
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.message = Some(path);
+        }
     }
 
     fn ivr_mut(&mut self, call: CallRef) -> Option<&mut Session> {

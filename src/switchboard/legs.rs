@@ -376,9 +376,8 @@ impl<H: Host> Switchboard<H> {
         self.endpoint.hangup(now, leg, EndCause::Transferred);
         let actions = self.desk.acd.call_ended(&agent, now);
         self.acd_actions(now, actions);
-        self.play(customer, &["transferring"], false);
         let priority = 9;
-        self.enqueue(now, customer, &queue, priority);
+        self.enqueue(now, customer, &queue, priority, &["transferring"]);
     }
 
     /// Closes a leg's record, frees its port and media.

@@ -39,7 +39,7 @@ use crate::store::{AgentRequest, AgentRow, RegistrationRow, Write};
 use call::Call;
 use desk::Desk;
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -102,6 +102,8 @@ pub enum Input<'a> {
     /// A new, valid set of dial plans (the runtime loads and validates the files; calls
     /// in progress keep the plan they began with).
     Reload(Vec<Arc<Plan>>),
+    /// The callers' numbers blocked now (the whole list, as the store normalises them).
+    Blocked(Vec<String>),
     /// Stop: refuse new calls, let live ones go on for the drain time, then hang up.
     Shutdown,
 }
@@ -243,6 +245,8 @@ pub struct Switchboard<H: Host> {
     ports: PortPool,
     plans: Vec<Arc<Plan>>,
     prompts: Option<Arc<PromptSet>>,
+    /// Callers refused with a polite prompt (normalised numbers).
+    blocked: HashSet<String>,
     settings: Settings,
     /// The time of the input being handled.
     now: Now,
@@ -294,6 +298,7 @@ impl<H: Host> Switchboard<H> {
                 now.at,
             ),
             calls: HashMap::new(),
+            blocked: HashSet::new(),
             timers: CallTimers::default(),
             out: Outputs::default(),
             rng,
@@ -356,6 +361,7 @@ impl<H: Host> Switchboard<H> {
                 }
                 self.agent_requests(at, requests);
             }
+            Input::Blocked(numbers) => self.blocked = numbers.into_iter().collect(),
             Input::Reload(plans) => {
                 tracing::info!(count = plans.len(), "dial plans reloaded");
                 self.plans = plans;
@@ -418,6 +424,7 @@ impl<H: Host> Switchboard<H> {
                 }
                 Due::Ivr => self.ivr_timeout(now, call),
                 Due::Outcome => self.leg_timeout(now, call),
+                Due::Hangup => self.hang_up_after_goodbye(now, call),
                 Due::MaxDuration => {
                     if let Some(c) = self.calls.get(&call) {
                         c.span

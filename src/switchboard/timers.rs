@@ -15,6 +15,8 @@ pub(super) enum Due {
     Ivr,
     /// An agent's leg waits for the outcome code.
     Outcome,
+    /// After the goodbye, the caller's time to hang up first; then we do.
+    Hangup,
 }
 
 #[derive(Debug, Default)]
@@ -40,7 +42,13 @@ impl CallTimers {
 
     /// Drops every deadline of a call that has ended.
     pub fn cancel_all(&mut self, call: CallRef) {
-        for due in [Due::Answer, Due::MaxDuration, Due::Ivr, Due::Outcome] {
+        for due in [
+            Due::Answer,
+            Due::MaxDuration,
+            Due::Ivr,
+            Due::Outcome,
+            Due::Hangup,
+        ] {
             self.cancel(call, due);
         }
     }

@@ -215,9 +215,128 @@ pub fn minutes(n: u32, lang: &str) -> Vec<&'static str> {
     }
 }
 
+/// The prompts of a promised time besides the numbers, for [`deadline`]. Every name
+/// exists in every language; each language's phrase uses some of them.
+pub const DEADLINE_NAMES: &[&str] = &[
+    "time_by",
+    "time_before",
+    "time_today",
+    "time_tomorrow",
+    "time_day_after",
+    "weekday_1",
+    "weekday_2",
+    "weekday_3",
+    "weekday_4",
+    "weekday_5",
+    "weekday_6",
+    "weekday_7",
+    "time_in",
+    "time_days",
+    "time_hour",
+    "time_minute",
+    "time_oclock",
+    "time_oh",
+    "time_am",
+    "time_pm",
+];
+
+/// "We will call you back by 3:30 p.m. today" / 我们将在今天十五点三十分之前给您回电:
+/// the promise `when`, said relative to `now` (both local times on the caller's
+/// calendar): today, tomorrow, the day after, a weekday within the week, else in N days.
+pub fn deadline(
+    when: chrono::NaiveDateTime,
+    now: chrono::NaiveDateTime,
+    lang: &str,
+) -> Vec<&'static str> {
+    use chrono::{Datelike, Timelike};
+    let days = (when.date() - now.date()).num_days().max(0);
+    let mut day = match days {
+        0 => vec!["time_today"],
+        1 => vec!["time_tomorrow"],
+        2 => vec!["time_day_after"],
+        3..=6 => vec![DEADLINE_NAMES[4 + when.weekday().number_from_monday() as usize]],
+        n => {
+            let mut v = vec!["time_in"];
+            v.extend(number(n as u32, lang));
+            v.push("time_days");
+            v
+        }
+    };
+    let (h, m) = (when.hour(), when.minute());
+    let mut out = vec!["time_by"];
+    if is_chinese(lang) {
+        // 今天 十五 点 三十 分 之前: the 24-hour clock, as Chinese services say it.
+        out.append(&mut day);
+        out.extend(number(h, lang));
+        out.push("time_hour");
+        if m > 0 {
+            out.extend(number(m, lang));
+            out.push("time_minute");
+        }
+        out.push("time_before");
+    } else {
+        // three thirty p m today; three o'clock; three oh five.
+        let h12 = match h % 12 {
+            0 => 12,
+            h => h,
+        };
+        out.extend(number(h12, lang));
+        match m {
+            0 => out.push("time_oclock"),
+            1..=9 => {
+                out.push("time_oh");
+                out.extend(number(m, lang));
+            }
+            _ => out.extend(number(m, lang)),
+        }
+        out.push(if h < 12 { "time_am" } else { "time_pm" });
+        out.append(&mut day);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(text: &str) -> chrono::NaiveDateTime {
+        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    #[test]
+    fn deadlines_are_said_relative_to_now() {
+        let now = at("2026-11-23 10:00"); // a Monday
+        assert_eq!(
+            deadline(at("2026-11-23 15:30"), now, "zh-CN"),
+            [
+                "time_by",
+                "time_today",
+                "num_10",
+                "num_5",
+                "time_hour",
+                "num_30",
+                "time_minute",
+                "time_before"
+            ]
+        );
+        assert_eq!(
+            deadline(at("2026-11-24 09:05"), now, "en"),
+            ["time_by", "num_9", "time_oh", "num_5", "time_am", "time_tomorrow"]
+        );
+        assert_eq!(
+            deadline(at("2026-11-26 12:00"), now, "en"),
+            ["time_by", "num_12", "time_oclock", "time_pm", "weekday_4"]
+        );
+        assert_eq!(
+            deadline(at("2026-12-03 09:00"), now, "zh-CN")[1..4],
+            ["time_in", "num_10", "time_days"]
+        );
+        for lang in ["en", "zh-CN"] {
+            for name in deadline(at("2026-12-31 23:59"), now, lang) {
+                assert!(DEADLINE_NAMES.contains(&name) || NAMES.contains(&name));
+            }
+        }
+    }
 
     #[test]
     fn every_output_is_in_names() {

@@ -6,13 +6,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::Timelike;
+use chrono::{DateTime, TimeDelta, Timelike};
+use chrono_tz::Tz;
 
 use super::{event, Asking, Keys, Miss, Phase, Question, Session, State, Then, Var};
 use super::{CALLBACK_MAX_DIGITS, CALLBACK_MIN_DIGITS};
 use crate::core::media::speech;
 use crate::ivr::action::Action;
 use crate::ivr::plan::*;
+
+/// Keys kept from a prompt for the next question: more than any menu path needs.
+const TYPE_AHEAD_MAX: usize = 16;
 
 impl Session {
     pub(super) fn ask_of(&self, node: &str) -> Option<&Ask> {
@@ -101,6 +105,16 @@ impl Session {
                 self.typeahead.0.push(c);
                 if let Some(next) = self.after_play(now, out) {
                     self.goto(next, now, out);
+                }
+            }
+            // Kept for the next asking node, up to a bound (a stuck key cannot grow it).
+            State::Playing {
+                node,
+                then: Then::Goto(_),
+                ..
+            } if self.types_ahead(node) => {
+                if self.typeahead.0.len() < TYPE_AHEAD_MAX {
+                    self.typeahead.0.push(c);
                 }
             }
             State::Asking(a) => {
@@ -326,7 +340,8 @@ impl Session {
         }
     }
 
-    /// Writes the follow-up with its promised window, then plays the confirmation.
+    /// Writes the follow-up with its promised window, then plays the confirmation and,
+    /// unless the node says otherwise, the promised time.
     pub(super) fn follow_up(
         &mut self,
         node: &str,
@@ -338,38 +353,73 @@ impl Session {
         let Some(NodeKind::Callback(c)) = plan.node(node).map(|n| &n.kind) else {
             return None;
         };
-        // Promises are made in whole minutes.
-        let local = self.local(now);
-        let local = local
-            .with_second(0)
-            .and_then(|t| t.with_nanosecond(0))
-            .unwrap_or(local);
-        let window = plan
-            .calendar
-            .add_working_hours(local, 0)
-            .zip(plan.calendar.add_working_hours(local, c.within_hours));
-        out.push(Action::FollowUp {
-            kind: c.follow_up,
-            number,
-            window,
-            category: c.category.clone(),
-        });
-        out.push(event(
-            "followup",
-            format!(
-                "{} ({}) within {} working hours",
-                c.follow_up.name(),
-                c.category,
-                c.within_hours
-            ),
-        ));
+        let due = self.promise(&c.promise, number, now, out);
+        let mut prompts = c.confirmed.clone();
+        if let (true, Some(due)) = (c.say_time, due) {
+            let spoken = speech::deadline(
+                due.naive_local(),
+                self.local(now).naive_local(),
+                self.language.code(),
+            );
+            prompts.extend(spoken.into_iter().map(str::to_owned));
+        }
         self.play(
             node.to_owned(),
-            c.confirmed.clone(),
+            prompts,
             false,
             Then::Goto(c.next.clone()),
             now,
             out,
         )
+    }
+
+    /// Writes the follow-up `p` promises for `number`; returns the promised time.
+    /// Promises are whole minutes, the deadline rounded up to five so that the time
+    /// the caller hears is the one stored.
+    pub(super) fn promise(
+        &mut self,
+        p: &Promise,
+        number: String,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) -> Option<DateTime<Tz>> {
+        let local = self.local(now);
+        let local = local
+            .with_second(0)
+            .and_then(|t| t.with_nanosecond(0))
+            .unwrap_or(local);
+        let cal = &self.plan.calendar;
+        let window = match p.urgent {
+            true => Some((local, local + TimeDelta::hours(i64::from(p.within_hours)))),
+            false => cal
+                .add_working_hours(local, 0)
+                .zip(cal.add_working_hours(local, p.within_hours)),
+        }
+        .map(|(from, to)| {
+            let late = (5 - to.minute() % 5) % 5;
+            (from, to + TimeDelta::minutes(i64::from(late)))
+        });
+        let category = p
+            .category_from
+            .as_ref()
+            .and_then(|v| self.vars.get(v))
+            .map_or_else(|| p.category.clone(), |v| v.value.clone());
+        out.push(event(
+            "followup",
+            format!(
+                "{} ({category}) within {} {}hours",
+                p.kind.name(),
+                p.within_hours,
+                if p.urgent { "" } else { "working " }
+            ),
+        ));
+        out.push(Action::FollowUp {
+            kind: p.kind,
+            number,
+            window,
+            category,
+            urgent: p.urgent,
+        });
+        window.map(|(_, to)| to)
     }
 }
