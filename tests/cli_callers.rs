@@ -24,7 +24,10 @@ fn callers(dir: &TempDir, args: &[&str]) -> Output {
     hotline()
         .env("USER", "ops")
         .args(["callers", "--database", &db])
-        .args(["--dialplans", concat!(env!("CARGO_MANIFEST_DIR"), "/dialplans")])
+        .args([
+            "--dialplans",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/dialplans"),
+        ])
         .args(args)
         .output()
         .unwrap()
@@ -58,7 +61,10 @@ fn a_blocked_number_is_listed_masked_unless_asked_for_in_full() {
         &dir,
         &["block", "138 0013-8000", "--reason", "abusive language"],
     ));
-    assert!(line.contains("138****8000 blocked until unblocked"), "{line}");
+    assert!(
+        line.contains("138****8000 blocked until unblocked"),
+        "{line}"
+    );
     assert!(!line.contains("13800138000"), "{line}");
 
     let list = callers(&dir, &["list"]);
@@ -69,7 +75,10 @@ fn a_blocked_number_is_listed_masked_unless_asked_for_in_full() {
         .find(|l| l.starts_with("blocked"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(row.contains("138****8000"), "{row}");
-    assert!(row.contains("abusive language") && row.contains("ops"), "{row}");
+    assert!(
+        row.contains("abusive language") && row.contains("ops"),
+        "{row}"
+    );
     assert!(!text.contains("13800138000"), "masked by default: {text}");
 
     let full = stdout(&callers(&dir, &["list", "--show-numbers"]));
@@ -90,7 +99,14 @@ fn a_blocked_number_is_listed_masked_unless_asked_for_in_full() {
     // blocking again replaces the reason, keeps one row, and says so
     let line = confirmed(&callers(
         &dir,
-        &["block", "13800138000", "--reason", "threats", "--by", "lead"],
+        &[
+            "block",
+            "13800138000",
+            "--reason",
+            "threats",
+            "--by",
+            "lead",
+        ],
     ));
     assert!(line.contains("blocked already"), "{line}");
     let v = json(&callers(&dir, &["list", "--json"]));
@@ -123,11 +139,18 @@ fn unblocking_a_number_not_blocked_fails_naming_it() {
     // something that can never match a caller is refused rather than stored
     let out = callers(&dir, &["block", "anonymous", "--reason", "x"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("not a phone number"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a phone number"),
+        "{}",
+        stderr(&out)
+    );
     let out = callers(&dir, &["block", "13900139000", "--reason", " "]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--reason"), "{}", stderr(&out));
-    let out = callers(&dir, &["block", "13900139000", "--reason", "x", "--until", "soon"]);
+    let out = callers(
+        &dir,
+        &["block", "13900139000", "--reason", "x", "--until", "soon"],
+    );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--until soon"), "{}", stderr(&out));
     assert_eq!(
@@ -141,17 +164,38 @@ fn a_block_until_a_past_time_does_not_refuse_calls_now() {
     let dir = TempDir::new("cli-callers");
     let line = confirmed(&callers(
         &dir,
-        &["block", "13700137000", "--reason", "spam", "--until", "2020-01-01T08:00"],
+        &[
+            "block",
+            "13700137000",
+            "--reason",
+            "spam",
+            "--until",
+            "2020-01-01T08:00",
+        ],
     ));
     assert!(line.contains("already past"), "{line}");
     // a local time in the plan's zone, and RFC 3339 with any offset
     confirmed(&callers(
         &dir,
-        &["block", "13600136000", "--reason", "spam", "--until", "2099-12-31T18:00"],
+        &[
+            "block",
+            "13600136000",
+            "--reason",
+            "spam",
+            "--until",
+            "2099-12-31T18:00",
+        ],
     ));
     confirmed(&callers(
         &dir,
-        &["block", "13500135000", "--reason", "spam", "--until", "2099-12-31T10:00:00Z"],
+        &[
+            "block",
+            "13500135000",
+            "--reason",
+            "spam",
+            "--until",
+            "2099-12-31T10:00:00Z",
+        ],
     ));
 
     let v = json(&callers(&dir, &["list", "--json", "--show-numbers"]));
@@ -167,8 +211,14 @@ fn a_block_until_a_past_time_does_not_refuse_calls_now() {
     let past = by_number("13700137000");
     assert_eq!(past["in_force"], false);
     assert_eq!(past["until"], "2020-01-01T08:00:00+08:00");
-    assert_eq!(by_number("13600136000")["until"], "2099-12-31T18:00:00+08:00");
-    assert_eq!(by_number("13500135000")["until"], "2099-12-31T18:00:00+08:00");
+    assert_eq!(
+        by_number("13600136000")["until"],
+        "2099-12-31T18:00:00+08:00"
+    );
+    assert_eq!(
+        by_number("13500135000")["until"],
+        "2099-12-31T18:00:00+08:00"
+    );
     assert_eq!(by_number("13600136000")["in_force"], true);
 
     let text = stdout(&callers(&dir, &["list"]));
@@ -184,7 +234,11 @@ fn a_block_until_a_past_time_does_not_refuse_calls_now() {
         &dir,
         &["list", "--json", "--now", "2019-06-01T00:00:00+08:00"],
     ));
-    assert!(v["blocked"].as_array().unwrap().iter().all(|b| b["in_force"] == true));
+    assert!(v["blocked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|b| b["in_force"] == true));
 }
 
 #[test]
@@ -192,7 +246,13 @@ fn flag_and_unflag() {
     let dir = TempDir::new("cli-callers");
     let line = confirmed(&callers(
         &dir,
-        &["flag", "+86 139 0013 9000", "malicious", "--note", "files a complaint daily"],
+        &[
+            "flag",
+            "+86 139 0013 9000",
+            "malicious",
+            "--note",
+            "files a complaint daily",
+        ],
     ));
     assert!(line.contains("+86****9000 flagged malicious"), "{line}");
 
@@ -201,9 +261,18 @@ fn flag_and_unflag() {
         .lines()
         .find(|l| l.starts_with("malicious"))
         .unwrap_or_else(|| panic!("{text}"));
-    assert!(row.contains("+86****9000") && row.contains("files a complaint daily"), "{row}");
-    assert!(row.contains("ops"), "the OS user is the default author: {row}");
-    assert!(!text.lines().any(|l| l.starts_with("blocked")), "a flag is no block: {text}");
+    assert!(
+        row.contains("+86****9000") && row.contains("files a complaint daily"),
+        "{row}"
+    );
+    assert!(
+        row.contains("ops"),
+        "the OS user is the default author: {row}"
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with("blocked")),
+        "a flag is no block: {text}"
+    );
 
     let v = json(&callers(&dir, &["list", "--json", "--show-numbers"]));
     let f = &v["flagged"][0];

@@ -52,7 +52,10 @@ async fn block_unblock_and_expiry(db: &TestDb) {
     let again = &rows[1];
     assert_eq!(again.reason, "spam, again");
     assert_eq!(again.until_at, None);
-    assert_eq!((again.created_at, again.created_by.as_str()), (T0 + 1, "bob"));
+    assert_eq!(
+        (again.created_at, again.created_by.as_str()),
+        (T0 + 1, "bob")
+    );
     assert_eq!(store.blocked_numbers(T0 + 3 * HOUR).await.unwrap().len(), 2);
 
     assert!(store.unblock_caller("13800138000").await.unwrap());
@@ -60,10 +63,7 @@ async fn block_unblock_and_expiry(db: &TestDb) {
         !store.unblock_caller("13800138000").await.unwrap(),
         "a number not blocked is said so"
     );
-    assert_eq!(
-        store.blocked_numbers(T0).await.unwrap(),
-        ["13900139000"]
-    );
+    assert_eq!(store.blocked_numbers(T0).await.unwrap(), ["13900139000"]);
     store.close().await;
 }
 
@@ -106,7 +106,13 @@ async fn flags(db: &TestDb) {
         .await
         .unwrap();
     store
-        .flag_caller("13800138000", CallerFlagKind::Malicious, "six now", "bob", T0 + 5)
+        .flag_caller(
+            "13800138000",
+            CallerFlagKind::Malicious,
+            "six now",
+            "bob",
+            T0 + 5,
+        )
         .await
         .unwrap();
     let rows = store.caller_flags().await.unwrap();
@@ -166,7 +172,13 @@ async fn debug_output_masks_the_number_and_hides_the_text() {
         .await
         .unwrap();
     store
-        .flag_caller("13900139000", CallerFlagKind::Malicious, "id 12345X", "bob", T0)
+        .flag_caller(
+            "13900139000",
+            CallerFlagKind::Malicious,
+            "id 12345X",
+            "bob",
+            T0,
+        )
         .await
         .unwrap();
     let text = format!(
@@ -174,7 +186,10 @@ async fn debug_output_masks_the_number_and_hides_the_text() {
         store.blocked_callers().await.unwrap(),
         store.caller_flags().await.unwrap()
     );
-    assert!(text.contains("138****8000") && text.contains("139****9000"), "{text}");
+    assert!(
+        text.contains("138****8000") && text.contains("139****9000"),
+        "{text}"
+    );
     for secret in ["13800138000", "13900139000", "6225880012345678", "12345X"] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
