@@ -3,6 +3,7 @@
 //! everything it calls returns typed ones.
 
 pub mod agents;
+pub mod callers;
 pub mod calls;
 pub mod check;
 pub mod customers;
@@ -107,6 +108,8 @@ pub enum Command {
         #[command(subcommand)]
         command: calls::Command,
     },
+    /// Callers: block and unblock numbers, flag them for review, list both.
+    Callers(callers::Args),
 }
 
 /// Runs the command `cli` names; the exit code on success, the error otherwise.
@@ -124,6 +127,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Calls { command } => calls::run(&g.load()?, command),
         Command::Followups(args) => Ok(runtime()?.block_on(followups::run(g, args))?),
         Command::Report(args) => Ok(runtime()?.block_on(report::run(g, args))?),
+        Command::Callers(args) => runtime()?.block_on(callers::run(g, args)),
     }
 }
 

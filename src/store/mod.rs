@@ -325,6 +325,7 @@ macro_rules! on_db {
 
 // Declared after `on_db!` so they can use it.
 mod agents;
+mod callers;
 mod customers;
 mod followups;
 mod reports;
@@ -333,6 +334,7 @@ mod worklist;
 pub use agents::{
     AgentError, AgentRequest, AgentRow, AgentWrite, LegRow, NewAgent, RegistrationRow,
 };
+pub use callers::{normalize_number, BlockedCaller, CallerFlag, CallerFlagKind};
 pub use customers::{
     import_customers_csv, CustomerError, CustomerRow, LockPolicy, NewCustomer, Secret, Verification,
 };
