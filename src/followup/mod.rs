@@ -228,10 +228,10 @@ pub enum NotAllowed {
     /// A resolution needs its outcome.
     #[error("resolving needs a resolution outcome")]
     NoOutcome,
-    /// A complaint closes once its revisit has found the customer satisfied.
+    /// A complaint closes once resolved and its revisit has found the customer satisfied.
     #[error(
-        "a complaint is closed once its revisit has a result; this one is {status} and has none \
-         (record it with `followups revisit`, or force the close with a reason)"
+        "cannot close a complaint that is {status} without its revisit's result: record it \
+         (`followups revisit`), or force the close with a reason"
     )]
     NoRevisitResult {
         /// The complaint's status.

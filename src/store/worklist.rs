@@ -1,5 +1,5 @@
 //! Working follow-ups to closure, as rows: status moves with their note, notes, raising an
-//! escalation; and the start-up clean-up of calls a previous process left open. Which moves
+//! escalation, a revisit's verdict (which may reopen its complaint); and the start-up clean-up of calls a previous process left open. Which moves
 //! are allowed and when a complaint escalates are rules, in `crate::followup`, which calls
 //! these; nothing here imports it.
 //!
