@@ -522,7 +522,15 @@ const AN_HOUR_ON: &str = "2026-11-23T11:00:00+08:00";
 /// `hotline followups ARGS` on `db` as of `now`.
 fn followups(db: &str, now: &str, args: &[&str]) -> std::process::Output {
     hotline()
-        .args(["followups", "--database", db, "--dialplans", PLANS, "--now", now])
+        .args([
+            "followups",
+            "--database",
+            db,
+            "--dialplans",
+            PLANS,
+            "--now",
+            now,
+        ])
         .args(["--by", "1024"])
         .args(args)
         .output()
@@ -577,11 +585,22 @@ fn a_complaint_is_contacted_resolved_revisited_and_closed() {
             .unwrap()
             .timestamp_millis()
     };
-    assert_eq!(at("due_contact") - at("created_at"), 12 * 3_600_000, "{c:#}");
+    assert_eq!(
+        at("due_contact") - at("created_at"),
+        12 * 3_600_000,
+        "{c:#}"
+    );
     assert_eq!(c["number"], "138****8000", "masked unless --show-numbers");
     let table = fu_ok(db, MONDAY, &["list"]);
     assert!(table.contains("CONTACT BY"), "{table}");
-    let late = fu_ok(db, "2026-11-23T22:01:00+08:00", &["list", "--overdue"]);
+    // (on a database of its own: listing escalates what it finds late)
+    let late_db = format!("sqlite://{}/late.db", dir.0.display());
+    new_complaint(&late_db);
+    let late = fu_ok(
+        &late_db,
+        "2026-11-23T22:01:00+08:00",
+        &["list", "--overdue"],
+    );
     assert!(late.contains("OVERDUE(forward+contact)"), "{late}");
     let list: serde_json::Value =
         serde_json::from_str(&fu_ok(db, AN_HOUR_ON, &["list", "--overdue", "--json"])).unwrap();
@@ -622,7 +641,13 @@ fn a_complaint_is_contacted_resolved_revisited_and_closed() {
     let out = fu_ok(
         db,
         AN_HOUR_ON,
-        &["revisit", &revisit, "--unsatisfied", "--note", "still charged"],
+        &[
+            "revisit",
+            &revisit,
+            "--unsatisfied",
+            "--note",
+            "still charged",
+        ],
     );
     assert!(out.contains("reopened"), "{out}");
     let c = show(db, id);
@@ -635,14 +660,21 @@ fn a_complaint_is_contacted_resolved_revisited_and_closed() {
         Some("reopened: customer not satisfied")
     );
     let r = show(db, &revisit);
-    assert_eq!((&r["status"], &r["revisit_result"]), (&"answered".into(), &"unsatisfied".into()));
+    assert_eq!(
+        (&r["status"], &r["revisit_result"]),
+        (&"answered".into(), &"unsatisfied".into())
+    );
     let e = fu_err(db, AN_HOUR_ON, &["revisit", &revisit, "--satisfied"]);
     assert!(e.contains("already"), "{e}");
     assert!(fu_err(db, AN_HOUR_ON, &["close", id]).contains("revisit"));
 
     // resolved again, the customer satisfied this time: closed
     let out = fu_ok(db, AN_HOUR_ON, &["resolve", id, "--outcome", "refund"]);
-    let again = out.split_whitespace().skip_while(|w| *w != "revisit").nth(1).unwrap();
+    let again = out
+        .split_whitespace()
+        .skip_while(|w| *w != "revisit")
+        .nth(1)
+        .unwrap();
     assert!(fu_err(db, AN_HOUR_ON, &["close", id]).contains("revisit"));
     fu_ok(db, AN_HOUR_ON, &["revisit", again, "--satisfied"]);
     fu_ok(db, AN_HOUR_ON, &["close", id]);
@@ -713,11 +745,20 @@ fn reports_follow_the_dial_plans_language() {
     // the shipped plan speaks zh-CN
     let md = report(&[]);
     assert!(md.starts_with("# 月度报表 2026-11"), "{md}");
-    assert!(md.contains("## 投诉汇总") && md.contains("| 接通率 |"), "{md}");
-    assert!(md.contains("| 138****8000 | 2 |") && !md.contains("13800138000"), "{md}");
+    assert!(
+        md.contains("## 投诉汇总") && md.contains("| 接通率 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 138****8000 | 2 |") && !md.contains("13800138000"),
+        "{md}"
+    );
     let md = report(&["--lang", "en"]);
     assert!(md.starts_with("# Monthly report 2026-11"), "{md}");
-    assert!(md.contains("| answer rate |") && !md.contains("接通率"), "{md}");
+    assert!(
+        md.contains("| answer rate |") && !md.contains("接通率"),
+        "{md}"
+    );
     assert!(report(&["--show-numbers"]).contains("| 13800138000 | 2 |"));
     let html = report(&["--format", "html"]);
     assert!(html.contains("<html lang=\"zh-CN\">") && html.contains("PingFang SC"));
@@ -728,7 +769,10 @@ fn reports_follow_the_dial_plans_language() {
     assert_eq!(&bytes[..3], b"\xEF\xBB\xBF");
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
     assert!(text.contains("关键指标,关键数据,呼入量,0\n"), "{text}");
-    assert!(text.contains("接通率 (%),\n"), "no calls: no rate, and no n/a: {text}");
+    assert!(
+        text.contains("接通率 (%),\n"),
+        "no calls: no rate, and no n/a: {text}"
+    );
     let out = hotline()
         .args(["report", "monthly", "--month", "2026-11", "--lang", "fr"])
         .args(["--database", db, "--dialplans", PLANS])

@@ -116,7 +116,11 @@ fn sipp_complaint_is_listed_goes_overdue_escalates_and_gets_a_revisit() {
         ms(&c["due_resolve"]),
     );
     assert_eq!(fwd - created, 12 * 3_600_000, "forward within 12 hours");
-    assert_eq!(contact - created, 12 * 3_600_000, "contacted within 12 hours");
+    assert_eq!(
+        contact - created,
+        12 * 3_600_000,
+        "contacted within 12 hours"
+    );
     assert!(fwd < res && ans < res, "{c:#}");
     assert!(ans > created, "{c:#}");
     let id = c["id"].as_str().unwrap().to_string();

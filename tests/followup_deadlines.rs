@@ -215,12 +215,20 @@ fn rules_per_category_from_the_config_file() {
     let at = ms(sh(2026, 11, 23, 10, 0)); // Monday
     let d = due_times(&rules, &cal, FollowUpKind::Complaint, "billing", at, None);
     assert_eq!(show(d.forward), "2026-11-23 14:00 Mon");
-    assert_eq!(show(d.contact), "2026-11-23 12:00 Mon", "the category's own");
+    assert_eq!(
+        show(d.contact),
+        "2026-11-23 12:00 Mon",
+        "the category's own"
+    );
     assert_eq!(show(d.answer), "2026-11-23 14:00 Mon");
     assert_eq!(show(d.resolve), "2026-11-26 18:00 Thu");
     let d = due_times(&rules, &cal, FollowUpKind::Complaint, "other", at, None);
     assert_eq!(show(d.answer), "2026-11-24 18:00 Tue");
-    assert_eq!(show(d.contact), "2026-11-23 16:00 Mon", "the section's default");
+    assert_eq!(
+        show(d.contact),
+        "2026-11-23 16:00 Mon",
+        "the section's default"
+    );
     let r = due_times(&rules, &cal, FollowUpKind::Revisit, "billing", at, None);
     assert_eq!(show(r.answer), "2026-11-25 18:00 Wed");
     assert_eq!(r.contact, None, "only complaints have a contact step");
@@ -274,7 +282,11 @@ fn the_customer_is_contacted_within_12_hours() {
     assert!(overdue(&f, contact_due).is_empty(), "due, not late");
     assert_eq!(overdue(&f, contact_due + 1), vec![Step::Contact]);
     let e = escalation(&f, contact_due + 1, &Rules::default()).unwrap();
-    assert_eq!((e.level, e.urgency_rise), (1, 1), "the missed contact escalates");
+    assert_eq!(
+        (e.level, e.urgency_rise),
+        (1, 1),
+        "the missed contact escalates"
+    );
     f.contacted_at = Some(contact_due - 60_000);
     assert!(overdue(&f, contact_due + 1).is_empty(), "contacted in time");
     // a first answer is a contact too
@@ -290,6 +302,7 @@ fn overdue_steps_escalate_once_each() {
         forward: Some(100),
         answer: Some(200),
         resolve: Some(300),
+        ..Due::default()
     });
     assert!(overdue(&f, 100).is_empty(), "due at 100 is not late at 100");
     assert_eq!(overdue(&f, 101), vec![Step::Forward]);
@@ -315,6 +328,7 @@ fn overdue_steps_escalate_once_each() {
         forward: None,
         answer: Some(100),
         resolve: None,
+        ..Due::default()
     });
     cb.spec.kind = FollowUpKind::Callback;
     assert_eq!(overdue(&cb, 101), vec![Step::Answer]);
@@ -355,7 +369,10 @@ fn status_moves_only_go_forward() {
     let blank = Change::Resolve {
         outcome: "  ".into(),
     };
-    assert_eq!(check_change(&c(Answered), &blank), Err(NotAllowed::NoOutcome));
+    assert_eq!(
+        check_change(&c(Answered), &blank),
+        Err(NotAllowed::NoOutcome)
+    );
     let close = Change::Close { forced: None };
     let e = check_change(&c(Closed), &close).unwrap_err();
     assert_eq!(e.to_string(), "cannot close a follow-up that is closed");
@@ -433,7 +450,10 @@ fn an_unsatisfied_revisit_reopens_with_raised_urgency() {
     let mut again = revisit.clone();
     again.revisit_result = Some(RevisitResult::Satisfied);
     let e = revisit_verdict(&again, &complaint, RevisitResult::Unsatisfied, &rules).unwrap_err();
-    assert_eq!(e.to_string(), "revisit fu-1 already found the customer satisfied");
+    assert_eq!(
+        e.to_string(),
+        "revisit fu-1 already found the customer satisfied"
+    );
 }
 
 /// A resolved complaint with its revisit, in `store`, at ms 1000.
@@ -479,7 +499,11 @@ async fn verdicts_in_the_store(db: &TestDb) {
     let store = Store::connect(&db.url).await.unwrap();
     let (k, r) = resolved_complaint(&store, "13800138000").await;
     let row = store.followup(&k).await.unwrap().unwrap();
-    assert_eq!(row.contacted_at, Some(3000), "the contact move kept its time");
+    assert_eq!(
+        row.contacted_at,
+        Some(3000),
+        "the contact move kept its time"
+    );
     assert_eq!(row.status, FollowUpStatus::Resolved);
     assert!(!row.flagged);
     let verdict = |result, reopen| RevisitVerdict {

@@ -459,13 +459,27 @@ async fn seed(db: &TestDb) -> Store {
     step(&store, "k1", Forwarded, Change::Answer, t(11, 3, 10, 0)).await;
     // k1: resolved, the customer is not satisfied, reopened and resolved again
     resolve(&store, "k1", Answered, "r1", t(11, 5, 11, 10)).await;
-    verdict(&store, "r1", "k1", RevisitResult::Unsatisfied, t(11, 8, 10, 0)).await;
+    verdict(
+        &store,
+        "r1",
+        "k1",
+        RevisitResult::Unsatisfied,
+        t(11, 8, 10, 0),
+    )
+    .await;
     resolve(&store, "k1", Forwarded, "r3", t(11, 10, 10, 0)).await;
     step(&store, "k2", Open, fwd(), t(11, 10, 9, 0)).await;
     step(&store, "k2", Forwarded, Change::Answer, t(11, 10, 17, 0)).await;
     // k2: resolved, the customer satisfied, closed
     resolve(&store, "k2", Answered, "r2", t(11, 20, 10, 0)).await;
-    verdict(&store, "r2", "k2", RevisitResult::Satisfied, t(11, 21, 9, 0)).await;
+    verdict(
+        &store,
+        "r2",
+        "k2",
+        RevisitResult::Satisfied,
+        t(11, 21, 9, 0),
+    )
+    .await;
     let close = Change::Close { forced: None };
     step(&store, "k2", Resolved, close, t(11, 21, 10, 0)).await;
     step(&store, "k3", Open, fwd(), t(11, 20, 12, 0)).await;
@@ -900,7 +914,10 @@ async fn monthly_figures(db: &TestDb) {
         assert!(!md.contains(number), "numbers are masked");
     }
     let csv = render(&r, Format::Csv, &en);
-    assert!(csv.as_bytes().starts_with(b"\xEF\xBB\xBF"), "a byte-order mark");
+    assert!(
+        csv.as_bytes().starts_with(b"\xEF\xBB\xBF"),
+        "a byte-order mark"
+    );
     for line in [
         "section,table,figure,value\nKPIs,Key figures,calls offered,9\n",
         "KPIs,Key figures,answer rate (%),66.7\n",
@@ -1059,13 +1076,13 @@ fn plain_numbers(csv: &str) {
             let numeric = c.starts_with(|d: char| d.is_ascii_digit());
             let with_unit = numeric
                 && (c.ends_with('%')
-                || c.ends_with(" s")
-                || c.ends_with(" h")
-                || c.ends_with('秒')
-                || c.matches(':').count() == 2);
+                    || c.ends_with(" s")
+                    || c.ends_with(" h")
+                    || c.ends_with('秒')
+                    || c.matches(':').count() == 2);
             assert!(!with_unit, "{c:?} in {line:?}");
-            let unit = units.get(i).copied().unwrap_or(false)
-                || (i == 3 && cells[2].ends_with(')'));
+            let unit =
+                units.get(i).copied().unwrap_or(false) || (i == 3 && cells[2].ends_with(')'));
             if unit && !c.is_empty() {
                 assert!(c.parse::<f64>().is_ok(), "{c:?} in {line:?}");
             }

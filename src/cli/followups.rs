@@ -11,8 +11,7 @@ use serde::Serialize;
 
 use super::{local_minute, rfc3339, CliError, Common, Context, Globals};
 use crate::followup::{
-    check_change, due_times, overdue, revisit_verdict, Change, RevisitResult, Step,
-    VerdictRefused,
+    check_change, due_times, overdue, revisit_verdict, Change, RevisitResult, Step, VerdictRefused,
 };
 use crate::store::{
     FollowUpKind, FollowUpMove, FollowUpRow, FollowUpStatus, NewFollowUp, RevisitVerdict,
@@ -126,7 +125,11 @@ pub enum Command {
     Revisit {
         id: String,
         /// The customer is satisfied with the resolution.
-        #[arg(long, conflicts_with = "unsatisfied", required_unless_present = "unsatisfied")]
+        #[arg(
+            long,
+            conflicts_with = "unsatisfied",
+            required_unless_present = "unsatisfied"
+        )]
         satisfied: bool,
         /// The customer is not: the complaint is reopened.
         #[arg(long)]

@@ -474,10 +474,7 @@ fn complaint_summary(followups: &[FollowUpRow], now_ms: i64) -> ComplaintSummary
         let who = f.customer.clone().unwrap_or_else(|| f.number.clone());
         *counts.entry(who).or_default() += 1;
     }
-    let mut repeat: Vec<(String, usize)> = counts
-        .into_iter()
-        .filter(|(_, n)| *n > 1)
-        .collect();
+    let mut repeat: Vec<(String, usize)> = counts.into_iter().filter(|(_, n)| *n > 1).collect();
     repeat.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     ComplaintSummary {
         total: complaints.len(),
@@ -515,7 +512,10 @@ fn revisit_figures(followups: &[FollowUpRow]) -> RevisitFigures {
             .filter(|f| f.revisit_result == Some(r))
             .count()
     };
-    let (satisfied, unsatisfied) = (found(RevisitResult::Satisfied), found(RevisitResult::Unsatisfied));
+    let (satisfied, unsatisfied) = (
+        found(RevisitResult::Satisfied),
+        found(RevisitResult::Unsatisfied),
+    );
     let reopened: std::collections::BTreeSet<&str> = revisits
         .iter()
         .filter(|f| f.revisit_result == Some(RevisitResult::Unsatisfied))

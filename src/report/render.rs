@@ -278,85 +278,99 @@ impl Layout<'_> {
                 .map(|(s, n)| (self.t(Label::status(*s)).to_string(), n as f64))
                 .collect(),
         });
-        out.push(self.table(
-            Label::WithinDeadline,
-            self.head(&[Label::Deadline, Label::DueOrDone, Label::Within, Label::Share]),
-            c.within
-                .iter()
-                .map(|s| {
-                    vec![
-                        text(self.t(Label::step(s.step))),
-                        count(s.counted),
-                        count(s.within),
-                        Cell::Pct(super::ratio(s.within, s.counted)),
-                    ]
-                })
-                .collect(),
-        ));
-        out.push(self.table(
-            Label::OverdueComplaints,
-            self.head(&[
-                Label::Id,
-                Label::Category,
-                Label::Status,
-                Label::Overdue,
-                Label::Urgency,
-                Label::Escalated,
-                Label::Owner,
-                Label::Received,
-            ]),
-            c.overdue
-                .iter()
-                .map(|o| {
-                    let steps: Vec<&str> = o.steps.iter().map(|s| self.t(Label::step(*s))).collect();
-                    vec![
-                        text(&o.id),
-                        text(&o.category),
-                        text(self.t(Label::status(o.status))),
-                        text(steps.join("+")),
-                        Cell::Count(i64::from(o.urgency)),
-                        text(self.t(if o.escalated { Label::Yes } else { Label::No })),
-                        text(o.owner.clone().unwrap_or_default()),
-                        text(self.local(o.created_at)),
-                    ]
-                })
-                .collect(),
-        ));
+        out.push(
+            self.table(
+                Label::WithinDeadline,
+                self.head(&[
+                    Label::Deadline,
+                    Label::DueOrDone,
+                    Label::Within,
+                    Label::Share,
+                ]),
+                c.within
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            text(self.t(Label::step(s.step))),
+                            count(s.counted),
+                            count(s.within),
+                            Cell::Pct(super::ratio(s.within, s.counted)),
+                        ]
+                    })
+                    .collect(),
+            ),
+        );
+        out.push(
+            self.table(
+                Label::OverdueComplaints,
+                self.head(&[
+                    Label::Id,
+                    Label::Category,
+                    Label::Status,
+                    Label::Overdue,
+                    Label::Urgency,
+                    Label::Escalated,
+                    Label::Owner,
+                    Label::Received,
+                ]),
+                c.overdue
+                    .iter()
+                    .map(|o| {
+                        let steps: Vec<&str> =
+                            o.steps.iter().map(|s| self.t(Label::step(*s))).collect();
+                        vec![
+                            text(&o.id),
+                            text(&o.category),
+                            text(self.t(Label::status(o.status))),
+                            text(steps.join("+")),
+                            Cell::Count(i64::from(o.urgency)),
+                            text(self.t(if o.escalated { Label::Yes } else { Label::No })),
+                            text(o.owner.clone().unwrap_or_default()),
+                            text(self.local(o.created_at)),
+                        ]
+                    })
+                    .collect(),
+            ),
+        );
         out.push(self.table(
             Label::Resolution,
             self.head(&[Label::Resolved, Label::AvgTimeToResolve]),
             vec![vec![count(c.resolved), Cell::Hours(c.avg_resolve_hours)]],
         ));
-        out.push(self.table(
-            Label::RepeatComplainers,
-            self.head(&[Label::Customer, Label::Complaints]),
-            c.repeat
-                .iter()
-                .map(|(w, n)| vec![text((self.st.number)(w)), count(*n)])
-                .collect(),
-        ));
-        out.push(self.table(
-            Label::Flagged,
-            self.head(&[
-                Label::Id,
-                Label::Number,
-                Label::Category,
-                Label::Status,
-                Label::Received,
-            ]),
-            c.flagged
-                .iter()
-                .map(|f| {
-                    vec![
-                        text(&f.id),
-                        text((self.st.number)(&f.number)),
-                        self.or_none(&f.category),
-                        text(self.t(Label::status(f.status))),
-                        text(self.local(f.created_at)),
-                    ]
-                })
-                .collect(),
-        ));
+        out.push(
+            self.table(
+                Label::RepeatComplainers,
+                self.head(&[Label::Customer, Label::Complaints]),
+                c.repeat
+                    .iter()
+                    .map(|(w, n)| vec![text((self.st.number)(w)), count(*n)])
+                    .collect(),
+            ),
+        );
+        out.push(
+            self.table(
+                Label::Flagged,
+                self.head(&[
+                    Label::Id,
+                    Label::Number,
+                    Label::Category,
+                    Label::Status,
+                    Label::Received,
+                ]),
+                c.flagged
+                    .iter()
+                    .map(|f| {
+                        vec![
+                            text(&f.id),
+                            text((self.st.number)(&f.number)),
+                            self.or_none(&f.category),
+                            text(self.t(Label::status(f.status))),
+                            text(self.local(f.created_at)),
+                        ]
+                    })
+                    .collect(),
+            ),
+        );
         let v = &c.revisits;
         out.push(self.figures(
             Label::Revisits,
@@ -365,25 +379,32 @@ impl Layout<'_> {
                 (self.t(Label::RevisitsMade).into(), count(v.made)),
                 (self.t(Label::Satisfied).into(), count(v.satisfied)),
                 (self.t(Label::Unsatisfied).into(), count(v.unsatisfied)),
-                (self.t(Label::RevisitRate).into(), Cell::Pct(v.satisfaction_rate)),
+                (
+                    self.t(Label::RevisitRate).into(),
+                    Cell::Pct(v.satisfaction_rate),
+                ),
                 (self.t(Label::Reopened).into(), count(v.reopened)),
             ],
         ));
     }
 
     fn satisfaction(&self, out: &mut Vec<Block>) {
-        let Some(s) = &self.r.satisfaction else { return };
+        let Some(s) = &self.r.satisfaction else {
+            return;
+        };
         out.push(Block::Heading(self.t(Label::Satisfaction).into()));
-        out.push(self.table(
-            Label::ScoreDistribution,
-            self.head(&[Label::Score, Label::Answers, Label::Share]),
-            (1..=5)
-                .map(|k| {
-                    let n = s.distribution[k - 1];
-                    vec![count(k), count(n), Cell::Pct(super::ratio(n, s.answers))]
-                })
-                .collect(),
-        ));
+        out.push(
+            self.table(
+                Label::ScoreDistribution,
+                self.head(&[Label::Score, Label::Answers, Label::Share]),
+                (1..=5)
+                    .map(|k| {
+                        let n = s.distribution[k - 1];
+                        vec![count(k), count(n), Cell::Pct(super::ratio(n, s.answers))]
+                    })
+                    .collect(),
+            ),
+        );
         out.push(Block::Bars {
             caption: self.t(Label::SurveyScores).into(),
             bars: (1..=5)
@@ -411,49 +432,53 @@ impl Layout<'_> {
             (Label::AverageByAgent, &s.by_agent, Label::Agent),
             (Label::AverageByQueue, &s.by_queue, Label::Queue),
         ] {
-            out.push(self.table(
-                caption,
-                self.head(&[what, Label::Answers, Label::Average]),
-                groups
+            out.push(
+                self.table(
+                    caption,
+                    self.head(&[what, Label::Answers, Label::Average]),
+                    groups
+                        .iter()
+                        .map(|g| {
+                            let key = match g.key.as_str() {
+                                "(none)" => text(self.t(Label::NoneValue)),
+                                k => text(k),
+                            };
+                            vec![key, count(g.answers), Cell::Score(Some(g.average))]
+                        })
+                        .collect(),
+                ),
+            );
+        }
+        out.push(
+            self.table(
+                Label::Dissatisfied,
+                self.head(&[
+                    Label::Call,
+                    Label::Arrived,
+                    Label::Score,
+                    Label::Agent,
+                    Label::Queue,
+                    Label::FollowUp,
+                ]),
+                s.dissatisfied
                     .iter()
-                    .map(|g| {
-                        let key = match g.key.as_str() {
-                            "(none)" => text(self.t(Label::NoneValue)),
-                            k => text(k),
-                        };
-                        vec![key, count(g.answers), Cell::Score(Some(g.average))]
+                    .map(|d| {
+                        vec![
+                            text(&d.call_id),
+                            text(self.local(d.arrived_at)),
+                            Cell::Count(i64::from(d.score)),
+                            text(d.agent.clone().unwrap_or_default()),
+                            text(d.queue.clone().unwrap_or_default()),
+                            text(
+                                d.followup
+                                    .clone()
+                                    .unwrap_or_else(|| self.t(Label::NoneYet).into()),
+                            ),
+                        ]
                     })
                     .collect(),
-            ));
-        }
-        out.push(self.table(
-            Label::Dissatisfied,
-            self.head(&[
-                Label::Call,
-                Label::Arrived,
-                Label::Score,
-                Label::Agent,
-                Label::Queue,
-                Label::FollowUp,
-            ]),
-            s.dissatisfied
-                .iter()
-                .map(|d| {
-                    vec![
-                        text(&d.call_id),
-                        text(self.local(d.arrived_at)),
-                        Cell::Count(i64::from(d.score)),
-                        text(d.agent.clone().unwrap_or_default()),
-                        text(d.queue.clone().unwrap_or_default()),
-                        text(
-                            d.followup
-                                .clone()
-                                .unwrap_or_else(|| self.t(Label::NoneYet).into()),
-                        ),
-                    ]
-                })
-                .collect(),
-        ));
+            ),
+        );
     }
 
     fn kpis(&self, out: &mut Vec<Block>) {
@@ -473,7 +498,10 @@ impl Layout<'_> {
                     with_secs(Label::ServiceLevel, k.service_level_secs),
                     Cell::Pct(k.service_level),
                 ),
-                (name(Label::AvgSpeedOfAnswer), Cell::Secs(k.avg_speed_of_answer)),
+                (
+                    name(Label::AvgSpeedOfAnswer),
+                    Cell::Secs(k.avg_speed_of_answer),
+                ),
                 (name(Label::Abandoned), count(k.abandoned)),
                 (name(Label::AbandonRate), Cell::Pct(k.abandon_rate)),
                 (
@@ -500,63 +528,69 @@ impl Layout<'_> {
                     .map(|d| (d.day.format("%d").to_string(), d.offered as f64))
                     .collect(),
             });
-            out.push(self.table(
-                Label::CallsPerDay,
-                self.head(&[Label::Day, Label::Offered, Label::AnsweredByAgents]),
-                self.r
-                    .per_day
-                    .iter()
-                    .map(|d| vec![text(d.day), count(d.offered), count(d.answered_agent)])
-                    .collect(),
-            ));
+            out.push(
+                self.table(
+                    Label::CallsPerDay,
+                    self.head(&[Label::Day, Label::Offered, Label::AnsweredByAgents]),
+                    self.r
+                        .per_day
+                        .iter()
+                        .map(|d| vec![text(d.day), count(d.offered), count(d.answered_agent)])
+                        .collect(),
+                ),
+            );
         }
     }
 
     fn agents(&self, out: &mut Vec<Block>) {
         let r = self.r;
         out.push(Block::Heading(self.t(Label::Agents).into()));
-        out.push(self.table(
-            Label::CallsByAgent,
-            self.head(&[
-                Label::Agent,
-                Label::Name,
-                Label::CallsAnswered,
-                Label::RingsMissed,
-                Label::AvgTalkTime,
-                Label::AvgHandleTime,
-                Label::Occupancy,
-            ]),
-            r.agents
-                .iter()
-                .map(|a| {
-                    vec![
-                        text(&a.id),
-                        text(a.name.clone().unwrap_or_default()),
-                        count(a.answered),
-                        count(a.missed),
-                        Cell::Secs(a.avg_talk_secs),
-                        Cell::Secs(a.avg_handle_secs),
-                        Cell::Pct(a.occupancy),
-                    ]
-                })
-                .collect(),
-        ));
+        out.push(
+            self.table(
+                Label::CallsByAgent,
+                self.head(&[
+                    Label::Agent,
+                    Label::Name,
+                    Label::CallsAnswered,
+                    Label::RingsMissed,
+                    Label::AvgTalkTime,
+                    Label::AvgHandleTime,
+                    Label::Occupancy,
+                ]),
+                r.agents
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            text(&a.id),
+                            text(a.name.clone().unwrap_or_default()),
+                            count(a.answered),
+                            count(a.missed),
+                            Cell::Secs(a.avg_talk_secs),
+                            Cell::Secs(a.avg_handle_secs),
+                            Cell::Pct(a.occupancy),
+                        ]
+                    })
+                    .collect(),
+            ),
+        );
         let mut head = self.head(&[Label::Agent]);
         head.extend(self.head(&Label::AGENT_STATES));
         head.extend(self.head(&[Label::LoggedIn]));
-        out.push(self.table(
-            Label::TimeInEachState,
-            head,
-            r.agents
-                .iter()
-                .map(|a| {
-                    let mut v = vec![text(&a.id)];
-                    v.extend(a.state_ms.iter().map(|ms| Cell::Duration(*ms)));
-                    v.push(Cell::Duration(a.logged_in_ms));
-                    v
-                })
-                .collect(),
-        ));
+        out.push(
+            self.table(
+                Label::TimeInEachState,
+                head,
+                r.agents
+                    .iter()
+                    .map(|a| {
+                        let mut v = vec![text(&a.id)];
+                        v.extend(a.state_ms.iter().map(|ms| Cell::Duration(*ms)));
+                        v.push(Cell::Duration(a.logged_in_ms));
+                        v
+                    })
+                    .collect(),
+            ),
+        );
         // Logged-out time is left out of the chart: it would dwarf the working states.
         let logged_in = AGENT_STATES.len() - 1;
         out.push(Block::Stacked {
@@ -579,22 +613,32 @@ impl Layout<'_> {
                 })
                 .collect(),
         });
-        out.push(self.table(
-            Label::OutcomeCodes,
-            self.head(&[Label::Agent, Label::Outcome, Label::OutcomeLabel, Label::Calls]),
-            r.agents
-                .iter()
-                .flat_map(|a| {
-                    a.outcomes.iter().map(|(code, n)| {
-                        let (code, label) = match code.as_str() {
-                            "(none)" => (self.t(Label::NoneValue).to_string(), String::new()),
-                            c => (c.to_string(), self.st.outcomes.get(c).cloned().unwrap_or_default()),
-                        };
-                        vec![text(&a.id), text(code), text(label), count(*n)]
+        out.push(
+            self.table(
+                Label::OutcomeCodes,
+                self.head(&[
+                    Label::Agent,
+                    Label::Outcome,
+                    Label::OutcomeLabel,
+                    Label::Calls,
+                ]),
+                r.agents
+                    .iter()
+                    .flat_map(|a| {
+                        a.outcomes.iter().map(|(code, n)| {
+                            let (code, label) = match code.as_str() {
+                                "(none)" => (self.t(Label::NoneValue).to_string(), String::new()),
+                                c => (
+                                    c.to_string(),
+                                    self.st.outcomes.get(c).cloned().unwrap_or_default(),
+                                ),
+                            };
+                            vec![text(&a.id), text(code), text(label), count(*n)]
+                        })
                     })
-                })
-                .collect(),
-        ));
+                    .collect(),
+            ),
+        );
     }
 }
 

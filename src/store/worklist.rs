@@ -63,8 +63,9 @@ impl FollowUpChange {
     pub fn note(&self) -> String {
         match self {
             FollowUpChange::Forward { department } => format!("forwarded to {department}"),
-            FollowUpChange::Contact => "customer contacted: complaint received and being handled"
-                .to_string(),
+            FollowUpChange::Contact => {
+                "customer contacted: complaint received and being handled".to_string()
+            }
             FollowUpChange::Answer => "customer answered".to_string(),
             FollowUpChange::Resolve { outcome } => format!("resolved: {outcome}"),
             FollowUpChange::Close { forced: None } => "closed".to_string(),
