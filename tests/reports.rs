@@ -452,9 +452,6 @@ async fn seed(db: &TestDb) -> Store {
     let fwd = || Change::Forward {
         department: "billing".into(),
     };
-    let res = || Change::Resolve {
-        outcome: "refund".into(),
-    };
     step(&store, "k1", Open, fwd(), t(11, 2, 15, 0)).await;
     step(&store, "k1", Forwarded, Change::Answer, t(11, 3, 10, 0)).await;
     // k1: resolved, the customer is not satisfied, reopened and resolved again
