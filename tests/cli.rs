@@ -1,5 +1,6 @@
-//! The command line contract: check, migrate, --version, and settings precedence
-//! (flag > environment > file > default).
+//! The command line contract: check, migrate, --version, settings precedence
+//! (flag > environment > file > default), a complaint worked to closure with its revisit,
+//! masked numbers, and reports in the dial plan's language.
 
 mod common;
 
@@ -493,10 +494,292 @@ fn database_is_accepted_before_and_after_the_subcommand() {
     ] {
         let list = ok_in(&dir.0, &[&args[..], &["--dialplans", plans]].concat());
         assert!(
-            list.contains(id) && list.contains("13700137000"),
+            list.contains(id) && list.contains("137****7000") && !list.contains("13700137000"),
             "{args:?}: {list}"
         );
     }
+    let list = ok_in(
+        &dir.0,
+        &[
+            "followups",
+            "list",
+            "--json",
+            "--show-numbers",
+            "--database",
+            &db,
+            "--dialplans",
+            plans,
+        ],
+    );
+    assert!(list.contains("13700137000"), "{list}");
+}
+
+const PLANS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/dialplans");
+/// Monday 23 November 2026, 10:00 in Shanghai, and an hour later.
+const MONDAY: &str = "2026-11-23T10:00:00+08:00";
+const AN_HOUR_ON: &str = "2026-11-23T11:00:00+08:00";
+
+/// `hotline followups ARGS` on `db` as of `now`.
+fn followups(db: &str, now: &str, args: &[&str]) -> std::process::Output {
+    hotline()
+        .args([
+            "followups",
+            "--database",
+            db,
+            "--dialplans",
+            PLANS,
+            "--now",
+            now,
+        ])
+        .args(["--by", "1024"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The same, which must succeed; its standard output.
+fn fu_ok(db: &str, now: &str, args: &[&str]) -> String {
+    let out = followups(db, now, args);
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The same, which must fail; its one error line.
+fn fu_err(db: &str, now: &str, args: &[&str]) -> String {
+    let out = followups(db, now, args);
+    assert!(!out.status.success(), "{args:?} succeeded: {out:?}");
+    String::from_utf8_lossy(&out.stderr).trim().to_string()
+}
+
+fn show(db: &str, id: &str) -> serde_json::Value {
+    serde_json::from_str(&fu_ok(db, AN_HOUR_ON, &["show", id, "--json"])).unwrap()
+}
+
+fn notes(v: &serde_json::Value) -> Vec<String> {
+    v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn new_complaint(db: &str) -> String {
+    let args = ["create", "--kind", "complaint", "--number", "13800138000"];
+    let out = fu_ok(db, MONDAY, &[&args[..], &["--urgency", "3"]].concat());
+    out.trim().to_string()
+}
+
+#[test]
+fn a_complaint_is_contacted_resolved_revisited_and_closed() {
+    let dir = TempDir::new("cli-complaint");
+    let db = format!("sqlite://{}/c.db", dir.0.display());
+    let db = db.as_str();
+    let id = new_complaint(db);
+    let id = id.as_str();
+
+    // four due times; the contact step is due 12 hours on, and overdue after it
+    let c = show(db, id);
+    let at = |k: &str| {
+        chrono::DateTime::parse_from_rfc3339(c[k].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    };
+    assert_eq!(
+        at("due_contact") - at("created_at"),
+        12 * 3_600_000,
+        "{c:#}"
+    );
+    assert_eq!(c["number"], "138****8000", "masked unless --show-numbers");
+    let table = fu_ok(db, MONDAY, &["list"]);
+    assert!(table.contains("CONTACT BY"), "{table}");
+    // (on a database of its own: listing escalates what it finds late)
+    let late_db = format!("sqlite://{}/late.db", dir.0.display());
+    new_complaint(&late_db);
+    let late = fu_ok(
+        &late_db,
+        "2026-11-23T22:01:00+08:00",
+        &["list", "--overdue"],
+    );
+    assert!(late.contains("OVERDUE(forward+contact)"), "{late}");
+    let list: serde_json::Value =
+        serde_json::from_str(&fu_ok(db, AN_HOUR_ON, &["list", "--overdue", "--json"])).unwrap();
+    assert_eq!(list, serde_json::json!([]), "not late an hour on");
+
+    // contacted, without a change of status, once
+    assert!(fu_ok(db, AN_HOUR_ON, &["contact", id]).contains("customer contacted"));
+    let c = show(db, id);
+    assert_eq!(c["status"], "open");
+    assert!(c["contacted_at"].is_string(), "{c:#}");
+    let e = fu_err(db, AN_HOUR_ON, &["contact", id]);
+    assert_eq!(e, "hotline: the customer was already contacted");
+
+    fu_ok(db, AN_HOUR_ON, &["forward", id, "--to", "billing"]);
+    let e = fu_err(db, AN_HOUR_ON, &["resolve", id, "--outcome", " "]);
+    assert_eq!(e, "hotline: resolving needs a resolution outcome");
+    let out = fu_ok(db, AN_HOUR_ON, &["resolve", id, "--outcome", "refund"]);
+    let revisit = out
+        .split_whitespace()
+        .skip_while(|w| *w != "revisit")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_string();
+
+    // no close without the revisit's result
+    let e = fu_err(db, AN_HOUR_ON, &["close", id]);
+    assert!(
+        e.lines().count() == 1 && e.contains("revisit") && e.contains("force"),
+        "{e}"
+    );
+    // the verdict is given on the revisit, and the complaint says which that is
+    let e = fu_err(db, AN_HOUR_ON, &["revisit", id, "--satisfied"]);
+    assert!(e.contains(&format!("its revisit is {revisit}")), "{e}");
+    let e = fu_err(db, AN_HOUR_ON, &["revisit", &revisit]);
+    assert!(e.contains("--satisfied"), "one of the two is needed: {e}");
+
+    // not satisfied: reopened to its department, urgency raised by escalate_by
+    let out = fu_ok(
+        db,
+        AN_HOUR_ON,
+        &[
+            "revisit",
+            &revisit,
+            "--unsatisfied",
+            "--note",
+            "still charged",
+        ],
+    );
+    assert!(out.contains("reopened"), "{out}");
+    let c = show(db, id);
+    assert_eq!(c["status"], "forwarded");
+    assert_eq!(c["urgency"], 4);
+    assert!(c["resolved_at"].is_null(), "{c:#}");
+    assert_eq!(c["revisit_result"], "unsatisfied");
+    assert_eq!(
+        notes(&c).last().map(String::as_str),
+        Some("reopened: customer not satisfied")
+    );
+    let r = show(db, &revisit);
+    assert_eq!(
+        (&r["status"], &r["revisit_result"]),
+        (&"answered".into(), &"unsatisfied".into())
+    );
+    let e = fu_err(db, AN_HOUR_ON, &["revisit", &revisit, "--satisfied"]);
+    assert!(e.contains("already"), "{e}");
+    assert!(fu_err(db, AN_HOUR_ON, &["close", id]).contains("revisit"));
+
+    // resolved again, the customer satisfied this time: closed
+    let out = fu_ok(db, AN_HOUR_ON, &["resolve", id, "--outcome", "refund"]);
+    let again = out
+        .split_whitespace()
+        .skip_while(|w| *w != "revisit")
+        .nth(1)
+        .unwrap();
+    assert!(fu_err(db, AN_HOUR_ON, &["close", id]).contains("revisit"));
+    fu_ok(db, AN_HOUR_ON, &["revisit", again, "--satisfied"]);
+    fu_ok(db, AN_HOUR_ON, &["close", id]);
+    assert_eq!(show(db, id)["status"], "closed");
+}
+
+#[test]
+fn a_forced_close_needs_a_reason_and_flagged_callers_are_marked() {
+    let dir = TempDir::new("cli-force");
+    let db = format!("sqlite://{}/f.db", dir.0.display());
+    let db = db.as_str();
+    let id = new_complaint(db);
+    let id = id.as_str();
+    let e = fu_err(db, AN_HOUR_ON, &["close", id, "--force"]);
+    assert!(e.contains("--reason"), "{e}");
+    fu_ok(
+        db,
+        AN_HOUR_ON,
+        &["close", id, "--force", "--reason", "customer withdrew it"],
+    );
+    let c = show(db, id);
+    assert_eq!(c["status"], "closed");
+    assert_eq!(
+        notes(&c).last().map(String::as_str),
+        Some("closed without the revisit's result: customer withdrew it")
+    );
+    assert!(fu_err(db, AN_HOUR_ON, &["close", "fu-nope"]).contains("no follow-up fu-nope"));
+
+    // a flagged caller's complaint is listed, marked for review
+    let other = new_complaint(db);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(db).await.unwrap();
+        sqlx::query(
+            "INSERT INTO caller_flags (number, flag, created_at, created_by) \
+             VALUES ('13800138000', 'malicious', 0, 'supervisor')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    });
+    let table = fu_ok(db, AN_HOUR_ON, &["list"]);
+    let row = table
+        .lines()
+        .find(|l| l.contains(&other))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(row.contains("⚑ review"), "{table}");
+    assert_eq!(show(db, &other)["flagged"], true);
+}
+
+#[test]
+fn reports_follow_the_dial_plans_language() {
+    let dir = TempDir::new("cli-report");
+    let db = format!("sqlite://{}/r.db", dir.0.display());
+    let db = db.as_str();
+    new_complaint(db);
+    new_complaint(db);
+    let report = |args: &[&str]| {
+        let out = hotline()
+            .args(["report", "monthly", "--month", "2026-11", "--database", db])
+            .args(["--dialplans", PLANS, "--now", AN_HOUR_ON])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // the shipped plan speaks zh-CN
+    let md = report(&[]);
+    assert!(md.starts_with("# 月度报表 2026-11"), "{md}");
+    assert!(
+        md.contains("## 投诉汇总") && md.contains("| 接通率 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 138****8000 | 2 |") && !md.contains("13800138000"),
+        "{md}"
+    );
+    let md = report(&["--lang", "en"]);
+    assert!(md.starts_with("# Monthly report 2026-11"), "{md}");
+    assert!(
+        md.contains("| answer rate |") && !md.contains("接通率"),
+        "{md}"
+    );
+    assert!(report(&["--show-numbers"]).contains("| 13800138000 | 2 |"));
+    let html = report(&["--format", "html"]);
+    assert!(html.contains("<html lang=\"zh-CN\">") && html.contains("PingFang SC"));
+    // CSV: a byte-order mark, then plain numbers
+    let file = dir.0.join("r.csv");
+    report(&["--format", "csv", "--out", file.to_str().unwrap()]);
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF");
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    assert!(text.contains("关键指标,关键数据,呼入量,0\n"), "{text}");
+    assert!(
+        text.contains("接通率 (%),\n"),
+        "no calls: no rate, and no n/a: {text}"
+    );
+    let out = hotline()
+        .args(["report", "monthly", "--month", "2026-11", "--lang", "fr"])
+        .args(["--database", db, "--dialplans", PLANS])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("zh-CN"));
 }
 
 #[test]

@@ -23,6 +23,7 @@ fn followups(server: &Server, plans: &str, now: Option<&str>, args: &[&str]) -> 
         plans,
         "--by",
         "1024",
+        "--show-numbers",
     ]);
     if let Some(now) = now {
         cmd.env("HOTLINE_NOW", now);
@@ -97,7 +98,7 @@ fn sipp_complaint_is_listed_goes_overdue_escalates_and_gets_a_revisit() {
         "caller number in the log"
     );
 
-    // now: listed with its three due times, not overdue
+    // now: listed with its four due times, not overdue
     let list = json(&followups(&server, &plans, None, &["list", "--json"]));
     let items = list.as_array().unwrap();
     assert_eq!(items.len(), 1, "{list:#}\n{}", server.log());
@@ -108,19 +109,25 @@ fn sipp_complaint_is_listed_goes_overdue_escalates_and_gets_a_revisit() {
     assert_eq!(c["number"], "13800138000");
     assert_eq!(c["escalated"], false);
     let created = ms(&c["created_at"]);
-    let (fwd, ans, res) = (
+    let (fwd, contact, ans, res) = (
         ms(&c["due_forward"]),
+        ms(&c["due_contact"]),
         ms(&c["due_answer"]),
         ms(&c["due_resolve"]),
     );
     assert_eq!(fwd - created, 12 * 3_600_000, "forward within 12 hours");
+    assert_eq!(
+        contact - created,
+        12 * 3_600_000,
+        "contacted within 12 hours"
+    );
     assert!(fwd < res && ans < res, "{c:#}");
     assert!(ans > created, "{c:#}");
     let id = c["id"].as_str().unwrap().to_string();
     let urgency = c["urgency"].as_i64().unwrap();
     let calls = server.calls();
     assert_eq!(c["call_id"].as_str(), Some(calls[0].id.as_str()));
-    // the table shows the same three due times
+    // the table shows the same four due times
     let table = followups(&server, &plans, None, &["list"]);
     assert!(
         table.contains(&id) && table.contains("FORWARD BY"),
@@ -137,7 +144,7 @@ fn sipp_complaint_is_listed_goes_overdue_escalates_and_gets_a_revisit() {
             b.len() == 10 && b[4] == b'-' && b[7] == b'-' && w.starts_with("20")
         })
         .count();
-    assert_eq!(dates, 3, "three due times:\n{table}");
+    assert_eq!(dates, 4, "four due times:\n{table}");
 
     // 40 days on: past every deadline, escalated
     let later = chrono::DateTime::from_timestamp_millis(created + 40 * 86_400_000)
@@ -153,17 +160,17 @@ fn sipp_complaint_is_listed_goes_overdue_escalates_and_gets_a_revisit() {
     assert_eq!(c["id"], id.as_str());
     assert_eq!(
         c["overdue"],
-        serde_json::json!(["forward", "answer", "resolve"])
+        serde_json::json!(["forward", "contact", "answer", "resolve"])
     );
     assert_eq!(c["escalated"], true);
     assert_eq!(
         c["urgency"].as_i64().unwrap(),
-        urgency + 3,
+        urgency + 4,
         "one per missed deadline"
     );
     let table = followups(&server, &plans, Some(&later), &["list", "--overdue"]);
     assert!(
-        table.contains("OVERDUE(forward+answer+resolve)") && table.contains("ESCALATED"),
+        table.contains("OVERDUE(forward+contact+answer+resolve)") && table.contains("ESCALATED"),
         "{table}"
     );
 
@@ -206,7 +213,7 @@ fn sipp_complaint_is_listed_goes_overdue_escalates_and_gets_a_revisit() {
     assert_eq!(
         notes,
         vec![
-            "escalated to the supervisor: 3 deadlines missed",
+            "escalated to the supervisor: 4 deadlines missed",
             "forwarded to billing",
             "refund agreed",
             "customer answered",

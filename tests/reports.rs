@@ -1,19 +1,21 @@
-//! Reports from a seeded month of calls, follow-ups, surveys, agent states and legs give
-//! exactly the expected figures in every section, on SQLite and (with
-//! HOTLINE_TEST_POSTGRES_URL) PostgreSQL.
+//! Reports from a seeded month of calls, follow-ups (with a contact step, revisits, a reopened
+//! complaint and a flagged caller), surveys, agent states and legs give exactly the expected
+//! figures in every section, on SQLite and (with HOTLINE_TEST_POSTGRES_URL) PostgreSQL; the
+//! labels follow the language asked for, and the CSV holds plain numbers.
 
 mod common;
 
 use chrono::TimeZone;
 use common::db::TestDb;
 use hotline::cli::report::build;
-use hotline::followup::{escalate_overdue, Change, ReportSettings, Rules, Step};
+use hotline::followup::{escalate_overdue, Change, ReportSettings, RevisitResult, Rules, Step};
+use hotline::ivr::Language;
 use hotline::report::render::hms;
-use hotline::report::render::{render, Format};
-use hotline::report::{AgentFigures, Kind, Period, ScoreGroup};
+use hotline::report::render::{render, Format, Style};
+use hotline::report::{AgentFigures, Kind, Period, RevisitFigures, ScoreGroup};
 use hotline::store::{
-    AgentWrite, CallIvr, FollowUpKind, FollowUpMove, FollowUpStatus, NewAgent, NewFollowUp, Store,
-    Write,
+    AgentWrite, CallIvr, FollowUpKind, FollowUpMove, FollowUpStatus, NewAgent, NewFollowUp,
+    RevisitVerdict, Store, Write,
 };
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
@@ -57,6 +59,21 @@ async fn set_agent_columns(
             .execute(&pool)
             .await
             .unwrap();
+        pool.close().await;
+    }
+}
+
+/// Flags `number` for review (the table another command fills).
+async fn flag(url: &str, number: &str) {
+    let q = "INSERT INTO caller_flags (number, flag, note, created_at, created_by) \
+             VALUES ($1, 'malicious', 'abusive calls', 0, 'supervisor')";
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query(q).bind(number).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query(q).bind(number).execute(&pool).await.unwrap();
         pool.close().await;
     }
 }
@@ -246,9 +263,57 @@ fn complaint(
     f.category = category.into();
     f.customer = who.0.map(str::to_string);
     f.due_forward = Some(due[0]);
+    f.due_contact = Some(created + 12 * 3600 * S);
     f.due_answer = Some(due[1]);
     f.due_resolve = Some(due[2]);
     f
+}
+
+/// The revisit of complaint `parent`, created at `created`.
+fn revisit(id: &str, parent: &str, created: i64) -> NewFollowUp {
+    let mut f = NewFollowUp::new(FollowUpKind::Revisit, "13800138000", created);
+    f.id = id.into();
+    f.parent_id = Some(parent.into());
+    f.due_answer = Some(created + 72 * 3600 * S);
+    f
+}
+
+/// Resolves `id` at `at`, creating its revisit `r` in the same move.
+async fn resolve(store: &Store, id: &str, from: FollowUpStatus, r: &str, at: i64) {
+    let moved = store
+        .move_followup(&FollowUpMove {
+            id: id.into(),
+            from,
+            change: Change::Resolve {
+                outcome: "refund".into(),
+            },
+            at,
+            author: "1024".into(),
+            revisit: Some(revisit(r, id, at)),
+        })
+        .await
+        .unwrap();
+    assert!(moved, "{id} from {from:?}");
+}
+
+/// Records what revisit `r` of complaint `k` found.
+async fn verdict(store: &Store, r: &str, k: &str, result: RevisitResult, at: i64) {
+    let reopen = (result == RevisitResult::Unsatisfied).then_some((FollowUpStatus::Forwarded, 1));
+    let done = store
+        .record_revisit(&RevisitVerdict {
+            revisit: r.into(),
+            revisit_from: FollowUpStatus::Open,
+            complaint: k.into(),
+            complaint_from: FollowUpStatus::Resolved,
+            result,
+            reopen,
+            at,
+            author: "1024".into(),
+            note: None,
+        })
+        .await
+        .unwrap();
+    assert!(done, "{r}");
 }
 
 fn callback(id: &str, created: i64, due: i64) -> NewFollowUp {
@@ -387,17 +452,37 @@ async fn seed(db: &TestDb) -> Store {
     let fwd = || Change::Forward {
         department: "billing".into(),
     };
-    let res = || Change::Resolve {
-        outcome: "refund".into(),
-    };
     step(&store, "k1", Open, fwd(), t(11, 2, 15, 0)).await;
     step(&store, "k1", Forwarded, Change::Answer, t(11, 3, 10, 0)).await;
-    step(&store, "k1", Answered, res(), t(11, 5, 11, 10)).await;
+    // k1: resolved, the customer is not satisfied, reopened and resolved again
+    resolve(&store, "k1", Answered, "r1", t(11, 5, 11, 10)).await;
+    verdict(
+        &store,
+        "r1",
+        "k1",
+        RevisitResult::Unsatisfied,
+        t(11, 8, 10, 0),
+    )
+    .await;
+    resolve(&store, "k1", Forwarded, "r3", t(11, 10, 10, 0)).await;
     step(&store, "k2", Open, fwd(), t(11, 10, 9, 0)).await;
     step(&store, "k2", Forwarded, Change::Answer, t(11, 10, 17, 0)).await;
-    step(&store, "k2", Answered, res(), t(11, 20, 10, 0)).await;
-    step(&store, "k2", Resolved, Change::Close, t(11, 21, 10, 0)).await;
+    // k2: resolved, the customer satisfied, closed
+    resolve(&store, "k2", Answered, "r2", t(11, 20, 10, 0)).await;
+    verdict(
+        &store,
+        "r2",
+        "k2",
+        RevisitResult::Satisfied,
+        t(11, 21, 9, 0),
+    )
+    .await;
+    let close = Change::Close { forced: None };
+    step(&store, "k2", Resolved, close, t(11, 21, 10, 0)).await;
     step(&store, "k3", Open, fwd(), t(11, 20, 12, 0)).await;
+    step(&store, "k3", Forwarded, Change::Contact, t(11, 20, 15, 0)).await;
+    // k3 and k4 come from a number a supervisor flagged
+    flag(&db.url, "13900139000").await;
     step(&store, "cb1", Open, Change::Answer, t(11, 10, 11, 0)).await;
     step(&store, "cb2", Open, Change::Answer, t(11, 12, 13, 0)).await;
     // what `hotline report` does first
@@ -649,7 +734,7 @@ async fn monthly_figures(db: &TestDb) {
 
     // complaints
     let c = r.complaints.as_ref().unwrap();
-    assert_eq!(c.total, 5);
+    assert_eq!(c.total, 5, "revisits are no complaints");
     assert_eq!(c.by_status, [2, 1, 0, 1, 1]);
     assert_eq!(
         c.by_category,
@@ -667,6 +752,7 @@ async fn monthly_figures(db: &TestDb) {
         within,
         vec![
             (Step::Forward, 5, 2),
+            (Step::Contact, 5, 1),
             (Step::Answer, 4, 2),
             (Step::Resolve, 2, 1)
         ]
@@ -680,15 +766,54 @@ async fn monthly_figures(db: &TestDb) {
         overdue,
         vec![
             ("k3", vec![Step::Answer], 1, true),
-            ("k4", vec![Step::Forward, Step::Answer], 2, true),
-            ("k5", vec![Step::Forward], 1, true),
+            (
+                "k4",
+                vec![Step::Forward, Step::Contact, Step::Answer],
+                3,
+                true
+            ),
+            ("k5", vec![Step::Forward, Step::Contact], 2, true),
         ]
     );
     assert_eq!(c.resolved, 2);
-    assert_eq!(c.avg_resolve_hours, Some(168.0), "(72 h + 264 h) / 2");
+    let hours = c.avg_resolve_hours.unwrap();
+    assert!(
+        (hours - (190.0 + 5.0 / 6.0 + 264.0) / 2.0).abs() < 1e-9,
+        "k1 counts from its second resolution: {hours}"
+    );
     assert_eq!(
         c.repeat,
-        vec![("****5678".to_string(), 2), ("****9000".to_string(), 2)]
+        vec![
+            ("13900139000".to_string(), 2),
+            ("6225880012345678".to_string(), 2)
+        ]
+    );
+    let flagged: Vec<(&str, &str)> = c
+        .flagged
+        .iter()
+        .map(|f| (f.id.as_str(), f.number.as_str()))
+        .collect();
+    assert_eq!(
+        flagged,
+        vec![("k3", "13900139000"), ("k4", "13900139000")],
+        "listed for review, and still counted above"
+    );
+    assert_eq!(
+        c.revisits,
+        RevisitFigures {
+            created: 3,
+            made: 2,
+            satisfied: 1,
+            unsatisfied: 1,
+            satisfaction_rate: Some(0.5),
+            reopened: 1,
+        }
+    );
+    let k1 = store.followup("k1").await.unwrap().unwrap();
+    assert_eq!(
+        (k1.urgency, k1.revisit_result),
+        (1, None),
+        "raised once by the reopening; the new resolution awaits its own revisit"
     );
 
     // agents
@@ -745,7 +870,10 @@ async fn monthly_figures(db: &TestDb) {
     assert_eq!(hms(a1.state_ms[0]), "49:52:35");
 
     // the three formats carry the same figures
-    let md = render(&r, Format::Md);
+    let mut en = Style::new(Language::En);
+    en.outcomes
+        .insert("callback".into(), "Callback requested".into());
+    let md = render(&r, Format::Md, &en);
     for line in [
         "| answer rate | 66.7% |",
         "| service level (20 s) | 50.0% |",
@@ -753,34 +881,56 @@ async fn monthly_figures(db: &TestDb) {
         "| abandonment rate | 33.3% |",
         "| abandoned within 5 s | 1 |",
         "| average handle time | 165.0 s |",
-        "| callbacks made on time | 1 of 3 (33.3%) |",
+        "| callbacks made on time | 1 |",
+        "| callbacks due or made | 3 |",
+        "| share of callbacks made on time | 33.3% |",
         "| billing | 1 | 0 | 0 | 1 | 1 | 3 |",
         "| forward | 5 | 2 | 40.0% |",
-        "| 168.0 h |",
+        "| contact | 5 | 1 | 20.0% |",
+        "| k4 | service | open | forward+contact+answer | 3 | yes |  | 2026-11-27 10:00 |",
+        "| 227.4 h |",
         "| 1024 | 3 | 4.33 |",
-        "| ****5678 | 2 |",
+        "| 622****5678 | 2 |",
+        "### Complaints from flagged numbers, for supervisor review",
+        "| k3 | 139****9000 | service | forwarded | 2026-11-20 10:00 |",
+        "| revisits made | 2 |",
+        "| satisfaction rate of revisits | 50.0% |",
+        "| complaints reopened | 1 |",
         "| agent | name | calls answered | rings missed | average talk time | average handle time | occupancy |",
         "| 1024 | Li Lei | 2 | 1 | 200.0 s | 210.0 s | 0.2% |",
         "| 1025 |  | 2 | 1 | 130.0 s | 140.0 s | 0.6% |",
         "| agent | available | ringing | on_call | wrap_up | paused | logged_out | logged in |",
         "| 1024 | 49:52:35 | 0:00:25 | 0:06:40 | 0:00:20 | 1:00:00 | 669:00:00 | 51:00:00 |",
         "| 1025 | 11:54:42 | 0:00:38 | 0:04:20 | 0:00:20 | 0:00:00 | 675:00:00 | 12:00:00 |",
-        "| 1024 | callback | 1 |",
-        "| 1025 | (none) | 1 |",
+        "| 1024 | callback | Callback requested | 1 |",
+        "| 1025 | (none) |  | 1 |",
     ] {
         assert!(md.contains(line), "{line:?} not in:\n{md}");
     }
-    assert!(!md.contains("13900139000"), "numbers are masked");
-    let csv = render(&r, Format::Csv);
-    assert!(csv.contains("KPIs,Key figures,answer rate,66.7%"), "{csv}");
+    for number in ["13900139000", "6225880012345678"] {
+        assert!(!md.contains(number), "numbers are masked");
+    }
+    let csv = render(&r, Format::Csv, &en);
+    assert!(
+        csv.as_bytes().starts_with(b"\xEF\xBB\xBF"),
+        "a byte-order mark"
+    );
     for line in [
-        "Agents,Calls by agent,1024,Li Lei,2,1,200.0 s,210.0 s,0.2%",
-        "Agents,Time in each state,1025,11:54:42,0:00:38,0:04:20,0:00:20,0:00:00,675:00:00,12:00:00",
-        "Agents,Outcome codes by agent,1024,resolved,1",
+        "section,table,figure,value\nKPIs,Key figures,calls offered,9\n",
+        "KPIs,Key figures,answer rate (%),66.7\n",
+        "KPIs,Key figures,average handle time (s),165.0\n",
+        "Complaint summary,Resolution,2,227.4\n",
+        "section,table,agent,name,calls answered,rings missed,average talk time (s),\
+         average handle time (s),occupancy (%)\n",
+        "Agents,Calls by agent,1024,Li Lei,2,1,200.0,210.0,0.2\n",
+        "Agents,Time in each state,1025,42882,38,260,20,0,2430000,43200\n",
+        "Agents,Outcome codes by agent,1024,resolved,,1\n",
     ] {
         assert!(csv.contains(line), "{line:?} not in:\n{csv}");
     }
-    let html = render(&r, Format::Html);
+    plain_numbers(&csv);
+    let html = render(&r, Format::Html, &en);
+    assert!(html.contains("<html lang=\"en\">"), "{html}");
     assert!(html.contains("<svg") && html.contains("<td>66.7%</td>"));
     assert!(html.contains("<h2>Agents</h2>") && html.contains("<td>Li Lei</td>"));
     assert!(
@@ -792,6 +942,28 @@ async fn monthly_figures(db: &TestDb) {
     );
     assert!(!html.contains("<script"), "no scripts");
     assert!(html.contains("@media print"));
+
+    // the same report in Chinese
+    let zh = Style::new(Language::ZhCn);
+    let md = render(&r, Format::Md, &zh);
+    for line in [
+        "# 月度报表 2026-11",
+        "## 投诉汇总",
+        "| 接通率 | 66.7% |",
+        "| 平均处理时长 | 165.0 秒 |",
+        "| 联系客户 | 5 | 1 | 20.0% |",
+        "| 回访满意率 | 50.0% |",
+        "| k3 | 139****9000 | service | 已转办 | 2026-11-20 10:00 |",
+    ] {
+        assert!(md.contains(line), "{line:?} not in:\n{md}");
+    }
+    assert!(!md.contains("answer rate"), "{md}");
+    let csv = render(&r, Format::Csv, &zh);
+    assert!(csv.contains("关键指标,关键数据,接通率 (%),66.7\n"), "{csv}");
+    plain_numbers(&csv);
+    let html = render(&r, Format::Html, &zh);
+    assert!(html.contains("<html lang=\"zh-CN\">") && html.contains("Noto Sans CJK SC"));
+    assert!(html.contains("<h2>坐席</h2>"), "{html}");
 
     // one day: 3 November, two abandoned calls
     let day = build(
@@ -815,7 +987,9 @@ async fn monthly_figures(db: &TestDb) {
     );
     assert_eq!(day.kpis.answer_rate, Some(0.0));
     assert_eq!(day.kpis.avg_speed_of_answer, None);
-    assert!(render(&day, Format::Md).contains("| average speed of answer | n/a |"));
+    let md = render(&day, Format::Md, &en);
+    assert!(md.contains("| average speed of answer | n/a |"));
+    assert!(md.starts_with("# Daily report 2026-11-03"), "{md}");
     // 1024 was logged out all day; 1025 worked the morning and was rung once by a caller who
     // hung up
     assert_eq!(day.agents.len(), 1, "{:?}", day.agents);
@@ -826,7 +1000,7 @@ async fn monthly_figures(db: &TestDb) {
     );
     assert_eq!(a.state_ms, [h(2, 59, 57), h(0, 0, 3), 0, 0, 0, h(21, 0, 0)]);
     assert_eq!(day.agents[0].occupancy, Some(0.0));
-    assert!(render(&day, Format::Md).contains("| 1025 |  | 0 | 0 | n/a | n/a | 0.0% |"));
+    assert!(md.contains("| 1025 |  | 0 | 0 | n/a | n/a | 0.0% |"));
 
     // the month's last day, made at 23:40 that day: 1025's last state runs to now
     let last = build(
@@ -861,6 +1035,56 @@ async fn monthly_figures(db: &TestDb) {
         }]
     );
     store.close().await;
+}
+
+/// The cells of one CSV line (quotes as RFC 4180 has them).
+fn csv_cells(line: &str) -> Vec<String> {
+    let (mut cells, mut cell, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => cells.push(std::mem::take(&mut cell)),
+            _ => cell.push(c),
+        }
+    }
+    cells.push(cell);
+    cells
+}
+
+/// No CSV cell carries a unit, and every cell under a header with a unit is a number (or
+/// empty, for a figure that has no value).
+fn plain_numbers(csv: &str) {
+    let mut units: Vec<bool> = Vec::new();
+    for line in csv.trim_start_matches('\u{feff}').lines() {
+        let cells = csv_cells(line);
+        if line.is_empty() {
+            continue;
+        }
+        if cells[0] == "section" {
+            units = cells.iter().map(|c| c.ends_with(')')).collect();
+            continue;
+        }
+        for (i, c) in cells.iter().enumerate().skip(2) {
+            let numeric = c.starts_with(|d: char| d.is_ascii_digit());
+            let with_unit = numeric
+                && (c.ends_with('%')
+                    || c.ends_with(" s")
+                    || c.ends_with(" h")
+                    || c.ends_with('秒')
+                    || c.matches(':').count() == 2);
+            assert!(!with_unit, "{c:?} in {line:?}");
+            let unit =
+                units.get(i).copied().unwrap_or(false) || (i == 3 && cells[2].ends_with(')'));
+            if unit && !c.is_empty() {
+                assert!(c.parse::<f64>().is_ok(), "{c:?} in {line:?}");
+            }
+        }
+    }
 }
 
 #[tokio::test]

@@ -1,15 +1,21 @@
 //! `hotline followups`: the work list of callbacks, complaints and revisits.
 //!
 //! Every command first escalates the complaints that have missed a deadline (as of now, or
-//! `--now`), so what it shows is up to date even when no server runs.
+//! `--now`), so what it shows is up to date even when no server runs. Customers' numbers
+//! are masked unless `--show-numbers`; follow-ups from a flagged number are marked
+//! `⚑ review`, never left out.
 
 use std::process::ExitCode;
 
 use serde::Serialize;
 
 use super::{local_minute, rfc3339, CliError, Common, Context, Globals};
-use crate::followup::{check_change, due_times, overdue, Change, Step};
-use crate::store::{FollowUpKind, FollowUpMove, FollowUpRow, FollowUpStatus, NewFollowUp};
+use crate::followup::{
+    check_change, due_times, overdue, revisit_verdict, Change, RevisitResult, Step, VerdictRefused,
+};
+use crate::store::{
+    FollowUpKind, FollowUpMove, FollowUpRow, FollowUpStatus, NewFollowUp, RevisitVerdict,
+};
 
 /// `hotline followups ...`
 #[derive(Debug, Clone, clap::Args)]
@@ -93,6 +99,8 @@ pub enum Command {
     },
     /// Adds a line to the note history.
     Note { id: String, text: String },
+    /// A complaint's customer was told it was received and is being handled (status stays).
+    Contact { id: String },
     /// The customer has heard back (a callback or revisit: the call was made).
     Answer { id: String },
     /// Resolved, with a resolution code; a resolved complaint gets a revisit.
@@ -102,8 +110,34 @@ pub enum Command {
         #[arg(long)]
         outcome: String,
     },
-    /// Nothing more to do.
-    Close { id: String },
+    /// Nothing more to do. A complaint needs its revisit's result first, unless forced.
+    Close {
+        id: String,
+        /// Close a complaint whose revisit has no result.
+        #[arg(long, requires = "reason")]
+        force: bool,
+        /// Why it is closed anyway (goes into the note history).
+        #[arg(long, requires = "force")]
+        reason: Option<String>,
+    },
+    /// Records what the revisit found; ID is the revisit's. An unsatisfied customer reopens
+    /// the complaint with raised urgency.
+    Revisit {
+        id: String,
+        /// The customer is satisfied with the resolution.
+        #[arg(
+            long,
+            conflicts_with = "unsatisfied",
+            required_unless_present = "unsatisfied"
+        )]
+        satisfied: bool,
+        /// The customer is not: the complaint is reopened.
+        #[arg(long)]
+        unsatisfied: bool,
+        /// A line for the revisit's note history.
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 /// Runs `hotline followups ...`.
@@ -191,17 +225,15 @@ async fn dispatch(ctx: &Context, args: &Args) -> Result<ExitCode, CliError> {
                 })?;
                 f.promised_to = Some(t.timestamp_millis());
             }
-            let due = due_times(
+            due_times(
                 &ctx.config.followups,
                 &ctx.calendar,
                 kind,
                 category,
                 ctx.now_ms,
                 f.promised_to,
-            );
-            f.due_forward = due.forward;
-            f.due_answer = due.answer;
-            f.due_resolve = due.resolve;
+            )
+            .apply(&mut f);
             let id = ctx.store.create_followup(&f).await?;
             if let Some(text) = note {
                 ctx.store
@@ -238,6 +270,7 @@ async fn dispatch(ctx: &Context, args: &Args) -> Result<ExitCode, CliError> {
             )
             .await
         }
+        Command::Contact { id } => change(ctx, id, Change::Contact, &by).await,
         Command::Answer { id } => change(ctx, id, Change::Answer, &by).await,
         Command::Resolve { id, outcome } => {
             change(
@@ -250,8 +283,91 @@ async fn dispatch(ctx: &Context, args: &Args) -> Result<ExitCode, CliError> {
             )
             .await
         }
-        Command::Close { id } => change(ctx, id, Change::Close, &by).await,
+        Command::Close { id, reason, .. } => {
+            let forced = reason.clone();
+            change(ctx, id, Change::Close { forced }, &by).await
+        }
+        Command::Revisit {
+            id,
+            satisfied,
+            note,
+            ..
+        } => {
+            let result = match satisfied {
+                true => RevisitResult::Satisfied,
+                false => RevisitResult::Unsatisfied,
+            };
+            revisit(ctx, id, result, note.clone(), &by).await
+        }
     }
+}
+
+/// Records the verdict of revisit `id` on it and its complaint (reopening the complaint when
+/// the customer is not satisfied).
+async fn revisit(
+    ctx: &Context,
+    id: &str,
+    result: RevisitResult,
+    note: Option<String>,
+    by: &str,
+) -> Result<ExitCode, CliError> {
+    let r = find(ctx, id).await?;
+    if r.kind != FollowUpKind::Revisit {
+        let hint = match r.kind {
+            FollowUpKind::Complaint => ctx
+                .store
+                .followups()
+                .await?
+                .into_iter()
+                .filter(|x| x.parent_id.as_deref() == Some(id) && x.revisit_result.is_none())
+                .map(|x| format!("; its revisit is {}", x.id))
+                .next_back()
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        return Err(VerdictRefused::NotARevisit {
+            id: id.to_string(),
+            kind: r.kind.as_str(),
+            hint,
+        }
+        .into());
+    }
+    let parent = r
+        .parent_id
+        .clone()
+        .ok_or_else(|| VerdictRefused::NoComplaint(id.to_string()))?;
+    let complaint = find(ctx, &parent).await?;
+    let reopen = revisit_verdict(&r, &complaint, result, &ctx.config.followups)?;
+    let v = RevisitVerdict {
+        revisit: r.id.clone(),
+        revisit_from: r.status,
+        complaint: complaint.id.clone(),
+        complaint_from: complaint.status,
+        result,
+        reopen,
+        at: ctx.now_ms,
+        author: by.to_string(),
+        note,
+    };
+    if !ctx.store.record_revisit(&v).await? {
+        return Err(changed(id));
+    }
+    println!("{id}: customer {}", result.as_str());
+    match reopen {
+        Some((status, rise)) => println!(
+            "complaint {parent} reopened ({}), urgency {} (+{rise})",
+            status.as_str(),
+            complaint.urgency + rise
+        ),
+        None => println!("complaint {parent} may now be closed"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn changed(id: &str) -> CliError {
+    CliError::Usage(format!(
+        "{id} changed while this command ran; look at it again"
+    ))
 }
 
 fn parse_kind(k: &str) -> Result<FollowUpKind, CliError> {
@@ -272,7 +388,7 @@ async fn find(ctx: &Context, id: &str) -> Result<FollowUpRow, CliError> {
 /// Makes a status move; resolving a complaint also creates its revisit.
 async fn change(ctx: &Context, id: &str, change: Change, by: &str) -> Result<ExitCode, CliError> {
     let f = find(ctx, id).await?;
-    check_change(f.status, &change)?;
+    check_change(&f, &change)?;
     let revisit = match (&change, f.kind) {
         (Change::Resolve { .. }, FollowUpKind::Complaint) => {
             let mut r = NewFollowUp::new(FollowUpKind::Revisit, f.number.clone(), ctx.now_ms);
@@ -281,15 +397,15 @@ async fn change(ctx: &Context, id: &str, change: Change, by: &str) -> Result<Exi
             r.customer = f.customer.clone();
             r.owner = f.owner.clone();
             r.parent_id = Some(f.id.clone());
-            let due = due_times(
+            due_times(
                 &ctx.config.followups,
                 &ctx.calendar,
                 FollowUpKind::Revisit,
                 &f.category,
                 ctx.now_ms,
                 None,
-            );
-            r.due_answer = due.answer;
+            )
+            .apply(&mut r);
             Some(r)
         }
         _ => None,
@@ -303,9 +419,7 @@ async fn change(ctx: &Context, id: &str, change: Change, by: &str) -> Result<Exi
         revisit: revisit.clone(),
     };
     if !ctx.store.move_followup(&m).await? {
-        return Err(CliError::Usage(format!(
-            "{id} changed while this command ran; look at it again"
-        )));
+        return Err(changed(id));
     }
     println!("{id}: {}", change.note());
     if let Some(r) = revisit {
@@ -323,11 +437,14 @@ async fn change(ctx: &Context, id: &str, change: Change, by: &str) -> Result<Exi
 fn next_due(f: &FollowUpRow) -> i64 {
     Step::ALL
         .into_iter()
-        .filter(|s| crate::followup::rank(f.status) < crate::followup::rank(s.done_at()))
+        .filter(|s| !s.done(f))
         .filter_map(|s| s.due(f))
         .min()
         .unwrap_or(i64::MAX)
 }
+
+/// The marker of a follow-up from a number in `caller_flags`: a supervisor reviews it.
+const REVIEW: &str = "⚑ review";
 
 fn flags(ctx: &Context, f: &FollowUpRow) -> String {
     let mut v = Vec::new();
@@ -337,6 +454,9 @@ fn flags(ctx: &Context, f: &FollowUpRow) -> String {
     }
     if f.escalated_at.is_some() {
         v.push("ESCALATED".to_string());
+    }
+    if f.flagged {
+        v.push(REVIEW.to_string());
     }
     v.join(" ")
 }
@@ -352,6 +472,7 @@ fn table(ctx: &Context, rows: &[FollowUpRow]) -> String {
         "URG",
         "OWNER",
         "FORWARD BY",
+        "CONTACT BY",
         "ANSWER BY",
         "RESOLVE BY",
         "FLAGS",
@@ -369,6 +490,7 @@ fn table(ctx: &Context, rows: &[FollowUpRow]) -> String {
                 .or_else(|| f.department.clone())
                 .unwrap_or_else(|| "-".into()),
             when(f.due_forward),
+            when(f.due_contact),
             when(f.due_answer),
             when(f.due_resolve),
             flags(ctx, f),
@@ -411,8 +533,13 @@ fn details(ctx: &Context, f: &FollowUpRow, notes: &[crate::store::NoteRow]) -> S
     line("status", f.status.as_str().into());
     line("urgency", f.urgency.to_string());
     line("flags", flags(ctx, f));
-    line("number", f.number.clone());
-    line("customer", opt(&f.customer));
+    line("number", ctx.globals.number(&f.number));
+    line(
+        "customer",
+        f.customer
+            .as_deref()
+            .map_or("-".into(), |c| ctx.globals.number(c)),
+    );
     line("call", opt(&f.call_id));
     line("owner", opt(&f.owner));
     line("department", opt(&f.department));
@@ -436,6 +563,9 @@ fn details(ctx: &Context, f: &FollowUpRow, notes: &[crate::store::NoteRow]) -> S
     }
     if let Some(p) = &f.parent_id {
         line("revisit of", p.clone());
+    }
+    if let Some(r) = f.revisit_result {
+        line("revisit", format!("customer {}", r.as_str()));
     }
     if f.closed_at.is_some() {
         line("closed", when(f.closed_at));
@@ -467,6 +597,7 @@ struct Json {
     escalated: bool,
     escalation: i32,
     escalated_at: Option<String>,
+    flagged: bool,
     number: String,
     customer: Option<String>,
     call_id: Option<String>,
@@ -476,14 +607,17 @@ struct Json {
     promised_from: Option<String>,
     promised_to: Option<String>,
     due_forward: Option<String>,
+    due_contact: Option<String>,
     due_answer: Option<String>,
     due_resolve: Option<String>,
     forwarded_at: Option<String>,
+    contacted_at: Option<String>,
     answered_at: Option<String>,
     resolved_at: Option<String>,
     closed_at: Option<String>,
     outcome: Option<String>,
     parent_id: Option<String>,
+    revisit_result: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     notes: Option<Vec<NoteJson>>,
 }
@@ -509,8 +643,9 @@ impl Json {
             escalated: f.escalated_at.is_some(),
             escalation: f.escalation,
             escalated_at: t(f.escalated_at),
-            number: f.number.clone(),
-            customer: f.customer.clone(),
+            flagged: f.flagged,
+            number: ctx.globals.number(&f.number),
+            customer: f.customer.as_deref().map(|c| ctx.globals.number(c)),
             call_id: f.call_id.clone(),
             owner: f.owner.clone(),
             department: f.department.clone(),
@@ -518,14 +653,17 @@ impl Json {
             promised_from: t(f.promised_from),
             promised_to: t(f.promised_to),
             due_forward: t(f.due_forward),
+            due_contact: t(f.due_contact),
             due_answer: t(f.due_answer),
             due_resolve: t(f.due_resolve),
             forwarded_at: t(f.forwarded_at),
+            contacted_at: t(f.contacted_at),
             answered_at: t(f.answered_at),
             resolved_at: t(f.resolved_at),
             closed_at: t(f.closed_at),
             outcome: f.outcome.clone(),
             parent_id: f.parent_id.clone(),
+            revisit_result: f.revisit_result.map(RevisitResult::as_str),
             notes: notes.map(|n| {
                 n.iter()
                     .map(|n| NoteJson {

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use super::Globals;
 use crate::config::{Config, ConfigError, Overrides};
 use crate::ivr::calendar::{Calendar, ClockRange};
+use crate::ivr::Plan;
 use crate::store::{Store, StoreError};
 
 /// Why a command failed.
@@ -28,9 +29,12 @@ pub enum CliError {
     /// No follow-up with this id.
     #[error("no follow-up {0}")]
     NotFound(String),
-    /// The move is not allowed from the follow-up's status.
+    /// The rules refuse the move.
     #[error(transparent)]
     NotAllowed(#[from] crate::followup::NotAllowed),
+    /// The rules refuse the revisit's verdict.
+    #[error(transparent)]
+    Verdict(#[from] crate::followup::VerdictRefused),
     /// The report could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -54,12 +58,16 @@ pub struct Common {
 
 /// What a record command works with.
 pub struct Context {
+    /// The global flags (how customers' numbers are shown).
+    pub globals: Globals,
     /// The checked settings.
     pub config: Config,
     /// The database.
     pub store: Store,
     /// The business calendar.
     pub calendar: Calendar,
+    /// The dial plan the calendar is taken from (its language and outcome labels), if any.
+    pub plan: Option<Plan>,
     /// Now, ms since the Unix epoch.
     pub now_ms: i64,
 }
@@ -83,12 +91,25 @@ impl Context {
                 .timestamp_millis(),
             None => crate::store::now_ms(),
         };
-        let calendar = calendar(&config);
+        let plan = plan(&config);
+        let calendar = match &plan {
+            Some(p) => p.calendar.clone(),
+            None => {
+                eprintln!(
+                    "hotline: no dial plan in {} to take the business calendar from; \
+                     counting working time as Monday to Friday 09:00-18:00, Asia/Shanghai",
+                    config.dialplans.display()
+                );
+                default_calendar()
+            }
+        };
         let store = Store::connect(&config.database).await?;
         Ok(Context {
+            globals: globals.clone(),
             config,
             store,
             calendar,
+            plan,
             now_ms,
         })
     }
@@ -99,29 +120,17 @@ impl Context {
     }
 }
 
-/// The calendar of the dial plan named by `[followups] calendar`, else of the first plan in
-/// the folder; without any plan, Monday to Friday 09:00-18:00 in Asia/Shanghai (said on
-/// stderr).
-pub fn calendar(config: &Config) -> Calendar {
+/// The dial plan named by `[followups] calendar`, else the first plan in the folder: its
+/// calendar counts working time, its language and outcome labels word the reports.
+pub fn plan(config: &Config) -> Option<Plan> {
     let (plans, _) = crate::ivr::load_dir(&config.dialplans, None);
-    let chosen = match &config.followups.calendar {
-        Some(name) => plans.iter().find(|p| {
+    match &config.followups.calendar {
+        Some(name) => plans.into_iter().find(|p| {
             p.file
                 .file_name()
                 .is_some_and(|f| f.to_string_lossy() == *name)
         }),
-        None => plans.first(),
-    };
-    match chosen {
-        Some(plan) => plan.calendar.clone(),
-        None => {
-            eprintln!(
-                "hotline: no dial plan in {} to take the business calendar from; \
-                 counting working time as Monday to Friday 09:00-18:00, Asia/Shanghai",
-                config.dialplans.display()
-            );
-            default_calendar()
-        }
+        None => plans.into_iter().next(),
     }
 }
 

@@ -1,11 +1,13 @@
-//! `hotline report monthly|daily`: the management reports.
+//! `hotline report monthly|daily`: the management reports, worded in the dial plan's
+//! language (or `--lang`), customers' numbers masked unless `--show-numbers`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{CliError, Common, Context, Globals};
 use crate::followup::ReportSettings;
-use crate::report::render::{render, Format};
+use crate::ivr::Language;
+use crate::report::render::{render, Format, Style};
 use crate::report::{compute, Kind, Period, Report, Rows};
 use crate::store::{Store, StoreError};
 
@@ -14,6 +16,9 @@ use crate::store::{Store, StoreError};
 pub struct Args {
     #[command(flatten)]
     pub common: Common,
+    /// Language of the labels, zh-CN or en [default: the dial plan's].
+    #[arg(long, global = true, value_parser = clap::value_parser!(Language))]
+    pub lang: Option<Language>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -73,12 +78,16 @@ pub async fn build(
 /// Runs `hotline report ...`.
 pub async fn run(globals: &Globals, args: Args) -> Result<ExitCode, CliError> {
     let ctx = Context::open(globals, &args.common).await?;
-    let result = make(&ctx, &args.command).await;
+    let result = make(&ctx, &args.command, args.lang).await;
     ctx.store.close().await;
     result
 }
 
-async fn make(ctx: &Context, command: &Command) -> Result<ExitCode, CliError> {
+async fn make(
+    ctx: &Context,
+    command: &Command,
+    lang: Option<Language>,
+) -> Result<ExitCode, CliError> {
     let tz = ctx.tz();
     let (kind, period, out) = match command {
         Command::Monthly { month, out } => (
@@ -95,7 +104,20 @@ async fn make(ctx: &Context, command: &Command) -> Result<ExitCode, CliError> {
     // Escalations are part of the record the report reads.
     crate::followup::escalate_overdue(&ctx.store, &ctx.config.followups, ctx.now_ms).await?;
     let report = build(&ctx.store, &ctx.config.reports, kind, period, ctx.now_ms).await?;
-    let text = render(&report, out.format);
+    let number = |n: &str| ctx.globals.number(n);
+    let style = Style {
+        lang: lang
+            .or(ctx.plan.as_ref().map(|p| p.language))
+            .unwrap_or(Language::En),
+        number: &number,
+        outcomes: ctx
+            .plan
+            .iter()
+            .flat_map(|p| &p.outcomes)
+            .map(|o| (o.code.clone(), o.label.clone()))
+            .collect(),
+    };
+    let text = render(&report, out.format, &style);
     match &out.out {
         Some(path) => std::fs::write(path, text).map_err(|source| CliError::Write {
             path: path.clone(),

@@ -3,6 +3,7 @@
 //! ```toml
 //! [followups]
 //! forward = "12 hours"           # complaints: forwarded to the department by
+//! contact = "12 hours"           # complaints: the customer told it is being handled by
 //! answer = "1 working day"       # complaints: the customer hears back by
 //! resolve = "7 working days"     # complaints: resolved by
 //! callback = "4 working hours"   # callbacks without a promised window
@@ -104,6 +105,8 @@ impl fmt::Display for Span {
 pub struct CategoryRule {
     /// Forward by (complaints).
     pub forward: Option<Span>,
+    /// The customer contacted by (complaints).
+    pub contact: Option<Span>,
     /// First answer by (complaints), call made by (callbacks without a window, revisits).
     pub answer: Option<Span>,
     /// Resolve by (complaints).
@@ -115,6 +118,8 @@ pub struct CategoryRule {
 pub struct Rules {
     /// A complaint is forwarded to the department responsible within this.
     pub forward: Span,
+    /// A complaint's customer is told it was received and is being handled within this.
+    pub contact: Span,
     /// A complaint's customer hears back within this.
     pub answer: Span,
     /// A complaint is resolved within this.
@@ -135,6 +140,7 @@ impl Default for Rules {
     fn default() -> Rules {
         Rules {
             forward: Span::Hours(12),
+            contact: Span::Hours(12),
             answer: Span::WorkingDays(1),
             resolve: Span::WorkingDays(7),
             callback: Span::WorkingHours(4),
@@ -153,6 +159,7 @@ impl Rules {
         match kind {
             FollowUpKind::Complaint => CategoryRule {
                 forward: over.forward.or(Some(self.forward)),
+                contact: over.contact.or(Some(self.contact)),
                 answer: over.answer.or(Some(self.answer)),
                 resolve: over.resolve.or(Some(self.resolve)),
             },
@@ -187,6 +194,7 @@ impl Rules {
             };
             match key.as_str() {
                 "forward" => rules.forward = span(&mut problems).unwrap_or(rules.forward),
+                "contact" => rules.contact = span(&mut problems).unwrap_or(rules.contact),
                 "answer" => rules.answer = span(&mut problems).unwrap_or(rules.answer),
                 "resolve" => rules.resolve = span(&mut problems).unwrap_or(rules.resolve),
                 "callback" => rules.callback = span(&mut problems).unwrap_or(rules.callback),
@@ -249,10 +257,11 @@ fn category_rule(name: &str, v: &toml::Value) -> Result<CategoryRule, Vec<String
         };
         match key.as_str() {
             "forward" => rule.forward = parsed,
+            "contact" => rule.contact = parsed,
             "answer" => rule.answer = parsed,
             "resolve" => rule.resolve = parsed,
             other => problems.push(format!(
-                "followups.categories.{name}.{other}: unknown setting (forward, answer, resolve)"
+                "followups.categories.{name}.{other}: unknown setting (forward, contact, answer, resolve)"
             )),
         }
     }

@@ -5,6 +5,7 @@
 //! Every figure is defined in the README ("KPI definitions"); the code below says the same
 //! thing next to each computation.
 
+pub mod labels;
 pub mod render;
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,7 +16,7 @@ use chrono_tz::Tz;
 use crate::followup::{overdue, ReportSettings, Step};
 use crate::store::{
     FollowUpKind, FollowUpRow, FollowUpStatus, ReportAgentState, ReportCall, ReportLeg,
-    ReportSurvey,
+    ReportSurvey, RevisitResult,
 };
 
 /// The statuses in order, as the columns of "counts by category and status".
@@ -145,8 +146,45 @@ pub struct ComplaintSummary {
     pub resolved: usize,
     /// Mean time from received to resolved, hours.
     pub avg_resolve_hours: Option<f64>,
-    /// Customers (masked) who complained more than once, with their count.
+    /// Customers (account, else number) who complained more than once, with their count;
+    /// masked when rendered.
     pub repeat: Vec<(String, usize)>,
+    /// Complaints from numbers in `caller_flags`, for a supervisor's review.
+    pub flagged: Vec<FlaggedItem>,
+    /// What the revisits of the period found.
+    pub revisits: RevisitFigures,
+}
+
+/// A complaint from a flagged number: listed for review, never left out of the figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlaggedItem {
+    /// The follow-up.
+    pub id: String,
+    /// The caller's number (masked when rendered).
+    pub number: String,
+    /// Its category.
+    pub category: String,
+    /// Its status.
+    pub status: FollowUpStatus,
+    /// ms.
+    pub created_at: i64,
+}
+
+/// The revisits created in the period and what they found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RevisitFigures {
+    /// Revisits created.
+    pub created: usize,
+    /// Of those, made (the customer was called: answered, or a verdict recorded).
+    pub made: usize,
+    /// Made and the customer satisfied.
+    pub satisfied: usize,
+    /// Made and the customer not satisfied.
+    pub unsatisfied: usize,
+    /// satisfied / (satisfied + unsatisfied).
+    pub satisfaction_rate: Option<f64>,
+    /// Complaints reopened by an unsatisfied revisit (each counted once).
+    pub reopened: usize,
 }
 
 /// One group of survey answers.
@@ -276,8 +314,8 @@ pub struct AgentFigures {
 /// A whole report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
-    /// "Monthly report" / "Daily report".
-    pub title: String,
+    /// Monthly or daily.
+    pub kind: Kind,
     /// The period covered.
     pub period: Period,
     /// When it was made (what "overdue" is measured against), ms.
@@ -345,16 +383,15 @@ pub fn compute(
             }
         })
         .collect();
-    let (title, complaints, satisfaction) = match kind {
+    let (complaints, satisfaction) = match kind {
         Kind::Monthly => (
-            "Monthly report",
             Some(complaint_summary(&rows.followups, now_ms)),
             Some(satisfaction(rows)),
         ),
-        Kind::Daily => ("Daily report", None, None),
+        Kind::Daily => (None, None),
     };
     Report {
-        title: title.to_string(),
+        kind,
         generated_at: now_ms,
         complaints,
         satisfaction,
@@ -375,14 +412,6 @@ fn mean(values: &[i64]) -> Option<f64> {
 
 fn status_index(s: FollowUpStatus) -> usize {
     STATUSES.iter().position(|x| *x == s).unwrap_or(0)
-}
-
-/// `****1234`: enough to tell callers apart, not enough to dial.
-pub fn mask(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let keep = chars.len().min(4);
-    let tail: String = chars[chars.len() - keep..].iter().collect();
-    format!("****{tail}")
 }
 
 fn complaint_summary(followups: &[FollowUpRow], now_ms: i64) -> ComplaintSummary {
@@ -445,11 +474,7 @@ fn complaint_summary(followups: &[FollowUpRow], now_ms: i64) -> ComplaintSummary
         let who = f.customer.clone().unwrap_or_else(|| f.number.clone());
         *counts.entry(who).or_default() += 1;
     }
-    let mut repeat: Vec<(String, usize)> = counts
-        .into_iter()
-        .filter(|(_, n)| *n > 1)
-        .map(|(who, n)| (mask(&who), n))
-        .collect();
+    let mut repeat: Vec<(String, usize)> = counts.into_iter().filter(|(_, n)| *n > 1).collect();
     repeat.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     ComplaintSummary {
         total: complaints.len(),
@@ -460,6 +485,52 @@ fn complaint_summary(followups: &[FollowUpRow], now_ms: i64) -> ComplaintSummary
         resolved: resolve_ms.len(),
         avg_resolve_hours: mean(&resolve_ms).map(|ms| ms / 3_600_000.0),
         repeat,
+        flagged: complaints
+            .iter()
+            .filter(|f| f.flagged)
+            .map(|f| FlaggedItem {
+                id: f.id.clone(),
+                number: f.number.clone(),
+                category: f.category.clone(),
+                status: f.status,
+                created_at: f.created_at,
+            })
+            .collect(),
+        revisits: revisit_figures(followups),
+    }
+}
+
+/// Revisits created among `followups`: made, what they found, complaints reopened.
+fn revisit_figures(followups: &[FollowUpRow]) -> RevisitFigures {
+    let revisits: Vec<&FollowUpRow> = followups
+        .iter()
+        .filter(|f| f.kind == FollowUpKind::Revisit)
+        .collect();
+    let found = |r: RevisitResult| {
+        revisits
+            .iter()
+            .filter(|f| f.revisit_result == Some(r))
+            .count()
+    };
+    let (satisfied, unsatisfied) = (
+        found(RevisitResult::Satisfied),
+        found(RevisitResult::Unsatisfied),
+    );
+    let reopened: std::collections::BTreeSet<&str> = revisits
+        .iter()
+        .filter(|f| f.revisit_result == Some(RevisitResult::Unsatisfied))
+        .filter_map(|f| f.parent_id.as_deref())
+        .collect();
+    RevisitFigures {
+        created: revisits.len(),
+        made: revisits
+            .iter()
+            .filter(|f| f.answered_at.is_some() || f.revisit_result.is_some())
+            .count(),
+        satisfied,
+        unsatisfied,
+        satisfaction_rate: ratio(satisfied, satisfied + unsatisfied),
+        reopened: reopened.len(),
     }
 }
 

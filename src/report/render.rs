@@ -1,21 +1,104 @@
-//! A report as Markdown, CSV or HTML. The report is first laid out as blocks (headings,
-//! tables, charts), then each format writes the blocks, so the three always hold the same
-//! figures.
+//! A report as Markdown, CSV or HTML, in the language of the dial plan (or `--lang`). The
+//! report is first laid out as blocks (headings, tables of typed cells, charts), then each
+//! format writes the blocks, so the three always hold the same figures: Markdown and HTML
+//! with units beside the numbers, CSV with plain numbers and the unit in the header.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{Report, AGENT_STATES, STATUSES};
+use super::labels::Label;
+use super::{Kind, Report, AGENT_STATES, STATUSES};
 use crate::followup::at;
+use crate::ivr::Language;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// Markdown tables.
     Md,
-    /// One table after the other: `section,table,row...`.
+    /// One table after the other: `section,table,row...`, UTF-8 with a byte-order mark so
+    /// spreadsheets read the Chinese right.
     Csv,
     /// A printable page with inline SVG charts.
     Html,
+}
+
+/// How a report is worded and what it may show.
+pub struct Style<'a> {
+    /// The language of the labels.
+    pub lang: Language,
+    /// A customer's number (or account) as it may be shown.
+    pub number: &'a dyn Fn(&str) -> String,
+    /// Outcome code → the dial plan's label.
+    pub outcomes: BTreeMap<String, String>,
+}
+
+impl Style<'static> {
+    /// Labels in `lang`, numbers masked, no outcome labels.
+    pub fn new(lang: Language) -> Style<'static> {
+        Style {
+            lang,
+            number: &crate::ivr::action::mask,
+            outcomes: BTreeMap::new(),
+        }
+    }
+}
+
+impl Style<'_> {
+    fn t(&self, l: Label) -> &'static str {
+        l.text(self.lang)
+    }
+}
+
+/// The unit of a column or figure, named in the CSV header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Secs,
+    Hours,
+    Pct,
+}
+
+/// One cell: what it is decides how each format writes it.
+#[derive(Debug, Clone, PartialEq)]
+enum Cell {
+    Text(String),
+    Count(i64),
+    /// A ratio, shown as a percentage.
+    Pct(Option<f64>),
+    Secs(Option<f64>),
+    Hours(Option<f64>),
+    /// ms, shown as `H:MM:SS` (CSV: whole seconds).
+    Duration(i64),
+    /// A mean survey score.
+    Score(Option<f64>),
+    /// The name of a figure whose value has `unit` (the CSV puts the unit after it).
+    Figure(String, Option<Unit>),
+}
+
+impl Cell {
+    fn unit(&self) -> Option<Unit> {
+        match self {
+            Cell::Pct(_) => Some(Unit::Pct),
+            Cell::Secs(_) | Cell::Duration(_) => Some(Unit::Secs),
+            Cell::Hours(_) => Some(Unit::Hours),
+            _ => None,
+        }
+    }
+}
+
+fn text(t: impl ToString) -> Cell {
+    Cell::Text(t.to_string())
+}
+
+fn count(n: usize) -> Cell {
+    Cell::Count(n as i64)
+}
+
+/// A column heading; its unit goes into the CSV header.
+#[derive(Debug, Clone, PartialEq)]
+struct Head {
+    text: String,
+    unit: Option<Unit>,
 }
 
 /// One piece of the laid-out report.
@@ -26,8 +109,8 @@ enum Block {
     /// A table with a caption.
     Table {
         caption: String,
-        head: Vec<String>,
-        rows: Vec<Vec<String>>,
+        head: Vec<Head>,
+        rows: Vec<Vec<Cell>>,
     },
     /// A bar chart (HTML only): caption, (label, value) bars.
     Bars {
@@ -43,23 +126,14 @@ enum Block {
     },
 }
 
-/// Renders `r` as `format`.
-pub fn render(r: &Report, format: Format) -> String {
-    let blocks = layout(r);
+/// Renders `r` as `format`, worded and masked as `style` says.
+pub fn render(r: &Report, format: Format, style: &Style) -> String {
+    let blocks = Layout { r, st: style }.blocks();
     match format {
-        Format::Md => markdown(r, &blocks),
-        Format::Csv => csv(&blocks),
-        Format::Html => html(r, &blocks),
+        Format::Md => markdown(r, style, &blocks),
+        Format::Csv => csv(style, &blocks),
+        Format::Html => html(r, style, &blocks),
     }
-}
-
-/// `0.875` as `87.5%`; `n/a` when there was nothing to count.
-pub fn pct(v: Option<f64>) -> String {
-    v.map_or("n/a".into(), |v| format!("{:.1}%", v * 100.0))
-}
-
-fn secs(v: Option<f64>) -> String {
-    v.map_or("n/a".into(), |v| format!("{v:.1} s"))
 }
 
 /// A duration in ms as `H:MM:SS` (hours may pass 24), to the nearest second.
@@ -68,325 +142,535 @@ pub fn hms(ms: i64) -> String {
     format!("{}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
 }
 
-fn local(r: &Report, ms: i64) -> String {
-    at(r.period.tz, ms).map_or(ms.to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
-}
-
-fn row(cells: &[&dyn ToString]) -> Vec<String> {
-    cells.iter().map(|c| c.to_string()).collect()
-}
-
-fn table(caption: &str, head: &[&str], rows: Vec<Vec<String>>) -> Block {
-    Block::Table {
-        caption: caption.to_string(),
-        head: head.iter().map(|h| h.to_string()).collect(),
-        rows,
+/// A cell as Markdown and HTML show it: units beside the numbers.
+fn shown(st: &Style, c: &Cell) -> String {
+    let na = || st.t(Label::NotApplicable).to_string();
+    let with = |v: Option<f64>, digits: usize, unit: Label| {
+        v.map_or_else(na, |v| format!("{v:.digits$} {}", st.t(unit)))
+    };
+    match c {
+        Cell::Text(t) | Cell::Figure(t, _) => t.clone(),
+        Cell::Count(n) => n.to_string(),
+        Cell::Pct(v) => v.map_or_else(na, |v| format!("{:.1}%", v * 100.0)),
+        Cell::Secs(v) => with(*v, 1, Label::UnitSecs),
+        Cell::Hours(v) => with(*v, 1, Label::UnitHours),
+        Cell::Duration(ms) => hms(*ms),
+        Cell::Score(v) => v.map_or_else(na, |v| format!("{v:.2}")),
     }
 }
 
-fn layout(r: &Report) -> Vec<Block> {
-    let mut out = Vec::new();
-    if let Some(c) = &r.complaints {
-        out.push(Block::Heading("Complaint summary".into()));
-        let mut head = vec!["category"];
-        head.extend(STATUSES.iter().map(|s| s.as_str()));
-        head.push("total");
-        let mut rows: Vec<Vec<String>> = c
+/// A cell as the CSV holds it: a plain number (empty when there is none), the unit in the
+/// header.
+fn plain(st: &Style, c: &Cell) -> String {
+    let num = |v: Option<f64>, digits: usize| v.map_or(String::new(), |v| format!("{v:.digits$}"));
+    match c {
+        Cell::Text(t) => t.clone(),
+        Cell::Figure(t, unit) => with_unit(st, t, *unit),
+        Cell::Count(n) => n.to_string(),
+        Cell::Pct(v) => num(v.map(|v| v * 100.0), 1),
+        Cell::Secs(v) | Cell::Hours(v) => num(*v, 1),
+        Cell::Duration(ms) => (ms + 500).div_euclid(1000).to_string(),
+        Cell::Score(v) => num(*v, 2),
+    }
+}
+
+fn with_unit(st: &Style, t: &str, unit: Option<Unit>) -> String {
+    let u = match unit {
+        None => return t.to_string(),
+        Some(Unit::Secs) => Label::UnitSecs,
+        Some(Unit::Hours) => Label::UnitHours,
+        Some(Unit::Pct) => Label::UnitPct,
+    };
+    format!("{t} ({})", st.t(u))
+}
+
+struct Layout<'a> {
+    r: &'a Report,
+    st: &'a Style<'a>,
+}
+
+impl Layout<'_> {
+    fn t(&self, l: Label) -> &'static str {
+        self.st.t(l)
+    }
+
+    fn local(&self, ms: i64) -> String {
+        local(self.r, ms)
+    }
+
+    fn head(&self, labels: &[Label]) -> Vec<Head> {
+        labels
+            .iter()
+            .map(|l| Head {
+                text: self.t(*l).to_string(),
+                unit: None,
+            })
+            .collect()
+    }
+
+    /// A table whose column units are those of its cells (of the first row).
+    fn table(&self, caption: Label, mut head: Vec<Head>, rows: Vec<Vec<Cell>>) -> Block {
+        if let Some(first) = rows.first() {
+            for (h, c) in head.iter_mut().zip(first) {
+                h.unit = h.unit.or(c.unit());
+            }
+        }
+        Block::Table {
+            caption: self.t(caption).to_string(),
+            head,
+            rows,
+        }
+    }
+
+    /// A two-column table of named figures; each figure's name carries its unit.
+    fn figures(&self, caption: Label, figures: Vec<(String, Cell)>) -> Block {
+        let rows = figures
+            .into_iter()
+            .map(|(name, v)| vec![Cell::Figure(name, v.unit()), v])
+            .collect();
+        Block::Table {
+            caption: self.t(caption).to_string(),
+            head: self.head(&[Label::Figure, Label::Value]),
+            rows,
+        }
+    }
+
+    fn or_none(&self, v: &str) -> Cell {
+        match v.is_empty() {
+            true => text(self.t(Label::NoneValue)),
+            false => text(v),
+        }
+    }
+
+    fn blocks(&self) -> Vec<Block> {
+        let mut out = Vec::new();
+        self.complaints(&mut out);
+        self.satisfaction(&mut out);
+        self.kpis(&mut out);
+        self.agents(&mut out);
+        out
+    }
+
+    fn complaints(&self, out: &mut Vec<Block>) {
+        let Some(c) = &self.r.complaints else { return };
+        out.push(Block::Heading(self.t(Label::ComplaintSummary).into()));
+        let mut head = self.head(&[Label::Category]);
+        head.extend(self.head(&STATUSES.map(Label::status)));
+        head.extend(self.head(&[Label::Total]));
+        let line = |name: Cell, n: &[usize; 5]| {
+            let mut v = vec![name];
+            v.extend(n.iter().map(|x| count(*x)));
+            v.push(count(n.iter().sum()));
+            v
+        };
+        let mut rows: Vec<Vec<Cell>> = c
             .by_category
             .iter()
-            .map(|(cat, n)| {
-                let mut v = vec![if cat.is_empty() {
-                    "(none)".into()
-                } else {
-                    cat.clone()
-                }];
-                v.extend(n.iter().map(|x| x.to_string()));
-                v.push(n.iter().sum::<usize>().to_string());
-                v
-            })
+            .map(|(cat, n)| line(self.or_none(cat), n))
             .collect();
-        let mut all = vec!["all".to_string()];
-        all.extend(c.by_status.iter().map(|x| x.to_string()));
-        all.push(c.total.to_string());
-        rows.push(all);
-        out.push(table("Complaints by category and status", &head, rows));
+        rows.push(line(text(self.t(Label::All)), &c.by_status));
+        out.push(self.table(Label::ComplaintsByCategory, head, rows));
         out.push(Block::Bars {
-            caption: "Complaints by status".into(),
+            caption: self.t(Label::ComplaintsByStatus).into(),
             bars: STATUSES
                 .iter()
                 .zip(c.by_status)
-                .map(|(s, n)| (s.as_str().to_string(), n as f64))
+                .map(|(s, n)| (self.t(Label::status(*s)).to_string(), n as f64))
                 .collect(),
         });
-        out.push(table(
-            "Handled within each deadline",
-            &["deadline", "due or done", "within", "share"],
-            c.within
-                .iter()
-                .map(|s| {
-                    row(&[
-                        &s.step.name(),
-                        &s.counted,
-                        &s.within,
-                        &pct(super::ratio(s.within, s.counted)),
-                    ])
-                })
-                .collect(),
+        out.push(
+            self.table(
+                Label::WithinDeadline,
+                self.head(&[
+                    Label::Deadline,
+                    Label::DueOrDone,
+                    Label::Within,
+                    Label::Share,
+                ]),
+                c.within
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            text(self.t(Label::step(s.step))),
+                            count(s.counted),
+                            count(s.within),
+                            Cell::Pct(super::ratio(s.within, s.counted)),
+                        ]
+                    })
+                    .collect(),
+            ),
+        );
+        out.push(
+            self.table(
+                Label::OverdueComplaints,
+                self.head(&[
+                    Label::Id,
+                    Label::Category,
+                    Label::Status,
+                    Label::Overdue,
+                    Label::Urgency,
+                    Label::Escalated,
+                    Label::Owner,
+                    Label::Received,
+                ]),
+                c.overdue
+                    .iter()
+                    .map(|o| {
+                        let steps: Vec<&str> =
+                            o.steps.iter().map(|s| self.t(Label::step(*s))).collect();
+                        vec![
+                            text(&o.id),
+                            text(&o.category),
+                            text(self.t(Label::status(o.status))),
+                            text(steps.join("+")),
+                            Cell::Count(i64::from(o.urgency)),
+                            text(self.t(if o.escalated { Label::Yes } else { Label::No })),
+                            text(o.owner.clone().unwrap_or_default()),
+                            text(self.local(o.created_at)),
+                        ]
+                    })
+                    .collect(),
+            ),
+        );
+        out.push(self.table(
+            Label::Resolution,
+            self.head(&[Label::Resolved, Label::AvgTimeToResolve]),
+            vec![vec![count(c.resolved), Cell::Hours(c.avg_resolve_hours)]],
         ));
-        out.push(table(
-            "Overdue complaints",
-            &[
-                "id",
-                "category",
-                "status",
-                "overdue",
-                "urgency",
-                "escalated",
-                "owner",
-                "received",
+        out.push(
+            self.table(
+                Label::RepeatComplainers,
+                self.head(&[Label::Customer, Label::Complaints]),
+                c.repeat
+                    .iter()
+                    .map(|(w, n)| vec![text((self.st.number)(w)), count(*n)])
+                    .collect(),
+            ),
+        );
+        out.push(
+            self.table(
+                Label::Flagged,
+                self.head(&[
+                    Label::Id,
+                    Label::Number,
+                    Label::Category,
+                    Label::Status,
+                    Label::Received,
+                ]),
+                c.flagged
+                    .iter()
+                    .map(|f| {
+                        vec![
+                            text(&f.id),
+                            text((self.st.number)(&f.number)),
+                            self.or_none(&f.category),
+                            text(self.t(Label::status(f.status))),
+                            text(self.local(f.created_at)),
+                        ]
+                    })
+                    .collect(),
+            ),
+        );
+        let v = &c.revisits;
+        out.push(self.figures(
+            Label::Revisits,
+            vec![
+                (self.t(Label::RevisitsCreated).into(), count(v.created)),
+                (self.t(Label::RevisitsMade).into(), count(v.made)),
+                (self.t(Label::Satisfied).into(), count(v.satisfied)),
+                (self.t(Label::Unsatisfied).into(), count(v.unsatisfied)),
+                (
+                    self.t(Label::RevisitRate).into(),
+                    Cell::Pct(v.satisfaction_rate),
+                ),
+                (self.t(Label::Reopened).into(), count(v.reopened)),
             ],
-            c.overdue
-                .iter()
-                .map(|o| {
-                    let steps: Vec<&str> = o.steps.iter().map(|s| s.name()).collect();
-                    row(&[
-                        &o.id,
-                        &o.category,
-                        &o.status.as_str(),
-                        &steps.join("+"),
-                        &o.urgency,
-                        &if o.escalated { "yes" } else { "no" },
-                        &o.owner.clone().unwrap_or_default(),
-                        &local(r, o.created_at),
-                    ])
-                })
-                .collect(),
-        ));
-        out.push(table(
-            "Resolution",
-            &["resolved", "average time to resolve"],
-            vec![row(&[
-                &c.resolved,
-                &c.avg_resolve_hours
-                    .map_or("n/a".into(), |h| format!("{h:.1} h")),
-            ])],
-        ));
-        out.push(table(
-            "Repeat complainers",
-            &["customer", "complaints"],
-            c.repeat.iter().map(|(w, n)| row(&[w, n])).collect(),
         ));
     }
-    if let Some(s) = &r.satisfaction {
-        out.push(Block::Heading("Satisfaction".into()));
-        out.push(table(
-            "Score distribution",
-            &["score", "answers", "share"],
-            (1..=5)
-                .map(|k| {
-                    let n = s.distribution[k - 1];
-                    row(&[&k, &n, &pct(super::ratio(n, s.answers))])
-                })
-                .collect(),
-        ));
+
+    fn satisfaction(&self, out: &mut Vec<Block>) {
+        let Some(s) = &self.r.satisfaction else {
+            return;
+        };
+        out.push(Block::Heading(self.t(Label::Satisfaction).into()));
+        out.push(
+            self.table(
+                Label::ScoreDistribution,
+                self.head(&[Label::Score, Label::Answers, Label::Share]),
+                (1..=5)
+                    .map(|k| {
+                        let n = s.distribution[k - 1];
+                        vec![count(k), count(n), Cell::Pct(super::ratio(n, s.answers))]
+                    })
+                    .collect(),
+            ),
+        );
         out.push(Block::Bars {
-            caption: "Survey scores".into(),
+            caption: self.t(Label::SurveyScores).into(),
             bars: (1..=5)
                 .map(|k| (k.to_string(), s.distribution[k - 1] as f64))
                 .collect(),
         });
-        out.push(table(
-            "Overall",
-            &[
-                "answers",
-                "average",
-                "surveyed calls",
-                "agent-answered calls",
-                "share surveyed",
-            ],
-            vec![row(&[
-                &s.answers,
-                &s.average.map_or("n/a".into(), |a| format!("{a:.2}")),
-                &s.surveyed_calls,
-                &s.agent_calls,
-                &pct(super::ratio(s.surveyed_calls, s.agent_calls)),
-            ])],
+        out.push(self.table(
+            Label::Overall,
+            self.head(&[
+                Label::Answers,
+                Label::Average,
+                Label::SurveyedCalls,
+                Label::AgentCalls,
+                Label::ShareSurveyed,
+            ]),
+            vec![vec![
+                count(s.answers),
+                Cell::Score(s.average),
+                count(s.surveyed_calls),
+                count(s.agent_calls),
+                Cell::Pct(super::ratio(s.surveyed_calls, s.agent_calls)),
+            ]],
         ));
         for (caption, groups, what) in [
-            ("Average by agent", &s.by_agent, "agent"),
-            ("Average by queue", &s.by_queue, "queue"),
+            (Label::AverageByAgent, &s.by_agent, Label::Agent),
+            (Label::AverageByQueue, &s.by_queue, Label::Queue),
         ] {
-            out.push(table(
-                caption,
-                &[what, "answers", "average"],
-                groups
-                    .iter()
-                    .map(|g| row(&[&g.key, &g.answers, &format!("{:.2}", g.average)]))
-                    .collect(),
-            ));
+            out.push(
+                self.table(
+                    caption,
+                    self.head(&[what, Label::Answers, Label::Average]),
+                    groups
+                        .iter()
+                        .map(|g| {
+                            let key = match g.key.as_str() {
+                                "(none)" => text(self.t(Label::NoneValue)),
+                                k => text(k),
+                            };
+                            vec![key, count(g.answers), Cell::Score(Some(g.average))]
+                        })
+                        .collect(),
+                ),
+            );
         }
-        out.push(table(
-            "Dissatisfied callers (score 2 or less), for follow-up",
-            &["call", "arrived", "score", "agent", "queue", "follow-up"],
-            s.dissatisfied
+        out.push(
+            self.table(
+                Label::Dissatisfied,
+                self.head(&[
+                    Label::Call,
+                    Label::Arrived,
+                    Label::Score,
+                    Label::Agent,
+                    Label::Queue,
+                    Label::FollowUp,
+                ]),
+                s.dissatisfied
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            text(&d.call_id),
+                            text(self.local(d.arrived_at)),
+                            Cell::Count(i64::from(d.score)),
+                            text(d.agent.clone().unwrap_or_default()),
+                            text(d.queue.clone().unwrap_or_default()),
+                            text(
+                                d.followup
+                                    .clone()
+                                    .unwrap_or_else(|| self.t(Label::NoneYet).into()),
+                            ),
+                        ]
+                    })
+                    .collect(),
+            ),
+        );
+    }
+
+    fn kpis(&self, out: &mut Vec<Block>) {
+        let k = &self.r.kpis;
+        out.push(Block::Heading(self.t(Label::Kpis).into()));
+        let with_secs = |l: Label, n: u32| self.t(l).replace("{}", &n.to_string());
+        let name = |l: Label| self.t(l).to_string();
+        out.push(self.figures(
+            Label::KeyFigures,
+            vec![
+                (name(Label::CallsOffered), count(k.offered)),
+                (name(Label::AnsweredByIvr), count(k.answered_ivr)),
+                (name(Label::QueuedForAgent), count(k.queued)),
+                (name(Label::AnsweredByAgents), count(k.answered_agent)),
+                (name(Label::AnswerRate), Cell::Pct(k.answer_rate)),
+                (
+                    with_secs(Label::ServiceLevel, k.service_level_secs),
+                    Cell::Pct(k.service_level),
+                ),
+                (
+                    name(Label::AvgSpeedOfAnswer),
+                    Cell::Secs(k.avg_speed_of_answer),
+                ),
+                (name(Label::Abandoned), count(k.abandoned)),
+                (name(Label::AbandonRate), Cell::Pct(k.abandon_rate)),
+                (
+                    with_secs(Label::AbandonedWithin, k.short_abandon_secs),
+                    count(k.short_abandoned),
+                ),
+                (name(Label::AvgHandleTime), Cell::Secs(k.avg_handle_time)),
+                (name(Label::CallbacksOnTime), count(k.callbacks_on_time)),
+                (name(Label::CallbacksDue), count(k.callbacks_due)),
+                (
+                    name(Label::CallbacksOnTimeRate),
+                    Cell::Pct(super::ratio(k.callbacks_on_time, k.callbacks_due)),
+                ),
+                (name(Label::CutByRestart), count(k.cut_by_restart)),
+            ],
+        ));
+        if self.r.per_day.len() > 1 {
+            out.push(Block::Bars {
+                caption: self.t(Label::CallsOfferedPerDay).into(),
+                bars: self
+                    .r
+                    .per_day
+                    .iter()
+                    .map(|d| (d.day.format("%d").to_string(), d.offered as f64))
+                    .collect(),
+            });
+            out.push(
+                self.table(
+                    Label::CallsPerDay,
+                    self.head(&[Label::Day, Label::Offered, Label::AnsweredByAgents]),
+                    self.r
+                        .per_day
+                        .iter()
+                        .map(|d| vec![text(d.day), count(d.offered), count(d.answered_agent)])
+                        .collect(),
+                ),
+            );
+        }
+    }
+
+    fn agents(&self, out: &mut Vec<Block>) {
+        let r = self.r;
+        out.push(Block::Heading(self.t(Label::Agents).into()));
+        out.push(
+            self.table(
+                Label::CallsByAgent,
+                self.head(&[
+                    Label::Agent,
+                    Label::Name,
+                    Label::CallsAnswered,
+                    Label::RingsMissed,
+                    Label::AvgTalkTime,
+                    Label::AvgHandleTime,
+                    Label::Occupancy,
+                ]),
+                r.agents
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            text(&a.id),
+                            text(a.name.clone().unwrap_or_default()),
+                            count(a.answered),
+                            count(a.missed),
+                            Cell::Secs(a.avg_talk_secs),
+                            Cell::Secs(a.avg_handle_secs),
+                            Cell::Pct(a.occupancy),
+                        ]
+                    })
+                    .collect(),
+            ),
+        );
+        let mut head = self.head(&[Label::Agent]);
+        head.extend(self.head(&Label::AGENT_STATES));
+        head.extend(self.head(&[Label::LoggedIn]));
+        out.push(
+            self.table(
+                Label::TimeInEachState,
+                head,
+                r.agents
+                    .iter()
+                    .map(|a| {
+                        let mut v = vec![text(&a.id)];
+                        v.extend(a.state_ms.iter().map(|ms| Cell::Duration(*ms)));
+                        v.push(Cell::Duration(a.logged_in_ms));
+                        v
+                    })
+                    .collect(),
+            ),
+        );
+        // Logged-out time is left out of the chart: it would dwarf the working states.
+        let logged_in = AGENT_STATES.len() - 1;
+        out.push(Block::Stacked {
+            caption: self.t(Label::LoggedInChart).into(),
+            parts: Label::AGENT_STATES[..logged_in]
                 .iter()
-                .map(|d| {
-                    row(&[
-                        &d.call_id,
-                        &local(r, d.arrived_at),
-                        &d.score,
-                        &d.agent.clone().unwrap_or_default(),
-                        &d.queue.clone().unwrap_or_default(),
-                        &d.followup.clone().unwrap_or_else(|| "none yet".into()),
-                    ])
+                .map(|s| self.t(*s).to_string())
+                .collect(),
+            bars: r
+                .agents
+                .iter()
+                .map(|a| {
+                    (
+                        a.id.clone(),
+                        a.state_ms[..logged_in]
+                            .iter()
+                            .map(|ms| *ms as f64 / 1000.0)
+                            .collect(),
+                    )
                 })
                 .collect(),
-        ));
-    }
-    let k = &r.kpis;
-    out.push(Block::Heading("KPIs".into()));
-    let sl = format!("service level ({} s)", k.service_level_secs);
-    let short = format!("abandoned within {} s", k.short_abandon_secs);
-    let kpi_rows: Vec<(&str, String)> = vec![
-        ("calls offered", k.offered.to_string()),
-        ("answered by IVR", k.answered_ivr.to_string()),
-        ("queued for an agent", k.queued.to_string()),
-        ("answered by agents", k.answered_agent.to_string()),
-        ("answer rate", pct(k.answer_rate)),
-        (sl.as_str(), pct(k.service_level)),
-        ("average speed of answer", secs(k.avg_speed_of_answer)),
-        ("abandoned", k.abandoned.to_string()),
-        ("abandonment rate", pct(k.abandon_rate)),
-        (short.as_str(), k.short_abandoned.to_string()),
-        ("average handle time", secs(k.avg_handle_time)),
-        (
-            "callbacks made on time",
-            format!(
-                "{} of {} ({})",
-                k.callbacks_on_time,
-                k.callbacks_due,
-                pct(super::ratio(k.callbacks_on_time, k.callbacks_due))
-            ),
-        ),
-        (
-            "calls cut off by a server restart",
-            k.cut_by_restart.to_string(),
-        ),
-    ];
-    out.push(table(
-        "Key figures",
-        &["figure", "value"],
-        kpi_rows
-            .into_iter()
-            .map(|(a, b)| vec![a.to_string(), b])
-            .collect(),
-    ));
-    if r.per_day.len() > 1 {
-        out.push(Block::Bars {
-            caption: "Calls offered per day".into(),
-            bars: r
-                .per_day
-                .iter()
-                .map(|d| (d.day.format("%d").to_string(), d.offered as f64))
-                .collect(),
         });
-        out.push(table(
-            "Calls per day",
-            &["day", "offered", "answered by agents"],
-            r.per_day
-                .iter()
-                .map(|d| row(&[&d.day, &d.offered, &d.answered_agent]))
-                .collect(),
-        ));
+        out.push(
+            self.table(
+                Label::OutcomeCodes,
+                self.head(&[
+                    Label::Agent,
+                    Label::Outcome,
+                    Label::OutcomeLabel,
+                    Label::Calls,
+                ]),
+                r.agents
+                    .iter()
+                    .flat_map(|a| {
+                        a.outcomes.iter().map(|(code, n)| {
+                            let (code, label) = match code.as_str() {
+                                "(none)" => (self.t(Label::NoneValue).to_string(), String::new()),
+                                c => (
+                                    c.to_string(),
+                                    self.st.outcomes.get(c).cloned().unwrap_or_default(),
+                                ),
+                            };
+                            vec![text(&a.id), text(code), text(label), count(*n)]
+                        })
+                    })
+                    .collect(),
+            ),
+        );
     }
-    agents(r, &mut out);
-    out
 }
 
-fn agents(r: &Report, out: &mut Vec<Block>) {
-    out.push(Block::Heading("Agents".into()));
-    out.push(table(
-        "Calls by agent",
-        &[
-            "agent",
-            "name",
-            "calls answered",
-            "rings missed",
-            "average talk time",
-            "average handle time",
-            "occupancy",
-        ],
-        r.agents
-            .iter()
-            .map(|a| {
-                row(&[
-                    &a.id,
-                    &a.name.clone().unwrap_or_default(),
-                    &a.answered,
-                    &a.missed,
-                    &secs(a.avg_talk_secs),
-                    &secs(a.avg_handle_secs),
-                    &pct(a.occupancy),
-                ])
-            })
-            .collect(),
-    ));
-    let mut head = vec!["agent"];
-    head.extend(AGENT_STATES);
-    head.push("logged in");
-    out.push(table(
-        "Time in each state",
-        &head,
-        r.agents
-            .iter()
-            .map(|a| {
-                let mut v = vec![a.id.clone()];
-                v.extend(a.state_ms.iter().map(|ms| hms(*ms)));
-                v.push(hms(a.logged_in_ms));
-                v
-            })
-            .collect(),
-    ));
-    // Logged-out time is left out of the chart: it would dwarf the working states.
-    let logged_in = AGENT_STATES.len() - 1;
-    out.push(Block::Stacked {
-        caption: "Logged-in time in each state by agent".into(),
-        parts: AGENT_STATES[..logged_in]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        bars: r
-            .agents
-            .iter()
-            .map(|a| {
-                (
-                    a.id.clone(),
-                    a.state_ms[..logged_in]
-                        .iter()
-                        .map(|ms| *ms as f64 / 1000.0)
-                        .collect(),
-                )
-            })
-            .collect(),
-    });
-    out.push(table(
-        "Outcome codes by agent",
-        &["agent", "outcome", "calls"],
-        r.agents
-            .iter()
-            .flat_map(|a| a.outcomes.iter().map(|(code, n)| row(&[&a.id, code, n])))
-            .collect(),
-    ));
+fn local(r: &Report, ms: i64) -> String {
+    at(r.period.tz, ms).map_or(ms.to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
 }
 
-fn markdown(r: &Report, blocks: &[Block]) -> String {
-    let mut s = format!(
-        "# {} {}\n\nTime zone {}; generated {}.\n",
-        r.title,
-        r.period.label,
+fn title(r: &Report, st: &Style) -> String {
+    let kind = match r.kind {
+        Kind::Monthly => Label::MonthlyReport,
+        Kind::Daily => Label::DailyReport,
+    };
+    format!("{} {}", st.t(kind), r.period.label)
+}
+
+/// "Time zone Asia/Shanghai; generated 2026-12-01 10:00."
+fn subtitle(r: &Report, st: &Style) -> String {
+    let (sep, end) = match st.lang {
+        Language::ZhCn => ("；", "。"),
+        Language::En => ("; ", "."),
+    };
+    format!(
+        "{} {}{sep}{} {}{end}",
+        st.t(Label::TimeZone),
         r.period.tz,
+        st.t(Label::Generated),
         local(r, r.generated_at)
-    );
+    )
+}
+
+fn markdown(r: &Report, st: &Style, blocks: &[Block]) -> String {
+    let mut s = format!("# {}\n\n{}\n", title(r, st), subtitle(r, st));
     for b in blocks {
         match b {
             Block::Heading(h) => {
@@ -399,13 +683,15 @@ fn markdown(r: &Report, blocks: &[Block]) -> String {
             } => {
                 let _ = write!(s, "\n### {caption}\n\n");
                 if rows.is_empty() {
-                    s.push_str("None.\n");
+                    let _ = writeln!(s, "{}", st.t(Label::NoRows));
                     continue;
                 }
+                let head: Vec<&str> = head.iter().map(|h| h.text.as_str()).collect();
                 let _ = writeln!(s, "| {} |", head.join(" | "));
                 let _ = writeln!(s, "|{}", "---|".repeat(head.len()));
                 for r in rows {
-                    let cells: Vec<String> = r.iter().map(|c| c.replace('|', "\\|")).collect();
+                    let cells: Vec<String> =
+                        r.iter().map(|c| shown(st, c).replace('|', "\\|")).collect();
                     let _ = writeln!(s, "| {} |", cells.join(" | "));
                 }
             }
@@ -423,9 +709,16 @@ fn csv_cell(c: &str) -> String {
     }
 }
 
-fn csv(blocks: &[Block]) -> String {
-    let mut s = String::new();
+fn csv(st: &Style, blocks: &[Block]) -> String {
+    let mut s = String::from("\u{feff}");
     let mut section = String::new();
+    let join = |cells: Vec<String>| {
+        cells
+            .iter()
+            .map(|c| csv_cell(c))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     for b in blocks {
         match b {
             Block::Heading(h) => section = h.clone(),
@@ -434,20 +727,13 @@ fn csv(blocks: &[Block]) -> String {
                 head,
                 rows,
             } => {
-                let line = |cells: &[String]| {
-                    let mut v = vec![csv_cell(&section), csv_cell(caption)];
-                    v.extend(cells.iter().map(|c| csv_cell(c)));
-                    v.join(",")
-                };
                 let mut h = vec!["section".to_string(), "table".to_string()];
-                h.extend(head.iter().cloned());
-                let _ = writeln!(
-                    s,
-                    "{}",
-                    h.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",")
-                );
+                h.extend(head.iter().map(|h| with_unit(st, &h.text, h.unit)));
+                let _ = writeln!(s, "{}", join(h));
                 for r in rows {
-                    let _ = writeln!(s, "{}", line(r));
+                    let mut v = vec![section.clone(), caption.clone()];
+                    v.extend(r.iter().map(|c| plain(st, c)));
+                    let _ = writeln!(s, "{}", join(v));
                 }
                 s.push('\n');
             }
@@ -584,22 +870,26 @@ fn svg_stacked(caption: &str, parts: &[String], bars: &[(String, Vec<f64>)]) -> 
     s
 }
 
-const CSS: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#111}\
-table{border-collapse:collapse;margin:.5em 0 1.5em}\
+/// Fonts that have the Chinese glyphs on every common system, before the generic fallback.
+const FONTS: &str =
+    "\"Noto Sans CJK SC\",\"Source Han Sans SC\",\"PingFang SC\",\"Microsoft YaHei\",sans-serif";
+
+const CSS: &str = "table{border-collapse:collapse;margin:.5em 0 1.5em}\
 th,td{border:1px solid #bbb;padding:.25em .6em;text-align:left}\
 th{background:#eee}figure{margin:1em 0;max-width:42em}\
 figcaption{font-size:.9em;color:#444}\
 @media print{body{margin:1cm}h2{break-before:page}h2:first-of-type{break-before:auto}\
 table,figure{break-inside:avoid}th{background:none}}";
 
-fn html(r: &Report, blocks: &[Block]) -> String {
-    let title = format!("{} {}", r.title, r.period.label);
+fn html(r: &Report, st: &Style, blocks: &[Block]) -> String {
+    let title = title(r, st);
     let mut s = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <style>{CSS}</style></head><body>\n<h1>{t}</h1>\n<p>Time zone {}; generated {}.</p>\n",
-        r.period.tz,
-        local(r, r.generated_at),
-        t = esc(&title)
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <style>body{{font-family:{FONTS};margin:2em;color:#111}}{CSS}</style></head><body>\n\
+         <h1>{t}</h1>\n<p>{sub}</p>\n",
+        lang = st.lang.code(),
+        t = esc(&title),
+        sub = esc(&subtitle(r, st)),
     );
     for b in blocks {
         match b {
@@ -613,18 +903,18 @@ fn html(r: &Report, blocks: &[Block]) -> String {
             } => {
                 let _ = writeln!(s, "<h3>{}</h3>", esc(caption));
                 if rows.is_empty() {
-                    s.push_str("<p>None.</p>\n");
+                    let _ = writeln!(s, "<p>{}</p>", esc(st.t(Label::NoRows)));
                     continue;
                 }
                 s.push_str("<table><thead><tr>");
                 for h in head {
-                    let _ = write!(s, "<th>{}</th>", esc(h));
+                    let _ = write!(s, "<th>{}</th>", esc(&h.text));
                 }
                 s.push_str("</tr></thead><tbody>\n");
                 for r in rows {
                     s.push_str("<tr>");
                     for c in r {
-                        let _ = write!(s, "<td>{}</td>", esc(c));
+                        let _ = write!(s, "<td>{}</td>", esc(&shown(st, c)));
                     }
                     s.push_str("</tr>\n");
                 }

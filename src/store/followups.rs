@@ -117,6 +117,8 @@ pub struct NewFollowUp {
     pub created_at: i64,
     /// Forward to the department by (ms since the Unix epoch).
     pub due_forward: Option<i64>,
+    /// Tell the customer the complaint is being handled by (ms since the Unix epoch).
+    pub due_contact: Option<i64>,
     /// First answer to the customer by (ms since the Unix epoch).
     pub due_answer: Option<i64>,
     /// Resolve by (ms since the Unix epoch).
@@ -144,6 +146,7 @@ impl NewFollowUp {
             owner: None,
             created_at,
             due_forward: None,
+            due_contact: None,
             due_answer: None,
             due_resolve: None,
             parent_id: None,
@@ -167,6 +170,7 @@ impl fmt::Debug for NewFollowUp {
             .field("owner", &self.owner)
             .field("created_at", &self.created_at)
             .field("due_forward", &self.due_forward)
+            .field("due_contact", &self.due_contact)
             .field("due_answer", &self.due_answer)
             .field("due_resolve", &self.due_resolve)
             .field("parent_id", &self.parent_id)
@@ -187,6 +191,8 @@ pub struct FollowUpRow {
     pub department: Option<String>,
     /// When it reached `forwarded` (or a later step first), ms.
     pub forwarded_at: Option<i64>,
+    /// When the customer was first told it is being handled (a first answer counts), ms.
+    pub contacted_at: Option<i64>,
     /// When the customer first heard back, ms.
     pub answered_at: Option<i64>,
     /// When it was resolved, ms.
@@ -199,6 +205,39 @@ pub struct FollowUpRow {
     pub escalation: i32,
     /// When it was first flagged for the supervisor, ms.
     pub escalated_at: Option<i64>,
+    /// What the revisit found: on a revisit, its verdict; on a complaint, the verdict on its
+    /// latest resolution (cleared when it is resolved again).
+    pub revisit_result: Option<RevisitResult>,
+    /// The number is in `caller_flags`: a supervisor reviews its complaints.
+    pub flagged: bool,
+}
+
+/// What a revisit found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RevisitResult {
+    /// The customer is satisfied with the resolution.
+    Satisfied,
+    /// The customer is not: the complaint is reopened.
+    Unsatisfied,
+}
+
+impl RevisitResult {
+    /// The code stored in `followups.revisit_result`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevisitResult::Satisfied => "satisfied",
+            RevisitResult::Unsatisfied => "unsatisfied",
+        }
+    }
+
+    /// The result with this code.
+    pub fn parse(code: &str) -> Option<RevisitResult> {
+        match code {
+            "satisfied" => Some(RevisitResult::Satisfied),
+            "unsatisfied" => Some(RevisitResult::Unsatisfied),
+            _ => None,
+        }
+    }
 }
 
 impl std::ops::Deref for FollowUpRow {
@@ -216,12 +255,15 @@ impl fmt::Debug for FollowUpRow {
             .field("status", &self.status)
             .field("department", &self.department)
             .field("forwarded_at", &self.forwarded_at)
+            .field("contacted_at", &self.contacted_at)
             .field("answered_at", &self.answered_at)
             .field("resolved_at", &self.resolved_at)
             .field("closed_at", &self.closed_at)
             .field("outcome", &self.outcome)
             .field("escalation", &self.escalation)
             .field("escalated_at", &self.escalated_at)
+            .field("revisit_result", &self.revisit_result)
+            .field("flagged", &self.flagged)
             .finish()
     }
 }
@@ -271,14 +313,18 @@ pub struct SurveyRow {
 
 pub(super) const INSERT_FOLLOWUP: &str = "INSERT INTO followups \
      (id, kind, category, urgency, status, call_id, customer, number, promised_from, \
-      promised_to, owner, created_at, due_forward, due_answer, due_resolve, parent_id, recording) \
-     VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+      promised_to, owner, created_at, due_forward, due_answer, due_resolve, parent_id, recording, \
+      due_contact) \
+     VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
      ON CONFLICT (id) DO NOTHING";
 
+// `flagged` is read here, with every row, so no list can leave a flagged caller unmarked.
 pub(super) const SELECT_FOLLOWUPS: &str = "SELECT id, kind, category, urgency, status, call_id, \
      customer, number, promised_from, promised_to, owner, created_at, due_forward, due_answer, \
      due_resolve, department, forwarded_at, answered_at, resolved_at, closed_at, outcome, \
-     parent_id, escalation, escalated_at, recording FROM followups";
+     parent_id, escalation, escalated_at, recording, due_contact, contacted_at, revisit_result, \
+     EXISTS (SELECT 1 FROM caller_flags WHERE caller_flags.number = followups.number) AS flagged \
+     FROM followups";
 
 // NULL leaves a column as it is, so each IVR step sets only what it learnt.
 pub(super) const SET_CALL_IVR: &str = "UPDATE calls SET \
@@ -327,6 +373,10 @@ pub(super) struct RawFollowUp {
     escalation: i32,
     escalated_at: Option<i64>,
     recording: Option<String>,
+    due_contact: Option<i64>,
+    contacted_at: Option<i64>,
+    revisit_result: Option<String>,
+    flagged: bool,
 }
 
 impl TryFrom<RawFollowUp> for FollowUpRow {
@@ -339,6 +389,10 @@ impl TryFrom<RawFollowUp> for FollowUpRow {
         };
         let kind = FollowUpKind::parse(&r.kind).ok_or_else(|| bad("kind"))?;
         let status = FollowUpStatus::parse(&r.status).ok_or_else(|| bad("status"))?;
+        let revisit_result = match r.revisit_result.as_deref() {
+            Some(code) => Some(RevisitResult::parse(code).ok_or_else(|| bad("revisit_result"))?),
+            None => None,
+        };
         Ok(FollowUpRow {
             spec: NewFollowUp {
                 id: r.id,
@@ -353,6 +407,7 @@ impl TryFrom<RawFollowUp> for FollowUpRow {
                 owner: r.owner,
                 created_at: r.created_at,
                 due_forward: r.due_forward,
+                due_contact: r.due_contact,
                 due_answer: r.due_answer,
                 due_resolve: r.due_resolve,
                 parent_id: r.parent_id,
@@ -361,12 +416,15 @@ impl TryFrom<RawFollowUp> for FollowUpRow {
             status,
             department: r.department,
             forwarded_at: r.forwarded_at,
+            contacted_at: r.contacted_at,
             answered_at: r.answered_at,
             resolved_at: r.resolved_at,
             closed_at: r.closed_at,
             outcome: r.outcome,
             escalation: r.escalation,
             escalated_at: r.escalated_at,
+            revisit_result,
+            flagged: r.flagged,
         })
     }
 }

@@ -339,10 +339,11 @@ pub use customers::{
     import_customers_csv, CustomerError, CustomerRow, LockPolicy, NewCustomer, Secret, Verification,
 };
 pub use followups::{
-    new_followup_id, CallIvr, FollowUpKind, FollowUpRow, FollowUpStatus, NewFollowUp, SurveyRow,
+    new_followup_id, CallIvr, FollowUpKind, FollowUpRow, FollowUpStatus, NewFollowUp,
+    RevisitResult, SurveyRow,
 };
 pub use reports::{ReportAgentState, ReportCall, ReportLeg, ReportSurvey};
-pub use worklist::{FollowUpChange, FollowUpMove, NoteRow};
+pub use worklist::{FollowUpChange, FollowUpMove, NoteRow, RevisitVerdict};
 
 /// Handle to the call database. Cheap to clone (it is a connection pool handle).
 #[derive(Clone, Debug)]
@@ -467,7 +468,8 @@ where
             .bind(f.due_answer)
             .bind(f.due_resolve)
             .bind(f.parent_id.as_deref())
-            .bind(f.recording.as_deref()),
+            .bind(f.recording.as_deref())
+            .bind(f.due_contact),
         Write::CallRecording { id, path } => sqlx::query(SET_RECORDING)
             .bind(id.as_str())
             .bind(path.as_str()),

@@ -1,5 +1,5 @@
 //! Working follow-ups to closure, as rows: status moves with their note, notes, raising an
-//! escalation; and the start-up clean-up of calls a previous process left open. Which moves
+//! escalation, a revisit's verdict (which may reopen its complaint); and the start-up clean-up of calls a previous process left open. Which moves
 //! are allowed and when a complaint escalates are rules, in `crate::followup`, which calls
 //! these; nothing here imports it.
 //!
@@ -7,7 +7,9 @@
 //! two people working the same follow-up cannot both move it, and a move never applies twice.
 
 use super::followups::{RawFollowUp, SELECT_FOLLOWUPS};
-use super::{Db, FollowUpRow, FollowUpStatus, NewFollowUp, Store, StoreError, Write};
+use super::{
+    Db, FollowUpRow, FollowUpStatus, NewFollowUp, RevisitResult, Store, StoreError, Write,
+};
 
 /// What someone does to a follow-up: the row update [`Store::move_followup`] makes.
 /// Which changes are allowed from which status is a rule, in `crate::followup`.
@@ -18,6 +20,8 @@ pub enum FollowUpChange {
         /// The department.
         department: String,
     },
+    /// The customer was told the complaint is being handled; the status stays.
+    Contact,
     /// The customer heard back (or was called back).
     Answer,
     /// Dealt with, with a resolution code.
@@ -25,8 +29,11 @@ pub enum FollowUpChange {
         /// Resolution code.
         outcome: String,
     },
-    /// Nothing more to do.
-    Close,
+    /// Nothing more to do; `reason` when a complaint is closed without its revisit's result.
+    Close {
+        /// Why it was closed anyway (goes into the note history).
+        forced: Option<String>,
+    },
 }
 
 impl FollowUpChange {
@@ -34,19 +41,21 @@ impl FollowUpChange {
     pub fn verb(&self) -> &'static str {
         match self {
             FollowUpChange::Forward { .. } => "forward",
+            FollowUpChange::Contact => "contact the customer of",
             FollowUpChange::Answer => "answer",
             FollowUpChange::Resolve { .. } => "resolve",
-            FollowUpChange::Close => "close",
+            FollowUpChange::Close { .. } => "close",
         }
     }
 
-    /// The status after the change.
-    pub fn target(&self) -> FollowUpStatus {
+    /// The status after the change (`None`: it stays as it is).
+    pub fn target(&self) -> Option<FollowUpStatus> {
         match self {
-            FollowUpChange::Forward { .. } => FollowUpStatus::Forwarded,
-            FollowUpChange::Answer => FollowUpStatus::Answered,
-            FollowUpChange::Resolve { .. } => FollowUpStatus::Resolved,
-            FollowUpChange::Close => FollowUpStatus::Closed,
+            FollowUpChange::Forward { .. } => Some(FollowUpStatus::Forwarded),
+            FollowUpChange::Contact => None,
+            FollowUpChange::Answer => Some(FollowUpStatus::Answered),
+            FollowUpChange::Resolve { .. } => Some(FollowUpStatus::Resolved),
+            FollowUpChange::Close { .. } => Some(FollowUpStatus::Closed),
         }
     }
 
@@ -54,9 +63,15 @@ impl FollowUpChange {
     pub fn note(&self) -> String {
         match self {
             FollowUpChange::Forward { department } => format!("forwarded to {department}"),
+            FollowUpChange::Contact => {
+                "customer contacted: complaint received and being handled".to_string()
+            }
             FollowUpChange::Answer => "customer answered".to_string(),
             FollowUpChange::Resolve { outcome } => format!("resolved: {outcome}"),
-            FollowUpChange::Close => "closed".to_string(),
+            FollowUpChange::Close { forced: None } => "closed".to_string(),
+            FollowUpChange::Close {
+                forced: Some(reason),
+            } => format!("closed without the revisit's result: {reason}"),
         }
     }
 }
@@ -78,6 +93,30 @@ pub struct FollowUpMove {
     pub revisit: Option<NewFollowUp>,
 }
 
+/// A revisit's verdict, written to the revisit and its complaint in one transaction. An
+/// unsatisfied customer reopens the complaint (`reopen`).
+#[derive(Debug, Clone)]
+pub struct RevisitVerdict {
+    /// The revisit.
+    pub revisit: String,
+    /// The status the revisit must still be in.
+    pub revisit_from: FollowUpStatus,
+    /// Its complaint.
+    pub complaint: String,
+    /// The status the complaint must still be in.
+    pub complaint_from: FollowUpStatus,
+    /// What the customer said.
+    pub result: RevisitResult,
+    /// For an unsatisfied customer: the complaint's status again and the urgency added.
+    pub reopen: Option<(FollowUpStatus, i32)>,
+    /// When, ms since the Unix epoch.
+    pub at: i64,
+    /// Who made the revisit.
+    pub author: String,
+    /// A line for the revisit's note history, besides the verdict.
+    pub note: Option<String>,
+}
+
 /// One line of a follow-up's note history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoteRow {
@@ -91,14 +130,27 @@ pub struct NoteRow {
 
 const FORWARD: &str = "UPDATE followups SET status = 'forwarded', department = $3, \
      forwarded_at = COALESCE(forwarded_at, $4) WHERE id = $1 AND status = $2";
+const CONTACT: &str = "UPDATE followups SET contacted_at = $3 \
+     WHERE id = $1 AND status = $2 AND contacted_at IS NULL";
+// A first answer is also the first contact, when none was recorded.
 const ANSWER: &str = "UPDATE followups SET status = 'answered', \
-     forwarded_at = COALESCE(forwarded_at, $3), answered_at = COALESCE(answered_at, $3) \
-     WHERE id = $1 AND status = $2";
+     forwarded_at = COALESCE(forwarded_at, $3), contacted_at = COALESCE(contacted_at, $3), \
+     answered_at = COALESCE(answered_at, $3) WHERE id = $1 AND status = $2";
 // Resolving also completes the earlier steps that were skipped (a complaint settled on the
-// first call was never forwarded, and the customer heard back then).
+// first call was never forwarded, and the customer heard back then). A new resolution waits
+// for a revisit of its own, so an earlier verdict is cleared.
 const RESOLVE: &str = "UPDATE followups SET status = 'resolved', outcome = $4, \
-     forwarded_at = COALESCE(forwarded_at, $3), answered_at = COALESCE(answered_at, $3), \
-     resolved_at = COALESCE(resolved_at, $3) WHERE id = $1 AND status = $2";
+     forwarded_at = COALESCE(forwarded_at, $3), contacted_at = COALESCE(contacted_at, $3), \
+     answered_at = COALESCE(answered_at, $3), resolved_at = COALESCE(resolved_at, $3), \
+     revisit_result = NULL WHERE id = $1 AND status = $2";
+// The revisit call was made, with its verdict (once).
+const REVISIT_MADE: &str = "UPDATE followups SET status = 'answered', revisit_result = $4, \
+     contacted_at = COALESCE(contacted_at, $3), answered_at = COALESCE(answered_at, $3) \
+     WHERE id = $1 AND status = $2 AND revisit_result IS NULL";
+const COMPLAINT_VERDICT: &str =
+    "UPDATE followups SET revisit_result = $3 WHERE id = $1 AND status = $2";
+const REOPEN: &str = "UPDATE followups SET revisit_result = $3, status = $4, \
+     resolved_at = NULL, urgency = urgency + $5 WHERE id = $1 AND status = $2";
 const CLOSE: &str = "UPDATE followups SET status = 'closed', closed_at = COALESCE(closed_at, $3) \
      WHERE id = $1 AND status = $2";
 const ESCALATE: &str = "UPDATE followups SET escalation = $2, urgency = urgency + $3, \
@@ -143,6 +195,10 @@ impl Store {
                     .bind(m.from.as_str())
                     .bind(department.as_str())
                     .bind(m.at),
+                FollowUpChange::Contact => sqlx::query(CONTACT)
+                    .bind(m.id.as_str())
+                    .bind(m.from.as_str())
+                    .bind(m.at),
                 FollowUpChange::Answer => sqlx::query(ANSWER)
                     .bind(m.id.as_str())
                     .bind(m.from.as_str())
@@ -152,7 +208,7 @@ impl Store {
                     .bind(m.from.as_str())
                     .bind(m.at)
                     .bind(outcome.as_str()),
-                FollowUpChange::Close => sqlx::query(CLOSE)
+                FollowUpChange::Close { .. } => sqlx::query(CLOSE)
                     .bind(m.id.as_str())
                     .bind(m.from.as_str())
                     .bind(m.at),
@@ -169,6 +225,56 @@ impl Store {
             moved
         });
         Ok(moved)
+    }
+
+    /// Records the verdict `v` on the revisit (now answered) and its complaint, reopening the
+    /// complaint for an unsatisfied customer, with a line in both note histories, all in one
+    /// transaction. Returns false, changing nothing, if either is no longer in the status
+    /// expected or the revisit already has a verdict.
+    pub async fn record_revisit(&self, v: &RevisitVerdict) -> Result<bool, StoreError> {
+        let result = v.result.as_str();
+        let (complaint_note, revisit_note) = match v.reopen {
+            Some(_) => (
+                "reopened: customer not satisfied",
+                "revisit: customer not satisfied",
+            ),
+            None => ("revisit: customer satisfied", "revisit: customer satisfied"),
+        };
+        let done = on_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let revisit = sqlx::query(REVISIT_MADE)
+                .bind(v.revisit.as_str())
+                .bind(v.revisit_from.as_str())
+                .bind(v.at)
+                .bind(result)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let q = match v.reopen {
+                Some((to, rise)) => sqlx::query(REOPEN)
+                    .bind(v.complaint.as_str())
+                    .bind(v.complaint_from.as_str())
+                    .bind(result)
+                    .bind(to.as_str())
+                    .bind(rise),
+                None => sqlx::query(COMPLAINT_VERDICT)
+                    .bind(v.complaint.as_str())
+                    .bind(v.complaint_from.as_str())
+                    .bind(result),
+            };
+            let complaint = q.execute(&mut *tx).await?.rows_affected();
+            let done = revisit == 1 && complaint == 1;
+            if done {
+                insert_note!(tx, v.revisit.as_str(), v.at, v.author.as_str(), revisit_note);
+                if let Some(text) = &v.note {
+                    insert_note!(tx, v.revisit.as_str(), v.at, v.author.as_str(), text.as_str());
+                }
+                insert_note!(tx, v.complaint.as_str(), v.at, v.author.as_str(), complaint_note);
+                tx.commit().await?;
+            }
+            done
+        });
+        Ok(done)
     }
 
     /// Adds `text` to the note history of follow-up `id`. Returns false if there is no such

@@ -303,17 +303,15 @@ impl<H: Host> Switchboard<H> {
     /// Stores a follow-up with its due times on the plan's calendar (none without a plan).
     pub(super) fn write_followup(&mut self, mut f: NewFollowUp, plan: Option<&Plan>) {
         if let Some(plan) = plan {
-            let due = crate::followup::due_times(
+            crate::followup::due_times(
                 &self.settings.followups,
                 &plan.calendar,
                 f.kind,
                 &f.category,
                 f.created_at,
                 f.promised_to,
-            );
-            f.due_forward = due.forward;
-            f.due_answer = due.answer;
-            f.due_resolve = due.resolve;
+            )
+            .apply(&mut f);
         }
         self.out.store(Write::FollowUp(Box::new(f)));
     }
