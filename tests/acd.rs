@@ -24,6 +24,8 @@ fn queue(name: &str, strategy: Strategy) -> QueueConfig {
     QueueConfig {
         strategy,
         overflow: format!("{name}_overflow"),
+        // Most cases queue callers before agents log in.
+        wait_when_empty: true,
         ..QueueConfig::new(name)
     }
 }
@@ -441,6 +443,37 @@ fn announcements_every_period_with_positions() {
     acd.enqueue(1, "quiet", 0, t.at(0), t.at(0)).unwrap();
     assert_eq!(acd.poll_timeout(), None);
     assert!(announced(&acd.handle_timeout(t.at(1000))).is_empty());
+}
+
+#[test]
+fn a_caller_hears_the_wait_on_entry_and_an_empty_queue_overflows_at_once() {
+    let t = Clock::new();
+    let mut q = queue("sales", Strategy::LongestIdle);
+    q.wait_when_empty = false;
+    let mut acd = Acd::new(vec![q]);
+    // Nobody logged in: the caller goes to the overflow at once.
+    let out = acd.enqueue(1, "sales", 0, t.at(0), t.at(0)).unwrap();
+    assert!(
+        matches!(&out[..], [Action::Overflow { call: 1, .. }]),
+        "{out:?}"
+    );
+    // One agent, busy with a first caller: the second hears place and wait at once.
+    add_agent(&mut acd, "a", &[("sales", 0)], t.at(1));
+    let out = acd.enqueue(2, "sales", 0, t.at(1), t.at(1)).unwrap();
+    assert_eq!(rings(&out), [(2, "a".to_string())]);
+    assert!(!out.iter().any(|a| matches!(a, Action::Announce { .. })));
+    // (the ringing call still counts ahead of it until answered)
+    let out = acd.enqueue(3, "sales", 0, t.at(2), t.at(2)).unwrap();
+    assert_eq!(
+        out,
+        [Action::Announce {
+            call: 3,
+            position: 2,
+            wait: secs(360)
+        }]
+    );
+    // The next one comes a period after entry, not after the queue's start.
+    assert_eq!(acd.poll_timeout().map(|d| d >= t.at(15)), Some(true));
 }
 
 #[test]

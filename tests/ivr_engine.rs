@@ -75,7 +75,7 @@ route = { kind = "branch", default = "callback_test", cases = [
     { caller_prefix = "109", goto = "when_test" },
     { caller_prefix = ["138", "139"], goto = "callback_test" },
 ] }
-play_test = { kind = "play", prompts = ["greeting_morning"], next = "play_skip" }
+play_test = { kind = "play", prompts = ["greeting_morning"], type_ahead = false, next = "play_skip" }
 play_skip = { kind = "play", prompts = ["main_menu"], barge_in = true, next = "menu" }
 menu = { kind = "menu", prompts = ["language_choice"], options = { "1" = "done", "2" = "menu_second" }, fallback = "menu_failed" }
 menu_second = { kind = "play", prompts = ["verify_ok"], next = "done" }
@@ -173,6 +173,57 @@ fn play_without_barge_in_ignores_keys_and_with_it_passes_them_on() {
             "done"
         ]
     );
+}
+
+/// Keys typed during a greeting (no barge-in) are kept for the menus after it, as a
+/// caller who knows "1 then 0" types it at once; a `type_ahead = false` prompt drops them.
+#[test]
+fn keys_typed_during_a_greeting_reach_the_menus_after_it() {
+    let plan = |type_ahead: bool| {
+        let text = format!(
+            r#"
+numbers = ["1"]
+language = "zh-CN"
+time_zone = "Asia/Shanghai"
+start = "greet"
+[calendar]
+[nodes.greet]
+kind = "play"
+prompts = ["greeting_morning"]
+type_ahead = {type_ahead}
+next = "language"
+[nodes.language]
+kind = "menu"
+prompts = ["language_choice"]
+options = {{ "1" = "main" }}
+fallback = "main"
+[nodes.main]
+kind = "menu"
+prompts = ["main_menu"]
+options = {{ "0" = "agent" }}
+fallback = "bye"
+[nodes.agent]
+kind = "hangup"
+prompts = ["transferring"]
+[nodes.bye]
+kind = "hangup"
+prompts = ["goodbye"]
+"#
+        );
+        Arc::new(load_str(Path::new("typeahead.toml"), &text, None).unwrap())
+    };
+    let (mut c, _) = Call::start(plan(true), "1010", monday_10());
+    assert_eq!(c.keys("10"), []);
+    let out = c.done();
+    assert!(
+        out.contains(&event("menu", "language: 1 -> main"))
+            && out.contains(&event("menu", "main: 0 -> agent"))
+            && out.last() == Some(&play(&["transferring"], false)),
+        "{out:?}"
+    );
+    let (mut c, _) = Call::start(plan(false), "1010", monday_10());
+    assert_eq!(c.keys("10"), []);
+    assert_eq!(c.done(), [play(&["language_choice"], true)]);
 }
 
 #[test]
@@ -540,13 +591,25 @@ fn callback_confirms_the_callers_number() {
         number: "13800138000".into(),
         window: Some((shanghai(2026, 11, 23, 9, 0), shanghai(2026, 11, 23, 13, 0))),
         category: "billing".into(),
+        urgent: false,
     };
+    // The promised time is said: 星期一 十三点 之前 (Monday 13:00, three days on).
     assert_eq!(
         out,
         [
             follow_up.clone(),
             event("followup", "callback (billing) within 4 working hours"),
-            play(&["callback_confirmed"], false)
+            play(
+                &[
+                    "callback_confirmed",
+                    "time_by",
+                    "weekday_1",
+                    "num_13",
+                    "time_hour",
+                    "time_before"
+                ],
+                false
+            )
         ]
     );
     let debug = format!("{follow_up:?}");

@@ -140,6 +140,7 @@ fn shipped_complaint() {
                 // one working day: 9 working hours, to 10:00 the next day
                 window: Some((monday_10(), shanghai(2026, 11, 24, 10, 0))),
                 category: "complaint".into(),
+                urgent: false,
             },
             event("followup", "complaint (complaint) within 9 working hours"),
             play(&["complaint_recorded"], false)
@@ -210,6 +211,7 @@ fn shipped_after_hours_callback() {
             number: "13800138000".into(),
             window: Some((shanghai(2026, 11, 23, 9, 0), shanghai(2026, 11, 23, 13, 0))),
             category: "callback".into(),
+            urgent: false,
         }
     );
     assert_eq!(out[2], play(&["callback_confirmed"], false));

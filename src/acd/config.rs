@@ -61,6 +61,7 @@ struct QueueEntry {
     max_missed: Option<u32>,
     announce_every_secs: Option<u64>,
     default_handle_secs: Option<u64>,
+    wait_when_empty: Option<bool>,
 }
 
 /// Why the queues file was refused.
@@ -107,6 +108,7 @@ pub fn parse(text: &str) -> Result<(Vec<QueueConfig>, Features), QueuesError> {
         q.max_missed = e.max_missed.unwrap_or(q.max_missed);
         q.announce_every = e.announce_every_secs.map_or(q.announce_every, secs);
         q.default_handle = e.default_handle_secs.map_or(q.default_handle, secs);
+        q.wait_when_empty = e.wait_when_empty.unwrap_or(q.wait_when_empty);
         out.push(q);
     }
     Ok((out, file.features))

@@ -268,7 +268,7 @@ impl Acd {
             .agents
             .values()
             .any(|a| a.working() && a.penalty(queue).is_some());
-        if !staffed {
+        if !staffed && !self.queues[queue].wait_when_empty {
             // Nobody is logged in to take it: waiting would only delay the overflow.
             let node = self.queues[queue].overflow.clone();
             self.overflow(call, node, now, &mut out);
@@ -277,7 +277,8 @@ impl Acd {
         self.dispatch(now, &[], &mut out);
         // Not offered at once: the caller hears their place and the wait now, then
         // every `announce_every`.
-        if self.calls.get(&call).is_some_and(|c| c.ringing.is_empty()) {
+        let announces = !self.queues[queue].announce_every.is_zero();
+        if announces && self.calls.get(&call).is_some_and(|c| c.ringing.is_empty()) {
             let (position, wait) = (self.position(call), self.estimated_wait(call));
             if let (Some(position), Some(wait)) = (position, wait) {
                 out.push(Action::Announce {

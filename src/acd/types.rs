@@ -40,6 +40,9 @@ pub struct QueueConfig {
     pub overflow: String,
     /// Handle time assumed for the wait estimate until calls have finished in this queue.
     pub default_handle: Duration,
+    /// Hold callers even when no member is logged in (by default they overflow at once:
+    /// nobody can take the call, so the caller gets the callback offer without waiting).
+    pub wait_when_empty: bool,
 }
 
 impl QueueConfig {
@@ -56,6 +59,7 @@ impl QueueConfig {
             announce_every: Duration::from_secs(60),
             overflow: String::new(),
             default_handle: Duration::from_secs(180),
+            wait_when_empty: false,
         }
     }
 }

@@ -311,8 +311,7 @@ mod tests {
             [
                 "time_by",
                 "time_today",
-                "num_10",
-                "num_5",
+                "num_15",
                 "time_hour",
                 "num_30",
                 "time_minute",

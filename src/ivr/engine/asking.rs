@@ -404,15 +404,12 @@ impl Session {
             .as_ref()
             .and_then(|v| self.vars.get(v))
             .map_or_else(|| p.category.clone(), |v| v.value.clone());
-        out.push(event(
-            "followup",
-            format!(
-                "{} ({category}) within {} {}hours",
-                p.kind.name(),
-                p.within_hours,
-                if p.urgent { "" } else { "working " }
-            ),
-        ));
+        let detail = format!(
+            "{} ({category}) within {} {}hours",
+            p.kind.name(),
+            p.within_hours,
+            if p.urgent { "" } else { "working " }
+        );
         out.push(Action::FollowUp {
             kind: p.kind,
             number,
@@ -420,6 +417,7 @@ impl Session {
             category,
             urgent: p.urgent,
         });
+        out.push(event("followup", detail));
         window.map(|(_, to)| to)
     }
 }
