@@ -17,13 +17,21 @@
 # cut does not click) -> normalise to -3 dBFS peak -> pad 100 ms of silence at both
 # ends -> 16-bit mono WAV.
 #
-# Site settings: the company name and office hours below are the only place they
-# appear; edit them (or set them in the environment) and re-run.
+# Site settings: the company name comes from the shipped dial plan's `company` line
+# (dialplans/hotline.toml; COMPANY_ZH / COMPANY_EN override it); the office hours below
+# are the only place they appear. Edit and re-run.
 set -euo pipefail
 
+ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 # ------------------------------------------------------------------ site settings
-COMPANY_EN=${COMPANY_EN:-"Hotline customer service"}
-COMPANY_ZH=${COMPANY_ZH:-"热线客服中心"}
+plan_company() { # LANG: the value of LANG in the plan's `company = { ... }` line
+    sed -n 's/^company *= *{\(.*\)}/\1/p' "$ROOT/dialplans/hotline.toml" |
+        tr ',' '\n' | sed -n "s/^ *$1 *= *\"\(.*\)\" *\$/\1/p"
+}
+COMPANY_EN=${COMPANY_EN:-$(plan_company en)}
+COMPANY_ZH=${COMPANY_ZH:-$(plan_company zh-CN)}
+[[ -n "$COMPANY_EN" && -n "$COMPANY_ZH" ]] ||
+    { echo "make-prompts: no company in dialplans/hotline.toml (company = { zh-CN = ..., en = ... })" >&2; exit 1; }
 HOURS_EN=${HOURS_EN:-"Monday to Friday, from 9 a.m. to 6 p.m."}
 HOURS_ZH=${HOURS_ZH:-"周一至周五，上午九点至下午六点"}
 
@@ -35,7 +43,6 @@ VOICE_ZH=${VOICE_ZH:-"cmn-latn-pinyin+f3"}
 SPEED_EN=${SPEED_EN:-150} # words per minute; espeak's default is 175
 SPEED_ZH=${SPEED_ZH:-160}
 
-ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${1:-$ROOT/prompts}
 LANGS=(zh-CN en)
 
@@ -78,6 +85,10 @@ espeak-ng -q -x -v "$VOICE_EN" "hello" >/dev/null 2>&1 ||
 PROMPTS=$(
     cat <<EOF
 greeting_morning|Good morning, and thank you for calling ${COMPANY_EN}.|早上好，huan1ying2致电${COMPANY_ZH}。
+greeting_noon|Good day, and thank you for calling ${COMPANY_EN}.|中午好，huan1ying2致电${COMPANY_ZH}。
+greeting_new_year|Happy New Year, and thank you for calling ${COMPANY_EN}.|新年好，huan1ying2致电${COMPANY_ZH}。
+greeting_spring_festival|Happy Spring Festival, and thank you for calling ${COMPANY_EN}.|春节快乐，huan1ying2致电${COMPANY_ZH}。
+greeting_national_day|Happy National Day, and thank you for calling ${COMPANY_EN}.|国庆快乐，huan1ying2致电${COMPANY_ZH}。
 greeting_afternoon|Good afternoon, and thank you for calling ${COMPANY_EN}.|下午好，huan1ying2致电${COMPANY_ZH}。
 greeting_evening|Good evening, and thank you for calling ${COMPANY_EN}.|晚上好，huan1ying2致电${COMPANY_ZH}。
 greeting_holiday|Happy holidays, and thank you for calling ${COMPANY_EN}. We are running a holiday service today.|节日快乐，huan1ying2致电${COMPANY_ZH}。今天是节假日fu2wu4时间。
@@ -151,19 +162,52 @@ agent_outcome_saved|Outcome saved.|结果已保存。
 agent_new_call|New call.|新来电。
 transferring|Transferring your call, please hold.|正在为您转接，请稍候。
 please_hold|Please hold.|请稍候。
-complaint_recorded|Your complaint has been recorded. We will contact you within one working day.|您的tou2su4已经登记，我们将在一个工作日内与您联系。
+complaint_category|To complain about our service, press 1. About a bill, press 2. About how a fault was handled, press 3. Anything else, press 4.|对fu2wu4态度的tou2su4，请按1。对账单费用的tou2su4，请按2。对故障chu3li3的tou2su4，请按3。其他tou2su4，请按4。
+complaint_describe|Please describe your complaint after the tone, in up to two minutes. When you have finished, press the hash key.|请在提示音后简要说明您的tou2su4内容，最长两分钟，说完请按井号键。
+complaint_recorded|Your complaint has been recorded.|您的tou2su4已经登记。
+complaint_kept|No agent is free right now. Your complaint is on record and we will contact you at the promised time.|现在没有座席可以接听。您的tou2su4已经登记，我们会在承诺的时间内与您联系。
+urgent_callback_confirmed|Your urgent callback has been recorded.|您的紧急回电已经登记。
+blocked_refusal|Sorry, this line cannot take your call. Goodbye.|对不起，本热线暂时无法受理您的来电，再见。
+queue_billing|You are waiting for account and billing services.|您正在等待账务fu2wu4。
+queue_faults|You are waiting for fault reports.|您正在等待故障报修fu2wu4。
+queue_complaints|You are waiting for our complaints desk.|您正在等待tou2su4fu2wu4。
+queue_urgent|You are waiting for our urgent line.|您正在等待紧急fu2wu4专线。
+queue_duty|You are waiting for our duty team.|您正在等待值班座席。
+queue_general|You are waiting for an agent.|您正在等待人工fu2wu4。
+queue_supervisors|You are being passed to a supervisor.|正在为您转接值班主管。
+time_by|We will call you back by|我们将在
+time_before|at the latest.|之前给您回电。
+time_today|today.|今天
+time_tomorrow|tomorrow.|明天
+time_day_after|the day after tomorrow.|后天
+weekday_1|on Monday.|星期一
+weekday_2|on Tuesday.|星期二
+weekday_3|on Wednesday.|星期三
+weekday_4|on Thursday.|星期四
+weekday_5|on Friday.|星期五
+weekday_6|on Saturday.|星期六
+weekday_7|on Sunday.|星期天
+time_in|in|从今天起
+time_days|days.|天后的
+time_hour|o'clock|点
+time_minute|minutes|分
+time_oclock|o'clock|整
+time_oh|oh|零
+time_am|a m|上午
+time_pm|p m|下午
 fault_recorded|Your fault report has been recorded. We will deal with it as soon as possible.|您的故障报修已经登记，我们会尽快为您chu3li3。
 urgent_line|You are being connected to our urgent line. Please hold.|正在为您接通紧急fu2wu4专线，请稍候。
 callback_offer|To receive a callback, press 1.|如需回电，请按1。
 callback_number_is|We will call you back on|我们将回电至
 callback_confirm_keys|To confirm, press 1. To enter another number, press 2.|确认请按1，输入其他号码请按2。
 callback_enter_number|Please enter the number we should call, then press the hash key.|请输入回电号码，以井号键结束。
-callback_confirmed|Thank you. We will call you back within the promised time.|谢谢，我们将在承诺的时间内给您回电。
-after_hours|Thank you for calling ${COMPANY_EN}. Our office hours are ${HOURS_EN} You can leave a message after the tone, or request a callback.|感谢您致电${COMPANY_ZH}。我们的fu2wu4时间是${HOURS_ZH}。您可以在提示音后留言，或者预约回电。
+callback_confirmed|Thank you, your callback is booked.|谢谢，您的回电预约已经登记。
+after_hours|Our office hours are ${HOURS_EN} For urgent matters, press 9: our duty team is here around the clock. To make a complaint, press 3. To request a callback, press 1. To leave a message, press 2.|我们的人工fu2wu4时间是${HOURS_ZH}。紧急shi4wu4请按9，值班座席全天为您fu2wu4。tou2su4请按3。预约回电请按1。留言请按2。
 voicemail|Please leave your message after the tone. When you have finished, press the hash key or simply hang up.|请在提示音后留言，留言完毕请按井号键或直接挂机。
 survey_question|How satisfied were you with this call? Please press 1 to 5, where 5 is very satisfied.|您对本次通话满意吗？请按1到5评分，5分表示非常满意。
 survey_thanks|Thank you for your feedback.|感谢您的评价。
 goodbye|Thank you for calling ${COMPANY_EN}. Goodbye.|感谢您致电${COMPANY_ZH}，再见。
+goodbye_holiday|Thank you for calling ${COMPANY_EN}. Happy holidays, goodbye.|感谢您致电${COMPANY_ZH}，祝您节日快乐，再见。
 EOF
 )
 # Prompts whose file is the same in both languages: both texts, Chinese first, in

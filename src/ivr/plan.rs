@@ -153,8 +153,9 @@ pub struct Plan {
     pub calendar: Calendar,
     pub outcomes: Vec<OutcomeCode>,
     pub transfer_targets: Vec<String>,
-    /// The company the greeting names (prompts are made with it).
-    pub company: Option<String>,
+    /// The company the greeting names, per language (`scripts/make-prompts.sh` makes
+    /// the prompts with it).
+    pub company: BTreeMap<Language, String>,
     /// After the goodbye, how long the caller may take to hang up first.
     pub hangup_grace: Duration,
     pub start: String,

@@ -23,7 +23,9 @@ pub struct File {
     pub start: Text,
     #[serde(default)]
     pub transfer_targets: Vec<Text>,
-    pub company: Option<Text>,
+    /// The company's name per language: `[company] zh-CN = "..."`.
+    #[serde(default)]
+    pub company: BTreeMap<Text, Text>,
     pub hangup_grace_secs: Option<Spanned<u64>>,
     #[serde(default)]
     pub defaults: Defaults,

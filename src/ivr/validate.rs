@@ -42,6 +42,7 @@ pub(crate) fn plan(
     });
     let plan = cx.read(file, &keys);
     cx.check_graph(&plan);
+    cx.check_promises(&plan);
     cx.check_variables();
     cx.check_prompts(prompts);
     if cx.errors.is_empty() {
@@ -250,7 +251,11 @@ impl<'a> Cx<'a> {
             calendar,
             outcomes,
             transfer_targets: self.targets.iter().cloned().collect(),
-            company: file.company.map(Spanned::into_inner),
+            company: file
+                .company
+                .iter()
+                .map(|(lang, name)| (self.language(lang), name.get_ref().clone()))
+                .collect(),
             hangup_grace: match &file.hangup_grace_secs {
                 Some(g) if *g.get_ref() > 60 => {
                     self.err(g.span(), "`hangup_grace_secs` is 0 to 60");

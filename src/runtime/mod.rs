@@ -17,6 +17,7 @@ use crate::switchboard::{Host, Input, Loaded, MediaCmd, MediaEvent, Now, Output,
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, UdpSocket};
@@ -37,6 +38,9 @@ pub enum RuntimeError {
     /// The queues file is invalid.
     #[error("queues file {path}: {message}")]
     Queues { path: String, message: String },
+    /// `HOTLINE_TEST_CLOCK_START` is not an RFC 3339 time.
+    #[error("HOTLINE_TEST_CLOCK_START {0:?} is not an RFC 3339 time")]
+    TestClock(String),
     /// A listening socket could not be opened.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -59,6 +63,8 @@ enum Event {
     /// Agents changed in the database (`None`: unchanged), and state changes asked for
     /// from the command line.
     Agents(Option<Vec<AgentRow>>, Vec<AgentRequest>),
+    /// The numbers blocked now, when the list changed.
+    Blocked(Vec<String>),
     Verified(CallRef, VerifyOutcome),
 }
 
@@ -99,6 +105,7 @@ impl Host for Sockets {
 
 /// Runs the hotline until `shutdown` resolves, then drains calls and flushes records.
 pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), RuntimeError> {
+    test_clock()?;
     let store = Store::connect(&cfg.database).await?;
     // Calls a previous process left open (it was killed, or the machine stopped) are over:
     // close them before taking new ones, while no call of ours is live.
@@ -137,6 +144,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     let agents = store.agents().await?;
     let registrations = store.registrations(crate::store::now_ms()).await?;
     tokio::spawn(watch_agents(store.clone(), in_tx.clone()));
+    tokio::spawn(watch_blocklist(store.clone(), in_tx.clone()));
     let settings = Settings::from_config(&cfg, udp_addr.port(), rand::random());
     let loaded = Loaded {
         plans,
@@ -153,6 +161,8 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
             requests: vec![],
         },
     );
+    let blocked = store.blocked_numbers(real_now().wall_ms).await?;
+    sb.handle_input(real_now(), Input::Blocked(blocked));
     // Said once everything is loaded, so a bad dial plan or queues file never looks
     // like a started server.
     println!(
@@ -272,6 +282,7 @@ impl Shell<'_> {
             Event::Committed(call) => sb.handle_input(now, Input::Committed(call)),
             Event::Media(ev) => sb.handle_input(now, Input::Media(ev)),
             Event::Verified(call, outcome) => sb.handle_input(now, Input::Verified(call, outcome)),
+            Event::Blocked(numbers) => sb.handle_input(now, Input::Blocked(numbers)),
             Event::Agents(agents, requests) => sb.handle_input(
                 now,
                 Input::Agents {
@@ -379,8 +390,26 @@ impl Shell<'_> {
 fn real_now() -> Now {
     Now {
         at: std::time::Instant::now(),
-        wall_ms: crate::store::now_ms(),
+        wall_ms: crate::store::now_ms() + CLOCK_OFFSET_MS.load(Ordering::Relaxed),
     }
+}
+
+/// Added to the wall clock of every input: zero, except in end-to-end tests, which set
+/// `HOTLINE_TEST_CLOCK_START` (RFC 3339) to run the shipped dial plan at a fixed
+/// instant (a holiday morning, an evening) from the moment the server starts.
+static CLOCK_OFFSET_MS: AtomicI64 = AtomicI64::new(0);
+
+/// Sets the test clock from `HOTLINE_TEST_CLOCK_START`, if given.
+fn test_clock() -> Result<(), RuntimeError> {
+    let Ok(start) = std::env::var("HOTLINE_TEST_CLOCK_START") else {
+        return Ok(());
+    };
+    let start =
+        chrono::DateTime::parse_from_rfc3339(&start).map_err(|_| RuntimeError::TestClock(start))?;
+    let offset = start.timestamp_millis() - crate::store::now_ms();
+    CLOCK_OFFSET_MS.store(offset, Ordering::Relaxed);
+    tracing::warn!(%start, "test clock in force: calls see this time, not the real one");
+    Ok(())
 }
 
 /// Checks a caller's identity; a database error counts as a failed attempt (logged).
@@ -410,6 +439,26 @@ fn load_queues(
         Err(_) => {
             tracing::info!(path = %cfg.queues.display(), "no queues file: default queues");
             Ok((vec![], crate::acd::config::Features::default()))
+        }
+    }
+}
+
+/// Reads the blocklist every two seconds (an entry's end passes without a change to
+/// the table) and sends it to the core task when the numbers blocked now change.
+async fn watch_blocklist(store: Store, inputs: mpsc::UnboundedSender<Event>) {
+    let mut last = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        match store.blocked_numbers(real_now().wall_ms).await {
+            Ok(numbers) if last.as_ref() != Some(&numbers) => {
+                last = Some(numbers.clone());
+                if inputs.send(Event::Blocked(numbers)).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(%e, "cannot read the blocklist; trying again"),
         }
     }
 }

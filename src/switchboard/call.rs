@@ -347,7 +347,9 @@ impl<H: Host> Switchboard<H> {
         self.endpoint.ring(now, call);
         let answer_at = now + self.settings.ring_delay;
         let mut c = self.track(now, id, span, &info, local_ip, offer, answer_at);
-        c.refused = self.blocked.contains(&blocklist_key(&info.caller));
+        c.refused = self
+            .blocked
+            .contains(&crate::store::normalize_number(&info.caller));
         self.calls.insert(call, c);
         self.timers.set(call, Due::Answer, answer_at);
     }
@@ -504,7 +506,3 @@ impl<H: Host> Switchboard<H> {
     }
 }
 
-/// A number as the blocklist stores it. TODO: use the store's normaliser.
-fn blocklist_key(number: &str) -> String {
-    number.chars().filter(|c| !matches!(c, ' ' | '-')).collect()
-}

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::Cx;
 use crate::core::media::prompt::PromptSet;
-use crate::ivr::plan::Plan;
+use crate::ivr::plan::{NodeKind, Plan};
 
 impl Cx<'_> {
     /// Unreachable nodes and loops that never wait for the caller. Skipped when a
@@ -66,6 +66,72 @@ impl Cx<'_> {
                     self.cycle_path(name, &edges, &cycle)
                 ),
             );
+        }
+    }
+
+    /// Promises kept: a node that records the caller's message, or sets an outcome whose
+    /// `follow_up = true`, must not be able to end the call before a follow-up is
+    /// written (a callback node taken to its `next`, or a voicemail with `follow_up`).
+    /// What an agent takes over (a queue's `after`) is the agent's to key.
+    pub(super) fn check_promises(&mut self, plan: &Plan) {
+        if self.bad_refs {
+            return;
+        }
+        let writes = |n: &str| match plan.nodes.get(n).map(|n| &n.kind) {
+            Some(NodeKind::Voicemail(v)) => v.promise.is_some(),
+            _ => false,
+        };
+        // Where the call can go from `n` without a follow-up being written.
+        let onward = |n: &str| -> Vec<&str> {
+            match plan.nodes.get(n).map(|n| &n.kind) {
+                Some(NodeKind::Callback(c)) => vec![c.fallback.as_str()],
+                Some(NodeKind::Queue(q)) => vec![q.overflow.as_str()],
+                Some(kind) => kind.targets(),
+                None => Vec::new(),
+            }
+        };
+        let ends = |n: &str| match plan.nodes.get(n).map(|n| &n.kind) {
+            Some(NodeKind::Hangup(_) | NodeKind::Transfer(_)) => true,
+            Some(NodeKind::Voicemail(v)) => v.next.is_none(),
+            Some(NodeKind::Survey(s)) => s.next.is_none(),
+            _ => false,
+        };
+        let mut by_position: Vec<&String> = plan.nodes.keys().collect();
+        by_position.sort_by_key(|n| self.node_spans[*n].start);
+        for name in by_position {
+            let node = &plan.nodes[name];
+            let why = match (&node.kind, &node.outcome) {
+                (NodeKind::Callback(_), _) => continue,
+                (NodeKind::Voicemail(v), _) if v.promise.is_some() => continue,
+                (NodeKind::Voicemail(_), _) => "records the caller's message".to_string(),
+                (_, Some(code)) if plan.outcome(code).is_some_and(|o| o.follow_up) => {
+                    format!("sets outcome {code:?}, which has follow_up = true")
+                }
+                _ => continue,
+            };
+            let mut seen = BTreeSet::new();
+            let mut todo = VecDeque::from([name.as_str()]);
+            let mut end = None;
+            while let Some(n) = todo.pop_front() {
+                if !seen.insert(n) || (n != name && writes(n)) {
+                    continue;
+                }
+                if ends(n) {
+                    end = Some(n);
+                    break;
+                }
+                todo.extend(onward(n));
+            }
+            if let Some(end) = end {
+                let span = self.node_spans[name].clone();
+                self.err(
+                    span,
+                    format!(
+                        "node {name:?} {why}, but the call can end at {end:?} with no follow-up \
+                         written: lead it through a callback node or give the voicemail a `follow_up`"
+                    ),
+                );
+            }
         }
     }
 
@@ -149,3 +215,4 @@ impl Cx<'_> {
         }
     }
 }
+
