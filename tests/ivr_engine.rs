@@ -96,7 +96,7 @@ queue_test = { kind = "queue", queue = "general", priority = 7, max_wait = 60, p
 overflowed = { kind = "hangup", prompts = ["queue_all_busy"] }
 callback_test = { kind = "callback", category = "billing", number_is = ["callback_number_is"], confirm = ["callback_confirm_keys"], enter_number = ["beep"], confirmed = ["callback_confirmed"], within_hours = 4, outcome = "cb", next = "done_cb", fallback = "menu_failed" }
 done_cb = { kind = "hangup" }
-voicemail_test = { kind = "voicemail", prompts = ["voicemail"], max = 60, outcome = "vm" }
+voicemail_test = { kind = "voicemail", prompts = ["voicemail"], max = 60, outcome = "vm", follow_up = "callback", category = "voicemail" }
 survey_test = { kind = "survey", questions = ["survey_question", "survey_question"], next = "survey_bye" }
 survey_bye = { kind = "hangup", prompts = ["survey_thanks"] }
 transfer_test = { kind = "transfer", prompts = ["transferring"], target = "8001" }
@@ -692,25 +692,44 @@ fn voicemail_beeps_then_records() {
         c.session.poll_timeout(),
         Some(c.now + Duration::from_secs(60))
     );
-    let recorded = [
-        Action::StopRecording,
-        event("voicemail", "recorded"),
-        hangup(Some("vm")),
-    ];
+    // The message becomes a callback follow-up (the window is checked elsewhere).
+    let recorded = |mut out: Vec<Action>| {
+        for a in &mut out {
+            if let Action::FollowUp { window, .. } = a {
+                assert!(window.is_some());
+                *window = None;
+            }
+        }
+        let follow_up = Action::FollowUp {
+            kind: FollowUpKind::Callback,
+            number: "1050".into(),
+            window: None,
+            category: "voicemail".into(),
+            urgent: false,
+        };
+        let want = [
+            Action::StopRecording,
+            event("voicemail", "recorded"),
+            follow_up,
+            event("followup", "callback (voicemail) within 4 working hours"),
+            hangup(Some("vm")),
+        ];
+        assert_eq!(out, want);
+    };
     c.wait(30_000);
     // Other keys are part of the message; # ends it.
     assert_eq!(c.step(Input::Digit('5')), []);
-    assert_eq!(c.step(Input::Digit('#')), recorded);
+    recorded(c.step(Input::Digit('#')));
 
     // Nobody presses #: the session ends the recording at its max.
     let (mut c, _) = Call::start(test_plan(), "1050", monday_10());
     c.done();
-    assert_eq!(c.expire(), recorded);
+    recorded(c.expire());
 
     // The recording ended some other way (the media engine says so).
     let (mut c, _) = Call::start(test_plan(), "1050", monday_10());
     c.done();
-    assert_eq!(c.step(Input::RecordingDone), recorded);
+    recorded(c.step(Input::RecordingDone));
 }
 
 #[test]

@@ -27,7 +27,7 @@ fn shipped_verified_billing_enquiry() {
     assert_eq!(
         first,
         [
-            event("branch", "welcome: case 2 -> greet_morning"),
+            event("branch", "welcome: case 5 -> greet_morning"),
             play(&["greeting_morning"], false)
         ]
     );
@@ -107,7 +107,14 @@ fn shipped_verified_billing_enquiry() {
                 score: 5
             },
             event("survey", "question 1: 5"),
-            play(&["survey_thanks", "goodbye"], false)
+            play(&["survey_thanks"], false)
+        ]
+    );
+    assert_eq!(
+        c.done(),
+        [
+            event("branch", "goodbye: default -> goodbye_day"),
+            play(&["goodbye"], false)
         ]
     );
     assert_eq!(c.done(), [hangup(Some("billing_enquiry"))]);
@@ -128,25 +135,67 @@ fn shipped_complaint() {
     c.done();
     c.keys("1");
     c.done();
-    let out = c.keys("3");
     assert_eq!(
-        out,
+        c.keys("3"),
         [
             event("menu", "main_menu: 3 -> complaint"),
-            outcome("complaint"),
-            Action::FollowUp {
-                kind: FollowUpKind::Complaint,
-                number: "13800138000".into(),
-                // one working day: 9 working hours, to 10:00 the next day
-                window: Some((monday_10(), shanghai(2026, 11, 24, 10, 0))),
-                category: "complaint".into(),
-                urgent: false,
-            },
-            event("followup", "complaint (complaint) within 9 working hours"),
-            play(&["complaint_recorded"], false)
+            play(&["complaint_category"], true)
         ]
     );
-    assert_eq!(c.done(), [play(&["please_hold"], false)]);
+    c.done();
+    assert_eq!(
+        c.keys("1"),
+        [
+            event("menu", "complaint: 1 -> complaint_service"),
+            play(&["complaint_describe", "beep"], false)
+        ]
+    );
+    assert_eq!(
+        c.done(),
+        [
+            Action::RecordVoicemail {
+                max: Duration::from_secs(120)
+            },
+            event("voicemail", "recording")
+        ]
+    );
+    c.wait(20_000);
+    let out = c.keys("#");
+    assert_eq!(
+        out[..3],
+        [
+            Action::StopRecording,
+            event("voicemail", "recorded"),
+            outcome("complaint")
+        ]
+    );
+    // One working day (9 working hours) from the call, said as a time: tomorrow 10:00.
+    assert!(
+        matches!(&out[3], Action::FollowUp { kind: FollowUpKind::Complaint, category, urgent: false, window: Some((_, to)), .. }
+            if category == "service_attitude" && *to == shanghai(2026, 11, 24, 10, 0)),
+        "{out:?}"
+    );
+    assert_eq!(
+        out[5],
+        play(
+            &[
+                "complaint_recorded",
+                "time_by",
+                "time_tomorrow",
+                "num_10",
+                "time_hour",
+                "time_before"
+            ],
+            false
+        )
+    );
+    assert_eq!(
+        c.done(),
+        [
+            event("branch", "complaint_route: case 1 -> complaint_queue"),
+            play(&["please_hold"], false)
+        ]
+    );
     assert_eq!(
         c.done()[0],
         Action::Queue {
@@ -161,12 +210,44 @@ fn shipped_complaint() {
     c.step(Input::AgentHungUp);
     c.done();
     c.keys("2");
+    c.done();
     assert_eq!(c.done(), [hangup(Some("complaint"))]);
     assert_eq!(c.session.language(), Language::ZhCn);
     assert!(c.all.contains(&Action::SurveyAnswer {
         question: 1,
         score: 2
     }));
+}
+
+/// A holiday morning: the urgent line is the duty queue; nobody there, so an urgent
+/// callback within the hour, and the call's outcome stays `urgent`.
+#[test]
+fn shipped_holiday_urgent_line() {
+    let (mut c, first) = Call::start(shipped_plan(), "13800138000", shanghai(2026, 10, 1, 10, 0));
+    assert_eq!(
+        first[0],
+        event("branch", "welcome: case 3 -> greet_national_day")
+    );
+    c.done();
+    c.done();
+    c.keys("1");
+    c.done();
+    let out = c.keys("9");
+    assert!(
+        out.contains(&event("branch", "urgent: default -> urgent_duty")),
+        "{out:?}"
+    );
+    assert!(out.contains(&outcome("urgent")));
+    c.done();
+    let out = c.step(Input::QueueOutcome(QueueOutcome::Overflow));
+    assert!(
+        out.iter().any(|a| matches!(a, Action::FollowUp { kind: FollowUpKind::Callback, urgent: true, window: Some((from, to)), category, .. }
+            if category == "urgent" && *to - *from == chrono::TimeDelta::hours(1))),
+        "{out:?}"
+    );
+    c.done();
+    assert_eq!(c.done(), [hangup(Some("urgent"))]);
+    assert!(c.session.path().contains(&"goodbye_holiday".to_string()));
 }
 
 #[test]
@@ -197,7 +278,7 @@ fn shipped_after_hours_callback() {
         c.keys("1"),
         [
             Action::StopPlayback,
-            event("menu", "offer_callback: 1 -> callback_request"),
+            event("menu", "after_hours: 1 -> callback_request"),
             outcome("callback_requested"),
             read_back("13800138000")
         ]
@@ -214,8 +295,22 @@ fn shipped_after_hours_callback() {
             urgent: false,
         }
     );
-    assert_eq!(out[2], play(&["callback_confirmed"], false));
-    assert_eq!(c.done(), [play(&["goodbye"], false)]);
+    // by 1 p.m. on Monday
+    assert_eq!(
+        out[2],
+        play(
+            &[
+                "callback_confirmed",
+                "time_by",
+                "num_1",
+                "time_oclock",
+                "time_pm",
+                "weekday_1"
+            ],
+            false
+        )
+    );
+    c.done();
     assert_eq!(c.done(), [hangup(Some("callback_requested"))]);
     assert_eq!(
         c.session.path(),
@@ -226,9 +321,9 @@ fn shipped_after_hours_callback() {
             "lang_en",
             "hours_check",
             "after_hours",
-            "offer_callback",
             "callback_request",
-            "goodbye"
+            "goodbye",
+            "goodbye_day"
         ]
     );
 }
@@ -259,7 +354,7 @@ fn simulate_verified_billing_enquiry() {
 }
 
 const SIMULATED_BILLING: &str = r#"
-09:30:00 branch: welcome: case 2 -> greet_morning
+09:30:00 branch: welcome: case 5 -> greet_morning
 09:30:00 play greeting_morning
 09:30:01 play language_choice (barge-in)
 09:30:02 keys 2
@@ -292,6 +387,9 @@ const SIMULATED_BILLING: &str = r#"
 09:30:22 record voicemail (up to 120 s)
 09:30:42 stop recording
 09:30:42 voicemail: recorded
+09:30:42 record follow-up callback (voicemail) to 138****8000, between 2026-11-23 09:30 and 2026-11-23 13:30
+09:30:42 followup: callback (voicemail) within 4 working hours
+09:30:42 branch: goodbye: default -> goodbye_day
 09:30:42 play goodbye
 09:30:43 hang up (outcome voicemail)
 09:30:43 record call: language en, verified (customer C1001), outcome voicemail
@@ -318,7 +416,7 @@ fn simulate_complaint_and_after_hours_callback() {
 }
 
 const SIMULATED_COMPLAINT: &str = r#"
-10:00:00 branch: welcome: case 2 -> greet_morning
+10:00:00 branch: welcome: case 5 -> greet_morning
 10:00:00 play greeting_morning
 10:00:01 play language_choice (barge-in)
 10:00:02 keys 1
@@ -327,24 +425,29 @@ const SIMULATED_COMPLAINT: &str = r#"
 10:00:02 play main_menu (barge-in)
 10:00:03 keys 3
 10:00:03 menu: main_menu: 3 -> complaint
-10:00:03 outcome complaint
-10:00:03 record follow-up complaint (complaint) to 138****8000, between 2026-11-23 10:00 and 2026-11-24 10:00
-10:00:03 followup: complaint (complaint) within 9 working hours
-10:00:03 play complaint_recorded
-10:00:04 play please_hold
-10:00:05 queue complaints priority 7 max wait 300 s (no agents)
-10:00:05 queue: overflow
-10:00:05 play callback_offer (barge-in)
-10:00:11 (no key)
-10:00:11 no_input: offer_callback (attempt 1 of 1)
-10:00:11 outcome voicemail
-10:00:11 play voicemail beep
-10:00:13 record voicemail (up to 120 s)
-10:00:33 stop recording
-10:00:33 voicemail: recorded
-10:00:33 play goodbye
-10:00:34 hang up (outcome voicemail)
-10:00:34 record call: language zh-CN, not verified, outcome voicemail
+10:00:03 play complaint_category (barge-in)
+10:00:09 (no key)
+10:00:09 no_input: complaint (attempt 1 of 2)
+10:00:09 play no_input complaint_category (barge-in)
+10:00:16 (no key)
+10:00:16 no_input: complaint (attempt 2 of 2)
+10:00:16 play complaint_describe beep
+10:00:18 record voicemail (up to 120 s)
+10:00:38 stop recording
+10:00:38 voicemail: recorded
+10:00:38 outcome complaint
+10:00:38 record follow-up complaint (other) to 138****8000, between 2026-11-23 10:00 and 2026-11-24 10:00
+10:00:38 followup: complaint (other) within 9 working hours
+10:00:38 play complaint_recorded time_by time_tomorrow num_10 time_hour time_before
+10:00:44 branch: complaint_route: case 1 -> complaint_queue
+10:00:44 play please_hold
+10:00:45 queue complaints priority 7 max wait 300 s (no agents)
+10:00:45 queue: overflow
+10:00:45 play complaint_kept
+10:00:46 branch: goodbye: default -> goodbye_day
+10:00:46 play goodbye
+10:00:47 hang up (outcome complaint)
+10:00:47 record call: language zh-CN, not verified, outcome complaint
 "#;
 
 const SIMULATED_CALLBACK: &str = r#"
@@ -356,18 +459,18 @@ const SIMULATED_CALLBACK: &str = r#"
 20:30:02 language en
 20:30:02 branch: hours_check: default -> after_hours
 20:30:02 play after_hours (barge-in)
-20:30:03 play callback_offer (barge-in)
-20:30:04 keys 1
-20:30:04 menu: offer_callback: 1 -> callback_request
-20:30:04 outcome callback_requested
-20:30:04 play callback_number_is digit_1 digit_3 digit_8 digit_0 digit_0 digit_1 digit_3 digit_8 digit_0 digit_0 digit_0 callback_confirm_keys (barge-in)
-20:30:17 keys 1
-20:30:17 record follow-up callback (callback) to 138****8000, between 2026-11-23 09:00 and 2026-11-23 13:00
-20:30:17 followup: callback (callback) within 4 working hours
-20:30:17 play callback_confirmed
-20:30:18 play goodbye
-20:30:19 hang up (outcome callback_requested)
-20:30:19 record call: language en, not verified, outcome callback_requested
+20:30:03 keys 1
+20:30:03 menu: after_hours: 1 -> callback_request
+20:30:03 outcome callback_requested
+20:30:03 play callback_number_is digit_1 digit_3 digit_8 digit_0 digit_0 digit_1 digit_3 digit_8 digit_0 digit_0 digit_0 callback_confirm_keys (barge-in)
+20:30:16 keys 1
+20:30:16 record follow-up callback (callback) to 138****8000, between 2026-11-23 09:00 and 2026-11-23 13:00
+20:30:16 followup: callback (callback) within 4 working hours
+20:30:16 play callback_confirmed time_by num_1 time_oclock time_pm weekday_1
+20:30:22 branch: goodbye: default -> goodbye_day
+20:30:22 play goodbye
+20:30:23 hang up (outcome callback_requested)
+20:30:23 record call: language en, not verified, outcome callback_requested
 "#;
 
 #[test]
