@@ -366,9 +366,60 @@ fn the_escalation_code_sends_the_caller_to_the_supervisors() {
     assert_eq!(b.agent_state(a), "wrap_up");
 }
 
+/// The shipped board with the general queue holding callers though nobody is logged in.
+fn held_when_empty() -> Board {
+    let queues = common::board::shipped_queues_text().replace(
+        "[queues.general]\n",
+        "[queues.general]\nwait_when_empty = true\n",
+    );
+    Board::new(Setup {
+        queues,
+        ..Setup::default()
+    })
+}
+
+/// Nobody logged in to the queue: the caller is offered a callback at once rather than
+/// held for the queue's five minutes.
+#[test]
+fn an_empty_queue_offers_the_callback_at_once() {
+    let mut b = Board::shipped();
+    let c = b.call_in("13800138000");
+    let call = b.call_of(c);
+    main_menu(&mut b, c, "0");
+    b.run_until("the callback offer plays", secs(20), |b| {
+        b.heard(call, "callback_offer")
+    });
+    assert!(b.events(c).contains(&"queue: overflow".to_string()));
+}
+
+/// A caller who waits hears where and how long at once, with the queue's name.
+#[test]
+fn the_wait_is_announced_on_entry_with_the_queues_name() {
+    let mut b = Board::shipped();
+    b.agent("1001", &["general"]);
+    b.agents_ready();
+    let first = b.call_in("13800138000");
+    main_menu(&mut b, first, "0");
+    b.run_until("the first caller is rung through", secs(20), |b| {
+        b.story(first).contains(&"queued".to_string())
+    });
+    let c = b.call_in("13900139000");
+    let call = b.call_of(c);
+    main_menu(&mut b, c, "0");
+    b.run_until("queued", secs(20), |b| {
+        b.story(c).contains(&"queued".to_string())
+    });
+    let queued = b.now.at;
+    b.run_until("announced", secs(5), |b| {
+        b.events(c).iter().any(|e| e.starts_with("announce"))
+    });
+    assert!(b.now.at - queued < secs(5));
+    assert!(b.heard(call, "queue_general") && b.heard(call, "queue_you_are_number"));
+}
+
 #[test]
 fn with_no_agent_free_the_caller_overflows_to_the_callback_offer_then_leaves_a_message() {
-    let mut b = Board::shipped();
+    let mut b = held_when_empty();
     let c = b.call_in("13800138000");
     let call = b.call_of(c);
     main_menu(&mut b, c, "0");
@@ -379,14 +430,14 @@ fn with_no_agent_free_the_caller_overflows_to_the_callback_offer_then_leaves_a_m
     b.run_until("the queue overflows", secs(400), |b| {
         b.events(c).contains(&"queue: overflow".to_string())
     });
-    // general: 300 s at most, position and wait announced every 60 s meanwhile.
+    // general: 300 s at most, position and wait announced on entry and every 60 s.
     assert_eq!(b.now.at - queued, secs(300), "{}", b.dump());
     let announced = b
         .events(c)
         .iter()
         .filter(|e| e.starts_with("announce"))
         .count();
-    assert_eq!(announced, 4, "{:?}", b.events(c));
+    assert_eq!(announced, 5, "{:?}", b.events(c));
     assert!(b.heard(call, "queue_you_are_number"));
     b.run_until("the callback offer plays", secs(5), |b| {
         b.heard(call, "callback_offer")
@@ -531,7 +582,7 @@ fn a_reload_leaves_calls_in_progress_on_their_plan_and_gives_new_calls_the_new_o
 
 #[test]
 fn leaving_the_queue_with_star_gives_a_callback_that_keeps_the_arrival_time() {
-    let mut b = Board::shipped();
+    let mut b = held_when_empty();
     let c = b.call_in("13800138000");
     let call = b.call_of(c);
     main_menu(&mut b, c, "0");
@@ -697,4 +748,75 @@ fn a_held_arrival_record_holds_the_answer() {
         Some(200),
         "answered at once when committed late"
     );
+}
+
+/// A callback booked from the main menu (4, then 1 to confirm the number); returns
+/// when the call ended (wall ms) and how.
+fn book_callback(b: &mut Board, hang_up_after_goodbye: bool) -> (i64, &'static str) {
+    let c = b.call_in("13800138000");
+    let call = b.call_of(c);
+    main_menu(b, c, "4");
+    b.run_until("the number is read back", secs(20), |b| {
+        b.heard(call, "callback_confirm_keys")
+    });
+    b.keys(c, "1");
+    b.run_until("the goodbye plays", secs(30), |b| b.heard(call, "goodbye"));
+    if hang_up_after_goodbye {
+        b.run_for(secs(4));
+        if b.ended(c).is_none() {
+            b.hang_up(c);
+        }
+    }
+    b.run_until("the call ends", secs(30), |b| b.ended(c).is_some());
+    let (by, _, _, at) = b.ended(c).unwrap();
+    (at, by)
+}
+
+/// After the goodbye, hotline waits `hangup_grace_secs` for the caller to hang up first;
+/// a caller who stays is hung up on after it.
+#[test]
+fn the_caller_may_hang_up_first_after_the_goodbye() {
+    let board = |grace: &str| {
+        let text = common::board::shipped_plan_text().replace(
+            "hangup_grace_secs = 3",
+            &format!("hangup_grace_secs = {grace}"),
+        );
+        Board::new(Setup {
+            plans: vec![plan(&text)],
+            ..Setup::default()
+        })
+    };
+    let (at_once, by) = book_callback(&mut board("0"), false);
+    assert_eq!(by, "hotline");
+    let (after_grace, by) = book_callback(&mut board("3"), false);
+    assert_eq!(by, "hotline");
+    assert!(after_grace - at_once >= 3_000, "{at_once} {after_grace}");
+    // With a longer grace, the caller's own BYE ends the call.
+    let (_, by) = book_callback(&mut board("10"), true);
+    assert_eq!(by, "caller");
+}
+
+/// A blocked number is answered, told politely, recorded as `blocked`, and never
+/// reaches the dial plan.
+#[test]
+fn a_blocked_caller_is_refused_politely_and_recorded() {
+    let mut b = Board::shipped();
+    b.input(Input::Blocked(vec!["13800138000".into()]));
+    let c = b.call_in("138-0013-8000");
+    let call = b.call_of(c);
+    b.run_until("the call ends", secs(30), |b| b.ended(c).is_some());
+    assert!(b.heard(call, "blocked_refusal"));
+    assert!(!b.heard(call, "language_choice"));
+    assert_eq!(b.ivr(c).outcome.as_deref(), Some("blocked"));
+    assert!(
+        b.events(c).contains(&"blocked: ".to_string()),
+        "{:?}",
+        b.events(c)
+    );
+    // Someone else is served as usual.
+    let other = b.call_in("13900139000");
+    let call = b.call_of(other);
+    b.run_until("the greeting plays", secs(10), |b| {
+        b.heard(call, "language_choice")
+    });
 }
