@@ -68,8 +68,11 @@ fn sipp_complaint_is_listed_goes_overdue_escalates_and_gets_a_revisit() {
     );
     let work = TempDir::new("sipp-complaint");
     std::fs::write(work.0.join("caller-audio.ul"), vec![0xFFu8; 8000 * 40]).unwrap();
-    // 1 Chinese, 3 complaint (the caller's own number is taken without asking)
-    let scenario = common::sipp_key_scenario(&work.0, "13800138000", 9000, "1 3", 4000);
+    // 1 Chinese, 3 complaint, 1 about the service; after the tone the caller speaks
+    // (about 3 s, each empty group is a 2.5 s pause) and ends with #; the caller's own
+    // number is taken without asking.
+    let scenario =
+        common::sipp_key_scenario(&work.0, "13800138000", 9000, "1 3 1     #", 4000);
     let status = Command::new(sipp)
         .current_dir(&work.0)
         .arg(server.addr())
@@ -104,7 +107,7 @@ fn sipp_complaint_is_listed_goes_overdue_escalates_and_gets_a_revisit() {
     assert_eq!(items.len(), 1, "{list:#}\n{}", server.log());
     let c = &items[0];
     assert_eq!(c["kind"], "complaint");
-    assert_eq!(c["category"], "complaint");
+    assert_eq!(c["category"], "service_attitude");
     assert_eq!(c["status"], "open");
     assert_eq!(c["number"], "13800138000");
     assert_eq!(c["escalated"], false);
