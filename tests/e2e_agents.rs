@@ -24,7 +24,10 @@ ring_timeout_secs = 10
 max_wait_secs = 8
 wrap_up_secs = 3
 announce_every_secs = 3
+# Several cases queue callers before (or without) an agent logging in.
+wait_when_empty = true
 
+# Nobody logs in here: an escalation overflows at once.
 [queues.supervisors]
 max_wait_secs = 4
 "#;
@@ -774,7 +777,8 @@ fn hold_then_escalation_to_an_empty_supervisors_queue_ends_after_its_wait() {
         agent.command("sndcode", k);
         std::thread::sleep(Duration::from_millis(400));
     }
-    // The agent is released at once, the caller after the supervisors' 4 s wait.
+    // The agent is released at once; nobody is in the supervisors' queue, so the caller
+    // goes to the plan's overflow node at once, which says goodbye.
     site.wait_state("1024", "wrap_up", agent);
     let bye = phone
         .wait_for(Duration::from_secs(20), |r| r.method() == Some("BYE"))

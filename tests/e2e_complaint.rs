@@ -71,8 +71,7 @@ fn sipp_complaint_is_listed_goes_overdue_escalates_and_gets_a_revisit() {
     // 1 Chinese, 3 complaint, 1 about the service; after the tone the caller speaks
     // (about 3 s, each empty group is a 2.5 s pause) and ends with #; the caller's own
     // number is taken without asking.
-    let scenario =
-        common::sipp_key_scenario(&work.0, "13800138000", 9000, "1 3 1     #", 4000);
+    let scenario = common::sipp_key_scenario(&work.0, "13800138000", 9000, "1 3 1     #", 4000);
     let status = Command::new(sipp)
         .current_dir(&work.0)
         .arg(server.addr())

@@ -820,3 +820,67 @@ fn a_blocked_caller_is_refused_politely_and_recorded() {
         b.heard(call, "language_choice")
     });
 }
+
+/// A message left by hanging up (no #) is a message: its callback follow-up is written,
+/// with the recording on it.
+#[test]
+fn a_message_left_by_hanging_up_becomes_a_callback_with_its_recording() {
+    let mut b = Board::shipped();
+    let c = b.call_in("13800138000");
+    let call = b.call_of(c);
+    main_menu(&mut b, c, "0");
+    b.run_until("the message is being recorded", secs(60), |b| {
+        b.events(c).contains(&"voicemail: recording".to_string())
+    });
+    b.run_for(secs(3));
+    b.hang_up(c);
+    b.run_until("the call ends", secs(10), |b| b.ended(c).is_some());
+    let f = b
+        .writes
+        .iter()
+        .find_map(|l| match &l.write {
+            Write::FollowUp(f) => Some(f.clone()),
+            _ => None,
+        })
+        .expect("a callback for the message");
+    assert_eq!(f.category, "voicemail");
+    assert_eq!(f.number, "13800138000");
+    let recording = f.recording.expect("the recording is on the follow-up");
+    assert!(recording.ends_with("-leave_message.wav"), "{recording}");
+    assert_eq!(b.ended(c).map(|e| e.0), Some("caller"));
+    assert!(b.heard(call, "voicemail"));
+}
+
+/// A complaint described and then hung up on is still filed, with its description.
+#[test]
+fn a_complaint_described_then_hung_up_on_is_filed_with_the_description() {
+    let mut b = Board::shipped();
+    let c = b.call_in("13800138000");
+    let call = b.call_of(c);
+    main_menu(&mut b, c, "3");
+    b.run_until("the kinds of complaint are offered", secs(30), |b| {
+        b.heard(call, "complaint_category")
+    });
+    b.keys(c, "2");
+    b.run_until("the description is being recorded", secs(30), |b| {
+        b.events(c).contains(&"voicemail: recording".to_string())
+    });
+    b.run_for(secs(5));
+    b.hang_up(c);
+    b.run_until("the call ends", secs(10), |b| b.ended(c).is_some());
+    let f = b
+        .writes
+        .iter()
+        .find_map(|l| match &l.write {
+            Write::FollowUp(f) => Some(f.clone()),
+            _ => None,
+        })
+        .expect("the complaint");
+    assert_eq!(f.kind, hotline::store::FollowUpKind::Complaint);
+    assert_eq!(f.category, "billing");
+    assert!(f
+        .recording
+        .as_deref()
+        .is_some_and(|r| r.ends_with("-complaint_describe.wav")));
+    assert_eq!(b.ivr(c).outcome.as_deref(), Some("complaint"));
+}

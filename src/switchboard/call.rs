@@ -9,7 +9,7 @@ use crate::core::media::dtmf::{self, Digit};
 use crate::core::media::player::Clip;
 use crate::core::sdp::{Codec, LocalMedia, Offer};
 use crate::core::sip::endpoint::{CallRef, EndCause, Event, IncomingCall, Link};
-use crate::ivr::Input as IvrInput;
+use crate::ivr::{Input as IvrInput, Waiting};
 use crate::store::{AgentWrite, CallIvr, Write};
 use rand::Rng;
 use std::net::IpAddr;
@@ -105,6 +105,12 @@ impl<H: Host> Switchboard<H> {
                 cause,
                 status,
             } => {
+                // A caller who hangs up while leaving a message has left it ("press # or
+                // simply hang up"): the recording ends as by #, so its follow-up is written.
+                let recording = self.calls.get(&call).and_then(|c| c.ivr.as_ref());
+                if recording.is_some_and(|s| s.waiting() == Waiting::Recording) {
+                    self.ivr_step(now, call, IvrInput::RecordingDone);
+                }
                 let Some(c) = self.calls.remove(&call) else {
                     return;
                 };
