@@ -737,7 +737,12 @@ impl Session {
         out.push(Action::StopRecording);
         out.push(event("voicemail", "recorded"));
         if let Some(p) = &v.promise {
-            let number = self.call.caller.chars().filter(char::is_ascii_digit).collect();
+            let number = self
+                .call
+                .caller
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect();
             self.promise(p, number, now, out);
         }
         match v.next.clone() {

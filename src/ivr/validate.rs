@@ -846,9 +846,13 @@ impl<'a> Cx<'a> {
         // The number is read back digit by digit (speech::digits), the promised time
         // with speech::deadline.
         let say_time = n.say_time.unwrap_or(true);
-        let spoken = speech::digits("0123456789", "en")
-            .into_iter()
-            .chain(say_time.then_some(speech::DEADLINE_NAMES).into_iter().flatten().copied());
+        let spoken = speech::digits("0123456789", "en").into_iter().chain(
+            say_time
+                .then_some(speech::DEADLINE_NAMES)
+                .into_iter()
+                .flatten()
+                .copied(),
+        );
         for d in spoken {
             self.prompts.push((d.to_owned(), at.clone()));
         }

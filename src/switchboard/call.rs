@@ -473,7 +473,8 @@ impl<H: Host> Switchboard<H> {
         };
         if c.refused {
             // Answered, told politely, recorded; never put through.
-            c.span.in_scope(|| tracing::info!("caller is blocked; refusing"));
+            c.span
+                .in_scope(|| tracing::info!("caller is blocked; refusing"));
             let write = Write::CallIvr {
                 id: c.id.clone(),
                 ivr: CallIvr {
@@ -505,4 +506,3 @@ impl<H: Host> Switchboard<H> {
         }
     }
 }
-

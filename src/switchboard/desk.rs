@@ -144,7 +144,11 @@ impl<H: Host> Switchboard<H> {
                 self.out.media(MediaCmd::Hold { call, music });
                 self.acd_actions(now, actions);
                 // Rung at once: no announcement, but the intro is still said.
-                let intro = self.desk.queued.get_mut(&call).map(|q| std::mem::take(&mut q.intro));
+                let intro = self
+                    .desk
+                    .queued
+                    .get_mut(&call)
+                    .map(|q| std::mem::take(&mut q.intro));
                 if let Some(intro) = intro.filter(|i| !i.is_empty()) {
                     self.play(call, &intro, false);
                 }

@@ -320,7 +320,14 @@ mod tests {
         );
         assert_eq!(
             deadline(at("2026-11-24 09:05"), now, "en"),
-            ["time_by", "num_9", "time_oh", "num_5", "time_am", "time_tomorrow"]
+            [
+                "time_by",
+                "num_9",
+                "time_oh",
+                "num_5",
+                "time_am",
+                "time_tomorrow"
+            ]
         );
         assert_eq!(
             deadline(at("2026-11-26 12:00"), now, "en"),

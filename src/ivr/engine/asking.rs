@@ -112,10 +112,8 @@ impl Session {
                 node,
                 then: Then::Goto(_),
                 ..
-            } if self.types_ahead(node) => {
-                if self.typeahead.0.len() < TYPE_AHEAD_MAX {
-                    self.typeahead.0.push(c);
-                }
+            } if self.types_ahead(node) && self.typeahead.0.len() < TYPE_AHEAD_MAX => {
+                self.typeahead.0.push(c);
             }
             State::Asking(a) => {
                 if matches!(a.phase, Phase::Prompting) {
