@@ -55,7 +55,8 @@ fn sipp_complaint_is_listed_goes_overdue_escalates_and_gets_a_revisit() {
     let plans_dir = common::always_open_plan();
     let plans = plans_dir.0.display().to_string();
     let prompts = concat!(env!("CARGO_MANIFEST_DIR"), "/prompts");
-    let mut server = Server::start_logging(
+    // Run from its own folder: the complaint's recorded description lands there.
+    let mut server = Server::start_with_env(
         &[
             "--ring-delay-ms",
             "0",
@@ -65,6 +66,7 @@ fn sipp_complaint_is_listed_goes_overdue_escalates_and_gets_a_revisit() {
             prompts,
         ],
         "info,sqlx=warn",
+        &[],
     );
     let work = TempDir::new("sipp-complaint");
     std::fs::write(work.0.join("caller-audio.ul"), vec![0xFFu8; 8000 * 40]).unwrap();

@@ -103,6 +103,8 @@ pub struct Server {
     pub port: u16,
     pub dir: TempDir,
     pub db_url: String,
+    /// Environment given to the server on top of the test's own, kept for `restart`.
+    env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -122,6 +124,30 @@ impl Server {
             port,
             dir,
             db_url,
+            env: Vec::new(),
+        };
+        server.wait_listening();
+        server
+    }
+
+    /// The same, with `env` added to the server's environment, run from its own temp
+    /// folder (so relative defaults such as the `voicemail` folder land there; give the
+    /// dial plans, prompts and queues as absolute paths). For `HOTLINE_TEST_CLOCK_START`.
+    pub fn start_with_env(extra: &[&str], level: &str, env: &[(&str, &str)]) -> Server {
+        let dir = TempDir::new("server");
+        let port = free_port();
+        let db_url = format!("sqlite://{}/hotline.db", dir.0.display());
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let child = spawn_with(&dir, port, &db_url, extra, level, &env);
+        let mut server = Server {
+            child,
+            port,
+            dir,
+            db_url,
+            env,
         };
         server.wait_listening();
         server
@@ -136,7 +162,10 @@ impl Server {
     /// Starts the server again on the same port, folder and database (after `kill` or
     /// `stop`); the log goes on in the same file.
     pub fn restart(&mut self, extra: &[&str], level: &str) {
-        self.child = spawn(&self.dir, self.port, &self.db_url, extra, level);
+        self.child = match self.env.is_empty() {
+            true => spawn(&self.dir, self.port, &self.db_url, extra, level),
+            false => spawn_with(&self.dir, self.port, &self.db_url, extra, level, &self.env),
+        };
         self.wait_listening();
     }
 
@@ -196,7 +225,7 @@ impl Server {
     }
 
     /// Runs `read` against the server's database and returns what it found.
-    fn read<T>(&self, read: impl AsyncFnOnce(&Store) -> T) -> T {
+    pub fn read<T>(&self, read: impl AsyncFnOnce(&Store) -> T) -> T {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -242,14 +271,36 @@ impl Server {
 
 /// `hotline serve` on `port` with `db_url`, logging into `dir`/server.log (appended).
 fn spawn(dir: &TempDir, port: u16, db_url: &str, extra: &[&str], level: &str) -> Child {
+    command(dir, port, db_url, extra, level)
+        .spawn()
+        .expect("starting hotline")
+}
+
+/// The same with `env` added, run from `dir`.
+fn spawn_with(
+    dir: &TempDir,
+    port: u16,
+    db_url: &str,
+    extra: &[&str],
+    level: &str,
+    env: &[(String, String)],
+) -> Child {
+    command(dir, port, db_url, extra, level)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&dir.0)
+        .spawn()
+        .expect("starting hotline")
+}
+
+fn command(dir: &TempDir, port: u16, db_url: &str, extra: &[&str], level: &str) -> Command {
     let rtp_low = rtp_block();
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.0.join("server.log"))
         .expect("log file");
-    Command::new(env!("CARGO_BIN_EXE_hotline"))
-        .arg("serve")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline"));
+    cmd.arg("serve")
         .args(["--sip-listen", &format!("127.0.0.1:{port}")])
         .args([
             "--rtp-ports",
@@ -260,9 +311,8 @@ fn spawn(dir: &TempDir, port: u16, db_url: &str, extra: &[&str], level: &str) ->
         .env("RUST_LOG", level)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("starting hotline")
+        .stderr(log);
+    cmd
 }
 
 impl Drop for Server {
