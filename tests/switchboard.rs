@@ -613,14 +613,7 @@ fn leaving_the_queue_with_star_gives_a_callback_that_keeps_the_arrival_time() {
             _ => None,
         })
         .unwrap();
-    let f = b
-        .writes
-        .iter()
-        .find_map(|l| match &l.write {
-            Write::FollowUp(f) => Some(f.clone()),
-            _ => None,
-        })
-        .expect("a callback");
+    let f = first_followup(&b).expect("a callback");
     assert_eq!(f.category, "callback");
     assert_eq!(f.number, "13800138000");
     assert_eq!(f.call_id.as_deref(), Some(b.record(c).as_str()));
@@ -835,14 +828,7 @@ fn a_message_left_by_hanging_up_becomes_a_callback_with_its_recording() {
     b.run_for(secs(3));
     b.hang_up(c);
     b.run_until("the call ends", secs(10), |b| b.ended(c).is_some());
-    let f = b
-        .writes
-        .iter()
-        .find_map(|l| match &l.write {
-            Write::FollowUp(f) => Some(f.clone()),
-            _ => None,
-        })
-        .expect("a callback for the message");
+    let f = first_followup(&b).expect("a callback for the message");
     assert_eq!(f.category, "voicemail");
     assert_eq!(f.number, "13800138000");
     let recording = f.recording.expect("the recording is on the follow-up");
@@ -868,14 +854,7 @@ fn a_complaint_described_then_hung_up_on_is_filed_with_the_description() {
     b.run_for(secs(5));
     b.hang_up(c);
     b.run_until("the call ends", secs(10), |b| b.ended(c).is_some());
-    let f = b
-        .writes
-        .iter()
-        .find_map(|l| match &l.write {
-            Write::FollowUp(f) => Some(f.clone()),
-            _ => None,
-        })
-        .expect("the complaint");
+    let f = first_followup(&b).expect("the complaint");
     assert_eq!(f.kind, hotline::store::FollowUpKind::Complaint);
     assert_eq!(f.category, "billing");
     assert!(f
@@ -883,4 +862,12 @@ fn a_complaint_described_then_hung_up_on_is_filed_with_the_description() {
         .as_deref()
         .is_some_and(|r| r.ends_with("-complaint_describe.wav")));
     assert_eq!(b.ivr(c).outcome.as_deref(), Some("complaint"));
+}
+
+/// The first follow-up the switchboard wrote.
+fn first_followup(b: &Board) -> Option<hotline::store::NewFollowUp> {
+    b.writes.iter().find_map(|l| match &l.write {
+        Write::FollowUp(f) => Some((**f).clone()),
+        _ => None,
+    })
 }
