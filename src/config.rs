@@ -93,6 +93,10 @@ pub struct Overrides {
     /// names gets the defaults [default: queues.toml].
     #[arg(long, env = "HOTLINE_QUEUES")]
     pub queues: Option<String>,
+    /// SIP trunks for outbound calls, a TOML file; missing: no outbound calls
+    /// [default: trunks.toml].
+    #[arg(long, env = "HOTLINE_TRUNKS")]
+    pub trunks: Option<String>,
 }
 
 /// The checked settings.
@@ -117,6 +121,7 @@ pub struct Config {
     pub max_message_bytes: usize,
     pub realm: String,
     pub queues: PathBuf,
+    pub trunks: PathBuf,
     /// The `[followups]` section: deadlines, revisits, escalation.
     pub followups: crate::followup::Rules,
     /// The `[reports]` section.
@@ -142,6 +147,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("max_message_bytes", "65535"),
     ("realm", "hotline"),
     ("queues", "queues.toml"),
+    ("trunks", "trunks.toml"),
 ];
 
 impl Overrides {
@@ -164,6 +170,7 @@ impl Overrides {
             ("max_message_bytes", self.max_message_bytes.as_ref()),
             ("realm", self.realm.as_ref()),
             ("queues", self.queues.as_ref()),
+            ("trunks", self.trunks.as_ref()),
         ]
     }
 
@@ -278,6 +285,7 @@ impl Overrides {
             }
         });
         let queues = check.value("queues", |v| Ok(PathBuf::from(v)));
+        let trunks = check.value("trunks", |v| Ok(PathBuf::from(v)));
         let (followups, reports) = read_sections(&sections, &mut problems);
         if let (Some(t1), Some(t2)) = (t1, t2) {
             if t2 < t1 {
@@ -298,7 +306,7 @@ impl Overrides {
             max_call,
             drain,
             (t1, t2, t4, max_message_bytes, rtp_timeout, record_dir),
-            (realm, queues),
+            (realm, queues, trunks),
         ) {
             (
                 Some(sip_listen),
@@ -318,10 +326,11 @@ impl Overrides {
                     Some(rtp_timeout),
                     Some(record_dir),
                 ),
-                (Some(realm), Some(queues)),
+                (Some(realm), Some(queues), Some(trunks)),
             ) if problems.is_empty() => Ok(Config {
                 realm,
                 queues,
+                trunks,
                 sip_listen,
                 rtp_ports,
                 database,

@@ -31,6 +31,7 @@ pub mod report;
 pub mod runtime;
 pub mod store;
 pub mod switchboard;
+pub mod trunks;
 
 /// The layering promises above, checked by reading the source: a `use` that breaks one
 /// compiles fine, so only a test notices.

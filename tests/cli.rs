@@ -368,6 +368,41 @@ fn simulate_walks_a_verified_billing_enquiry_without_showing_the_pin() {
 }
 
 #[test]
+fn check_names_the_trunk_and_reason_in_a_bad_trunks_file() {
+    let dir = TempDir::new("cli-trunks");
+    let trunks = dir.0.join("trunks.toml");
+    let text = "[[trunks]]\nname = \"carrier\"\naddress = \"sip.carrier.example\"\ncaller_id = \"4008001234\"\n[trunks.register]\nuser = \"hotline\"\npassword = \"pw-never-shown\"\n";
+    std::fs::write(&trunks, text).unwrap();
+    let check = || {
+        hotline()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["check", "--trunks", &trunks.display().to_string()])
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "trunks.toml: trunk \"carrier\": address \"sip.carrier.example\" is not host:port"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("pw-never-shown"), "{text}");
+    let fixed = std::fs::read_to_string(&trunks)
+        .unwrap()
+        .replace("sip.carrier.example", "sip.carrier.example:5060");
+    std::fs::write(&trunks, fixed).unwrap();
+    let out = check();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
 fn check_names_a_bad_queues_file_and_agents_cli_round_trips() {
     let dir = TempDir::new("cli-queues");
     let queues = dir.0.join("queues.toml");

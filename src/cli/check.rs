@@ -1,5 +1,5 @@
 //! `hotline check`: every problem with the settings, the folders, the prompts, the dial
-//! plans and the queues file, one line each on standard output, without starting.
+//! plans, the queues and the trunks files, one line each on standard output, without starting.
 
 use std::process::ExitCode;
 
@@ -33,6 +33,11 @@ pub fn run(o: Overrides) -> ExitCode {
     if let Ok(text) = std::fs::read_to_string(&cfg.queues) {
         if let Err(e) = crate::acd::config::parse(&text) {
             problems.push(format!("{}: {e}", cfg.queues.display()));
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string(&cfg.trunks) {
+        if let Err(e) = crate::trunks::parse(&text) {
+            problems.push(format!("{}: {e}", cfg.trunks.display()));
         }
     }
     for p in &problems {
