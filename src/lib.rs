@@ -24,6 +24,7 @@ pub mod acd;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod dialer;
 pub mod followup;
 pub mod ivr;
 pub mod prompts;
