@@ -1,6 +1,7 @@
 //! Store and group-commit writer against a temporary SQLite file and, when
 //! HOTLINE_TEST_POSTGRES_URL is set, against PostgreSQL (each test in its own schema).
 
+#[macro_use]
 mod common;
 
 use common::db::{Cleanup, TestDb};
@@ -200,30 +201,6 @@ async fn migrate_twice(db: &TestDb) {
         .expect("connect migrates a third time");
     assert_eq!(store.count_calls().await.expect("count"), 0);
     store.close().await;
-}
-
-macro_rules! backend_tests {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = TestDb::sqlite();
-                $body(&db).await;
-                db.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = TestDb::postgres().await else {
-                    return;
-                };
-                $body(&db).await;
-                db.finish().await;
-            }
-        }
-    };
 }
 
 backend_tests!(round_trip_tests, round_trip);

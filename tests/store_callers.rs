@@ -1,6 +1,7 @@
 //! The blocklist and caller flags against a temporary SQLite file and, when
 //! HOTLINE_TEST_POSTGRES_URL is set, against PostgreSQL (each test in its own schema).
 
+#[macro_use]
 mod common;
 
 use common::db::TestDb;
@@ -127,30 +128,6 @@ async fn flags(db: &TestDb) {
     assert!(!store.unflag_caller("13800138000").await.unwrap());
     assert!(store.caller_flags().await.unwrap().is_empty());
     store.close().await;
-}
-
-macro_rules! backend_tests {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = TestDb::sqlite();
-                $body(&db).await;
-                db.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = TestDb::postgres().await else {
-                    return;
-                };
-                $body(&db).await;
-                db.finish().await;
-            }
-        }
-    };
 }
 
 backend_tests!(blocklist_tests, block_unblock_and_expiry);

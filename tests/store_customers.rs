@@ -2,6 +2,7 @@
 //! columns of a call, against a temporary SQLite file and, when HOTLINE_TEST_POSTGRES_URL is
 //! set, against PostgreSQL (each test in its own schema).
 
+#[macro_use]
 mod common;
 
 use common::db::{Cleanup, TestDb};
@@ -742,30 +743,6 @@ async fn set_call_ivr_partial_updates(db: &TestDb) {
         .await
         .expect("unknown call"));
     store.close().await;
-}
-
-macro_rules! backend_tests {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = TestDb::sqlite();
-                $body(&db).await;
-                db.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = TestDb::postgres().await else {
-                    return;
-                };
-                $body(&db).await;
-                db.finish().await;
-            }
-        }
-    };
 }
 
 backend_tests!(import_and_verify_tests, import_and_verify);

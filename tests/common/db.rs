@@ -81,3 +81,30 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// `backend_tests!(module, body)`: `body(&TestDb)` as two tests, on SQLite and on
+/// PostgreSQL (skipped without `HOTLINE_TEST_POSTGRES_URL`, failed under CI).
+#[allow(unused_macros)]
+macro_rules! backend_tests {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = TestDb::sqlite();
+                $body(&db).await;
+                db.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = TestDb::postgres().await else {
+                    return;
+                };
+                $body(&db).await;
+                db.finish().await;
+            }
+        }
+    };
+}

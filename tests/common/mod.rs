@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod board;
+#[macro_use]
 pub mod db;
 pub mod ivr;
 
