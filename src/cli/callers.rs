@@ -92,7 +92,13 @@ async fn dispatch(ctx: &Context, g: &Globals, args: &Args) -> anyhow::Result<Exi
                 .iter()
                 .any(|b| b.number == number);
             store
-                .block_caller(&number, reason.trim(), until, &author(args), ctx.now_ms)
+                .block_caller(
+                    &number,
+                    reason.trim(),
+                    until,
+                    &super::author(args.by.as_deref()),
+                    ctx.now_ms,
+                )
                 .await?;
             let span = match until {
                 None => "until unblocked".to_string(),
@@ -140,7 +146,13 @@ async fn dispatch(ctx: &Context, g: &Globals, args: &Args) -> anyhow::Result<Exi
                 .iter()
                 .any(|f| f.number == number);
             store
-                .flag_caller(&number, kind, note.trim(), &author(args), ctx.now_ms)
+                .flag_caller(
+                    &number,
+                    kind,
+                    note.trim(),
+                    &super::author(args.by.as_deref()),
+                    ctx.now_ms,
+                )
                 .await?;
             let again = match again {
                 true => " (it was flagged already: note replaced)",
@@ -171,16 +183,6 @@ fn checked(g: &Globals, number: &str) -> anyhow::Result<String> {
         );
     }
     Ok(n)
-}
-
-/// Who is acting: `--by`, else the OS user, else `cli`.
-fn author(args: &Args) -> String {
-    args.by
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| std::env::var("USERNAME").ok())
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| "cli".to_string())
 }
 
 /// `text` as ms since the Unix epoch: RFC 3339, or `YYYY-MM-DDTHH:MM` in `tz` (refused

@@ -22,7 +22,7 @@ use crate::store::{
 pub struct Args {
     #[command(flatten)]
     pub common: Common,
-    /// Who is acting, for the note history [default: $USER].
+    /// Who is acting, for the note history [default: $USER, else cli].
     #[arg(long = "by", env = "HOTLINE_USER", global = true)]
     pub by: Option<String>,
     #[command(subcommand)]
@@ -150,11 +150,7 @@ pub async fn run(globals: &Globals, args: Args) -> Result<ExitCode, CliError> {
 
 async fn dispatch(ctx: &Context, args: &Args) -> Result<ExitCode, CliError> {
     crate::followup::escalate_overdue(&ctx.store, &ctx.config.followups, ctx.now_ms).await?;
-    let by = args
-        .by
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "cli".to_string());
+    let by = super::author(args.by.as_deref());
     match &args.command {
         Command::List {
             overdue: only_overdue,

@@ -13,7 +13,9 @@ pub mod report;
 pub mod serve;
 pub mod simulate;
 
-pub use records::{default_calendar, local_minute, plan, rfc3339, CliError, Common, Context};
+pub use records::{
+    author, default_calendar, local_minute, plan, rfc3339, CliError, Common, Context,
+};
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -122,6 +122,15 @@ impl Context {
 
 /// The dial plan named by `[followups] calendar`, else the first plan in the folder: its
 /// calendar counts working time, its language and outcome labels word the reports.
+/// Who is acting, for notes, blocks and flags: `--by`, else the OS user, else `cli`.
+pub fn author(by: Option<&str>) -> String {
+    by.map(str::to_string)
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("USERNAME").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "cli".to_string())
+}
+
 pub fn plan(config: &Config) -> Option<Plan> {
     let (plans, _) = crate::ivr::load_dir(&config.dialplans, None);
     match &config.followups.calendar {
