@@ -161,6 +161,13 @@ agent_enter_outcome|Please enter the outcome code, then press hash.|请输入处
 agent_outcome_saved|Outcome saved.|结果已保存。
 agent_new_call|New call.|新来电。
 transferring|Transferring your call, please hold.|正在为您转接，请稍候。
+callback_preview|Callback to a customer. Press 1 to call now, or 2 to skip.|回拨客户工单。立即拨打请按1，跳过请按2。
+callback_dialling|Calling the customer now, please hold.|正在为您拨打客户，请稍候。
+callback_not_reached|The customer could not be reached. The attempt is recorded and the callback will be tried again.|客户未能接通，本次尝试已记录，稍后将再次回拨。
+outbound_greeting|Hello, this is ${COMPANY_EN}, returning your call.|您好，这里是${COMPANY_ZH}，给您回电。
+revisit_question|Hello, this is ${COMPANY_EN}, following up on your complaint. Were you satisfied with how it was handled? Press 1 for yes, 2 for no.|您好，这里是${COMPANY_ZH}，对您的tou2su4进行回访。您对chu3li3结果满意吗？满意请按1，不满意请按2。
+revisit_thanks|Thank you. We are glad it was resolved. Goodbye.|谢谢您的反馈，再见。
+revisit_sorry|We are sorry. Your complaint is reopened and we will contact you again soon. Goodbye.|非常抱歉，您的tou2su4已重新受理，我们会尽快与您联系，再见。
 please_hold|Please hold.|请稍候。
 complaint_category|To complain about our service, press 1. About a bill, press 2. About how a fault was handled, press 3. Anything else, press 4.|对fu2wu4态度的tou2su4，请按1。对账单费用的tou2su4，请按2。对故障chu3li3的tou2su4，请按3。其他tou2su4，请按4。
 complaint_describe|Please describe your complaint after the tone, in up to two minutes. When you have finished, press the hash key.|请在提示音后简要说明您的tou2su4内容，最长两分钟，说完请按井号键。
