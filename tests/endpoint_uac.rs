@@ -2,8 +2,9 @@
 //! REFER, on a fake clock with no sockets.
 
 use hotline::core::sdp::LocalMedia;
+use hotline::core::sip::auth::{self, ha1, parse_authorization, verify, Algorithm};
 use hotline::core::sip::endpoint::{
-    CallRef, Dial, EndCause, EndedBy, Endpoint, EndpointConfig, Event, Link, Peer,
+    CallRef, Dial, DialAuth, EndCause, EndedBy, Endpoint, EndpointConfig, Event, Link, Peer,
 };
 use hotline::core::sip::message::{parse, Message};
 use std::net::SocketAddr;
@@ -27,6 +28,11 @@ impl Phone {
     }
 
     fn dial(&mut self) -> CallRef {
+        self.dial_with(None)
+    }
+
+    /// A call through a trunk that wants these credentials.
+    fn dial_with(&mut self, auth: Option<DialAuth>) -> CallRef {
         self.ep.dial(
             self.now,
             Dial {
@@ -45,6 +51,7 @@ impl Phone {
                     session_id: 1,
                     version: 1,
                 },
+                auth,
             },
         )
     }
@@ -356,13 +363,265 @@ fn an_options_ping_reports_the_answer_or_the_silence() {
     p.recv(&reply(&opt, 200, Some("x"), ""));
     assert!(matches!(
         p.events().as_slice(),
-        [Event::RequestDone { id: i, status: Some(200) }] if *i == id
+        [Event::RequestDone { id: i, status: Some(200), .. }] if *i == id
     ));
     let id =
         p.ep.ping(p.now, peer, "sip:1024@127.0.0.1:5080", "127.0.0.1");
     p.advance(Duration::from_secs(40));
     assert!(matches!(
         p.events().as_slice(),
-        [Event::RequestDone { id: i, status: None }] if *i == id
+        [Event::RequestDone { id: i, status: None, .. }] if *i == id
     ));
+}
+
+const USER: &str = "hotline-trunk";
+const PASSWORD: &str = "tr8nk-s3cret";
+const REALM: &str = "sip.carrier.example";
+
+fn trunk_auth() -> Option<DialAuth> {
+    Some(DialAuth {
+        user: USER.into(),
+        password: PASSWORD.into(),
+    })
+}
+
+/// The trunk's 401 (WWW-Authenticate) or 407 (Proxy-Authenticate) to `req`.
+fn challenge(req: &str, status: u16, nonce: &str, stale: bool) -> String {
+    let name = if status == 407 {
+        "Proxy-Authenticate"
+    } else {
+        "WWW-Authenticate"
+    };
+    let extra: String = auth::challenge(REALM, nonce, stale)
+        .iter()
+        .map(|v| format!("{name}: {v}\r\n"))
+        .collect();
+    reply(req, status, Some("tr"), "").replace(
+        "Content-Length: 0\r\n",
+        &format!("{extra}Content-Length: 0\r\n"),
+    )
+}
+
+/// The Via branch of a request.
+fn branch(msg: &str) -> &str {
+    header(msg, "Via")
+        .split(';')
+        .find_map(|p| p.strip_prefix("branch="))
+        .unwrap()
+}
+
+/// Checks the credentials in `header_name` of `invite` as the trunk would.
+fn assert_credentials(invite: &str, header_name: &str, nonce: &str) {
+    let creds = parse_authorization(header(invite, header_name)).unwrap();
+    assert_eq!(creds.username, USER);
+    assert_eq!(creds.realm, REALM);
+    assert_eq!(creds.nonce, nonce);
+    assert_eq!(creds.uri, "sip:1024@127.0.0.1:5080");
+    assert_eq!(creds.algorithm, Algorithm::Sha256, "SHA-256 preferred");
+    let h = ha1(Algorithm::Sha256, USER, REALM, PASSWORD);
+    assert!(verify(&creds, "INVITE", &h));
+}
+
+/// Dials with credentials and answers the first INVITE with `status`: returns the call,
+/// the first INVITE and the INVITE sent with credentials.
+fn challenged(p: &mut Phone, status: u16) -> (CallRef, String, String) {
+    let call = p.dial_with(trunk_auth());
+    let first = p.sent().remove(0);
+    p.recv(&reply(&first, 100, None, ""));
+    p.recv(&challenge(&first, status, "n1", false));
+    let sent = p.sent();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(method(&sent[0]), "ACK");
+    assert_eq!(header(&sent[0], "CSeq"), "1 ACK");
+    assert_eq!(
+        branch(&sent[0]),
+        branch(&first),
+        "the ACK of a non-2xx is hop by hop"
+    );
+    assert_eq!(method(&sent[1]), "INVITE");
+    assert!(
+        p.events().is_empty(),
+        "the owner hears nothing of the challenge"
+    );
+    (call, first, sent[1].clone())
+}
+
+#[test]
+fn a_trunk_401_is_answered_with_the_same_invite_and_credentials() {
+    let mut p = Phone::new();
+    let (call, first, second) = challenged(&mut p, 401);
+    assert!(second.starts_with("INVITE sip:1024@127.0.0.1:5080 SIP/2.0\r\n"));
+    for h in ["Call-ID", "From", "To", "X-Hotline-Queue", "Contact"] {
+        assert_eq!(header(&second, h), header(&first, h), "{h}");
+    }
+    assert_ne!(branch(&second), branch(&first), "a new transaction");
+    assert_eq!(header(&second, "CSeq"), "2 INVITE");
+    assert_eq!(
+        second.split_once("\r\n\r\n").unwrap().1,
+        first.split_once("\r\n\r\n").unwrap().1,
+        "same offer"
+    );
+    assert!(!second.contains("Proxy-Authorization"));
+    assert_credentials(&second, "Authorization", "n1");
+    assert!(
+        matches!(parse(second.as_bytes()), Ok(Message::Request(_))),
+        "{second}"
+    );
+
+    // A retransmitted 401 is absorbed by the first transaction: only its ACK again.
+    p.recv(&challenge(&first, 401, "n1", false));
+    let sent = p.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(header(&sent[0], "CSeq"), "1 ACK");
+    assert!(p.events().is_empty());
+
+    // The trunk answers the second INVITE: the ACK and the dialog follow its CSeq.
+    p.recv(&reply(&second, 200, Some("tr2"), ANSWER));
+    let ack = p.sent().remove(0);
+    assert_eq!(method(&ack), "ACK");
+    assert_eq!(header(&ack, "CSeq"), "2 ACK");
+    assert!(header(&ack, "To").ends_with(";tag=tr2"));
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Answered { call: c, .. }] if *c == call
+    ));
+    p.ep.hangup(p.now, call, EndCause::CallerBye);
+    let bye = p.sent().remove(0);
+    assert_eq!(header(&bye, "CSeq"), "3 BYE");
+}
+
+#[test]
+fn a_407_is_answered_with_proxy_authorization() {
+    let mut p = Phone::new();
+    let (call, _, second) = challenged(&mut p, 407);
+    assert_credentials(&second, "Proxy-Authorization", "n1");
+    assert!(!second.contains("\r\nAuthorization:"));
+    assert_eq!(header(&second, "CSeq"), "2 INVITE");
+    // The proxy lets it through and the trunk behind it challenges too: both go along.
+    p.recv(&challenge(&second, 401, "n2", false));
+    let third = p.sent().remove(1);
+    assert_eq!(header(&third, "CSeq"), "3 INVITE");
+    assert_credentials(&third, "Proxy-Authorization", "n1");
+    assert_credentials(&third, "Authorization", "n2");
+    assert!(p.events().is_empty());
+    p.recv(&reply(&third, 200, Some("tr"), ANSWER));
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Answered { call: c, .. }] if *c == call
+    ));
+}
+
+#[test]
+fn a_repeated_challenge_ends_the_call_unless_the_nonce_went_stale() {
+    // Wrong password: the same realm challenges again without stale.
+    let mut p = Phone::new();
+    let (call, _, second) = challenged(&mut p, 401);
+    p.recv(&challenge(&second, 401, "n2", false));
+    let sent = p.sent();
+    assert_eq!(sent.len(), 1, "only the ACK: {sent:?}");
+    assert_eq!(header(&sent[0], "CSeq"), "2 ACK");
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Ended { call: c, by: EndedBy::Remote, cause: EndCause::Rejected, status: Some(401) }] if *c == call
+    ));
+    assert!(p.ep.live_calls().is_empty());
+
+    // A stale nonce is answered once more, then the next challenge ends the call.
+    let mut p = Phone::new();
+    let (call, _, second) = challenged(&mut p, 407);
+    p.recv(&challenge(&second, 407, "n2", true));
+    let third = p.sent().remove(1);
+    assert_eq!(header(&third, "CSeq"), "3 INVITE");
+    assert_credentials(&third, "Proxy-Authorization", "n2");
+    assert_eq!(third.matches("Proxy-Authorization:").count(), 1, "replaced");
+    assert!(p.events().is_empty());
+    p.recv(&challenge(&third, 407, "n3", true));
+    assert_eq!(p.sent().len(), 1, "only the ACK");
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Ended { call: c, cause: EndCause::Rejected, status: Some(407), .. }] if *c == call
+    ));
+}
+
+#[test]
+fn without_credentials_a_challenge_ends_the_call() {
+    let mut p = Phone::new();
+    let call = p.dial();
+    let invite = p.sent().remove(0);
+    p.recv(&challenge(&invite, 401, "n1", false));
+    let sent = p.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(method(&sent[0]), "ACK");
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Ended { call: c, cause: EndCause::Rejected, status: Some(401), by: EndedBy::Remote }] if *c == call
+    ));
+
+    // Credentials do not help against a challenge we cannot answer.
+    let mut p = Phone::new();
+    let call = p.dial_with(trunk_auth());
+    let invite = p.sent().remove(0);
+    let odd = reply(&invite, 401, Some("tr"), "").replace(
+        "Content-Length: 0\r\n",
+        "WWW-Authenticate: Digest realm=\"r\", nonce=\"n\", algorithm=SHA-512-256\r\nContent-Length: 0\r\n",
+    );
+    p.recv(&odd);
+    assert_eq!(p.sent().len(), 1);
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Ended { call: c, status: Some(401), .. }] if *c == call
+    ));
+}
+
+#[test]
+fn cancel_after_an_authenticated_invite_uses_its_branch_and_cseq() {
+    let mut p = Phone::new();
+    let (call, _, second) = challenged(&mut p, 401);
+    // No provisional response to the new INVITE yet: CANCEL waits for one.
+    p.ep.hangup(p.now, call, EndCause::Cancelled);
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Ended {
+            cause: EndCause::Cancelled,
+            by: EndedBy::Hotline,
+            ..
+        }]
+    ));
+    assert!(p.sent().is_empty(), "the first INVITE's 100 does not count");
+    p.recv(&reply(&second, 180, Some("tr"), ""));
+    let cancel = p.sent().remove(0);
+    assert_eq!(method(&cancel), "CANCEL");
+    assert_eq!(header(&cancel, "Via"), header(&second, "Via"));
+    assert_eq!(header(&cancel, "CSeq"), "2 CANCEL");
+    assert!(!cancel.contains("Authorization"));
+    p.recv(&reply(&cancel, 200, Some("tr"), ""));
+    p.recv(&reply(&second, 487, Some("tr"), ""));
+    let sent = p.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(header(&sent[0], "CSeq"), "2 ACK");
+    assert!(p.events().is_empty());
+    assert!(p.ep.live_calls().is_empty());
+}
+
+#[test]
+fn a_challenge_to_a_released_call_is_not_answered() {
+    let mut p = Phone::new();
+    let call = p.dial_with(trunk_auth());
+    let invite = p.sent().remove(0);
+    p.ep.hangup(p.now, call, EndCause::Cancelled);
+    p.events();
+    p.recv(&challenge(&invite, 401, "n1", false));
+    let sent = p.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(method(&sent[0]), "ACK");
+    assert!(p.events().is_empty(), "the owner was told once");
+    assert!(p.ep.live_calls().is_empty());
+}
+
+#[test]
+fn dial_debug_output_hides_the_password() {
+    let auth = trunk_auth().unwrap();
+    let shown = format!("{auth:?}");
+    assert!(shown.contains(USER));
+    assert!(!shown.contains(PASSWORD));
 }

@@ -62,7 +62,7 @@ impl<H: Host> Switchboard<H> {
             Event::Incoming { call, info } => self.incoming(now, call, *info),
             Event::Answered { call, answer } => self.leg_answered(now, call, answer),
             Event::Request { id, peer, request } => self.on_register(now, id, peer, &request),
-            Event::RequestDone { id, status } => self.on_ping_done(now, id, status),
+            Event::RequestDone { id, status, .. } => self.on_ping_done(now, id, status),
             Event::Refer { call, target } => self.leg_refer(now, call, &target),
             Event::Progress { .. } => {}
             Event::MediaChanged { call, offer } if self.is_leg(call) => self.leg_held(call, offer),

@@ -287,6 +287,7 @@ impl<H: Host> Switchboard<H> {
                 from_display: Some(format!("{queue} queue")),
                 headers,
                 media,
+                auth: None,
             },
         );
         // Numbered per call, across queues (a transferred call keeps counting).

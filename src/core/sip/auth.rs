@@ -176,6 +176,113 @@ fn quote(s: &str) -> String {
     out
 }
 
+/// A Digest challenge from a server we call or register with (WWW-Authenticate on 401,
+/// Proxy-Authenticate on 407), reduced to what answering it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub realm: String,
+    pub nonce: String,
+    pub algorithm: Algorithm,
+    /// The server offered `qop=auth`; without it we answer in the RFC 2617 form.
+    pub qop_auth: bool,
+    /// Echoed back unchanged (RFC 7616 3.3).
+    pub opaque: Option<String>,
+    /// Our previous credentials were right but the nonce expired: retrying is expected.
+    pub stale: bool,
+}
+
+/// Parses a WWW-Authenticate or Proxy-Authenticate value. Algorithms other than MD5 and
+/// SHA-256 and qop lists without `auth` are refused, since we could not answer them.
+pub fn parse_challenge(value: &str) -> Result<Challenge, AuthError> {
+    let value = value.trim_start_matches(is_lws);
+    let scheme_end = value.find(is_lws).unwrap_or(value.len());
+    if !value[..scheme_end].eq_ignore_ascii_case("Digest") {
+        return Err(AuthError::Scheme);
+    }
+    let params = parse_params(&value[scheme_end..])?;
+    let need = |name: &'static str| params.get(name).cloned().ok_or(AuthError::Missing(name));
+    let realm = need("realm")?;
+    let nonce = need("nonce")?;
+    let algorithm = match params.get("algorithm") {
+        None => Algorithm::Md5,
+        Some(a) => Algorithm::from_token(a).ok_or_else(|| AuthError::Algorithm(a.clone()))?,
+    };
+    let qop_auth = match params.get("qop") {
+        None => false,
+        Some(list) => {
+            if !list
+                .split(',')
+                .any(|q| q.trim().eq_ignore_ascii_case("auth"))
+            {
+                return Err(AuthError::Qop(list.clone()));
+            }
+            true
+        }
+    };
+    Ok(Challenge {
+        realm,
+        nonce,
+        algorithm,
+        qop_auth,
+        opaque: params.get("opaque").cloned(),
+        stale: params
+            .get("stale")
+            .is_some_and(|s| s.eq_ignore_ascii_case("true")),
+    })
+}
+
+/// The challenge to answer among those a response carried: servers offer one per
+/// algorithm (RFC 8760 2.4), and SHA-256 is preferred over MD5; unusable ones are skipped.
+pub fn best_challenge<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Challenge> {
+    values
+        .into_iter()
+        .filter_map(|v| parse_challenge(v).ok())
+        .min_by_key(|c| match c.algorithm {
+            Algorithm::Sha256 => 0,
+            Algorithm::Md5 => 1,
+        })
+}
+
+/// The Authorization (or Proxy-Authorization) value answering `ch` for a request with
+/// this method and Request-URI. `cnonce` should be unpredictable and `nc` counts the
+/// requests sent with this nonce, starting at 1 (RFC 7616 3.4).
+pub fn authorization(
+    ch: &Challenge,
+    user: &str,
+    password: &str,
+    method: &str,
+    uri: &str,
+    cnonce: &str,
+    nc: u32,
+) -> String {
+    let alg = ch.algorithm;
+    let ha1 = ha1(alg, user, &ch.realm, password);
+    let ha2 = alg.hash(format!("{method}:{uri}").as_bytes());
+    let response = if ch.qop_auth {
+        alg.hash(format!("{ha1}:{}:{nc:08x}:{cnonce}:auth:{ha2}", ch.nonce).as_bytes())
+    } else {
+        alg.hash(format!("{ha1}:{}:{ha2}", ch.nonce).as_bytes())
+    };
+    let mut v = format!(
+        "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\", response=\"{response}\", algorithm={}",
+        quote(user),
+        quote(&ch.realm),
+        quote(&ch.nonce),
+        quote(uri),
+        alg.token()
+    );
+    if ch.qop_auth {
+        v.push_str(&format!(
+            ", qop=auth, nc={nc:08x}, cnonce=\"{}\"",
+            quote(cnonce)
+        ));
+    }
+    if let Some(o) = &ch.opaque {
+        v.push_str(&format!(", opaque=\"{}\"", quote(o)));
+    }
+    v
+}
+
 /// The parameters of a Digest Authorization header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -405,5 +512,179 @@ impl NonceCounts {
 
     pub fn is_empty(&self) -> bool {
         self.seen.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NONCE: &str = "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v";
+    const OPAQUE: &str = "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS";
+    const CNONCE: &str = "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ";
+
+    fn rfc7616_challenge(alg: &str) -> String {
+        format!(
+            "Digest realm=\"http-auth@example.org\", qop=\"auth, auth-int\", algorithm={alg}, nonce=\"{NONCE}\", opaque=\"{OPAQUE}\""
+        )
+    }
+
+    fn param<'a>(header: &'a str, name: &str) -> &'a str {
+        let creds = header.strip_prefix("Digest ").unwrap();
+        split_params(creds)
+            .into_iter()
+            .find_map(|(n, v)| (n == name).then_some(v))
+            .unwrap_or_else(|| panic!("no {name} in {header}"))
+    }
+
+    fn split_params(s: &str) -> Vec<(&str, &str)> {
+        s.split(", ")
+            .map(|p| {
+                let (n, v) = p.split_once('=').unwrap();
+                (n, v.trim_matches('"'))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rfc7616_3_9_1_example_responses() {
+        for (token, expected) in [
+            (
+                "SHA-256",
+                "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1",
+            ),
+            ("MD5", "8ca523f5e9506fed4657c9700eebdbec"),
+        ] {
+            let ch = parse_challenge(&rfc7616_challenge(token)).unwrap();
+            assert!(ch.qop_auth);
+            assert_eq!(ch.opaque.as_deref(), Some(OPAQUE));
+            let h = authorization(
+                &ch,
+                "Mufasa",
+                "Circle of Life",
+                "GET",
+                "/dir/index.html",
+                CNONCE,
+                1,
+            );
+            assert_eq!(param(&h, "response"), expected, "{token}");
+            assert_eq!(param(&h, "nc"), "00000001");
+            assert_eq!(param(&h, "qop"), "auth");
+            assert_eq!(param(&h, "algorithm"), token);
+            assert_eq!(param(&h, "opaque"), OPAQUE);
+        }
+    }
+
+    #[test]
+    fn parse_challenge_reads_every_parameter() {
+        let ch = parse_challenge(
+            "Digest realm=\"sip.carrier.example\", nonce=\"n1\", algorithm=SHA-256, qop=\"auth,auth-int\", opaque=\"o\", stale=TRUE",
+        )
+        .unwrap();
+        assert_eq!(
+            ch,
+            Challenge {
+                realm: "sip.carrier.example".into(),
+                nonce: "n1".into(),
+                algorithm: Algorithm::Sha256,
+                qop_auth: true,
+                opaque: Some("o".into()),
+                stale: true,
+            }
+        );
+        let plain = parse_challenge("Digest realm=\"r\", nonce=\"n\"").unwrap();
+        assert_eq!(plain.algorithm, Algorithm::Md5, "MD5 when absent");
+        assert!(!plain.qop_auth && !plain.stale && plain.opaque.is_none());
+        assert_eq!(
+            parse_challenge("Digest realm=\"r\", nonce=\"n\", qop=auth").map(|c| c.qop_auth),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn parse_challenge_refuses_what_we_cannot_answer() {
+        assert_eq!(parse_challenge("Basic realm=\"r\""), Err(AuthError::Scheme));
+        assert_eq!(
+            parse_challenge("Digest realm=\"r\", nonce=\"n\", algorithm=SHA-512-256"),
+            Err(AuthError::Algorithm("SHA-512-256".into()))
+        );
+        assert_eq!(
+            parse_challenge("Digest realm=\"r\", nonce=\"n\", algorithm=MD5-sess"),
+            Err(AuthError::Algorithm("MD5-sess".into()))
+        );
+        assert_eq!(
+            parse_challenge("Digest realm=\"r\", nonce=\"n\", qop=\"auth-int\""),
+            Err(AuthError::Qop("auth-int".into()))
+        );
+        assert_eq!(
+            parse_challenge("Digest realm=\"r\""),
+            Err(AuthError::Missing("nonce"))
+        );
+    }
+
+    #[test]
+    fn best_challenge_prefers_sha256_and_skips_unusable() {
+        let values = [
+            "Digest realm=\"r\", nonce=\"a\", algorithm=MD5, qop=\"auth\"",
+            "Digest realm=\"r\", nonce=\"b\", algorithm=SHA-512-256, qop=\"auth\"",
+            "Digest realm=\"r\", nonce=\"c\", algorithm=SHA-256, qop=\"auth\"",
+        ];
+        assert_eq!(best_challenge(values).unwrap().nonce, "c");
+        assert_eq!(
+            best_challenge(values[..2].iter().copied()).unwrap().nonce,
+            "a"
+        );
+        assert_eq!(best_challenge([values[1], "Basic realm=\"x\""]), None);
+        assert_eq!(
+            best_challenge(challenge("h", "n", false).iter().map(String::as_str))
+                .unwrap()
+                .algorithm,
+            Algorithm::Sha256
+        );
+    }
+
+    #[test]
+    fn our_authorization_passes_the_server_side_check() {
+        for (alg, stale) in [(Algorithm::Sha256, false), (Algorithm::Md5, true)] {
+            let values = challenge("hotline.example", "nonce-1", stale);
+            let offered = values.iter().find(|v| v.contains(alg.token())).unwrap();
+            let ch = parse_challenge(offered).unwrap();
+            assert_eq!(ch.stale, stale);
+            let h = authorization(
+                &ch,
+                "1001",
+                "s3cret \"x\"",
+                "REGISTER",
+                "sip:hotline.example",
+                "abc",
+                3,
+            );
+            let creds = parse_authorization(&h).unwrap();
+            assert_eq!(creds.username, "1001");
+            assert_eq!(creds.nc, Some(3));
+            assert_eq!(creds.algorithm, alg);
+            let right = ha1(alg, "1001", "hotline.example", "s3cret \"x\"");
+            let wrong = ha1(alg, "1001", "hotline.example", "guess");
+            assert!(verify(&creds, "REGISTER", &right));
+            assert!(!verify(&creds, "INVITE", &right));
+            assert!(!verify(&creds, "REGISTER", &wrong));
+        }
+    }
+
+    #[test]
+    fn without_qop_the_rfc2617_form_is_sent() {
+        let ch = parse_challenge("Digest realm=\"r\", nonce=\"n\"").unwrap();
+        let h = authorization(&ch, "u", "p", "INVITE", "sip:x@r", "unused", 1);
+        assert!(!h.contains("qop=") && !h.contains("cnonce=") && !h.contains("nc="));
+        let creds = parse_authorization(&h).unwrap();
+        assert!(verify(
+            &creds,
+            "INVITE",
+            &ha1(Algorithm::Md5, "u", "r", "p")
+        ));
+        let ha2 = Algorithm::Md5.hash(b"INVITE:sip:x@r");
+        let expected = Algorithm::Md5
+            .hash(format!("{}:n:{ha2}", ha1(Algorithm::Md5, "u", "r", "p")).as_bytes());
+        assert_eq!(creds.response, expected);
     }
 }

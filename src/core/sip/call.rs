@@ -128,9 +128,20 @@ pub enum Event {
         peer: Peer,
         request: Box<super::message::Request>,
     },
-    /// An out-of-dialog request we sent (OPTIONS ping) ended: the final status, or
-    /// `None` when nothing answered.
-    RequestDone { id: RequestRef, status: Option<u16> },
+    /// An out-of-dialog request we sent (OPTIONS ping, REGISTER) ended: the final
+    /// status, or `None` when nothing answered.
+    RequestDone {
+        id: RequestRef,
+        status: Option<u16>,
+        /// The WWW-Authenticate (401) or Proxy-Authenticate (407) values, for a
+        /// REGISTER to answer; empty otherwise.
+        challenges: Vec<String>,
+        /// The challenges came from a proxy (407).
+        proxy: bool,
+        /// The binding lifetime a registrar granted our Contact (its `expires`
+        /// parameter, else the Expires header); `None` for other requests.
+        expires: Option<u32>,
+    },
     /// The far end asked to transfer the call (REFER, accepted with 202): `target` is
     /// the Refer-To URI.
     Refer { call: CallRef, target: String },

@@ -156,6 +156,19 @@ pub struct Response {
     /// Record-Route values in order (the UAC reverses them into its route set).
     pub record_route: Vec<String>,
     pub body: Vec<u8>,
+    /// All headers as (canonical name, value), for anything not cached above
+    /// (challenges, Expires).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Response {
+    /// Every value of a header, in order (a 401 may carry one challenge per algorithm).
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -709,6 +722,7 @@ fn parse_response(bytes: &[u8], head: &str, start: &str) -> Result<Message, Mess
             .collect(),
         to,
         body: resp.body,
+        headers: lines,
     })))
 }
 

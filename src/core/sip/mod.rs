@@ -9,4 +9,5 @@ pub mod endpoint;
 pub mod message;
 pub mod peer;
 pub mod registrar;
+pub mod registration;
 pub mod transaction;

@@ -118,6 +118,26 @@ pub struct Dial {
     pub headers: Vec<(String, String)>,
     /// Our offer.
     pub media: LocalMedia,
+    /// Credentials for a trunk that challenges the INVITE (401/407); `None` for
+    /// agents' phones.
+    pub auth: Option<DialAuth>,
+}
+
+/// Digest credentials for calls through a trunk.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DialAuth {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for DialAuth {
+    // Dials are logged; the password must not be.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DialAuth")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 /// What a call we placed needs until it is answered.
@@ -134,6 +154,24 @@ struct Outbound {
     released: bool,
     /// Our ACK of the 2xx, resent when the 2xx is (RFC 3261 13.2.2.4).
     ack: Option<Vec<u8>>,
+    /// The INVITE's headers after CSeq (Contact, Allow, the owner's) and its body, to
+    /// send it again with credentials.
+    rest: String,
+    body: Vec<u8>,
+    auth: Option<DialAuth>,
+    /// Challenges answered so far, one per realm and kind.
+    answered: Vec<Answered>,
+}
+
+/// A challenge a placed INVITE was answered with, and the credentials we sent for it.
+#[derive(Debug)]
+struct Answered {
+    /// 407 (Proxy-Authorization) rather than 401 (Authorization).
+    proxy: bool,
+    realm: String,
+    /// The one retry a `stale=true` challenge allows was used.
+    stale_retried: bool,
+    value: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +208,8 @@ pub struct Endpoint {
     calls: HashMap<CallRef, Call>,
     /// INVITE branch of each call we placed, to find it from any response.
     placed: HashMap<String, CallRef>,
+    /// Our Contact URI in each REGISTER we sent, to find the expiry granted to it.
+    registers: HashMap<RequestRef, String>,
     /// Requests waiting for the owner's answer.
     pending: HashMap<RequestRef, (ServerKey, Essentials, Peer)>,
     next_request: u64,
@@ -192,6 +232,7 @@ impl Endpoint {
             clients: HashMap::new(),
             calls: HashMap::new(),
             placed: HashMap::new(),
+            registers: HashMap::new(),
             pending: HashMap::new(),
             next_request: 1,
             dialogs: HashMap::new(),
@@ -402,7 +443,7 @@ impl Endpoint {
                 report,
             },
         );
-        self.apply_client(now, &key, &mut out);
+        self.apply_client(now, &key, &mut out, None);
         self.scratch = out;
     }
 
@@ -444,7 +485,7 @@ impl Endpoint {
                         ClientMachine::Invite(m) => m.handle_timeout(now, &mut out),
                         ClientMachine::NonInvite(m) => m.handle_timeout(now, &mut out),
                     }
-                    self.apply_client(now, &key, &mut out);
+                    self.apply_client(now, &key, &mut out, None);
                 }
             }
             self.scratch = out;
@@ -652,6 +693,7 @@ impl Endpoint {
             Method::Cancel => "CANCEL",
             Method::Options => "OPTIONS",
             Method::Notify => "NOTIFY",
+            Method::Register => "REGISTER",
             _ => return,
         };
         let key: ClientKey = (resp.branch.clone(), method);
@@ -662,7 +704,7 @@ impl Endpoint {
                 ClientMachine::NonInvite(m) => m.on_response(now, resp.status, &mut out),
             }
         }
-        self.apply_client(now, &key, &mut out);
+        self.apply_client(now, &key, &mut out, Some(&resp));
         self.scratch = out;
         if method == "INVITE" {
             if let Some(&call) = self.placed.get(&resp.branch) {
@@ -781,7 +823,15 @@ impl Endpoint {
         }
     }
 
-    fn apply_client(&mut self, _now: Instant, key: &ClientKey, out: &mut Vec<TxOutput>) {
+    /// Carries out what a client transaction asked; `resp` is the response that drove
+    /// it, if any, for what the owner is told about a final one.
+    fn apply_client(
+        &mut self,
+        _now: Instant,
+        key: &ClientKey,
+        out: &mut Vec<TxOutput>,
+        resp: Option<&Response>,
+    ) {
         let Some(tx) = self.clients.get(key) else {
             out.clear();
             return;
@@ -794,8 +844,14 @@ impl Endpoint {
                 TxOutput::Timeout(t) => {
                     tracing::debug!(?t, method = key.1, "request got no answer");
                     if let Some(id) = report {
-                        self.events
-                            .push_back(Event::RequestDone { id, status: None });
+                        self.registers.remove(&id);
+                        self.events.push_back(Event::RequestDone {
+                            id,
+                            status: None,
+                            challenges: vec![],
+                            proxy: false,
+                            expires: None,
+                        });
                     }
                     if let Some(call) = call {
                         self.placed_timed_out(call);
@@ -803,9 +859,31 @@ impl Endpoint {
                 }
                 TxOutput::Response(status) if status >= 200 => {
                     if let Some(id) = report {
+                        let contact = self.registers.remove(&id);
+                        let proxy = status == 407;
+                        let challenges = match (resp, status) {
+                            (Some(r), 401 | 407) => r
+                                .header_values(if proxy {
+                                    "Proxy-Authenticate"
+                                } else {
+                                    "WWW-Authenticate"
+                                })
+                                .map(str::to_string)
+                                .collect(),
+                            _ => vec![],
+                        };
+                        let expires = match (resp, contact) {
+                            (Some(r), Some(c)) if (200..300).contains(&status) => {
+                                granted_expires(r, &c)
+                            }
+                            _ => None,
+                        };
                         self.events.push_back(Event::RequestDone {
                             id,
                             status: Some(status),
+                            challenges,
+                            proxy,
+                            expires,
                         });
                     }
                 }
@@ -876,4 +954,23 @@ impl Endpoint {
     fn new_branch(&mut self) -> String {
         format!("z9hG4bK{:016x}", self.rng.gen::<u64>())
     }
+}
+
+/// The lifetime a registrar granted our binding (RFC 3261 10.2.4): the `expires`
+/// parameter of the Contact that is ours, else the Expires header.
+fn granted_expires(resp: &Response, ours: &str) -> Option<u32> {
+    let base = |uri: &str| {
+        uri.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    };
+    let ours = base(ours);
+    let from_contact = resp
+        .header_values("Contact")
+        .flat_map(|v| message::split_outside(v, ','))
+        .filter(|c| base(super::dialog::addr_uri(c)) == ours)
+        .find_map(|c| message::header_param(c, "expires")?.parse().ok());
+    from_contact.or_else(|| resp.header_values("Expires").next()?.trim().parse().ok())
 }

@@ -1,16 +1,19 @@
 //! What the endpoint sends of its own accord: calls it places (legs to agents: INVITE,
-//! CANCEL, the ACK of a 2xx, a late 2xx ended with BYE, Timer B), OPTIONS pings, and the
-//! answers to requests it handed to its owner (REGISTER).
+//! CANCEL, the ACK of a 2xx, a late 2xx ended with BYE, Timer B, answers to a trunk's
+//! challenge), OPTIONS pings, our own REGISTERs, and the answers to requests it handed
+//! to its owner (REGISTER).
 
 use super::names::contact;
 use super::{
-    Call, CallRef, CallState, ClientKey, ClientMachine, ClientTx, Dial, EndCause, EndedBy,
-    Endpoint, Event, Outbound, Peer, RequestRef, Transmit,
+    Answered, Call, CallRef, CallState, ClientKey, ClientMachine, ClientTx, Dial, EndCause,
+    EndedBy, Endpoint, Event, Link, Outbound, Peer, RequestRef, Transmit,
 };
 use crate::core::sdp;
 use crate::core::sip::admission::ALLOW;
+use crate::core::sip::auth::{authorization, best_challenge};
 use crate::core::sip::dialog::Dialog;
 use crate::core::sip::message::{Essentials, Response};
+use crate::core::sip::registration::{RegisterRequest, RegistrationConfig};
 use crate::core::sip::transaction::{AckParts, ClientInvite};
 use rand::Rng;
 use std::time::Instant;
@@ -43,20 +46,13 @@ impl Endpoint {
         let to = format!("<{}>", d.uri);
         let media = d.media;
         let body = media.offer();
-        let mut s = format!(
-            "INVITE {} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: {}\r\nAllow: {ALLOW}\r\n",
-            d.uri,
+        let mut rest = format!(
+            "Contact: {}\r\nAllow: {ALLOW}\r\n",
             contact(&d.local_host, self.cfg.port, d.peer)
         );
         for (n, v) in &d.headers {
-            s.push_str(&format!("{n}: {}\r\n", v.replace(['\r', '\n'], " ")));
+            rest.push_str(&format!("{n}: {}\r\n", v.replace(['\r', '\n'], " ")));
         }
-        s.push_str(&format!(
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        ));
-        let mut bytes = s.into_bytes();
-        bytes.extend_from_slice(&body);
         let parts = AckParts {
             uri: d.uri.clone(),
             via,
@@ -65,26 +61,7 @@ impl Endpoint {
             cseq: 1,
             routes: vec![],
         };
-        let mut out = std::mem::take(&mut self.scratch);
-        let machine = ClientInvite::start(
-            now,
-            d.peer.transport(),
-            self.cfg.timers,
-            bytes,
-            parts.clone(),
-            &mut out,
-        );
-        let key: ClientKey = (branch.clone(), "INVITE");
-        self.clients.insert(
-            key.clone(),
-            ClientTx {
-                machine: ClientMachine::Invite(machine),
-                peer: d.peer,
-                scheduled: None,
-                call: Some(call),
-                report: None,
-            },
-        );
+        let bytes = build_invite(&parts, &to, &rest, &[], &body);
         let dialog = Dialog {
             call_id,
             local_tag: tag,
@@ -110,18 +87,150 @@ impl Endpoint {
                 offer: None,
                 outbound: Some(Outbound {
                     branch: branch.clone(),
-                    parts,
+                    parts: parts.clone(),
                     to,
                     provisional: false,
                     released: false,
                     ack: None,
+                    rest,
+                    body,
+                    auth: d.auth,
+                    answered: vec![],
                 }),
             },
         );
-        self.placed.insert(branch, call);
-        self.apply_client(now, &key, &mut out);
-        self.scratch = out;
+        self.start_invite(now, d.peer, branch, bytes, parts, call);
         call
+    }
+
+    /// Starts the INVITE client transaction of a call we place.
+    fn start_invite(
+        &mut self,
+        now: Instant,
+        peer: Peer,
+        branch: String,
+        bytes: Vec<u8>,
+        parts: AckParts,
+        call: CallRef,
+    ) {
+        let mut out = std::mem::take(&mut self.scratch);
+        let machine = ClientInvite::start(
+            now,
+            peer.transport(),
+            self.cfg.timers,
+            bytes,
+            parts,
+            &mut out,
+        );
+        let key: ClientKey = (branch.clone(), "INVITE");
+        self.clients.insert(
+            key.clone(),
+            ClientTx {
+                machine: ClientMachine::Invite(machine),
+                peer,
+                scheduled: None,
+                call: Some(call),
+                report: None,
+            },
+        );
+        self.placed.insert(branch, call);
+        self.apply_client(now, &key, &mut out, None);
+        self.scratch = out;
+    }
+
+    /// Answers a 401/407 to a call we place with the Dial's credentials: the same
+    /// INVITE again (same Call-ID and From tag) in a new transaction with the next CSeq
+    /// (RFC 3261 22.2). A realm is answered once, and once more only when the nonce
+    /// merely went stale; `false` when the challenge cannot or may not be answered.
+    fn answer_challenge(&mut self, now: Instant, call: CallRef, resp: &Response) -> bool {
+        if !self
+            .calls
+            .get(&call)
+            .and_then(|c| c.outbound.as_ref())
+            .is_some_and(|o| o.auth.is_some() && !o.released)
+        {
+            return false;
+        }
+        let proxy = resp.status == 407;
+        let header = if proxy {
+            "Proxy-Authenticate"
+        } else {
+            "WWW-Authenticate"
+        };
+        let Some(ch) = best_challenge(resp.header_values(header)) else {
+            return false;
+        };
+        let cnonce = format!("{:016x}", self.rng.gen::<u64>());
+        let branch = self.new_branch();
+        let port = self.cfg.port;
+        let Some(c) = self.calls.get_mut(&call) else {
+            return false;
+        };
+        let Some(o) = c.outbound.as_mut() else {
+            return false;
+        };
+        let Some(auth) = &o.auth else {
+            return false;
+        };
+        let value = authorization(
+            &ch,
+            &auth.user,
+            &auth.password,
+            "INVITE",
+            &o.parts.uri,
+            &cnonce,
+            1,
+        );
+        let full = o.answered.len() >= MAX_REALMS;
+        match o
+            .answered
+            .iter_mut()
+            .find(|a| a.proxy == proxy && a.realm == ch.realm)
+        {
+            Some(a) if ch.stale && !a.stale_retried => {
+                a.stale_retried = true;
+                a.value = value;
+            }
+            Some(_) => return false,
+            None if !full => o.answered.push(Answered {
+                proxy,
+                realm: ch.realm.clone(),
+                stale_retried: false,
+                value,
+            }),
+            None => return false,
+        }
+        o.parts.via = format!(
+            "SIP/2.0/{} {}:{port};branch={branch};rport",
+            c.peer.via_transport(),
+            c.local_host
+        );
+        o.parts.cseq += 1;
+        c.dialog.local_cseq = o.parts.cseq;
+        o.provisional = false;
+        let old = std::mem::replace(&mut o.branch, branch.clone());
+        let creds: Vec<(&str, &str)> = o
+            .answered
+            .iter()
+            .map(|a| {
+                let name = if a.proxy {
+                    "Proxy-Authorization"
+                } else {
+                    "Authorization"
+                };
+                (name, a.value.as_str())
+            })
+            .collect();
+        let bytes = build_invite(&o.parts, &o.to, &o.rest, &creds, &o.body);
+        let (parts, peer) = (o.parts.clone(), c.peer);
+        self.placed.remove(&old);
+        tracing::debug!(
+            call = call.0,
+            status = resp.status,
+            "INVITE challenged; answering"
+        );
+        self.start_invite(now, peer, branch, bytes, parts, call);
+        true
     }
 
     /// Gives up a call we placed that is not answered: CANCEL once the phone has sent a
@@ -196,6 +305,51 @@ impl Endpoint {
         id
     }
 
+    /// Sends a REGISTER of our registration with a trunk (RFC 3261 10.2): To and From
+    /// are `sip:user@domain`, Contact is us on `local_host`. The outcome comes back as
+    /// [`Event::RequestDone`] with the challenges and the granted expiry, for
+    /// [`Registration::on_response`](crate::core::sip::registration::Registration::on_response).
+    #[allow(clippy::too_many_arguments)]
+    pub fn register(
+        &mut self,
+        now: Instant,
+        peer: Peer,
+        local_host: &str,
+        cfg: &RegistrationConfig,
+        call_id: &str,
+        from_tag: &str,
+        req: &RegisterRequest,
+    ) -> RequestRef {
+        let id = RequestRef(self.next_request);
+        self.next_request += 1;
+        let branch = self.new_branch();
+        let clean = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !c.is_whitespace() && !c.is_control() && !"<>\"".contains(*c))
+                .collect()
+        };
+        let (user, domain, local_host) = (clean(&cfg.user), clean(&cfg.domain), clean(local_host));
+        let (call_id, from_tag) = (clean(call_id), clean(from_tag));
+        let port = self.cfg.port;
+        let ours = match peer.link {
+            Link::Udp => format!("sip:{user}@{local_host}:{port}"),
+            Link::Tcp(_) => format!("sip:{user}@{local_host}:{port};transport=tcp"),
+        };
+        let mut s = format!(
+            "REGISTER sip:{domain} SIP/2.0\r\nVia: SIP/2.0/{} {local_host}:{port};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{domain}>;tag={from_tag}\r\nTo: <sip:{user}@{domain}>\r\nCall-ID: {call_id}\r\nCSeq: {} REGISTER\r\nContact: <{ours}>\r\nExpires: {}\r\n",
+            peer.via_transport(),
+            req.cseq,
+            req.expires
+        );
+        if let Some((name, value)) = &req.authorization {
+            s.push_str(&format!("{name}: {}\r\n", value.replace(['\r', '\n'], " ")));
+        }
+        s.push_str("Content-Length: 0\r\n\r\n");
+        self.registers.insert(id, ours);
+        self.start_client(now, peer, branch, "REGISTER", s.into_bytes(), Some(id));
+        id
+    }
+
     /// A response to an INVITE we sent (also a retransmitted 2xx after the transaction).
     pub(super) fn on_placed_response(&mut self, now: Instant, call: CallRef, resp: Response) {
         let Some(c) = self.calls.get_mut(&call) else {
@@ -231,12 +385,13 @@ impl Endpoint {
                 }
                 let branch = format!("z9hG4bK{:016x}", self.rng.gen::<u64>());
                 let fallback = c.dialog.remote_target.clone();
+                let cseq = o.parts.cseq;
                 c.dialog = Dialog::uac(
                     c.dialog.call_id.clone(),
                     c.dialog.local.clone(),
                     c.dialog.local_tag.clone(),
                     &resp,
-                    1,
+                    cseq,
                     &fallback,
                 );
                 let via = format!(
@@ -245,7 +400,7 @@ impl Endpoint {
                     c.local_host,
                     self.cfg.port
                 );
-                let ack = c.dialog.ack(1, &via);
+                let ack = c.dialog.ack(cseq, &via);
                 o.ack = Some(ack.clone());
                 let released = o.released;
                 c.state = CallState::Answered;
@@ -266,6 +421,9 @@ impl Endpoint {
             }
             _ => {
                 let released = o.released;
+                if matches!(resp.status, 401 | 407) && self.answer_challenge(now, call, &resp) {
+                    return;
+                }
                 self.forget_placed(call);
                 if !released {
                     let cause = match resp.status {
@@ -333,6 +491,34 @@ impl Endpoint {
             });
         }
     }
+}
+
+/// Realms a placed INVITE answers at most (a proxy and the trunk behind it, say); more
+/// would be a loop.
+const MAX_REALMS: usize = 4;
+
+/// The INVITE of a call we place, with `parts`' Via and CSeq.
+fn build_invite(
+    parts: &AckParts,
+    to: &str,
+    rest: &str,
+    creds: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut s = format!(
+        "INVITE {} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {} INVITE\r\n{rest}",
+        parts.uri, parts.via, parts.from, parts.call_id, parts.cseq
+    );
+    for (name, value) in creds {
+        s.push_str(&format!("{name}: {value}\r\n"));
+    }
+    s.push_str(&format!(
+        "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    ));
+    let mut bytes = s.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
 }
 
 /// A user part safe to put in a URI: anything but unreserved characters and the few
