@@ -3,8 +3,11 @@
 //! Every command first escalates the complaints that have missed a deadline (as of now, or
 //! `--now`), so what it shows is up to date even when no server runs. Customers' numbers
 //! are masked unless `--show-numbers`; follow-ups from a flagged number are marked
-//! `⚑ review`, never left out.
+//! `⚑ review`, never left out. Callbacks and revisits show their call attempts, and
+//! `UNREACHABLE` once the dialer has given up on them (for a supervisor: `followups call`
+//! asks the running server to try once more).
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -14,7 +17,8 @@ use crate::followup::{
     check_change, due_times, overdue, revisit_verdict, Change, RevisitResult, Step, VerdictRefused,
 };
 use crate::store::{
-    FollowUpKind, FollowUpMove, FollowUpRow, FollowUpStatus, NewFollowUp, RevisitVerdict,
+    DialAttemptRow, DialRequest, DialState, FollowUpKind, FollowUpMove, FollowUpRow,
+    FollowUpStatus, NewFollowUp, RevisitVerdict,
 };
 
 /// `hotline followups ...`
@@ -138,6 +142,14 @@ pub enum Command {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Asks the running server to call the customer of an open or forwarded callback or
+    /// revisit now: agent first, then the customer.
+    Call {
+        id: String,
+        /// The agent to make the call [default: any agent of the queue the call came from].
+        #[arg(long)]
+        agent: Option<String>,
+    },
 }
 
 /// Runs `hotline followups ...`.
@@ -160,6 +172,7 @@ async fn dispatch(ctx: &Context, args: &Args) -> Result<ExitCode, CliError> {
             json,
         } => {
             let kind = kind.as_deref().map(parse_kind).transpose()?;
+            let dial = ctx.store.dial_states().await?;
             let mut rows: Vec<FollowUpRow> = ctx
                 .store
                 .followups()
@@ -179,20 +192,27 @@ async fn dispatch(ctx: &Context, args: &Args) -> Result<ExitCode, CliError> {
                     .then(a.created_at.cmp(&b.created_at))
             });
             if *json {
-                let items: Vec<Json> = rows.iter().map(|f| Json::of(ctx, f, None)).collect();
+                let items: Vec<Json> = rows
+                    .iter()
+                    .map(|f| Json::of(ctx, f, state(&dial, f), None, None))
+                    .collect();
                 println!("{}", to_json(&items));
             } else {
-                print!("{}", table(ctx, &rows));
+                print!("{}", table(ctx, &rows, &dial));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Show { id, json } => {
             let f = find(ctx, id).await?;
             let notes = ctx.store.followup_notes(id).await?;
+            let dial = ctx.store.dial_states().await?;
+            let attempts = ctx.store.dial_attempts(id).await?;
+            let st = state(&dial, &f);
             if *json {
-                println!("{}", to_json(&Json::of(ctx, &f, Some(&notes))));
+                let j = Json::of(ctx, &f, st, Some(&notes), Some(&attempts));
+                println!("{}", to_json(&j));
             } else {
-                print!("{}", details(ctx, &f, &notes));
+                print!("{}", details(ctx, &f, st, &notes, &attempts));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -238,7 +258,8 @@ async fn dispatch(ctx: &Context, args: &Args) -> Result<ExitCode, CliError> {
             }
             if *json {
                 let row = find(ctx, &id).await?;
-                println!("{}", to_json(&Json::of(ctx, &row, None)));
+                let j = Json::of(ctx, &row, DialState::default(), None, None);
+                println!("{}", to_json(&j));
             } else {
                 println!("{id}");
             }
@@ -295,7 +316,70 @@ async fn dispatch(ctx: &Context, args: &Args) -> Result<ExitCode, CliError> {
             };
             revisit(ctx, id, result, note.clone(), &by).await
         }
+        Command::Call { id, agent } => call(ctx, id, agent.as_deref(), &by).await,
     }
+}
+
+/// Leaves a call request for the running server, which places it when the agent (or any
+/// agent of the queue) is free: the command line cannot see who is free, the server can.
+async fn call(
+    ctx: &Context,
+    id: &str,
+    agent: Option<&str>,
+    by: &str,
+) -> Result<ExitCode, CliError> {
+    let f = find(ctx, id).await?;
+    if !matches!(f.kind, FollowUpKind::Callback | FollowUpKind::Revisit) {
+        return Err(CliError::Usage(format!(
+            "{id} is a {}: only callbacks and revisits are called",
+            f.kind.as_str()
+        )));
+    }
+    if !matches!(f.status, FollowUpStatus::Open | FollowUpStatus::Forwarded) {
+        return Err(CliError::Usage(format!(
+            "{id} is {}: only an open or forwarded follow-up is called",
+            f.status.as_str()
+        )));
+    }
+    if let Some(a) = agent {
+        if ctx.store.agent(a).await?.is_none() {
+            return Err(CliError::Usage(format!("no agent {a} (see `hotline agents list`)")));
+        }
+    }
+    let queue = match &f.call_id {
+        Some(call) => ctx.store.call_ivr(call).await?.and_then(|c| c.queue),
+        None => None,
+    };
+    ctx.store
+        .request_dial(&DialRequest {
+            followup: id.to_string(),
+            agent: agent.map(str::to_string),
+            requested_by: by.to_string(),
+            at: ctx.now_ms,
+        })
+        .await?;
+    let who = match (agent, queue) {
+        (Some(a), _) => format!("agent {a} is free"),
+        (None, Some(q)) => format!("an agent of queue {q} is free"),
+        (None, None) => "an agent is free".to_string(),
+    };
+    // An unreachable follow-up may be asked for again: this is one more try.
+    let again = match ctx.store.dial_states().await?.get(id) {
+        Some(s) if s.unreachable_at.is_some() => {
+            format!(" (once more: unreachable after {} attempts)", s.attempts)
+        }
+        _ => String::new(),
+    };
+    println!(
+        "{id}: call to {} requested{again}; the running server calls when {who}",
+        ctx.globals.number(&f.number)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The call attempts of `f` (none yet: the default).
+fn state(dial: &HashMap<String, DialState>, f: &FollowUpRow) -> DialState {
+    dial.get(&f.id).copied().unwrap_or_default()
 }
 
 /// Records the verdict of revisit `id` on it and its complaint (reopening the complaint when
@@ -441,9 +525,14 @@ fn next_due(f: &FollowUpRow) -> i64 {
 
 /// The marker of a follow-up from a number in `caller_flags`: a supervisor reviews it.
 const REVIEW: &str = "⚑ review";
+/// The marker of a follow-up the dialer gave up on after its last attempt.
+const UNREACHABLE: &str = "UNREACHABLE";
 
-fn flags(ctx: &Context, f: &FollowUpRow) -> String {
+fn flags(ctx: &Context, f: &FollowUpRow, dial: DialState) -> String {
     let mut v = Vec::new();
+    if dial.unreachable_at.is_some() {
+        v.push(UNREACHABLE.to_string());
+    }
     let late: Vec<&str> = overdue(f, ctx.now_ms).iter().map(|s| s.name()).collect();
     if !late.is_empty() {
         v.push(format!("OVERDUE({})", late.join("+")));
@@ -457,7 +546,7 @@ fn flags(ctx: &Context, f: &FollowUpRow) -> String {
     v.join(" ")
 }
 
-fn table(ctx: &Context, rows: &[FollowUpRow]) -> String {
+fn table(ctx: &Context, rows: &[FollowUpRow], dial: &HashMap<String, DialState>) -> String {
     let tz = ctx.tz();
     let when = |t: Option<i64>| t.map_or("-".to_string(), |t| local_minute(tz, t));
     let head = [
@@ -466,6 +555,7 @@ fn table(ctx: &Context, rows: &[FollowUpRow]) -> String {
         "CATEGORY",
         "STATUS",
         "URG",
+        "CALLS",
         "OWNER",
         "FORWARD BY",
         "CONTACT BY",
@@ -475,12 +565,14 @@ fn table(ctx: &Context, rows: &[FollowUpRow]) -> String {
     ];
     let mut lines: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
     for f in rows {
+        let st = state(dial, f);
         lines.push(vec![
             f.id.clone(),
             f.kind.as_str().to_string(),
             f.category.clone(),
             f.status.as_str().to_string(),
             f.urgency.to_string(),
+            st.attempts.to_string(),
             f.owner
                 .clone()
                 .or_else(|| f.department.clone())
@@ -489,7 +581,7 @@ fn table(ctx: &Context, rows: &[FollowUpRow]) -> String {
             when(f.due_contact),
             when(f.due_answer),
             when(f.due_resolve),
-            flags(ctx, f),
+            flags(ctx, f, st),
         ]);
     }
     let widths: Vec<usize> = (0..head.len())
@@ -517,7 +609,13 @@ fn table(ctx: &Context, rows: &[FollowUpRow]) -> String {
     out
 }
 
-fn details(ctx: &Context, f: &FollowUpRow, notes: &[crate::store::NoteRow]) -> String {
+fn details(
+    ctx: &Context,
+    f: &FollowUpRow,
+    dial: DialState,
+    notes: &[crate::store::NoteRow],
+    attempts: &[DialAttemptRow],
+) -> String {
     let tz = ctx.tz();
     let when = |t: Option<i64>| t.map_or("-".to_string(), |t| local_minute(tz, t));
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
@@ -528,7 +626,7 @@ fn details(ctx: &Context, f: &FollowUpRow, notes: &[crate::store::NoteRow]) -> S
     line("category", f.category.clone());
     line("status", f.status.as_str().into());
     line("urgency", f.urgency.to_string());
-    line("flags", flags(ctx, f));
+    line("flags", flags(ctx, f, dial));
     line("number", ctx.globals.number(&f.number));
     line(
         "customer",
@@ -565,6 +663,29 @@ fn details(ctx: &Context, f: &FollowUpRow, notes: &[crate::store::NoteRow]) -> S
     }
     if f.closed_at.is_some() {
         line("closed", when(f.closed_at));
+    }
+    if dial.attempts > 0 || !attempts.is_empty() {
+        line(
+            "call attempts",
+            format!("{} (last {})", dial.attempts, when(dial.last_attempt_at)),
+        );
+    }
+    if dial.unreachable_at.is_some() {
+        line("unreachable", when(dial.unreachable_at));
+    }
+    if !attempts.is_empty() {
+        s.push_str("dial attempts:\n");
+        for a in attempts {
+            s.push_str(&format!(
+                "  {}  {:<10} call {}{}\n",
+                when(Some(a.at)),
+                a.result.as_str(),
+                a.call_id,
+                a.agent
+                    .as_deref()
+                    .map_or(String::new(), |x| format!("  agent {x}"))
+            ));
+        }
     }
     s.push_str("notes:\n");
     if notes.is_empty() {
@@ -614,8 +735,22 @@ struct Json {
     outcome: Option<String>,
     parent_id: Option<String>,
     revisit_result: Option<&'static str>,
+    attempts: u32,
+    last_attempt_at: Option<String>,
+    unreachable: bool,
+    unreachable_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dial_attempts: Option<Vec<AttemptJson>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     notes: Option<Vec<NoteJson>>,
+}
+
+#[derive(Serialize)]
+struct AttemptJson {
+    call_id: String,
+    result: &'static str,
+    at: String,
+    agent: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -626,7 +761,13 @@ struct NoteJson {
 }
 
 impl Json {
-    fn of(ctx: &Context, f: &FollowUpRow, notes: Option<&[crate::store::NoteRow]>) -> Json {
+    fn of(
+        ctx: &Context,
+        f: &FollowUpRow,
+        dial: DialState,
+        notes: Option<&[crate::store::NoteRow]>,
+        attempts: Option<&[DialAttemptRow]>,
+    ) -> Json {
         let tz = ctx.tz();
         let t = |v: Option<i64>| v.map(|ms| rfc3339(tz, ms));
         Json {
@@ -660,6 +801,20 @@ impl Json {
             outcome: f.outcome.clone(),
             parent_id: f.parent_id.clone(),
             revisit_result: f.revisit_result.map(RevisitResult::as_str),
+            attempts: dial.attempts,
+            last_attempt_at: t(dial.last_attempt_at),
+            unreachable: dial.unreachable_at.is_some(),
+            unreachable_at: t(dial.unreachable_at),
+            dial_attempts: attempts.map(|a| {
+                a.iter()
+                    .map(|a| AttemptJson {
+                        call_id: a.call_id.clone(),
+                        result: a.result.as_str(),
+                        at: rfc3339(tz, a.at),
+                        agent: a.agent.clone(),
+                    })
+                    .collect()
+            }),
             notes: notes.map(|n| {
                 n.iter()
                     .map(|n| NoteJson {

@@ -172,6 +172,94 @@ pub enum Write {
     },
     /// Agents, registrations, queueing and the legs to agents.
     Agent(AgentWrite),
+    /// The hotline placed a call (a callback, a revisit, an agent dialling out). Later
+    /// `CallAnswered`, `CallEnded`, `CallEvent` and `Agent(..)` writes apply to it as to an
+    /// inbound call; the KPIs leave it out.
+    OutboundCall {
+        /// Our own id for the call (primary key).
+        id: String,
+        /// SIP Call-ID of our INVITE.
+        sip_call_id: String,
+        /// Our caller ID.
+        caller: String,
+        /// The number dialled.
+        called: String,
+        /// The trunk's address, or the agent's phone.
+        source: String,
+        /// `"udp"` or `"tcp"`.
+        transport: &'static str,
+        /// The follow-up the call works on.
+        followup: Option<String>,
+        /// The agent making the call.
+        agent: Option<String>,
+        /// The trunk it goes out through.
+        trunk: Option<String>,
+        /// When the INVITE was sent, ms since the Unix epoch.
+        at_ms: i64,
+    },
+    /// One attempt to call a follow-up's customer ended: it is kept, the follow-up's attempts
+    /// are recounted (a skipped preview does not count) and noted, and it is marked
+    /// unreachable once when `unreachable`. Repeating it changes nothing.
+    DialAttempt {
+        /// The follow-up.
+        followup: String,
+        /// Our id of the outbound call (or of the skipped preview).
+        call: String,
+        /// What became of it.
+        result: DialResult,
+        /// The agent who made or skipped it.
+        agent: Option<String>,
+        /// When it ended, ms since the Unix epoch.
+        at_ms: i64,
+        /// That was the last attempt: give up, for a supervisor.
+        unreachable: bool,
+    },
+    /// An outbound call reached the follow-up's customer: an open or forwarded follow-up is
+    /// answered (as `hotline followups answer`); otherwise nothing changes.
+    FollowUpReached {
+        /// The follow-up.
+        followup: String,
+        /// Our id of the call.
+        call: String,
+        /// The agent on the call.
+        agent: Option<String>,
+        /// When, ms since the Unix epoch.
+        at_ms: i64,
+    },
+    /// The follow-up was resolved on an outbound call (as `hotline followups resolve`); a
+    /// follow-up already resolved or closed stays as it is.
+    FollowUpResolved {
+        /// The follow-up.
+        followup: String,
+        /// Our id of the call.
+        call: String,
+        /// Resolution code.
+        outcome: String,
+        /// The agent who resolved it.
+        agent: Option<String>,
+        /// When, ms since the Unix epoch.
+        at_ms: i64,
+        /// A complaint's revisit, created with the resolution (build it as the command line
+        /// does, with `crate::followup::due_times`). A complaint without one is not
+        /// resolved, so no complaint goes without its revisit; ignored for other kinds.
+        revisit: Option<Box<NewFollowUp>>,
+    },
+    /// The customer keyed a verdict on a revisit call: as `hotline followups revisit`, the
+    /// revisit is answered and its complaint gets the verdict; an unsatisfied customer
+    /// reopens the complaint with its urgency raised. Repeating it changes nothing.
+    RevisitAnswered {
+        /// The revisit (its complaint is looked up).
+        revisit: String,
+        /// Our id of the call.
+        call: String,
+        /// Satisfied (else the complaint is reopened).
+        satisfied: bool,
+        /// Added to the complaint's urgency when it is reopened: the `[followups]
+        /// escalate_by` setting, as `crate::followup::revisit_verdict` returns it.
+        urgency_rise: i32,
+        /// When, ms since the Unix epoch.
+        at_ms: i64,
+    },
 }
 
 impl Write {
@@ -187,6 +275,11 @@ impl Write {
             | Write::Survey { id, .. } => id,
             Write::FollowUp(f) => f.call_id.as_deref().unwrap_or(&f.id),
             Write::Agent(a) => a.subject(),
+            Write::OutboundCall { id, .. } => id,
+            Write::DialAttempt { call, .. }
+            | Write::FollowUpReached { call, .. }
+            | Write::FollowUpResolved { call, .. }
+            | Write::RevisitAnswered { call, .. } => call,
         }
     }
 
@@ -202,7 +295,24 @@ impl Write {
             Write::Survey { .. } => "survey",
             Write::FollowUp(_) => "followup",
             Write::Agent(_) => "agent",
+            Write::OutboundCall { .. } => "outbound_call",
+            Write::DialAttempt { .. } => "dial_attempt",
+            Write::FollowUpReached { .. } => "followup_reached",
+            Write::FollowUpResolved { .. } => "followup_resolved",
+            Write::RevisitAnswered { .. } => "revisit_answered",
         }
+    }
+
+    /// Whether this write checks where a follow-up stands and so takes more than one
+    /// statement (see `apply_dialing!`).
+    fn is_dialing(&self) -> bool {
+        matches!(
+            self,
+            Write::DialAttempt { .. }
+                | Write::FollowUpReached { .. }
+                | Write::FollowUpResolved { .. }
+                | Write::RevisitAnswered { .. }
+        )
     }
 }
 
@@ -323,18 +433,27 @@ macro_rules! on_db {
     };
 }
 
-// Declared after `on_db!` so they can use it.
+// Declared after `on_db!` so they can use it; the two with transaction steps as macros
+// first, so the later modules and `Store::apply` can use those.
+#[macro_use]
+mod worklist;
+
+#[macro_use]
+mod dialing;
+
 mod agents;
 mod callers;
 mod customers;
 mod followups;
 mod reports;
-mod worklist;
 
 pub use agents::{
     AgentError, AgentRequest, AgentRow, AgentWrite, LegRow, NewAgent, RegistrationRow,
 };
 pub use callers::{normalize_number, BlockedCaller, CallerFlag, CallerFlagKind};
+pub use dialing::{
+    CallSummary, DialAttemptRow, DialRequest, DialResult, DialState, DialTask,
+};
 pub use customers::{
     import_customers_csv, CustomerError, CustomerRow, LockPolicy, NewCustomer, Secret, Verification,
 };
@@ -473,7 +592,35 @@ where
         Write::CallRecording { id, path } => sqlx::query(SET_RECORDING)
             .bind(id.as_str())
             .bind(path.as_str()),
+        Write::OutboundCall {
+            id,
+            sip_call_id,
+            caller,
+            called,
+            source,
+            transport,
+            followup,
+            agent,
+            trunk,
+            at_ms,
+        } => sqlx::query(dialing::INSERT_OUTBOUND_CALL)
+            .bind(id.as_str())
+            .bind(sip_call_id.as_str())
+            .bind(caller.as_str())
+            .bind(called.as_str())
+            .bind(source.as_str())
+            .bind(*transport)
+            .bind(*at_ms)
+            .bind(followup.as_deref())
+            .bind(agent.as_deref())
+            .bind(trunk.as_deref()),
         Write::Agent(_) => unreachable!("agent writes go through agents::agent_queries"),
+        Write::DialAttempt { .. }
+        | Write::FollowUpReached { .. }
+        | Write::FollowUpResolved { .. }
+        | Write::RevisitAnswered { .. } => {
+            unreachable!("the dialer's follow-up writes go through apply_dialing!")
+        }
     }
 }
 
@@ -482,7 +629,7 @@ where
 fn note_no_effect(w: &Write, rows: u64) {
     if rows == 0 {
         match w {
-            Write::CallArrived { id, .. } => {
+            Write::CallArrived { id, .. } | Write::OutboundCall { id, .. } => {
                 tracing::warn!(call = %id, "call arrival for an existing id ignored")
             }
             Write::CallEvent { id, seq, .. } => {
@@ -601,6 +748,10 @@ impl Store {
                     for q in agents::agent_queries(a) {
                         q.execute(&mut *tx).await?;
                     }
+                    continue;
+                }
+                if w.is_dialing() {
+                    apply_dialing!(tx, w);
                     continue;
                 }
                 let done = write_query(w).execute(&mut *tx).await?;

@@ -83,15 +83,19 @@ pub struct ReportSurvey {
     pub arrived_at: i64,
 }
 
+// Every report is about calls to the hotline: the calls it places (callbacks, revisits, agents
+// dialling out) would count as offered, answered and handled and skew every rate.
 const REPORT_CALLS: &str = "SELECT id, arrived_at, answered_at, ended_at, ended_by, end_cause, \
      queue, queued_at, connected_at, agent, disposition FROM calls \
-     WHERE arrived_at >= $1 AND arrived_at < $2 ORDER BY arrived_at, id";
+     WHERE arrived_at >= $1 AND arrived_at < $2 AND direction = 'inbound' \
+     ORDER BY arrived_at, id";
 
 const REPORT_SURVEYS: &str = "SELECT s.call_id AS call_id, s.question AS question, \
      s.score AS score, COALESCE(s.agent, c.agent) AS agent, c.queue AS queue, \
      c.arrived_at AS arrived_at \
      FROM surveys s JOIN calls c ON c.id = s.call_id \
-     WHERE c.arrived_at >= $1 AND c.arrived_at < $2 ORDER BY c.arrived_at, s.call_id, s.question";
+     WHERE c.arrived_at >= $1 AND c.arrived_at < $2 AND c.direction = 'inbound' \
+     ORDER BY c.arrived_at, s.call_id, s.question";
 
 // The changes in the period, and each agent's last change before it (the state in force when
 // the period starts).
@@ -102,13 +106,14 @@ const REPORT_AGENT_STATES: &str = "SELECT s.agent_id AS agent_id, s.at AS at, \
      AND (t.at > s.at OR (t.at = s.at AND t.seq > s.seq)))) \
      ORDER BY s.agent_id, s.at, s.seq";
 
-// Legs rung or answered in the period.
+// Legs of inbound calls rung or answered in the period (an agent's legs answered, missed and
+// talk time are about calls to the hotline, as the KPIs are).
 const REPORT_LEGS: &str = "SELECT l.call_id AS call_id, CAST(l.seq AS BIGINT) AS seq, \
      l.agent_id AS agent_id, l.started_at AS started_at, l.answered_at AS answered_at, \
      l.ended_at AS ended_at, l.end_cause AS end_cause, c.ended_at AS call_ended_at \
      FROM call_legs l JOIN calls c ON c.id = l.call_id \
-     WHERE (l.started_at >= $1 AND l.started_at < $2) \
-     OR (l.answered_at >= $1 AND l.answered_at < $2) \
+     WHERE c.direction = 'inbound' AND ((l.started_at >= $1 AND l.started_at < $2) \
+     OR (l.answered_at >= $1 AND l.answered_at < $2)) \
      ORDER BY l.agent_id, l.started_at, l.call_id, l.seq";
 
 impl Store {

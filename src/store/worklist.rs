@@ -8,7 +8,7 @@
 
 use super::followups::{RawFollowUp, SELECT_FOLLOWUPS};
 use super::{
-    Db, FollowUpRow, FollowUpStatus, NewFollowUp, RevisitResult, Store, StoreError, Write,
+    Db, FollowUpRow, FollowUpStatus, NewFollowUp, RevisitResult, Store, StoreError,
 };
 
 /// What someone does to a follow-up: the row update [`Store::move_followup`] makes.
@@ -128,57 +128,157 @@ pub struct NoteRow {
     pub text: String,
 }
 
-const FORWARD: &str = "UPDATE followups SET status = 'forwarded', department = $3, \
+pub(super) const FORWARD: &str = "UPDATE followups SET status = 'forwarded', department = $3, \
      forwarded_at = COALESCE(forwarded_at, $4) WHERE id = $1 AND status = $2";
-const CONTACT: &str = "UPDATE followups SET contacted_at = $3 \
+pub(super) const CONTACT: &str = "UPDATE followups SET contacted_at = $3 \
      WHERE id = $1 AND status = $2 AND contacted_at IS NULL";
 // A first answer is also the first contact, when none was recorded.
-const ANSWER: &str = "UPDATE followups SET status = 'answered', \
+pub(super) const ANSWER: &str = "UPDATE followups SET status = 'answered', \
      forwarded_at = COALESCE(forwarded_at, $3), contacted_at = COALESCE(contacted_at, $3), \
      answered_at = COALESCE(answered_at, $3) WHERE id = $1 AND status = $2";
 // Resolving also completes the earlier steps that were skipped (a complaint settled on the
 // first call was never forwarded, and the customer heard back then). A new resolution waits
 // for a revisit of its own, so an earlier verdict is cleared.
-const RESOLVE: &str = "UPDATE followups SET status = 'resolved', outcome = $4, \
+pub(super) const RESOLVE: &str = "UPDATE followups SET status = 'resolved', outcome = $4, \
      forwarded_at = COALESCE(forwarded_at, $3), contacted_at = COALESCE(contacted_at, $3), \
      answered_at = COALESCE(answered_at, $3), resolved_at = COALESCE(resolved_at, $3), \
      revisit_result = NULL WHERE id = $1 AND status = $2";
 // The revisit call was made, with its verdict (once).
-const REVISIT_MADE: &str = "UPDATE followups SET status = 'answered', revisit_result = $4, \
+pub(super) const REVISIT_MADE: &str = "UPDATE followups SET status = 'answered', revisit_result = $4, \
      contacted_at = COALESCE(contacted_at, $3), answered_at = COALESCE(answered_at, $3) \
      WHERE id = $1 AND status = $2 AND revisit_result IS NULL";
-const COMPLAINT_VERDICT: &str =
+pub(super) const COMPLAINT_VERDICT: &str =
     "UPDATE followups SET revisit_result = $3 WHERE id = $1 AND status = $2";
-const REOPEN: &str = "UPDATE followups SET revisit_result = $3, status = $4, \
+pub(super) const REOPEN: &str = "UPDATE followups SET revisit_result = $3, status = $4, \
      resolved_at = NULL, urgency = urgency + $5 WHERE id = $1 AND status = $2";
-const CLOSE: &str = "UPDATE followups SET status = 'closed', closed_at = COALESCE(closed_at, $3) \
+pub(super) const CLOSE: &str = "UPDATE followups SET status = 'closed', closed_at = COALESCE(closed_at, $3) \
      WHERE id = $1 AND status = $2";
 const ESCALATE: &str = "UPDATE followups SET escalation = $2, urgency = urgency + $3, \
      escalated_at = COALESCE(escalated_at, $4) WHERE id = $1 AND escalation < $2";
-const LAST_NOTE_AT: &str = "SELECT MAX(at) FROM followup_notes WHERE followup_id = $1";
-const INSERT_NOTE: &str =
+pub(super) const LAST_NOTE_AT: &str = "SELECT MAX(at) FROM followup_notes WHERE followup_id = $1";
+pub(super) const INSERT_NOTE: &str =
     "INSERT INTO followup_notes (followup_id, at, author, text) VALUES ($1, $2, $3, $4)";
 const CLOSE_CALLS: &str = "UPDATE calls SET ended_at = $1, ended_by = 'hotline', end_cause = $2 \
      WHERE ended_at IS NULL";
 const CLOSE_LEGS: &str =
     "UPDATE call_legs SET ended_at = $1, end_cause = $2 WHERE ended_at IS NULL";
 
+// The steps below are macros rather than functions so that one body serves both databases
+// inside `on_db!`, in a transaction of their own or in the writer's batch
+// (`Store::apply`); `#[macro_use]` on this module makes them visible to the later modules.
+
 /// Adds a note inside `tx`. Notes are keyed by time: a note in the same millisecond as the
 /// last one is put 1 ms after it, so a quick series of moves keeps every line, in order.
 macro_rules! insert_note {
     ($tx:expr, $id:expr, $at:expr, $author:expr, $text:expr) => {{
-        let last: Option<i64> = sqlx::query_scalar(LAST_NOTE_AT)
+        let last: Option<i64> = sqlx::query_scalar($crate::store::worklist::LAST_NOTE_AT)
             .bind($id)
             .fetch_one(&mut *$tx)
             .await?;
         let at = last.map_or($at, |l| ($at).max(l + 1));
-        sqlx::query(INSERT_NOTE)
+        sqlx::query($crate::store::worklist::INSERT_NOTE)
             .bind($id)
             .bind(at)
             .bind($author)
             .bind($text)
             .execute(&mut *$tx)
             .await?;
+    }};
+}
+
+/// Makes the status move `$m` (a [`FollowUpMove`]) inside `tx` if the follow-up is still in
+/// `$m.from`, with the line `$note` in its history and the revisit, if any; evaluates to
+/// whether it moved. Nothing is written when it did not.
+macro_rules! move_followup_in {
+    ($tx:expr, $m:expr, $note:expr) => {{
+        use $crate::store::worklist as w;
+        let m: &$crate::store::FollowUpMove = $m;
+        let q = match &m.change {
+            $crate::store::FollowUpChange::Forward { department } => sqlx::query(w::FORWARD)
+                .bind(m.id.as_str())
+                .bind(m.from.as_str())
+                .bind(department.as_str())
+                .bind(m.at),
+            $crate::store::FollowUpChange::Contact => sqlx::query(w::CONTACT)
+                .bind(m.id.as_str())
+                .bind(m.from.as_str())
+                .bind(m.at),
+            $crate::store::FollowUpChange::Answer => sqlx::query(w::ANSWER)
+                .bind(m.id.as_str())
+                .bind(m.from.as_str())
+                .bind(m.at),
+            $crate::store::FollowUpChange::Resolve { outcome } => sqlx::query(w::RESOLVE)
+                .bind(m.id.as_str())
+                .bind(m.from.as_str())
+                .bind(m.at)
+                .bind(outcome.as_str()),
+            $crate::store::FollowUpChange::Close { .. } => sqlx::query(w::CLOSE)
+                .bind(m.id.as_str())
+                .bind(m.from.as_str())
+                .bind(m.at),
+        };
+        let moved = q.execute(&mut *$tx).await?.rows_affected() == 1;
+        if moved {
+            let note: String = $note;
+            insert_note!($tx, m.id.as_str(), m.at, m.author.as_str(), note.as_str());
+            if let Some(r) = &m.revisit {
+                let fw = $crate::store::Write::FollowUp(Box::new(r.clone()));
+                $crate::store::write_query(&fw).execute(&mut *$tx).await?;
+            }
+        }
+        moved
+    }};
+}
+
+/// Records the verdict `$v` (a [`RevisitVerdict`]) on the revisit and its complaint inside
+/// `tx`, both or neither (a savepoint), with a line in both note histories; evaluates to
+/// whether it did.
+macro_rules! record_revisit_in {
+    ($tx:expr, $v:expr) => {{
+        use $crate::store::worklist as w;
+        let v: &$crate::store::RevisitVerdict = $v;
+        let result = v.result.as_str();
+        let (complaint_note, revisit_note) = match v.reopen {
+            Some(_) => (
+                "reopened: customer not satisfied",
+                "revisit: customer not satisfied",
+            ),
+            None => ("revisit: customer satisfied", "revisit: customer satisfied"),
+        };
+        let mut sp = sqlx::Connection::begin(&mut *$tx).await?;
+        let revisit = sqlx::query(w::REVISIT_MADE)
+            .bind(v.revisit.as_str())
+            .bind(v.revisit_from.as_str())
+            .bind(v.at)
+            .bind(result)
+            .execute(&mut *sp)
+            .await?
+            .rows_affected();
+        let q = match v.reopen {
+            Some((to, rise)) => sqlx::query(w::REOPEN)
+                .bind(v.complaint.as_str())
+                .bind(v.complaint_from.as_str())
+                .bind(result)
+                .bind(to.as_str())
+                .bind(rise),
+            None => sqlx::query(w::COMPLAINT_VERDICT)
+                .bind(v.complaint.as_str())
+                .bind(v.complaint_from.as_str())
+                .bind(result),
+        };
+        let complaint = q.execute(&mut *sp).await?.rows_affected();
+        let done = revisit == 1 && complaint == 1;
+        if done {
+            insert_note!(sp, v.revisit.as_str(), v.at, v.author.as_str(), revisit_note);
+            if let Some(text) = &v.note {
+                insert_note!(sp, v.revisit.as_str(), v.at, v.author.as_str(), text.as_str());
+            }
+            insert_note!(sp, v.complaint.as_str(), v.at, v.author.as_str(), complaint_note);
+            sp.commit().await?;
+        } else {
+            sp.rollback().await?;
+        }
+        done
     }};
 }
 
@@ -189,37 +289,8 @@ impl Store {
     pub async fn move_followup(&self, m: &FollowUpMove) -> Result<bool, StoreError> {
         let moved = on_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            let q = match &m.change {
-                FollowUpChange::Forward { department } => sqlx::query(FORWARD)
-                    .bind(m.id.as_str())
-                    .bind(m.from.as_str())
-                    .bind(department.as_str())
-                    .bind(m.at),
-                FollowUpChange::Contact => sqlx::query(CONTACT)
-                    .bind(m.id.as_str())
-                    .bind(m.from.as_str())
-                    .bind(m.at),
-                FollowUpChange::Answer => sqlx::query(ANSWER)
-                    .bind(m.id.as_str())
-                    .bind(m.from.as_str())
-                    .bind(m.at),
-                FollowUpChange::Resolve { outcome } => sqlx::query(RESOLVE)
-                    .bind(m.id.as_str())
-                    .bind(m.from.as_str())
-                    .bind(m.at)
-                    .bind(outcome.as_str()),
-                FollowUpChange::Close { .. } => sqlx::query(CLOSE)
-                    .bind(m.id.as_str())
-                    .bind(m.from.as_str())
-                    .bind(m.at),
-            };
-            let moved = q.execute(&mut *tx).await?.rows_affected() == 1;
+            let moved = move_followup_in!(tx, m, m.change.note());
             if moved {
-                insert_note!(tx, m.id.as_str(), m.at, m.author.as_str(), m.change.note());
-                if let Some(r) = &m.revisit {
-                    let w = Write::FollowUp(Box::new(r.clone()));
-                    super::write_query(&w).execute(&mut *tx).await?;
-                }
                 tx.commit().await?;
             }
             moved
@@ -232,44 +303,10 @@ impl Store {
     /// transaction. Returns false, changing nothing, if either is no longer in the status
     /// expected or the revisit already has a verdict.
     pub async fn record_revisit(&self, v: &RevisitVerdict) -> Result<bool, StoreError> {
-        let result = v.result.as_str();
-        let (complaint_note, revisit_note) = match v.reopen {
-            Some(_) => (
-                "reopened: customer not satisfied",
-                "revisit: customer not satisfied",
-            ),
-            None => ("revisit: customer satisfied", "revisit: customer satisfied"),
-        };
         let done = on_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            let revisit = sqlx::query(REVISIT_MADE)
-                .bind(v.revisit.as_str())
-                .bind(v.revisit_from.as_str())
-                .bind(v.at)
-                .bind(result)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            let q = match v.reopen {
-                Some((to, rise)) => sqlx::query(REOPEN)
-                    .bind(v.complaint.as_str())
-                    .bind(v.complaint_from.as_str())
-                    .bind(result)
-                    .bind(to.as_str())
-                    .bind(rise),
-                None => sqlx::query(COMPLAINT_VERDICT)
-                    .bind(v.complaint.as_str())
-                    .bind(v.complaint_from.as_str())
-                    .bind(result),
-            };
-            let complaint = q.execute(&mut *tx).await?.rows_affected();
-            let done = revisit == 1 && complaint == 1;
+            let done = record_revisit_in!(tx, v);
             if done {
-                insert_note!(tx, v.revisit.as_str(), v.at, v.author.as_str(), revisit_note);
-                if let Some(text) = &v.note {
-                    insert_note!(tx, v.revisit.as_str(), v.at, v.author.as_str(), text.as_str());
-                }
-                insert_note!(tx, v.complaint.as_str(), v.at, v.author.as_str(), complaint_note);
                 tx.commit().await?;
             }
             done
