@@ -177,7 +177,10 @@ async fn followups_call_refuses_what_cannot_be_called() {
     let dir = TempDir::new("cli-dialing");
     let fx = fixture(&dir).await;
 
-    let err = refused(&run(&dir, "followups", &["call", "fu-nothere"]), "fu-nothere");
+    let err = refused(
+        &run(&dir, "followups", &["call", "fu-nothere"]),
+        "fu-nothere",
+    );
     assert!(err.contains("no follow-up"), "{err}");
     let err = refused(
         &run(&dir, "followups", &["call", &fx.complaint]),
@@ -190,12 +193,19 @@ async fn followups_call_refuses_what_cannot_be_called() {
     );
     assert!(err.contains("resolved"), "{err}");
     let err = refused(
-        &run(&dir, "followups", &["call", &fx.callback, "--agent", "9999"]),
+        &run(
+            &dir,
+            "followups",
+            &["call", &fx.callback, "--agent", "9999"],
+        ),
         "9999",
     );
     assert!(err.contains("no agent"), "{err}");
 
-    assert!(requests(&dir).await.is_empty(), "a refusal leaves no request");
+    assert!(
+        requests(&dir).await.is_empty(),
+        "a refusal leaves no request"
+    );
 }
 
 #[tokio::test]
@@ -298,7 +308,10 @@ async fn attempts_and_direction_are_shown() {
     let text = stdout(&calls);
     assert!(text.lines().next().unwrap().contains("DIR"), "{text}");
     let out = text.lines().find(|l| l.starts_with("out-1")).unwrap();
-    assert!(out.contains(" out ") && out.contains(&fx.unreachable), "{out}");
+    assert!(
+        out.contains(" out ") && out.contains(&fx.unreachable),
+        "{out}"
+    );
     let inbound = text.lines().find(|l| l.starts_with("in-1")).unwrap();
     assert!(inbound.contains(" in "), "{inbound}");
     assert!(!text.contains("13900139000"), "masked: {text}");

@@ -53,6 +53,13 @@ fn attempt(followup: &str, call: &str, result: DialResult, at_ms: i64, last: boo
     }
 }
 
+/// Applies `w` twice, as the writer does when it retries a batch after an ambiguous failure.
+async fn twice(store: &Store, w: &Write) {
+    for _ in 0..2 {
+        store.apply(std::slice::from_ref(w)).await.unwrap();
+    }
+}
+
 /// A follow-up of `kind` created at T0 from call `call` (if any).
 async fn followup(store: &Store, kind: FollowUpKind, call: Option<&str>) -> NewFollowUp {
     let mut f = NewFollowUp::new(kind, "13900139000", T0);
@@ -186,7 +193,11 @@ async fn outbound_calls_are_kept_apart_from_the_kpis(db: &TestDb) {
     assert!(!listed[1].outbound);
     assert_eq!(listed[1].followup_id, None);
 
-    assert_eq!(kpis(&store).await, before, "the outbound call changes no figure");
+    assert_eq!(
+        kpis(&store).await,
+        before,
+        "the outbound call changes no figure"
+    );
     assert_eq!(store.report_calls(0, i64::MAX).await.unwrap().len(), 1);
     assert_eq!(store.report_legs(0, i64::MAX).await.unwrap().len(), 1);
     store.close().await;
@@ -197,9 +208,7 @@ async fn attempts_are_counted_once_and_skips_are_free(db: &TestDb) {
     let f = followup(&store, FollowUpKind::Callback, None).await;
 
     let first = attempt(&f.id, "out-1", DialResult::NoAnswer, T0 + MIN, false);
-    store.apply(&[first.clone()]).await.unwrap();
-    // the writer retries a batch after an ambiguous failure: nothing more changes
-    store.apply(&[first]).await.unwrap();
+    twice(&store, &first).await;
     let s = store.dial_states().await.unwrap()[&f.id];
     assert_eq!((s.attempts, s.last_attempt_at), (1, Some(T0 + MIN)));
     assert_eq!(store.followup_notes(&f.id).await.unwrap().len(), 1);
@@ -216,7 +225,13 @@ async fn attempts_are_counted_once_and_skips_are_free(db: &TestDb) {
         .await
         .unwrap();
     store
-        .apply(&[attempt(&f.id, "out-3", DialResult::Busy, T0 + 3 * MIN, false)])
+        .apply(&[attempt(
+            &f.id,
+            "out-3",
+            DialResult::Busy,
+            T0 + 3 * MIN,
+            false,
+        )])
         .await
         .unwrap();
     let s = store.dial_states().await.unwrap()[&f.id];
@@ -231,8 +246,7 @@ async fn attempts_are_counted_once_and_skips_are_free(db: &TestDb) {
 
     // the last attempt gives up: unreachable once, for a supervisor
     let last = attempt(&f.id, "out-4", DialResult::Failed, T0 + 4 * MIN, true);
-    store.apply(&[last.clone()]).await.unwrap();
-    store.apply(&[last]).await.unwrap();
+    twice(&store, &last).await;
     // a late write of another attempt does not move the first give-up
     store
         .apply(&[attempt(
@@ -248,7 +262,10 @@ async fn attempts_are_counted_once_and_skips_are_free(db: &TestDb) {
     assert_eq!((s.attempts, s.unreachable_at), (4, Some(T0 + 4 * MIN)));
 
     let rows = store.dial_attempts(&f.id).await.unwrap();
-    let seen: Vec<(&str, DialResult)> = rows.iter().map(|a| (a.call_id.as_str(), a.result)).collect();
+    let seen: Vec<(&str, DialResult)> = rows
+        .iter()
+        .map(|a| (a.call_id.as_str(), a.result))
+        .collect();
     assert_eq!(
         seen,
         [
@@ -273,13 +290,25 @@ async fn attempts_are_counted_once_and_skips_are_free(db: &TestDb) {
         })
         .collect();
     assert_eq!(notes.len(), 6, "{notes:?}");
-    assert!(notes[0].starts_with("call attempt 1: no answer (call out-1"), "{notes:?}");
-    assert!(notes[1].contains("skipped") && notes[1].contains("not counted"), "{notes:?}");
+    assert!(
+        notes[0].starts_with("call attempt 1: no answer (call out-1"),
+        "{notes:?}"
+    );
+    assert!(
+        notes[1].contains("skipped") && notes[1].contains("not counted"),
+        "{notes:?}"
+    );
     assert!(notes[2].starts_with("call attempt 2: busy"), "{notes:?}");
     assert!(notes[3].starts_with("call attempt 3: failed"), "{notes:?}");
     assert_eq!(notes[4], "unreachable after 3 attempts: for a supervisor");
-    assert!(notes[5].starts_with("call attempt 4: no answer"), "{notes:?}");
-    assert!(store.dial_tasks().await.unwrap().is_empty(), "unreachable: no longer dialled");
+    assert!(
+        notes[5].starts_with("call attempt 4: no answer"),
+        "{notes:?}"
+    );
+    assert!(
+        store.dial_tasks().await.unwrap().is_empty(),
+        "unreachable: no longer dialled"
+    );
 
     // an attempt for a follow-up that does not exist is ignored, not an error
     store
@@ -360,7 +389,10 @@ async fn dial_tasks_are_the_callbacks_and_revisits_to_call(db: &TestDb) {
     assert_eq!(t.kind, FollowUpKind::Callback);
     assert_eq!(t.status, FollowUpStatus::Open);
     assert_eq!((t.urgency, t.created_at), (3, T0));
-    assert_eq!((t.promised_from, t.promised_to), (cb.promised_from, cb.promised_to));
+    assert_eq!(
+        (t.promised_from, t.promised_to),
+        (cb.promised_from, cb.promised_to)
+    );
     assert_eq!((t.attempts, t.last_attempt_at), (0, None));
     assert_eq!(t.number, "13900139000");
     assert_eq!(t.customer.as_deref(), Some("6225880012345678"));
@@ -388,8 +420,7 @@ async fn reached_and_resolved_move_the_follow_up_once(db: &TestDb) {
         agent: Some("1024".into()),
         at_ms: T0 + MIN,
     };
-    store.apply(&[reached.clone()]).await.unwrap();
-    store.apply(&[reached]).await.unwrap();
+    twice(&store, &reached).await;
     let row = store.followup(&f.id).await.unwrap().unwrap();
     assert_eq!(row.status, FollowUpStatus::Answered);
     assert_eq!(row.contacted_at, Some(T0 + MIN));
@@ -407,8 +438,7 @@ async fn reached_and_resolved_move_the_follow_up_once(db: &TestDb) {
         at_ms: T0 + 3 * MIN,
         revisit: None,
     };
-    store.apply(&[resolved.clone()]).await.unwrap();
-    store.apply(&[resolved]).await.unwrap();
+    twice(&store, &resolved).await;
     let row = store.followup(&f.id).await.unwrap().unwrap();
     assert_eq!(row.status, FollowUpStatus::Resolved);
     assert_eq!(row.outcome.as_deref(), Some("explained"));
@@ -476,8 +506,7 @@ async fn reached_and_resolved_move_the_follow_up_once(db: &TestDb) {
         at_ms: T0 + 8 * MIN,
         revisit: Some(Box::new(r.clone())),
     };
-    store.apply(&[with_revisit.clone()]).await.unwrap();
-    store.apply(&[with_revisit]).await.unwrap();
+    twice(&store, &with_revisit).await;
     assert_eq!(
         store.followup(&c.id).await.unwrap().unwrap().status,
         FollowUpStatus::Resolved
@@ -537,8 +566,8 @@ async fn complaint_and_revisit(
         },
     ));
     for (i, (from, change)) in moves.into_iter().enumerate() {
-        let revisit = matches!(change, hotline::store::FollowUpChange::Resolve { .. })
-            .then(|| r.clone());
+        let revisit =
+            matches!(change, hotline::store::FollowUpChange::Resolve { .. }).then(|| r.clone());
         assert!(store
             .move_followup(&hotline::store::FollowUpMove {
                 id: c.id.clone(),
@@ -566,8 +595,7 @@ async fn a_revisit_call_records_the_verdict(db: &TestDb) {
         urgency_rise: 1,
         at_ms: T0 + 2 * DAY,
     };
-    store.apply(&[yes.clone()]).await.unwrap();
-    store.apply(&[yes]).await.unwrap();
+    twice(&store, &yes).await;
     let rv = store.followup(&r.id).await.unwrap().unwrap();
     assert_eq!(rv.status, FollowUpStatus::Answered);
     assert_eq!(rv.revisit_result, Some(RevisitResult::Satisfied));
@@ -600,8 +628,7 @@ async fn a_revisit_call_records_the_verdict(db: &TestDb) {
         urgency_rise: 3,
         at_ms: T0 + 2 * DAY,
     };
-    store.apply(&[no.clone()]).await.unwrap();
-    store.apply(&[no]).await.unwrap();
+    twice(&store, &no).await;
     let rv = store.followup(&r.id).await.unwrap().unwrap();
     assert_eq!(rv.revisit_result, Some(RevisitResult::Unsatisfied));
     let cp = store.followup(&c.id).await.unwrap().unwrap();
@@ -609,9 +636,19 @@ async fn a_revisit_call_records_the_verdict(db: &TestDb) {
     assert_eq!(cp.revisit_result, Some(RevisitResult::Unsatisfied));
     assert_eq!(cp.resolved_at, None);
     assert_eq!(cp.urgency, 5);
-    assert_eq!(cp.owner.as_deref(), Some("1024"), "back on its owner's work list");
     assert_eq!(
-        store.followup_notes(&c.id).await.unwrap().last().unwrap().text,
+        cp.owner.as_deref(),
+        Some("1024"),
+        "back on its owner's work list"
+    );
+    assert_eq!(
+        store
+            .followup_notes(&c.id)
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .text,
         "reopened: customer not satisfied"
     );
 
@@ -690,6 +727,9 @@ fn dial_results_round_trip() {
 backend_tests!(outbound_kpis, outbound_calls_are_kept_apart_from_the_kpis);
 backend_tests!(attempts, attempts_are_counted_once_and_skips_are_free);
 backend_tests!(tasks, dial_tasks_are_the_callbacks_and_revisits_to_call);
-backend_tests!(reached_resolved, reached_and_resolved_move_the_follow_up_once);
+backend_tests!(
+    reached_resolved,
+    reached_and_resolved_move_the_follow_up_once
+);
 backend_tests!(revisit_answered, a_revisit_call_records_the_verdict);
 backend_tests!(requests, dial_requests_are_taken_once);

@@ -42,7 +42,15 @@ pub fn run(config: &Config, command: Command) -> anyhow::Result<ExitCode> {
 fn table(tz: chrono_tz::Tz, rows: &[CallSummary]) -> String {
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let head = [
-        "ID", "DIR", "AT", "CALLER", "CALLED", "QUEUE", "AGENT", "END", "FOLLOW-UP",
+        "ID",
+        "DIR",
+        "AT",
+        "CALLER",
+        "CALLED",
+        "QUEUE",
+        "AGENT",
+        "END",
+        "FOLLOW-UP",
     ];
     let mut lines: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
     for c in rows {
@@ -64,7 +72,13 @@ fn table(tz: chrono_tz::Tz, rows: &[CallSummary]) -> String {
         ]);
     }
     let widths: Vec<usize> = (0..head.len())
-        .map(|i| lines.iter().map(|l| l[i].chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            lines
+                .iter()
+                .map(|l| l[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for l in &lines {

@@ -343,7 +343,9 @@ async fn call(
     }
     if let Some(a) = agent {
         if ctx.store.agent(a).await?.is_none() {
-            return Err(CliError::Usage(format!("no agent {a} (see `hotline agents list`)")));
+            return Err(CliError::Usage(format!(
+                "no agent {a} (see `hotline agents list`)"
+            )));
         }
     }
     let queue = match &f.call_id {

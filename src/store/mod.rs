@@ -451,12 +451,10 @@ pub use agents::{
     AgentError, AgentRequest, AgentRow, AgentWrite, LegRow, NewAgent, RegistrationRow,
 };
 pub use callers::{normalize_number, BlockedCaller, CallerFlag, CallerFlagKind};
-pub use dialing::{
-    CallSummary, DialAttemptRow, DialRequest, DialResult, DialState, DialTask,
-};
 pub use customers::{
     import_customers_csv, CustomerError, CustomerRow, LockPolicy, NewCustomer, Secret, Verification,
 };
+pub use dialing::{CallSummary, DialAttemptRow, DialRequest, DialResult, DialState, DialTask};
 pub use followups::{
     new_followup_id, CallIvr, FollowUpKind, FollowUpRow, FollowUpStatus, NewFollowUp,
     RevisitResult, SurveyRow,

@@ -7,9 +7,7 @@
 //! two people working the same follow-up cannot both move it, and a move never applies twice.
 
 use super::followups::{RawFollowUp, SELECT_FOLLOWUPS};
-use super::{
-    Db, FollowUpRow, FollowUpStatus, NewFollowUp, RevisitResult, Store, StoreError,
-};
+use super::{Db, FollowUpRow, FollowUpStatus, NewFollowUp, RevisitResult, Store, StoreError};
 
 /// What someone does to a follow-up: the row update [`Store::move_followup`] makes.
 /// Which changes are allowed from which status is a rule, in `crate::followup`.
@@ -144,14 +142,16 @@ pub(super) const RESOLVE: &str = "UPDATE followups SET status = 'resolved', outc
      answered_at = COALESCE(answered_at, $3), resolved_at = COALESCE(resolved_at, $3), \
      revisit_result = NULL WHERE id = $1 AND status = $2";
 // The revisit call was made, with its verdict (once).
-pub(super) const REVISIT_MADE: &str = "UPDATE followups SET status = 'answered', revisit_result = $4, \
+pub(super) const REVISIT_MADE: &str =
+    "UPDATE followups SET status = 'answered', revisit_result = $4, \
      contacted_at = COALESCE(contacted_at, $3), answered_at = COALESCE(answered_at, $3) \
      WHERE id = $1 AND status = $2 AND revisit_result IS NULL";
 pub(super) const COMPLAINT_VERDICT: &str =
     "UPDATE followups SET revisit_result = $3 WHERE id = $1 AND status = $2";
 pub(super) const REOPEN: &str = "UPDATE followups SET revisit_result = $3, status = $4, \
      resolved_at = NULL, urgency = urgency + $5 WHERE id = $1 AND status = $2";
-pub(super) const CLOSE: &str = "UPDATE followups SET status = 'closed', closed_at = COALESCE(closed_at, $3) \
+pub(super) const CLOSE: &str =
+    "UPDATE followups SET status = 'closed', closed_at = COALESCE(closed_at, $3) \
      WHERE id = $1 AND status = $2";
 const ESCALATE: &str = "UPDATE followups SET escalation = $2, urgency = urgency + $3, \
      escalated_at = COALESCE(escalated_at, $4) WHERE id = $1 AND escalation < $2";
@@ -269,11 +269,29 @@ macro_rules! record_revisit_in {
         let complaint = q.execute(&mut *sp).await?.rows_affected();
         let done = revisit == 1 && complaint == 1;
         if done {
-            insert_note!(sp, v.revisit.as_str(), v.at, v.author.as_str(), revisit_note);
+            insert_note!(
+                sp,
+                v.revisit.as_str(),
+                v.at,
+                v.author.as_str(),
+                revisit_note
+            );
             if let Some(text) = &v.note {
-                insert_note!(sp, v.revisit.as_str(), v.at, v.author.as_str(), text.as_str());
+                insert_note!(
+                    sp,
+                    v.revisit.as_str(),
+                    v.at,
+                    v.author.as_str(),
+                    text.as_str()
+                );
             }
-            insert_note!(sp, v.complaint.as_str(), v.at, v.author.as_str(), complaint_note);
+            insert_note!(
+                sp,
+                v.complaint.as_str(),
+                v.at,
+                v.author.as_str(),
+                complaint_note
+            );
             sp.commit().await?;
         } else {
             sp.rollback().await?;

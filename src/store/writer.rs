@@ -25,6 +25,9 @@ const MIN_BACKOFF: Duration = Duration::from_millis(10);
 /// Longest wait between retries: a recovered database is used again within this time.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
+// Nearly every message is a write and flushes are rare, so boxing the write to shrink the
+// flush would only add an allocation per write.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
     /// A write, with who to tell once it is committed.
     Write(Write, Option<oneshot::Sender<()>>),
