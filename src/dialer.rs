@@ -21,7 +21,7 @@ use chrono::DateTime;
 use chrono_tz::Tz;
 
 use crate::ivr::Calendar;
-use crate::store::{FollowUpKind, FollowUpStatus};
+use crate::store::{DialTask, FollowUpKind, FollowUpStatus};
 
 /// Urgency from which a callback is made at any hour.
 pub const URGENT: i32 = 9;
@@ -59,26 +59,24 @@ pub struct Candidate {
     pub last_attempt_at: Option<i64>,
 }
 
-/// What became of one attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Attempt {
-    /// The customer answered (the agent keys the disposition as after any call).
-    Answered,
-    NoAnswer,
-    Busy,
-    /// Every trunk failed.
-    Failed,
-    /// The agent pressed 2 at the preview: the call was not placed.
-    Skipped,
-}
-
-impl Attempt {
-    /// Whether it uses up one of `max_attempts` (a skipped preview does not: the
-    /// customer was never called).
-    pub fn counts(self) -> bool {
-        self != Attempt::Skipped
+impl From<&DialTask> for Candidate {
+    fn from(t: &DialTask) -> Candidate {
+        Candidate {
+            id: t.id.clone(),
+            kind: t.kind,
+            status: t.status,
+            urgency: t.urgency,
+            created_at: t.created_at,
+            promised_from: t.promised_from,
+            promised_to: t.promised_to,
+            attempts: t.attempts,
+            last_attempt_at: t.last_attempt_at,
+        }
     }
 }
+
+/// What became of one attempt (stored with it).
+pub use crate::store::DialResult as Attempt;
 
 /// What to do after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,12 +1,17 @@
 //! `trunks.toml`: the SIP trunks hotline places outbound calls through (a carrier or a
 //! PBX), in the order they are tried, and the prefix agents dial to reach an outside
-//! number. Read and checked here; nothing dials yet (the outbound calls issue builds the
-//! dialer on it), but `hotline check` already refuses a bad file with the trunk and the
-//! reason.
+//! number, and how the callback dialer paces itself. Read and checked here (`hotline check`
+//! refuses a bad file with the trunk and the reason); the switchboard places the calls.
 //!
 //! ```toml
 //! [dial_out]
 //! prefix = "9"                  # agents dial 9 + the number
+//!
+//! [dialer]                      # the callback dialer (defaults shown)
+//! retry_after_mins = 30         # wait after a failed attempt
+//! max_attempts = 3              # then the follow-up is unreachable, for a supervisor
+//! ring_secs = 45                # how long the customer's phone rings
+//! preview_secs = 30             # the agent's time to answer the preview and press 1 or 2
 //!
 //! [[trunks]]
 //! name = "carrier"
@@ -109,11 +114,38 @@ pub struct DialOut {
     pub prefix: String,
 }
 
+/// How the callback dialer paces its calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialerSettings {
+    /// Wait after a failed attempt before the next one.
+    pub retry_after_mins: u32,
+    /// Attempts before a follow-up is marked unreachable for a supervisor.
+    pub max_attempts: u32,
+    /// How long the customer's phone may ring.
+    pub ring_secs: u32,
+    /// How long an agent has to answer the preview and press 1 or 2.
+    pub preview_secs: u32,
+}
+
+impl Default for DialerSettings {
+    fn default() -> Self {
+        DialerSettings {
+            retry_after_mins: 30,
+            max_attempts: 3,
+            ring_secs: 45,
+            preview_secs: 30,
+        }
+    }
+}
+
 /// The whole file: trunks in the order they are tried.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trunks {
     pub dial_out: Option<DialOut>,
+    #[serde(default)]
+    pub dialer: DialerSettings,
     #[serde(default)]
     pub trunks: Vec<Trunk>,
 }
@@ -127,6 +159,8 @@ pub enum TrunksError {
     Invalid { trunk: String, problem: String },
     #[error("[dial_out] prefix {0:?}: 1 to 4 keys (0-9, *, #)")]
     DialOut(String),
+    #[error("[dialer] {0}")]
+    Dialer(String),
 }
 
 /// Parses and checks the file's text.
@@ -165,6 +199,17 @@ pub fn parse(text: &str) -> Result<Trunks, TrunksError> {
                 return Err(bad("register expires_secs is 60 to 86400".into()));
             }
         }
+    }
+    let d = file.dialer;
+    if d.max_attempts == 0 || d.max_attempts > 20 || d.retry_after_mins == 0 {
+        return Err(TrunksError::Dialer(
+            "max_attempts is 1 to 20 and retry_after_mins at least 1".into(),
+        ));
+    }
+    if !(10..=300).contains(&d.ring_secs) || !(5..=300).contains(&d.preview_secs) {
+        return Err(TrunksError::Dialer(
+            "ring_secs is 10 to 300 and preview_secs 5 to 300".into(),
+        ));
     }
     if let Some(d) = &file.dial_out {
         let keys = d

@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 pub mod config;
+mod outbound;
 mod types;
 
 pub use types::*;

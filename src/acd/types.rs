@@ -302,6 +302,8 @@ pub enum AcdError {
     DuplicateCall(CallKey),
     NotLoggedIn(AgentId),
     NotPaused(AgentId),
+    /// Not available (or not reachable) for a call hotline places.
+    NotFree(AgentId),
 }
 
 impl fmt::Display for AcdError {
@@ -311,6 +313,7 @@ impl fmt::Display for AcdError {
             AcdError::UnknownQueue(q) => write!(f, "unknown queue {q}"),
             AcdError::DuplicateCall(c) => write!(f, "call {c} is already queued or connected"),
             AcdError::NotLoggedIn(id) => write!(f, "agent {id} is not logged in"),
+            AcdError::NotFree(id) => write!(f, "agent {id} is not free"),
             AcdError::NotPaused(id) => write!(f, "agent {id} is not paused"),
         }
     }

@@ -352,6 +352,14 @@ async fn call(
         Some(call) => ctx.store.call_ivr(call).await?.and_then(|c| c.queue),
         None => None,
     };
+    // An unreachable follow-up may be asked for again: this is one more try (the
+    // request gives it back to the dialer).
+    let again = match ctx.store.dial_states().await?.get(id) {
+        Some(s) if s.unreachable_at.is_some() => {
+            format!(" (once more: unreachable after {} attempts)", s.attempts)
+        }
+        _ => String::new(),
+    };
     ctx.store
         .request_dial(&DialRequest {
             followup: id.to_string(),
@@ -364,13 +372,6 @@ async fn call(
         (Some(a), _) => format!("agent {a} is free"),
         (None, Some(q)) => format!("an agent of queue {q} is free"),
         (None, None) => "an agent is free".to_string(),
-    };
-    // An unreachable follow-up may be asked for again: this is one more try.
-    let again = match ctx.store.dial_states().await?.get(id) {
-        Some(s) if s.unreachable_at.is_some() => {
-            format!(" (once more: unreachable after {} attempts)", s.attempts)
-        }
-        _ => String::new(),
     };
     println!(
         "{id}: call to {} requested{again}; the running server calls when {who}",

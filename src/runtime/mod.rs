@@ -38,6 +38,9 @@ pub enum RuntimeError {
     /// The queues file is invalid.
     #[error("queues file {path}: {message}")]
     Queues { path: String, message: String },
+    /// The trunks file is invalid.
+    #[error("trunks file {path}: {message}")]
+    Trunks { path: String, message: String },
     /// `HOTLINE_TEST_CLOCK_START` is not an RFC 3339 time.
     #[error("HOTLINE_TEST_CLOCK_START {0:?} is not an RFC 3339 time")]
     TestClock(String),
@@ -65,6 +68,8 @@ enum Event {
     Agents(Option<Vec<AgentRow>>, Vec<AgentRequest>),
     /// The numbers blocked now, when the list changed.
     Blocked(Vec<String>),
+    /// Follow-ups to call and the calls asked for from the command line.
+    DialWork(Vec<crate::store::DialTask>, Vec<crate::store::DialRequest>),
     Verified(CallRef, VerifyOutcome),
 }
 
@@ -139,18 +144,21 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     let prompts = load_prompts(&cfg)?.map(Arc::new);
     let plans = load_plans(&cfg, prompts.as_deref())?;
     let (queues, features) = load_queues(&cfg)?;
+    let outbound = load_trunks(&cfg).await?;
     let (media, media_thread) = media::spawn(in_tx.clone(), cfg.rtp_timeout);
     tokio::spawn(watch_plans(cfg.dialplans.clone(), in_tx.clone()));
     let agents = store.agents().await?;
     let registrations = store.registrations(crate::store::now_ms()).await?;
     tokio::spawn(watch_agents(store.clone(), in_tx.clone()));
     tokio::spawn(watch_blocklist(store.clone(), in_tx.clone()));
+    tokio::spawn(watch_dial_work(store.clone(), in_tx.clone()));
     let settings = Settings::from_config(&cfg, udp_addr.port(), rand::random());
     let loaded = Loaded {
         plans,
         prompts: prompts.clone(),
         queues,
         features,
+        outbound,
     };
     let mut sb = Switchboard::new(real_now(), settings, Sockets::default(), loaded);
     sb.handle_input(
@@ -283,6 +291,9 @@ impl Shell<'_> {
             Event::Media(ev) => sb.handle_input(now, Input::Media(ev)),
             Event::Verified(call, outcome) => sb.handle_input(now, Input::Verified(call, outcome)),
             Event::Blocked(numbers) => sb.handle_input(now, Input::Blocked(numbers)),
+            Event::DialWork(tasks, requests) => {
+                sb.handle_input(now, Input::DialWork { tasks, requests })
+            }
             Event::Agents(agents, requests) => sb.handle_input(
                 now,
                 Input::Agents {
@@ -439,6 +450,67 @@ fn load_queues(
         Err(_) => {
             tracing::info!(path = %cfg.queues.display(), "no queues file: default queues");
             Ok((vec![], crate::acd::config::Features::default()))
+        }
+    }
+}
+
+/// The trunks file (missing: no outbound calls). A trunk whose name does not resolve
+/// is left out with a warning, so a DNS failure never keeps the hotline from answering.
+async fn load_trunks(cfg: &Config) -> Result<crate::switchboard::OutboundSetup, RuntimeError> {
+    let path = cfg.trunks.display().to_string();
+    let Ok(text) = std::fs::read_to_string(&cfg.trunks) else {
+        tracing::info!(%path, "no trunks file: no outbound calls");
+        return Ok(Default::default());
+    };
+    let file = crate::trunks::parse(&text).map_err(|e| RuntimeError::Trunks {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    let mut lines = Vec::new();
+    for trunk in file.trunks {
+        let found = tokio::net::lookup_host(trunk.address.clone()).await;
+        match found {
+            Ok(mut addrs) => match addrs.next() {
+                Some(addr) => lines.push(crate::switchboard::TrunkLine { trunk, addr }),
+                None => {
+                    tracing::warn!(trunk = %trunk.name, "trunk address resolves to nothing; left out")
+                }
+            },
+            Err(e) => {
+                tracing::warn!(trunk = %trunk.name, %e, "cannot resolve the trunk's address; left out")
+            }
+        }
+    }
+    tracing::info!(%path, trunks = lines.len(), "trunks loaded");
+    Ok(crate::switchboard::OutboundSetup {
+        lines,
+        dialer: file.dialer,
+        dial_out_prefix: file.dial_out.map(|d| d.prefix),
+    })
+}
+
+/// Reads the follow-ups to call and the calls asked for from the command line every
+/// five seconds, for the callback dialer.
+async fn watch_dial_work(store: Store, inputs: mpsc::UnboundedSender<Event>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        let tasks = match store.dial_tasks().await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(%e, "cannot read the follow-ups to call; trying again");
+                continue;
+            }
+        };
+        let requests = match store.take_dial_requests(real_now().wall_ms).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(%e, "cannot read the calls asked for; trying again");
+                vec![]
+            }
+        };
+        if inputs.send(Event::DialWork(tasks, requests)).is_err() {
+            return;
         }
     }
 }

@@ -521,14 +521,20 @@ impl Store {
     pub async fn request_dial(&self, r: &DialRequest) -> Result<(), StoreError> {
         let q = "INSERT INTO dial_requests (followup_id, agent, requested_at, requested_by) \
                  VALUES ($1, $2, $3, $4)";
+        // Asking to call an unreachable follow-up gives it back to the dialer for one more
+        // attempt (which, failing, marks it unreachable again).
+        let again = "UPDATE followups SET unreachable_at = NULL WHERE id = $1";
         on_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query(q)
                 .bind(r.followup.as_str())
                 .bind(r.agent.as_deref())
                 .bind(r.at)
                 .bind(r.requested_by.as_str())
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+            sqlx::query(again).bind(r.followup.as_str()).execute(&mut *tx).await?;
+            tx.commit().await?;
         });
         Ok(())
     }

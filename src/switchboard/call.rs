@@ -54,15 +54,78 @@ pub(super) struct Call {
     refused: bool,
     answer_at: Instant,
     port: Option<u16>,
+    /// A call hotline placed: the plan whose outcome codes the agent keys after it.
+    pub plan: Option<Arc<crate::ivr::Plan>>,
+}
+
+/// A call hotline placed to a customer, answered and handed over to be bridged.
+pub(super) struct PlacedCall {
+    pub id: String,
+    pub number: String,
+    pub codec: Codec,
+    pub span: tracing::Span,
+    pub now: Instant,
+    pub wall_ms: i64,
+    pub port: u16,
+    pub rtp: Arc<RtpCounters>,
+    /// call_events already written for the record.
+    pub events: i64,
+    pub agent: String,
+    pub plan: Option<Arc<crate::ivr::Plan>>,
+}
+
+impl Call {
+    /// From here on the customer's call is handled like an inbound call bridged to its
+    /// agent (the customer's number stands where the caller's does).
+    pub(super) fn placed(p: PlacedCall) -> Call {
+        Call {
+            id: p.id,
+            caller: p.number,
+            called: String::new(),
+            codec: p.codec,
+            ivr: None,
+            events: p.events,
+            span: p.span,
+            local_ip: IpAddr::from([127, 0, 0, 1]),
+            arrived: p.now,
+            arrived_ms: p.wall_ms,
+            feature: None,
+            agent: Some(p.agent),
+            agent_left: false,
+            legs: 1,
+            was_queued: false,
+            message: None,
+            rtp: Some(p.rtp),
+            offer: None,
+            committed: true,
+            refused: false,
+            answer_at: p.now,
+            port: Some(p.port),
+            plan: p.plan,
+        }
+    }
 }
 
 impl<H: Host> Switchboard<H> {
     pub(super) fn on_event(&mut self, now: Instant, ev: Event) {
+        let Some(ev) = self.outbound_event(now, ev) else {
+            return;
+        };
         match ev {
             Event::Incoming { call, info } => self.incoming(now, call, *info),
             Event::Answered { call, answer } => self.leg_answered(now, call, answer),
             Event::Request { id, peer, request } => self.on_register(now, id, peer, &request),
-            Event::RequestDone { id, status, .. } => self.on_ping_done(now, id, status),
+            Event::RequestDone {
+                id,
+                status,
+                challenges,
+                proxy,
+                expires,
+            } => {
+                if !self.trunk_reg_answered(now, id, status, &challenges, proxy, expires) {
+                    self.on_ping_done(now, id, status);
+                }
+            }
             Event::Refer { call, target } => self.leg_refer(now, call, &target),
             Event::Progress { .. } => {}
             Event::MediaChanged { call, offer } if self.is_leg(call) => self.leg_held(call, offer),
@@ -177,6 +240,9 @@ impl<H: Host> Switchboard<H> {
 
     /// Digits, lost media and the like, from the media engine.
     pub(super) fn on_media(&mut self, now: Instant, ev: MediaEvent) {
+        let Some(ev) = self.outbound_media(now, ev) else {
+            return;
+        };
         match ev {
             MediaEvent::Digit { call, digit, .. } if self.is_leg(call) => {
                 self.leg_digit(now, call, digit)
@@ -402,6 +468,7 @@ impl<H: Host> Switchboard<H> {
             refused: false,
             answer_at,
             port: None,
+            plan: None,
         }
     }
 

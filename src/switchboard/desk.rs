@@ -327,6 +327,7 @@ impl<H: Host> Switchboard<H> {
                 after: None,
                 keyed: String::new(),
                 rtp,
+                followup: None,
             },
         );
     }

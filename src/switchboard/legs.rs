@@ -34,6 +34,8 @@ pub(super) struct Leg {
     /// The agent's last keys during the call, to spot the escalation code.
     pub keyed: String,
     pub rtp: Arc<RtpCounters>,
+    /// The ticket a callback works on: the outcome keyed after it moves the ticket.
+    pub followup: Option<String>,
 }
 
 impl<H: Host> Switchboard<H> {
@@ -207,7 +209,9 @@ impl<H: Host> Switchboard<H> {
                 l.wrap_up = Some(String::new());
                 let session = ctx.ivr.as_ref();
                 l.after = Some((
-                    session.map(|s| Arc::clone(s.plan())),
+                    session
+                        .map(|s| Arc::clone(s.plan()))
+                        .or_else(|| ctx.plan.clone()),
                     ctx.caller.clone(),
                     session.and_then(|s| s.customer().map(str::to_string)),
                 ));
@@ -267,14 +271,29 @@ impl<H: Host> Switchboard<H> {
         let (code, call, agent) = (std::mem::take(code), l.record_id.clone(), l.agent.clone());
         let (plan, caller, customer) = l.after.take().unwrap_or_default();
         l.wrap_up = None;
+        let ticket = l.followup.take();
         tracing::info!(%agent, "outcome code keyed");
         // Keys the plan declares stand for its outcome codes; others are kept as keyed.
         let outcome = plan
             .as_ref()
             .and_then(|p| p.outcomes.iter().find(|o| o.key.as_deref() == Some(&code)));
         let (code, follow_up) = outcome.map_or((code, false), |o| (o.code.clone(), o.follow_up));
-        if let (true, Some(plan)) = (follow_up, &plan) {
-            self.agent_followup(&call, &code, caller, customer, plan);
+        match (ticket, follow_up, &plan) {
+            // A callback: an outcome that needs no more work resolves its ticket; one
+            // that does leaves it answered, with the ticket still open.
+            (Some(followup), false, _) => self.out.store(Write::FollowUpResolved {
+                followup,
+                call: call.clone(),
+                outcome: code.clone(),
+                agent: Some(agent.clone()),
+                at_ms: self.now.wall_ms,
+                // The dialer calls callbacks only; a complaint's revisit is made when
+                // the complaint itself is resolved.
+                revisit: None,
+            }),
+            (Some(_), true, _) => {}
+            (None, true, Some(plan)) => self.agent_followup(&call, &code, caller, customer, plan),
+            (None, _, _) => {}
         }
         self.out
             .store(Write::Agent(AgentWrite::Disposition { call, code }));

@@ -20,10 +20,14 @@ mod desk;
 mod ivr;
 mod legs;
 pub mod media;
+mod outbound;
 mod phones;
 mod timers;
+mod trunk;
+mod trunk_reg;
 
 pub use media::{MediaCmd, MediaEvent, RtpCounters};
+pub use trunk::{OutboundSetup, TrunkLine};
 
 use crate::acd::{config::Features, Acd, QueueConfig};
 use crate::config::Config;
@@ -104,6 +108,12 @@ pub enum Input<'a> {
     Reload(Vec<Arc<Plan>>),
     /// The callers' numbers blocked now (the whole list, as the store normalises them).
     Blocked(Vec<String>),
+    /// Follow-ups to call (callbacks and revisits not yet reached, as the store has them)
+    /// and the calls asked for from the command line.
+    DialWork {
+        tasks: Vec<crate::store::DialTask>,
+        requests: Vec<crate::store::DialRequest>,
+    },
     /// Stop: refuse new calls, let live ones go on for the drain time, then hang up.
     Shutdown,
 }
@@ -203,6 +213,8 @@ pub struct Loaded {
     pub prompts: Option<Arc<PromptSet>>,
     pub queues: Vec<QueueConfig>,
     pub features: Features,
+    /// Trunks and the dialer's pacing (none: no outbound calls).
+    pub outbound: OutboundSetup,
 }
 
 /// Outputs waiting to be polled; a field of its own so that handlers can queue one
@@ -239,6 +251,7 @@ pub struct Switchboard<H: Host> {
     endpoint: Endpoint,
     desk: Desk,
     calls: HashMap<CallRef, Call>,
+    dialer: outbound::Dialer,
     timers: CallTimers,
     out: Outputs,
     rng: StdRng,
@@ -264,6 +277,7 @@ impl<H: Host> Switchboard<H> {
             prompts,
             mut queues,
             features,
+            outbound: setup,
         } = loaded;
         // Every queue a dial plan names exists, with defaults unless the queues file
         // says otherwise; so does the supervisors' queue.
@@ -288,7 +302,7 @@ impl<H: Host> Switchboard<H> {
             now.at,
             u64::try_from(now.wall_ms / 1000).unwrap_or(0),
         );
-        Switchboard {
+        let mut sb = Switchboard {
             host,
             endpoint: Endpoint::new(settings.endpoint.clone()),
             desk: Desk::new(
@@ -298,6 +312,7 @@ impl<H: Host> Switchboard<H> {
                 now.at,
             ),
             calls: HashMap::new(),
+            dialer: outbound::Dialer::new(setup),
             blocked: HashSet::new(),
             timers: CallTimers::default(),
             out: Outputs::default(),
@@ -309,7 +324,9 @@ impl<H: Host> Switchboard<H> {
             now,
             stopping: None,
             finished: false,
-        }
+        };
+        sb.start_trunk_registrations(now.at);
+        sb
     }
 
     /// The host the switchboard was built with (the runtime keeps bound sockets there).
@@ -362,6 +379,7 @@ impl<H: Host> Switchboard<H> {
                 self.agent_requests(at, requests);
             }
             Input::Blocked(numbers) => self.blocked = numbers.into_iter().collect(),
+            Input::DialWork { tasks, requests } => self.dial_work(at, tasks, requests),
             Input::Reload(plans) => {
                 tracing::info!(count = plans.len(), "dial plans reloaded");
                 self.plans = plans;
@@ -404,6 +422,7 @@ impl<H: Host> Switchboard<H> {
             self.endpoint.poll_timeout(),
             self.timers.poll_timeout(),
             self.desk.poll_timeout(),
+            self.trunk_reg_timeout(),
             self.stopping
                 .map(|s| if s.hung_up { s.give_up } else { s.drain_until }),
         ]
@@ -415,6 +434,7 @@ impl<H: Host> Switchboard<H> {
     fn handle_timeout(&mut self, now: Instant) {
         self.endpoint.handle_timeout(now);
         self.desk_timeout(now);
+        self.trunk_reg_due(now);
         while let Some((call, due)) = self.timers.pop_expired(now) {
             match due {
                 Due::Answer => {
@@ -425,6 +445,7 @@ impl<H: Host> Switchboard<H> {
                 Due::Ivr => self.ivr_timeout(now, call),
                 Due::Outcome => self.leg_timeout(now, call),
                 Due::Hangup => self.hang_up_after_goodbye(now, call),
+                Due::Dialer => self.outbound_timeout(now, call),
                 Due::MaxDuration => {
                     if let Some(c) = self.calls.get(&call) {
                         c.span

@@ -17,6 +17,9 @@ pub(super) enum Due {
     Outcome,
     /// After the goodbye, the caller's time to hang up first; then we do.
     Hangup,
+    /// A call hotline placed waits: for the agent's preview choice, the customer's
+    /// answer, or the revisit answer.
+    Dialer,
 }
 
 #[derive(Debug, Default)]

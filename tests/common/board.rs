@@ -13,9 +13,12 @@ use hotline::core::sdp::Codec;
 use hotline::core::sip::endpoint::{CallRef, EndpointConfig};
 use hotline::core::sip::transaction::Timers;
 use hotline::ivr::{Plan, VerifyOutcome};
-use hotline::store::{AgentRequest, AgentRow, AgentWrite, RegistrationRow, Secret, Write};
+use hotline::store::{
+    AgentRequest, AgentRow, AgentWrite, DialRequest, DialTask, RegistrationRow, Secret, Write,
+};
 use hotline::switchboard::{
-    Host, Input, Loaded, MediaCmd, MediaEvent, Now, Output, Settings, Switchboard,
+    Host, Input, Loaded, MediaCmd, MediaEvent, Now, OutboundSetup, Output, Settings, Switchboard,
+    TrunkLine,
 };
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
@@ -401,6 +404,10 @@ pub enum Script {
     Never,
     /// 486 Busy Here.
     Busy,
+    /// This final status at once (a trunk's 503, a 404).
+    Refuse(u16),
+    /// 401 with a digest challenge; the INVITE sent again with credentials is answered.
+    Challenge,
 }
 
 /// One call a phone was offered.
@@ -473,8 +480,36 @@ impl AgentPhone {
                         leg.ended = true;
                         out.push(response(&msg, 486, Some(&tag), "", ""));
                     }
+                    Script::Refuse(status) => {
+                        leg.ended = true;
+                        out.push(response(&msg, status, Some(&tag), "", ""));
+                    }
+                    Script::Challenge => {
+                        leg.ended = true;
+                        let challenge = "WWW-Authenticate: Digest realm=\"carrier\", nonce=\"n0nce\", algorithm=MD5, qop=\"auth\"\r\n";
+                        out.push(response(&msg, 401, Some(&tag), challenge, ""));
+                    }
                 }
                 self.legs.push(leg);
+            }
+            // The INVITE again with credentials (a new branch, the same Call-ID).
+            Some("INVITE") if msg.header("Authorization").is_some() => {
+                let answered = self.leg_of(msg.call_id()).is_some_and(|l| l.answered);
+                if !answered {
+                    let tag = format!("ph{}-{}", self.addr.port(), self.legs.len() + 1);
+                    let leg = PhoneLeg {
+                        invite: msg.clone(),
+                        tag,
+                        call: leg_call,
+                        answered: true,
+                        acked: false,
+                        cancelled: false,
+                        ended: false,
+                        answer_at: None,
+                    };
+                    out.push(self.ok_to_invite(&leg));
+                    self.legs.push(leg);
+                }
             }
             Some("INVITE") => {} // a retransmission
             Some("ACK") => {
@@ -785,6 +820,9 @@ pub struct Setup {
     pub rtp_timeout: Duration,
     pub drain: Duration,
     pub max_call: Duration,
+    /// `trunks.toml` text; trunk addresses must be IP:port (carriers are scripted
+    /// phones there, see [`Board::carrier`]).
+    pub trunks: String,
 }
 
 impl Default for Setup {
@@ -797,6 +835,7 @@ impl Default for Setup {
             rtp_timeout: secs(30),
             drain: secs(5),
             max_call: secs(3600),
+            trunks: String::new(),
         }
     }
 }
@@ -875,11 +914,25 @@ impl Board {
         };
         let (queues, features): (Vec<QueueConfig>, Features) =
             hotline::acd::config::parse(&setup.queues).expect("queues file parses");
+        let trunks = hotline::trunks::parse(&setup.trunks).expect("trunks file parses");
+        let outbound = OutboundSetup {
+            lines: trunks
+                .trunks
+                .into_iter()
+                .map(|trunk| TrunkLine {
+                    addr: trunk.address.parse().expect("trunk address is IP:port"),
+                    trunk,
+                })
+                .collect(),
+            dialer: trunks.dialer,
+            dial_out_prefix: trunks.dial_out.map(|d| d.prefix),
+        };
         let loaded = Loaded {
             plans: setup.plans,
             prompts: Some(Arc::clone(&prompts().set)),
             queues,
             features,
+            outbound,
         };
         let sb = Switchboard::new(start, settings, FakeHost::default(), loaded);
         let mut b = Board {
@@ -1313,6 +1366,28 @@ impl Board {
         self.phones.len() - 1
     }
 
+    /// A carrier behind a trunk: a scripted phone at `addr` (the trunk's address) that
+    /// answers the calls hotline places there; not an agent, never registered.
+    pub fn carrier(&mut self, addr: &str, script: &[Script]) -> usize {
+        self.phones.push(AgentPhone {
+            agent: "carrier".into(),
+            addr: addr.parse().expect("carrier address"),
+            queues: vec![],
+            script: script.iter().copied().collect(),
+            default_script: Script::Answer(secs(2)),
+            sends_rtp: true,
+            legs: Vec::new(),
+            received: Vec::new(),
+            cseq: 0,
+        });
+        self.phones.len() - 1
+    }
+
+    /// The store's follow-ups to call and the calls asked for, as the runtime feeds them.
+    pub fn dial_work(&mut self, tasks: Vec<DialTask>, requests: Vec<DialRequest>) {
+        self.input(Input::DialWork { tasks, requests });
+    }
+
     /// The agents table and their phones' registrations, as the store gives them at start
     /// (nobody logged in yet).
     pub fn sync_agents(&mut self) {
@@ -1320,6 +1395,7 @@ impl Board {
         let agents = self
             .phones
             .iter()
+            .filter(|p| p.agent != "carrier")
             .map(|p| AgentRow {
                 id: p.agent.clone(),
                 name: format!("Agent {}", p.agent),
@@ -1334,6 +1410,7 @@ impl Board {
         let registrations = self
             .phones
             .iter()
+            .filter(|p| p.agent != "carrier")
             .map(|p| RegistrationRow {
                 extension: p.agent.clone(),
                 contact: format!("sip:{}@{}", p.agent, p.addr),
@@ -1370,6 +1447,9 @@ impl Board {
     pub fn agents_ready(&mut self) {
         self.sync_agents();
         for i in 0..self.phones.len() {
+            if self.phones[i].agent == "carrier" {
+                continue;
+            }
             self.agent_request(i, "login");
             self.run_for(secs(1));
         }
