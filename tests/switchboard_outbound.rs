@@ -368,3 +368,98 @@ fn callbacks_wait_for_opening_hours_unless_urgent() {
         b.phones[a].rung() == 1
     });
 }
+
+const DIAL_OUT: &str = r#"
+[dial_out]
+prefix = "9"
+
+[[trunks]]
+name = "primary"
+address = "127.0.0.1:5091"
+caller_id = "4008001234"
+"#;
+
+/// The agent's own call of a dial-out: the port our 200 offered leads to it.
+fn dial_out_call(b: &Board, caller: usize) -> hotline::core::sip::endpoint::CallRef {
+    let ok = b.callers[caller]
+        .received
+        .iter()
+        .find(|m| m.status() == Some(200) && m.cseq_method() == "INVITE")
+        .expect("the agent's call was answered");
+    b.media.port_call[&ok.media_port().unwrap()]
+}
+
+#[test]
+fn an_agent_dials_out_through_the_trunk_and_keys_the_outcome_after() {
+    let mut b = board(DIAL_OUT);
+    let a = b.agent("1024", &["general"]);
+    let c1 = b.carrier("127.0.0.1:5091", &[Script::Answer(secs(2))]);
+    b.agents_ready();
+    // The customer waits for a callback: calling their number by hand works on it.
+    let mut t = task("fu-7", FollowUpKind::Callback, b.now.wall_ms);
+    t.promised_from = Some(b.now.wall_ms + 3_600_000);
+    t.number = "13800138000".into();
+    b.dial_work(vec![t], vec![]);
+
+    let d = b.agent_dials(a, "913800138000");
+    b.run_until("the customer answers", secs(10), |b| {
+        b.phones[c1].legs.iter().any(|l| l.acked)
+    });
+    assert_eq!(
+        b.callers[d].final_status,
+        Some(200),
+        "the agent's call is answered"
+    );
+    let out = &b.phones[c1].leg().invite;
+    assert!(out
+        .first_line()
+        .starts_with("INVITE sip:13800138000@127.0.0.1:5091 "));
+    assert!(
+        out.header("From").unwrap().contains("sip:4008001234@"),
+        "the company's number"
+    );
+    let (agent_call, customer) = (dial_out_call(&b, d), b.leg_of(c1));
+    assert!(b
+        .media_of(customer)
+        .contains(&MediaLog::Bridge(customer, agent_call)));
+    assert!(wrote(&b, |w| matches!(w,
+        Write::OutboundCall { agent: Some(a), followup: Some(f), called, .. }
+            if a == "1024" && f == "fu-7" && called == "13800138000")));
+    assert_eq!(
+        attempts(&b),
+        vec![("fu-7".into(), DialResult::Answered, false)]
+    );
+    assert_eq!(b.agent_state(a), "on_call");
+
+    b.run_for(secs(20));
+    b.agent_hangs_up(c1);
+    b.run_until("the agent is asked for the outcome", secs(5), |b| {
+        b.heard(dial_out_call(b, d), "agent_enter_outcome")
+    });
+    for k in "4#".chars() {
+        b.key_on(agent_call, k);
+        b.run_for(secs(1));
+    }
+    assert!(wrote(&b, |w| matches!(w,
+        Write::Agent(hotline::store::AgentWrite::Disposition { code, .. }) if code == "information_given")));
+    assert!(wrote(&b, |w| matches!(w,
+        Write::FollowUpResolved { followup, outcome, .. } if followup == "fu-7" && outcome == "information_given")));
+}
+
+#[test]
+fn a_number_that_starts_with_the_prefix_from_a_customer_is_an_ordinary_call() {
+    let mut b = board(DIAL_OUT);
+    let c1 = b.carrier("127.0.0.1:5091", &[]);
+    let c = b.caller("13800138000", "95588");
+    b.dial(c);
+    b.run_for(secs(5));
+    assert!(
+        b.phones[c1].legs.is_empty(),
+        "nothing is dialled out for a customer"
+    );
+    assert_eq!(
+        b.callers[c].final_status,
+        Some(200),
+        "answered by the dial plan"
+    );
+}

@@ -369,6 +369,9 @@ impl<H: Host> Switchboard<H> {
     fn incoming(&mut self, now: Instant, call: CallRef, info: IncomingCall) {
         let id = format!("{:012x}{:08x}", self.now.wall_ms, self.rng.gen::<u32>());
         let span = tracing::info_span!("call", call_id = %info.call_id, id = %id);
+        if let Some(number) = self.dial_out_number(&info) {
+            return span.in_scope(|| self.dial_out(now, call, &info, number));
+        }
         if let Some(action) = self.feature(&info.called) {
             // An agent's feature code: authenticated, carried out, confirmed, no record.
             let local_ip = self.local_ip(&info);
@@ -427,7 +430,7 @@ impl<H: Host> Switchboard<H> {
     }
 
     /// Our address for the call's media: the configured one, else what the caller dialled.
-    fn local_ip(&self, info: &IncomingCall) -> IpAddr {
+    pub(super) fn local_ip(&self, info: &IncomingCall) -> IpAddr {
         self.settings
             .media_ip
             .or_else(|| info.local_host.trim_matches(['[', ']']).parse().ok())

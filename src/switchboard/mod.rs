@@ -17,6 +17,7 @@
 
 mod call;
 mod desk;
+mod dial_out;
 mod ivr;
 mod legs;
 pub mod media;

@@ -51,6 +51,8 @@ pub(super) struct Dialer {
     settled: HashSet<String>,
     /// hotline's registrations with the trunks that want one.
     pub registrations: Vec<super::trunk_reg::TrunkReg>,
+    /// What agents dial in front of an outside number.
+    pub dial_out_prefix: Option<String>,
 }
 
 impl Dialer {
@@ -58,6 +60,7 @@ impl Dialer {
         Dialer {
             lines: Lines::new(setup.lines),
             settings: setup.dialer,
+            dial_out_prefix: setup.dial_out_prefix,
             next_job: 1,
             ..Dialer::default()
         }
@@ -70,8 +73,15 @@ impl Dialer {
         }
     }
 
-    fn busy_with(&self, followup: &str) -> bool {
-        self.jobs.values().any(|j| j.task.id == followup)
+    /// The follow-ups the store listed last.
+    pub fn tasks(&self) -> &[DialTask] {
+        &self.tasks
+    }
+
+    pub fn busy_with(&self, followup: &str) -> bool {
+        self.jobs
+            .values()
+            .any(|j| j.ticket.as_ref().is_some_and(|t| t.id == followup))
     }
 
     /// The store's view of a follow-up, with what this process tried since.
@@ -87,7 +97,14 @@ impl Dialer {
 
 /// One attempt to reach a customer.
 struct Job {
-    task: DialTask,
+    /// The follow-up it works on (none: an agent's own call to a number no open
+    /// callback has).
+    ticket: Option<DialTask>,
+    purpose: Purpose,
+    /// The customer's number, as stored.
+    number: String,
+    /// The queue whose handle time the agent's call counts in.
+    queue: Option<String>,
     /// The outbound call's record id.
     record: String,
     agent: Option<String>,
@@ -113,6 +130,16 @@ struct Side {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    /// A callback the dialer started: the agent previews it first.
+    Callback,
+    /// A revisit: no agent, the customer answers the question.
+    Revisit,
+    /// An agent dialled the number from their phone.
+    DialOut,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     /// The agent's phone rings, then the agent hears the preview.
     Preview,
@@ -124,7 +151,104 @@ enum Stage {
     Ending,
 }
 
+/// What a new attempt starts from.
+pub(super) struct NewJob {
+    pub ticket: Option<DialTask>,
+    pub purpose: Purpose,
+    pub number: String,
+    pub agent: Option<String>,
+    /// The agent's INVITE for a dial-out; empty when hotline starts the call.
+    pub sip_call_id: String,
+    pub source: String,
+    pub transport: &'static str,
+}
+
+impl Dialer {
+    /// The key the next job gets (its ACD call key too).
+    fn next_key(&self) -> u64 {
+        JOB_KEYS | self.next_job
+    }
+}
+
 impl<H: Host> Switchboard<H> {
+    /// Opens the attempt's outbound call record and the job; returns its key.
+    pub(super) fn new_job(&mut self, j: NewJob) -> u64 {
+        let key = self.dialer.next_key();
+        self.dialer.next_job += 1;
+        let record = format!(
+            "{:012x}{:08x}",
+            self.now.wall_ms,
+            rand::Rng::gen::<u32>(&mut self.rng)
+        );
+        let caller = self
+            .dialer
+            .lines
+            .lines
+            .first()
+            .map(|l| l.trunk.caller_id.clone())
+            .unwrap_or_default();
+        self.out.store(Write::OutboundCall {
+            id: record.clone(),
+            sip_call_id: j.sip_call_id,
+            caller,
+            called: j.number.clone(),
+            source: j.source,
+            transport: j.transport,
+            followup: j.ticket.as_ref().map(|t| t.id.clone()),
+            agent: j.agent.clone(),
+            trunk: None,
+            at_ms: self.now.wall_ms,
+        });
+        let language = match j.ticket.as_ref().and_then(|t| t.language.as_deref()) {
+            Some("en") => "en",
+            _ => DEFAULT_LANGUAGE,
+        };
+        let job = Job {
+            queue: j.ticket.as_ref().and_then(|t| t.queue.clone()),
+            ticket: j.ticket,
+            purpose: j.purpose,
+            number: j.number,
+            record,
+            agent: j.agent,
+            agent_leg: None,
+            customer: None,
+            trunk: 0,
+            stage: match j.purpose {
+                Purpose::Callback => Stage::Preview,
+                _ => Stage::Dialling,
+            },
+            language,
+            events: 0,
+            end: None,
+        };
+        self.dialer.jobs.insert(key, job);
+        key
+    }
+
+    /// The queue a job's agent call counts in.
+    pub(super) fn job_queue(&self, key: u64) -> Option<String> {
+        self.dialer.jobs.get(&key).and_then(|j| j.queue.clone())
+    }
+
+    /// The agent's own answered call (a dial-out) joins the job as its agent side.
+    pub(super) fn attach_agent_call(
+        &mut self,
+        key: u64,
+        call: CallRef,
+        port: u16,
+        rtp: Arc<RtpCounters>,
+    ) {
+        self.dialer.by_call.insert(call, key);
+        if let Some(job) = self.dialer.jobs.get_mut(&key) {
+            job.agent_leg = Some(Side {
+                call,
+                port,
+                rtp,
+                answered: true,
+            });
+        }
+    }
+
     /// What is due from the store: the follow-ups to call and the calls asked for from
     /// the command line. Starts what can start now.
     pub(super) fn dial_work(&mut self, now: Instant, tasks: Vec<DialTask>, reqs: Vec<DialRequest>) {
@@ -206,7 +330,7 @@ impl<H: Host> Switchboard<H> {
     /// Starts one attempt: the agent's preview for a callback, the customer at once for a
     /// revisit. False when no agent is free for it.
     fn start_job(&mut self, now: Instant, task: DialTask, agent: Option<&str>) -> bool {
-        let key = JOB_KEYS | self.dialer.next_job;
+        let key = self.dialer.next_key();
         let agent = match task.kind {
             FollowUpKind::Revisit => None,
             _ => {
@@ -230,49 +354,20 @@ impl<H: Host> Switchboard<H> {
                 Some(a)
             }
         };
-        self.dialer.next_job += 1;
-        let record = format!(
-            "{:012x}{:08x}",
-            self.now.wall_ms,
-            rand::Rng::gen::<u32>(&mut self.rng)
-        );
-        let caller = self
-            .dialer
-            .lines
-            .lines
-            .first()
-            .map(|l| l.trunk.caller_id.clone())
-            .unwrap_or_default();
-        self.out.store(Write::OutboundCall {
-            id: record.clone(),
-            sip_call_id: String::new(),
-            caller,
-            called: task.number.clone(),
-            source: String::new(),
-            transport: "udp",
-            followup: Some(task.id.clone()),
-            agent: agent.clone(),
-            trunk: None,
-            at_ms: self.now.wall_ms,
-        });
-        let language = match task.language.as_deref() {
-            Some("en") => "en",
-            _ => DEFAULT_LANGUAGE,
+        let purpose = match task.kind {
+            FollowUpKind::Revisit => Purpose::Revisit,
+            _ => Purpose::Callback,
         };
         tracing::info!(followup = %task.id, kind = task.kind.as_str(), agent = ?agent, "outbound attempt");
-        let job = Job {
-            task,
-            record,
+        let key = self.new_job(NewJob {
+            number: task.number.clone(),
+            ticket: Some(task),
+            purpose,
             agent: agent.clone(),
-            agent_leg: None,
-            customer: None,
-            trunk: 0,
-            stage: Stage::Preview,
-            language,
-            events: 0,
-            end: None,
-        };
-        self.dialer.jobs.insert(key, job);
+            sip_call_id: String::new(),
+            source: String::new(),
+            transport: "udp",
+        });
         match agent {
             Some(a) => self.ring_for_preview(now, key, &a),
             None => self.dial_customer(now, key, 0),
@@ -309,7 +404,9 @@ impl<H: Host> Switchboard<H> {
         let Some(job) = self.dialer.jobs.get(&key) else {
             return;
         };
-        let t = &job.task;
+        let Some(t) = &job.ticket else {
+            return;
+        };
         let mut headers = vec![
             ("X-Hotline-Call".to_string(), job.record.clone()),
             ("X-Hotline-Followup".to_string(), t.id.clone()),
@@ -366,8 +463,8 @@ impl<H: Host> Switchboard<H> {
     }
 
     /// Calls the customer through the first trunk from `from` with a free line.
-    fn dial_customer(&mut self, now: Instant, key: u64, from: usize) {
-        let Some(number) = self.dialer.jobs.get(&key).map(|j| j.task.number.clone()) else {
+    pub(super) fn dial_customer(&mut self, now: Instant, key: u64, from: usize) {
+        let Some(number) = self.dialer.jobs.get(&key).map(|j| j.number.clone()) else {
             return;
         };
         let Some(Placed {
@@ -400,6 +497,7 @@ impl<H: Host> Switchboard<H> {
     pub(super) fn outbound_event(&mut self, now: Instant, ev: Event) -> Option<Event> {
         let call = match &ev {
             Event::Answered { call, .. }
+            | Event::Confirmed { call, .. }
             | Event::Ended { call, .. }
             | Event::Progress { call, .. }
             | Event::Info { call, .. }
@@ -422,6 +520,19 @@ impl<H: Host> Switchboard<H> {
                 }
                 self.out.media(MediaCmd::WatchRtp { call });
                 self.job_answered(now, key, call, answer.map_or(Codec::Pcmu, |a| a.codec));
+            }
+            Event::Confirmed { answer, .. } => {
+                // A dial-out: the agent's ACK (with the answer when our 200 offered).
+                self.out.media(MediaCmd::WatchRtp { call });
+                if let Some(a) = answer {
+                    self.out.media(MediaCmd::Update {
+                        call,
+                        remote: a.remote,
+                        sending: a.dir.sends(),
+                        codec: Some(a.codec),
+                        telephone_event: a.telephone_event,
+                    });
+                }
             }
             Event::Ended {
                 by, cause, status, ..
@@ -495,11 +606,11 @@ impl<H: Host> Switchboard<H> {
             return self.play(call, &["callback_preview"], true);
         }
         self.timers.cancel(call, Due::Dialer);
-        let (record, followup, agent, kind) = (
+        let (record, followup, agent, purpose) = (
             job.record.clone(),
-            job.task.id.clone(),
+            job.ticket.as_ref().map(|t| t.id.clone()),
             job.agent.clone(),
-            job.task.kind,
+            job.purpose,
         );
         let at_ms = self.now.wall_ms;
         self.out.store(Write::CallAnswered {
@@ -507,19 +618,21 @@ impl<H: Host> Switchboard<H> {
             at_ms,
         });
         self.settle_attempt(key, DialResult::Answered);
-        if kind == FollowUpKind::Revisit {
+        if purpose == Purpose::Revisit {
             if let Some(job) = self.dialer.jobs.get_mut(&key) {
                 job.stage = Stage::Survey { asked: 1 };
             }
             let lang = self.dialer.jobs[&key].language;
             return self.play_in(call, lang, codec, &["revisit_question"], true);
         }
-        self.out.store(Write::FollowUpReached {
-            followup,
-            call: record,
-            agent,
-            at_ms,
-        });
+        if let Some(followup) = followup {
+            self.out.store(Write::FollowUpReached {
+                followup,
+                call: record,
+                agent,
+                at_ms,
+            });
+        }
         self.bridge_callback(now, key, codec);
     }
 
@@ -540,7 +653,7 @@ impl<H: Host> Switchboard<H> {
         let plan = self.plans.first().cloned();
         let c = Call::placed(super::call::PlacedCall {
             id: job.record.clone(),
-            number: job.task.number.clone(),
+            number: job.number.clone(),
             codec,
             span,
             now,
@@ -565,10 +678,10 @@ impl<H: Host> Switchboard<H> {
                 after: None,
                 keyed: String::new(),
                 rtp: leg.rtp,
-                followup: Some(job.task.id),
+                followup: job.ticket.map(|t| t.id),
             },
         );
-        let queue = job.task.queue.unwrap_or_default();
+        let queue = job.queue.unwrap_or_default();
         self.desk.queued.insert(
             customer.call,
             Queued {
@@ -609,18 +722,23 @@ impl<H: Host> Switchboard<H> {
             }
             (Stage::Survey { .. }, k @ ('1' | '2'), false) => {
                 let satisfied = k == '1';
-                let (revisit, record, lang) =
-                    (job.task.id.clone(), job.record.clone(), job.language);
+                let (revisit, record, lang) = (
+                    job.ticket.as_ref().map(|t| t.id.clone()),
+                    job.record.clone(),
+                    job.language,
+                );
                 job.stage = Stage::Ending;
                 job.end = Some(("hotline", "completed"));
                 self.timers.cancel(call, Due::Dialer);
-                self.out.store(Write::RevisitAnswered {
-                    revisit,
-                    call: record,
-                    satisfied,
-                    urgency_rise: self.settings.followups.escalate_by,
-                    at_ms: self.now.wall_ms,
-                });
+                if let Some(revisit) = revisit {
+                    self.out.store(Write::RevisitAnswered {
+                        revisit,
+                        call: record,
+                        satisfied,
+                        urgency_rise: self.settings.followups.escalate_by,
+                        at_ms: self.now.wall_ms,
+                    });
+                }
                 let verdict = if satisfied {
                     "satisfied"
                 } else {
@@ -740,7 +858,9 @@ impl<H: Host> Switchboard<H> {
         let Some(job) = self.dialer.jobs.get(&key) else {
             return;
         };
-        let t = &job.task;
+        let Some(t) = &job.ticket else {
+            return;
+        };
         let before = self.dialer.candidate(t).attempts;
         let next = dialer::after(result, before, at_ms, &rules);
         let write = Write::DialAttempt {
@@ -790,6 +910,7 @@ impl<H: Host> Switchboard<H> {
             return;
         };
         let agent_leg = job.agent_leg.as_ref().map(|s| (s.call, s.answered));
+        let purpose = job.purpose;
         let customer = job.customer.as_ref().map(|s| s.call);
         if let Some(agent) = job.agent.take() {
             let actions = self.desk.acd.release_outbound(&agent, now);
@@ -802,7 +923,11 @@ impl<H: Host> Switchboard<H> {
         }
         match agent_leg {
             Some((leg, true)) if result.counts() => {
-                self.play(leg, &["callback_not_reached"], false);
+                let prompt = match purpose {
+                    Purpose::DialOut => "dial_out_failed",
+                    _ => "callback_not_reached",
+                };
+                self.play(leg, &[prompt], false);
             }
             Some((leg, _)) => self.endpoint.hangup(now, leg, EndCause::Completed),
             None => {}

@@ -296,18 +296,17 @@ impl<H: Host> Switchboard<H> {
         .map(|(_, action)| action)
     }
 
-    /// Authenticates a feature-code INVITE and carries it out. Returns the prompt that
-    /// confirms it, or `None` when the call was refused (challenged).
-    pub(super) fn feature_call(
+    /// The agent an INVITE from an agent's phone comes from (digest, as for REGISTER);
+    /// `None` once it was challenged or refused.
+    pub(super) fn authenticate_agent(
         &mut self,
         now: Instant,
         call: CallRef,
         info: &IncomingCall,
-        action: &str,
-    ) -> Option<&'static str> {
+    ) -> Option<String> {
         let (peer, user_agent) = (info.peer, info.user_agent.as_deref());
         let authz: Vec<&str> = info.authorization.iter().map(String::as_str).collect();
-        let agent = match self
+        match self
             .desk
             .registrar
             .authenticate(now, peer.addr.ip(), "INVITE", &authz)
@@ -319,14 +318,26 @@ impl<H: Host> Switchboard<H> {
                     .map(|(n, v)| (n.as_str(), v.as_str()))
                     .collect();
                 self.endpoint.reject(now, call, 401, &h);
-                return None;
+                None
             }
             AuthOutcome::Forbidden | AuthOutcome::Ignore => {
                 self.endpoint.reject(now, call, 403, &[]);
-                return None;
+                None
             }
-            AuthOutcome::Ok { agent_id, .. } => agent_id,
-        };
+            AuthOutcome::Ok { agent_id, .. } => Some(agent_id),
+        }
+    }
+
+    /// Authenticates a feature-code INVITE and carries it out. Returns the prompt that
+    /// confirms it, or `None` when the call was refused (challenged).
+    pub(super) fn feature_call(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        info: &IncomingCall,
+        action: &str,
+    ) -> Option<&'static str> {
+        let agent = self.authenticate_agent(now, call, info)?;
         let result = match action {
             "login" => self.desk.acd.login(&agent, now),
             "logout" => self.desk.acd.logout(&agent, now),

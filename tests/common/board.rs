@@ -10,6 +10,7 @@ use hotline::acd::QueueConfig;
 use hotline::core::media::dtmf::Digit;
 use hotline::core::media::prompt::PromptSet;
 use hotline::core::sdp::Codec;
+use hotline::core::sip::auth::{ha1, Algorithm};
 use hotline::core::sip::endpoint::{CallRef, EndpointConfig};
 use hotline::core::sip::transaction::Timers;
 use hotline::ivr::{Plan, VerifyOutcome};
@@ -280,6 +281,8 @@ pub struct Caller {
     pub final_status: Option<u16>,
     /// The switchboard hung up (BYE).
     pub got_bye: bool,
+    /// Answers a 401 with digest credentials (an agent's phone dialling out).
+    pub password: Option<String>,
 }
 
 impl Caller {
@@ -332,6 +335,24 @@ impl Caller {
         text
     }
 
+    /// The INVITE again, answering the 401's challenge (CSeq 2, a new branch).
+    fn authenticated_invite(&mut self, challenge: &Sip) -> String {
+        use hotline::core::sip::auth;
+        let ch = auth::best_challenge(challenge.headers("WWW-Authenticate")).expect("a challenge");
+        let uri = format!("sip:{}@{SERVER}", self.called);
+        let password = self.password.clone().unwrap_or_default();
+        let authz = auth::authorization(&ch, &self.number, &password, "INVITE", &uri, "c0ffee", 1);
+        self.cseq = 2;
+        let (branch, to, body) = (self.branch(), self.to(), sdp(self.addr));
+        let text = self.request("INVITE", 2, &branch, &to, &body).replacen(
+            "User-Agent:",
+            &format!("Authorization: {authz}\r\nUser-Agent:"),
+            1,
+        );
+        self.invite = Some(text.clone());
+        text
+    }
+
     fn in_dialog(&mut self, method: &str) -> String {
         self.cseq += 1;
         let (cseq, branch, to) = (self.cseq, self.branch(), self.to());
@@ -360,11 +381,14 @@ impl Caller {
                     self.to_tag = msg.to_tag();
                     self.final_status.get_or_insert(status);
                     if !self.lose_acks {
-                        let (branch, to) = (self.branch(), self.to());
-                        out.push(self.request("ACK", 1, &branch, &to, ""));
+                        let (branch, to, cseq) = (self.branch(), self.to(), self.cseq);
+                        out.push(self.request("ACK", cseq, &branch, &to, ""));
                     }
                 } else if status >= 300 {
-                    self.final_status.get_or_insert(status);
+                    let challenged = status == 401 && self.password.is_some() && self.cseq == 1;
+                    if !challenged {
+                        self.final_status.get_or_insert(status);
+                    }
                     // A non-2xx is acknowledged in its own transaction.
                     let invite = Sip {
                         text: self.invite.clone().unwrap_or_default(),
@@ -377,6 +401,9 @@ impl Caller {
                         msg.header("To").unwrap_or(""),
                         self.call_id
                     ));
+                    if challenged {
+                        out.push(self.authenticated_invite(&msg));
+                    }
                 }
             }
             (Some(_), _) => {}
@@ -1270,7 +1297,21 @@ impl Board {
             received: Vec::new(),
             final_status: None,
             got_bye: false,
+            password: None,
         });
+        n
+    }
+
+    /// Agent `phone` dials `called` from its softphone (digest-authenticated as the
+    /// agent, password `secret`), as a caller of its own at the phone's address.
+    pub fn agent_dials(&mut self, phone: usize, called: &str) -> usize {
+        let (addr, ext) = (self.phones[phone].addr, self.phones[phone].agent.clone());
+        let n = self.caller(&ext, called);
+        let c = &mut self.callers[n];
+        c.addr = addr;
+        c.call_id = format!("dialout-{n}-{}", addr.port());
+        c.password = Some("secret".into());
+        self.dial(n);
         n
     }
 
@@ -1400,8 +1441,8 @@ impl Board {
                 id: p.agent.clone(),
                 name: format!("Agent {}", p.agent),
                 extension: p.agent.clone(),
-                ha1_sha256: String::new(),
-                ha1_md5: String::new(),
+                ha1_sha256: ha1(Algorithm::Sha256, &p.agent, "hotline", "secret"),
+                ha1_md5: ha1(Algorithm::Md5, &p.agent, "hotline", "secret"),
                 realm: "hotline".into(),
                 queues: p.queues.iter().map(|q| (q.clone(), 0)).collect(),
                 state: None,
