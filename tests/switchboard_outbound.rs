@@ -463,3 +463,96 @@ fn a_number_that_starts_with_the_prefix_from_a_customer_is_an_ordinary_call() {
         "answered by the dial plan"
     );
 }
+
+const TRANSFER_PLAN: &str = r#"
+name = "transfer test"
+numbers = ["*"]
+language = "en"
+time_zone = "UTC"
+start = "out"
+transfer_targets = ["02088886666"]
+
+[calendar]
+working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+[calendar.hours]
+mon = "00:00-24:00"
+
+[nodes.out]
+kind = "transfer"
+prompts = ["transferring"]
+target = "02088886666"
+"#;
+
+fn transfer_board() -> Board {
+    Board::new(Setup {
+        plans: vec![common::board::plan(TRANSFER_PLAN)],
+        trunks: DIAL_OUT.into(),
+        ..Setup::default()
+    })
+}
+
+#[test]
+fn a_plan_transfer_puts_the_caller_through_a_trunk_until_the_far_end_hangs_up() {
+    let mut b = transfer_board();
+    let c1 = b.carrier("127.0.0.1:5091", &[Script::Answer(secs(3))]);
+    let c = b.call_in("13800138000");
+    b.run_until("the far end answers", secs(20), |b| {
+        b.phones[c1].legs.iter().any(|l| l.acked)
+    });
+    let (call, far) = (b.call_of(c), b.leg_of(c1));
+    assert!(b.phones[c1]
+        .leg()
+        .invite
+        .first_line()
+        .starts_with("INVITE sip:02088886666@127.0.0.1:5091 "));
+    assert!(b.media_of(call).contains(&MediaLog::Bridge(call, far)));
+    assert!(
+        b.events(c).iter().any(|e| e == "transferred: 02088886666"),
+        "{:?}",
+        b.events(c)
+    );
+    b.run_for(secs(30));
+    b.agent_hangs_up(c1);
+    b.run_for(secs(2));
+    assert!(
+        b.callers[c].got_bye,
+        "the caller is hung up with the far end"
+    );
+    assert!(wrote(
+        &b,
+        |w| matches!(w, Write::OutboundCall { called, followup: None, agent: None, .. } if called == "02088886666")
+    ));
+}
+
+#[test]
+fn a_transfer_nobody_answers_is_said_and_the_caller_hung_up() {
+    let mut b = transfer_board();
+    b.carrier("127.0.0.1:5091", &[Script::Busy]);
+    let c = b.call_in("13800138000");
+    b.run_until("the caller is hung up", secs(60), |b| b.callers[c].got_bye);
+    assert!(b.heard(b.call_of(c), "dial_out_failed"));
+    assert!(
+        b.events(c).iter().any(|e| e.starts_with("transfer_failed")),
+        "{:?}",
+        b.events(c)
+    );
+}
+
+#[test]
+fn a_caller_who_hangs_up_while_the_transfer_rings_cancels_it() {
+    let mut b = transfer_board();
+    let c1 = b.carrier("127.0.0.1:5091", &[Script::Never]);
+    let c = b.call_in("13800138000");
+    b.run_until("the far end rings", secs(20), |b| b.phones[c1].rung() == 1);
+    b.hang_up(c);
+    b.run_for(secs(5));
+    assert!(b.phones[c1].leg().cancelled);
+    assert!(wrote(&b, |w| matches!(
+        w,
+        Write::CallEnded {
+            cause: "caller_gone",
+            ..
+        }
+    )));
+}

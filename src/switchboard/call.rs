@@ -52,6 +52,8 @@ pub(super) struct Call {
     pub committed: bool,
     /// The caller is on the blocklist: answered with the refusal prompt, then ended.
     refused: bool,
+    /// A last prompt plays (a transfer nobody answered); then hotline hangs up.
+    pub closing: bool,
     answer_at: Instant,
     port: Option<u16>,
     /// A call hotline placed: the plan whose outcome codes the agent keys after it.
@@ -99,6 +101,7 @@ impl Call {
             offer: None,
             committed: true,
             refused: false,
+            closing: false,
             answer_at: p.now,
             port: Some(p.port),
             plan: p.plan,
@@ -191,6 +194,7 @@ impl<H: Host> Switchboard<H> {
                     self.ports.release(port);
                 }
                 self.customer_gone(now, call, &c);
+                self.transfer_caller_gone(now, call);
                 if c.feature.is_some() {
                     return;
                 }
@@ -258,7 +262,7 @@ impl<H: Host> Switchboard<H> {
                 if self
                     .calls
                     .get(&call)
-                    .is_some_and(|c| c.feature.is_some() || c.refused)
+                    .is_some_and(|c| c.feature.is_some() || c.refused || c.closing)
                 {
                     return self.endpoint.hangup(now, call, EndCause::Completed);
                 }
@@ -469,6 +473,7 @@ impl<H: Host> Switchboard<H> {
             offer,
             committed: false,
             refused: false,
+            closing: false,
             answer_at,
             port: None,
             plan: None,

@@ -122,12 +122,7 @@ impl<H: Host> Switchboard<H> {
                 f.recording = c.message.clone();
                 self.write_followup(f, plan.as_deref());
             }
-            Action::Transfer { target: _ } => {
-                // A dial plan cannot transfer to a number outside: there is no outbound
-                // trunk. Agents transfer with REFER instead.
-                self.event(call, "transfer_unavailable", String::new());
-                self.endpoint.hangup(now, call, EndCause::Completed);
-            }
+            Action::Transfer { target } => self.transfer_out(now, call, &target),
             Action::Event { kind, detail } => self.event(call, kind, detail),
             Action::SetOutcome { code } => self.set_columns(
                 call,

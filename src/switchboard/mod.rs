@@ -24,6 +24,7 @@ pub mod media;
 mod outbound;
 mod phones;
 mod timers;
+mod transfer_out;
 mod trunk;
 mod trunk_reg;
 

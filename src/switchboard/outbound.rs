@@ -119,6 +119,8 @@ struct Job {
     events: i64,
     /// Who ended the outbound call and why, once decided; written when its calls are gone.
     end: Option<(&'static str, &'static str)>,
+    /// The caller a plan's transfer puts through (their call stays theirs).
+    pub caller: Option<CallRef>,
 }
 
 /// One call of a job.
@@ -137,6 +139,8 @@ pub(super) enum Purpose {
     Revisit,
     /// An agent dialled the number from their phone.
     DialOut,
+    /// The dial plan's `transfer` node: the caller is put through to an outside number.
+    Transfer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +151,8 @@ enum Stage {
     Dialling,
     /// The revisit question was asked `asked` times.
     Survey { asked: u8 },
+    /// A transfer's far end answered: bridged to the caller until either hangs up.
+    Connected,
     /// The result is recorded; the last prompt plays, then hotline hangs up.
     Ending,
 }
@@ -164,6 +170,42 @@ pub(super) struct NewJob {
 }
 
 impl Dialer {
+    /// A plan transfer's caller.
+    pub fn set_caller(&mut self, key: u64, caller: CallRef) {
+        if let Some(j) = self.jobs.get_mut(&key) {
+            j.caller = Some(caller);
+        }
+    }
+
+    /// A transfer's caller and target number.
+    pub fn transfer_of(&self, key: u64) -> Option<(CallRef, String)> {
+        let j = self.jobs.get(&key)?;
+        Some((j.caller?, j.number.clone()))
+    }
+
+    pub fn set_connected(&mut self, key: u64) {
+        if let Some(j) = self.jobs.get_mut(&key) {
+            j.stage = Stage::Connected;
+        }
+    }
+
+    /// The transfer job whose caller is `caller`, and its far end's call if placed.
+    pub fn transfer_by_caller(&self, caller: CallRef) -> Option<(u64, Option<CallRef>)> {
+        self.jobs
+            .iter()
+            .find(|(_, j)| j.caller == Some(caller))
+            .map(|(k, j)| (*k, j.customer.as_ref().map(|s| s.call)))
+    }
+
+    /// Ends a transfer's bridge (`end`: who and why, for the far end's record); gives
+    /// back the caller, who is no longer the job's.
+    pub fn end_transfer(&mut self, key: u64, end: (&'static str, &'static str)) -> Option<CallRef> {
+        let j = self.jobs.get_mut(&key)?;
+        j.stage = Stage::Ending;
+        j.end.get_or_insert(end);
+        j.caller.take()
+    }
+
     /// The key the next job gets (its ACD call key too).
     fn next_key(&self) -> u64 {
         JOB_KEYS | self.next_job
@@ -220,6 +262,7 @@ impl<H: Host> Switchboard<H> {
             language,
             events: 0,
             end: None,
+            caller: None,
         };
         self.dialer.jobs.insert(key, job);
         key
@@ -618,6 +661,9 @@ impl<H: Host> Switchboard<H> {
             at_ms,
         });
         self.settle_attempt(key, DialResult::Answered);
+        if purpose == Purpose::Transfer {
+            return self.transfer_answered(key, call);
+        }
         if purpose == Purpose::Revisit {
             if let Some(job) = self.dialer.jobs.get_mut(&key) {
                 job.stage = Stage::Survey { asked: 1 };
@@ -782,6 +828,7 @@ impl<H: Host> Switchboard<H> {
                 self.finish(now, key, DialResult::Skipped, "preview_missed");
             }
             Stage::Dialling => self.finish(now, key, DialResult::NoAnswer, "no_answer"),
+            Stage::Connected => {}
             Stage::Survey { asked } if asked < 2 => {
                 job.stage = Stage::Survey { asked: asked + 1 };
                 let lang = job.language;
@@ -843,6 +890,7 @@ impl<H: Host> Switchboard<H> {
                         Refusal::Failed => self.finish(now, key, DialResult::Failed, "rejected"),
                     }
                 }
+                Stage::Connected => self.transfer_far_end_gone(now, key),
                 // The customer hung up during the revisit question: reached, no verdict.
                 Stage::Survey { .. } => self.finish(now, key, DialResult::Answered, "caller_bye"),
                 _ => {}
@@ -912,7 +960,11 @@ impl<H: Host> Switchboard<H> {
         let agent_leg = job.agent_leg.as_ref().map(|s| (s.call, s.answered));
         let purpose = job.purpose;
         let customer = job.customer.as_ref().map(|s| s.call);
-        if let Some(agent) = job.agent.take() {
+        let (caller, agent) = (job.caller.take(), job.agent.take());
+        if let Some(caller) = caller {
+            self.transfer_failed(caller);
+        }
+        if let Some(agent) = agent {
             let actions = self.desk.acd.release_outbound(&agent, now);
             self.acd_actions(now, actions);
         }

@@ -51,6 +51,7 @@ impl CallTimers {
             Due::Ivr,
             Due::Outcome,
             Due::Hangup,
+            Due::Dialer,
         ] {
             self.cancel(call, due);
         }
