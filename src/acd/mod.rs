@@ -238,6 +238,20 @@ impl Acd {
         arrived: Instant,
         now: Instant,
     ) -> Result<Vec<Action>, AcdError> {
+        self.enqueue_for(call, queue, priority, arrived, now, None)
+    }
+
+    /// As [`Acd::enqueue`], offered to `only` that agent when given (a transfer to a
+    /// named agent): the caller waits for them within the queue's limits, then overflows.
+    pub fn enqueue_for(
+        &mut self,
+        call: CallKey,
+        queue: &str,
+        priority: i32,
+        arrived: Instant,
+        now: Instant,
+        only: Option<&str>,
+    ) -> Result<Vec<Action>, AcdError> {
         if !self.queues.contains_key(queue) {
             return Err(AcdError::UnknownQueue(queue.to_string()));
         }
@@ -262,13 +276,14 @@ impl Acd {
                 last_announce: now,
                 seq: self.next_seq,
                 max_wait: None,
+                only: only.map(str::to_string),
             },
         );
         let mut out = Vec::new();
         let staffed = self
             .agents
             .values()
-            .any(|a| a.working() && a.penalty(queue).is_some());
+            .any(|a| a.working() && only.map_or(a.penalty(queue).is_some(), |o| a.id == o));
         if !staffed && !self.queues[queue].wait_when_empty {
             // Nobody is logged in to take it: waiting would only delay the overflow.
             let node = self.queues[queue].overflow.clone();
@@ -715,7 +730,11 @@ impl Acd {
         self.calls
             .values()
             .filter(|c| c.ringing.is_empty())
-            .filter_map(|c| a.penalty(&c.queue).map(|p| (c, p)))
+            .filter(|c| c.only.as_ref().is_none_or(|o| *o == a.id))
+            .filter_map(|c| match &c.only {
+                Some(_) => Some((c, 0)),
+                None => a.penalty(&c.queue).map(|p| (c, p)),
+            })
             .min_by_key(|(c, p)| (Reverse(c.priority), c.arrived, *p, c.seq))
             .map(|(c, _)| c.key)
     }
@@ -729,7 +748,10 @@ impl Acd {
             .agents
             .values()
             .filter(|a| a.offerable(now))
-            .filter_map(|a| a.penalty(&q.name).map(|p| (a, p)))
+            .filter_map(|a| match &c.only {
+                Some(o) => (*o == a.id).then_some((a, 0)),
+                None => a.penalty(&q.name).map(|p| (a, p)),
+            })
             .collect();
         let fresh: Vec<(&Agent, u32)> = candidates
             .iter()

@@ -241,6 +241,8 @@ pub struct WaitingCall {
     pub(super) seq: u64,
     /// The dial plan's limit on this call's wait, on top of the queue's.
     pub(super) max_wait: Option<Duration>,
+    /// Offered to this agent only (a transfer to a named agent).
+    pub(super) only: Option<AgentId>,
 }
 
 impl WaitingCall {

@@ -121,6 +121,20 @@ impl<H: Host> Switchboard<H> {
         priority: i32,
         intro: &[&'static str],
     ) {
+        self.enqueue_for(now, call, queue, priority, intro, None)
+    }
+
+    /// As [`Self::enqueue`], for `only` that agent when given (a transfer to a named
+    /// agent: the caller waits for them, then gets the queue's overflow).
+    pub(super) fn enqueue_for(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        queue: &str,
+        priority: i32,
+        intro: &[&'static str],
+        only: Option<&str>,
+    ) {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
@@ -128,7 +142,11 @@ impl<H: Host> Switchboard<H> {
         if let Some(c) = self.calls.get_mut(&call) {
             c.was_queued = true;
         }
-        match self.desk.acd.enqueue(call.0, queue, priority, arrived, now) {
+        match self
+            .desk
+            .acd
+            .enqueue_for(call.0, queue, priority, arrived, now, only)
+        {
             Ok(actions) => {
                 let queued = Queued {
                     bridged: None,

@@ -365,8 +365,9 @@ impl<H: Host> Switchboard<H> {
         }
     }
 
-    /// The agent's phone asked to transfer the caller (REFER): to a queue by name, or to
-    /// the supervisors.
+    /// The agent's phone asked to transfer the caller (REFER): to a queue by name, to the
+    /// supervisors, or to another agent by their ID (the caller waits for that agent in
+    /// the agent's first queue, then gets its overflow).
     pub(super) fn leg_refer(&mut self, now: Instant, leg: CallRef, target: &str) {
         let Some(l) = self.desk.legs.get(&leg) else {
             return;
@@ -374,19 +375,30 @@ impl<H: Host> Switchboard<H> {
         let (customer, agent) = (l.customer, l.agent.clone());
         let user = target
             .split_once(':')
-            .and_then(|(_, r)| r.split('@').next())
+            .and_then(|(_, r)| r.split(['@', '?', ';']).next())
             .unwrap_or("")
             .to_string();
         let queue = if user == "supervisor" {
             self.desk.features.supervisor_queue.clone()
         } else {
-            user
+            user.clone()
         };
-        if !self.desk.acd.queues().any(|q| q.name == queue) {
-            tracing::info!(%queue, "transfer to an unknown queue refused");
-            return;
-        }
-        self.event(customer, "transfer", queue.clone());
+        let (queue, only) = if self.desk.acd.queues().any(|q| q.name == queue) {
+            (queue, None)
+        } else if let Some(to) = self.desk.acd.agent(&user).filter(|_| user != agent) {
+            let home = to.memberships.first().map(|(q, _)| q.clone());
+            let current = self.desk.queued.get(&customer).map(|q| q.queue.clone());
+            match home.or(current) {
+                Some(q) => (q, Some(user.clone())),
+                None => return tracing::info!("transfer to an agent in no queue refused"),
+            }
+        } else {
+            return tracing::info!(%queue, "transfer to an unknown queue or agent refused");
+        };
+        let detail = only
+            .as_ref()
+            .map_or(queue.clone(), |a| format!("agent {a}"));
+        self.event(customer, "transfer", detail);
         self.out.media(MediaCmd::Unbridge { call: customer });
         self.desk.queued.remove(&customer);
         self.end_leg(leg, "transferred");
@@ -394,7 +406,14 @@ impl<H: Host> Switchboard<H> {
         let actions = self.desk.acd.call_ended(&agent, now);
         self.acd_actions(now, actions);
         let priority = 9;
-        self.enqueue(now, customer, &queue, priority, &["transferring"]);
+        self.enqueue_for(
+            now,
+            customer,
+            &queue,
+            priority,
+            &["transferring"],
+            only.as_deref(),
+        );
     }
 
     /// Closes a leg's record, frees its port and media.
