@@ -61,12 +61,22 @@ impl Carrier {
             &free_ports(4).to_string(),
             "-m",
             &calls.to_string(),
+            "-trace_msg",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
         let run = std::thread::spawn(move || {
-            let stats = run_sipp(&dir.0, &args, CARRIER_LIMIT);
+            let mut stats = run_sipp(&dir.0, &args, CARRIER_LIMIT);
+            // What SIPp sent and received, for a failure's message.
+            let messages = std::fs::read_dir(&dir.0)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with("_messages.log"))
+                .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                .collect::<String>();
+            stats.insert("messages".into(), messages);
             drop(dir);
             stats
         });
@@ -93,11 +103,12 @@ fn assert_carrier(stats: &HashMap<String, String>, calls: u32, server: &Server) 
             .unwrap_or_default()
     };
     let summary = format!(
-        "successful {} failed {} unexpected {}\n{}\n{}",
+        "successful {} failed {} unexpected {}\n{}\n{}\n{}",
         get("SuccessfulCall(C)"),
         get("FailedCall(C)"),
         get("FailedUnexpectedMessage(C)"),
         stats["errors"],
+        stats["messages"],
         server.log()
     );
     assert_eq!(get("SuccessfulCall(C)"), calls.to_string(), "{summary}");
@@ -482,8 +493,9 @@ fn a_callback_rings_the_agent_dials_the_customer_and_the_outcome_resolves_it() {
     let hung_up = wait_until(Duration::from_secs(30), || {
         call(server, &id).ended_at.is_some()
     });
-    assert!(hung_up, "{}", server.log());
-    assert_carrier(&carrier.finish(), 1, server);
+    let stats = carrier.finish();
+    assert!(hung_up, "{}\n{}", stats["messages"], server.log());
+    assert_carrier(&stats, 1, server);
     std::thread::sleep(Duration::from_secs(1));
     for k in ["1", "#"] {
         agent.command("sndcode", k);
@@ -496,7 +508,8 @@ fn a_callback_rings_the_agent_dials_the_customer_and_the_outcome_resolves_it() {
     assert!(resolved, "{f:?}\n{}\n{}", server.log(), agent.log());
     assert_eq!(f.outcome.as_deref(), Some("resolved_on_call"));
     let row = call(server, &id);
-    assert_eq!(row.ended_by.as_deref(), Some("caller"), "{row:?}");
+    // The customer (the far end of a call hotline placed) hung up.
+    assert_eq!(row.ended_by.as_deref(), Some("remote"), "{row:?}");
     let leg = &legs(&id)[0];
     assert_eq!(leg.agent_id, "1024");
     assert!(leg.answered_at.is_some());
