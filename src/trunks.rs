@@ -25,7 +25,14 @@
 //! user = "hotline"
 //! password = "..."
 //! expires_secs = 3600
+//! [trunks.auth]                 # optional: answers the trunk's digest challenge to
+//! user = "hotline"              # an INVITE; without it, register's user and password
+//! password = "..."              # are used
 //! ```
+//!
+//! A carrier that registers its customers usually challenges their INVITEs with the
+//! same credentials (`register` alone is enough); one that authenticates by IP address
+//! wants neither; one that challenges INVITEs without a registration takes `auth` alone.
 
 use std::fmt;
 
@@ -65,6 +72,24 @@ impl fmt::Debug for Registration {
     }
 }
 
+/// The user and password that answer a trunk's digest challenge to an INVITE.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub user: String,
+    pub password: String,
+}
+
+/// The password never shows.
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &"****")
+            .finish()
+    }
+}
+
 /// One trunk, as declared.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,6 +111,8 @@ pub struct Trunk {
     #[serde(default = "default_max_calls")]
     pub max_calls: u32,
     pub register: Option<Registration>,
+    /// For INVITE challenges; `register`'s credentials when absent.
+    pub auth: Option<Credentials>,
 }
 
 fn default_transport() -> TrunkTransport {
@@ -104,6 +131,16 @@ impl Trunk {
             false => number.strip_prefix(self.strip.as_str()).unwrap_or(number),
         };
         format!("{}{rest}", self.add)
+    }
+
+    /// The user and password that answer a challenge to an INVITE, if any: `auth`, else
+    /// `register`'s.
+    pub fn invite_credentials(&self) -> Option<(&str, &str)> {
+        match (&self.auth, &self.register) {
+            (Some(a), _) => Some((&a.user, &a.password)),
+            (None, Some(r)) => Some((&r.user, &r.password)),
+            (None, None) => None,
+        }
     }
 }
 
@@ -199,6 +236,11 @@ pub fn parse(text: &str) -> Result<Trunks, TrunksError> {
                 return Err(bad("register expires_secs is 60 to 86400".into()));
             }
         }
+        if let Some(a) = &t.auth {
+            if a.user.is_empty() || a.password.is_empty() {
+                return Err(bad("auth needs a user and a password".into()));
+            }
+        }
     }
     let d = file.dialer;
     if d.max_attempts == 0 || d.max_attempts > 20 || d.retry_after_mins == 0 {
@@ -285,6 +327,29 @@ max_calls = 5
         assert_eq!(t.trunks[0].rewrite("13800138000"), "013800138000");
         assert_eq!(t.trunks[1].rewrite("13800138000"), "13800138000");
         assert!(!format!("{t:?}", t = t.trunks[0]).contains("very secret"));
+        assert_eq!(
+            t.trunks[0].invite_credentials(),
+            Some(("hotline", "very secret"))
+        );
+        assert_eq!(t.trunks[1].invite_credentials(), None);
+    }
+
+    #[test]
+    fn invite_credentials_without_registration() {
+        let text =
+            format!("{GOOD}[trunks.auth]\nuser = \"trunk-user\"\npassword = \"invite secret\"\n");
+        let t = parse(&text).unwrap();
+        assert!(t.trunks[1].register.is_none());
+        assert_eq!(
+            t.trunks[1].invite_credentials(),
+            Some(("trunk-user", "invite secret"))
+        );
+        assert!(!format!("{:?}", t.trunks[1]).contains("invite secret"));
+        let e = parse(&text.replace("invite secret", "")).unwrap_err();
+        assert!(
+            e.to_string().contains("auth needs a user and a password"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -291,27 +291,40 @@ fn a_callback_asked_for_from_the_command_line_takes_the_named_agent() {
 
 #[test]
 fn a_challenged_trunk_gets_the_invite_again_with_credentials() {
-    let mut b = board(CHALLENGED);
-    let (a, c1, _) = callback_previewed(&mut b, &[Script::Challenge]);
-    b.agent_keys(a, "1");
-    b.run_until("the customer answers", secs(10), |b| {
-        b.phones[c1].legs.iter().any(|l| l.acked)
-    });
-    let auth = b.phones[c1]
-        .leg()
-        .invite
-        .header("Authorization")
-        .unwrap()
-        .to_string();
-    assert!(auth.contains("username=\"hotline\"") && auth.contains("realm=\"carrier\""));
-    assert!(
-        !auth.contains("s3cret"),
-        "the password never goes on the wire"
-    );
-    assert_eq!(
-        attempts(&b),
-        vec![("fu-1".into(), DialResult::Answered, false)]
-    );
+    // register's credentials; [trunks.auth] alone (a carrier that challenges INVITEs but
+    // takes no registration); and auth before register's when a trunk has both.
+    let auth_only = CHALLENGED.replace("[trunks.register]", "[trunks.auth]");
+    let both = format!("{CHALLENGED}[trunks.auth]\nuser = \"invites\"\npassword = \"s3cret\"\n");
+    for (trunks, user) in [
+        (CHALLENGED.to_string(), "hotline"),
+        (auth_only, "hotline"),
+        (both, "invites"),
+    ] {
+        let mut b = board(&trunks);
+        let (a, c1, _) = callback_previewed(&mut b, &[Script::Challenge]);
+        b.agent_keys(a, "1");
+        b.run_until("the customer answers", secs(10), |b| {
+            b.phones[c1].legs.iter().any(|l| l.acked)
+        });
+        let auth = b.phones[c1]
+            .leg()
+            .invite
+            .header("Authorization")
+            .unwrap()
+            .to_string();
+        assert!(
+            auth.contains(&format!("username=\"{user}\"")) && auth.contains("realm=\"carrier\""),
+            "{trunks}: {auth}"
+        );
+        assert!(
+            !auth.contains("s3cret"),
+            "the password never goes on the wire"
+        );
+        assert_eq!(
+            attempts(&b),
+            vec![("fu-1".into(), DialResult::Answered, false)]
+        );
+    }
 }
 
 #[test]

@@ -119,10 +119,13 @@ impl<H: Host> Switchboard<H> {
             session_id: self.session_id(),
             version: 1,
         };
-        let auth = line.trunk.register.as_ref().map(|r| DialAuth {
-            user: r.user.clone(),
-            password: r.password.clone(),
-        });
+        let auth = line
+            .trunk
+            .invite_credentials()
+            .map(|(user, password)| DialAuth {
+                user: user.into(),
+                password: password.into(),
+            });
         let call = self.endpoint.dial(
             now,
             Dial {

@@ -2,6 +2,7 @@
 //! ports and database, and lookup of the external tools (SIPp) the tests drive it with.
 #![allow(dead_code)]
 
+pub mod baresip;
 pub mod board;
 #[macro_use]
 pub mod db;
