@@ -184,6 +184,26 @@ async fn outbound_calls_are_kept_apart_from_the_kpis(db: &TestDb) {
     assert_eq!((queued, agent.as_deref()), (None, Some("1024")));
     assert_eq!(connected, Some(T0 + 10 * MIN + 2_000));
 
+    // Placed through the backup trunk after a failover: the route is the last one.
+    let routed = |trunk: &str, sip: Option<&str>| Write::CallRouted {
+        id: "out-1".into(),
+        sip_call_id: sip.map(str::to_string),
+        trunk: trunk.into(),
+        source: "192.0.2.7:5060".into(),
+    };
+    twice(&store, &routed("carrier-b", Some("abc@hotline"))).await;
+    assert_eq!(
+        store.call("out-1").await.unwrap().unwrap().sip_call_id,
+        "abc@hotline"
+    );
+    // A dial-out keeps the agent's own Call-ID.
+    twice(&store, &routed("carrier-a", None)).await;
+    let row = store.call("out-1").await.unwrap().unwrap();
+    assert_eq!(
+        (row.sip_call_id.as_str(), row.source.as_str()),
+        ("abc@hotline", "192.0.2.7:5060")
+    );
+
     let listed = store.recent_calls(10).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0].id, "out-1");

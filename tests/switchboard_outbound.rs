@@ -236,6 +236,23 @@ fn a_failing_trunk_fails_over_to_the_next() {
         &b,
         |w| matches!(w, Write::CallEvent { kind: "trunk_failed", detail, .. } if detail == "503")
     ));
+    let routes: Vec<(String, bool)> = b
+        .writes
+        .iter()
+        .filter_map(|l| match &l.write {
+            Write::CallRouted {
+                trunk, sip_call_id, ..
+            } => Some((
+                trunk.clone(),
+                sip_call_id.as_deref().is_some_and(|s| !s.is_empty()),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        vec![("primary".into(), true), ("backup".into(), true)]
+    );
 }
 
 #[test]

@@ -170,6 +170,17 @@ pub enum Write {
         /// Path of the WAV file.
         path: String,
     },
+    /// An outbound call went out through a trunk (again, after a failover): its
+    /// INVITE's Call-ID (`None`: the record keeps the one it has, an agent's own INVITE),
+    /// the trunk and its address.
+    CallRouted {
+        /// Our id of the call.
+        id: String,
+        sip_call_id: Option<String>,
+        trunk: String,
+        /// `ip:port` of the trunk.
+        source: String,
+    },
     /// Agents, registrations, queueing and the legs to agents.
     Agent(AgentWrite),
     /// The hotline placed a call (a callback, a revisit, an agent dialling out). Later
@@ -271,6 +282,7 @@ impl Write {
             | Write::CallEnded { id, .. }
             | Write::CallEvent { id, .. }
             | Write::CallRecording { id, .. }
+            | Write::CallRouted { id, .. }
             | Write::CallIvr { id, .. }
             | Write::Survey { id, .. } => id,
             Write::FollowUp(f) => f.call_id.as_deref().unwrap_or(&f.id),
@@ -291,6 +303,7 @@ impl Write {
             Write::CallEnded { .. } => "call_ended",
             Write::CallEvent { .. } => "call_event",
             Write::CallRecording { .. } => "call_recording",
+            Write::CallRouted { .. } => "call_routed",
             Write::CallIvr { .. } => "call_ivr",
             Write::Survey { .. } => "survey",
             Write::FollowUp(_) => "followup",
@@ -490,6 +503,10 @@ const INSERT_EVENT: &str = "INSERT INTO call_events (call_id, seq, at, kind, det
 
 const SET_RECORDING: &str = "UPDATE calls SET recording = $2 WHERE id = $1";
 
+const SET_ROUTE: &str =
+    "UPDATE calls SET sip_call_id = COALESCE($2, sip_call_id), trunk = $3, source = $4 \
+     WHERE id = $1";
+
 const SELECT_CALLS: &str = "SELECT id, sip_call_id, caller, called, source, transport, \
      arrived_at, answered_at, ended_at, ended_by, end_cause, end_status, recording FROM calls";
 
@@ -590,6 +607,16 @@ where
         Write::CallRecording { id, path } => sqlx::query(SET_RECORDING)
             .bind(id.as_str())
             .bind(path.as_str()),
+        Write::CallRouted {
+            id,
+            sip_call_id,
+            trunk,
+            source,
+        } => sqlx::query(SET_ROUTE)
+            .bind(id.as_str())
+            .bind(sip_call_id.as_deref())
+            .bind(trunk.as_str())
+            .bind(source.as_str()),
         Write::OutboundCall {
             id,
             sip_call_id,

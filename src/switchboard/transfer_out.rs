@@ -61,7 +61,7 @@ impl<H: Host> Switchboard<H> {
 
     /// The far end hung up: so does hotline, on the caller.
     pub(super) fn transfer_far_end_gone(&mut self, now: Instant, key: u64) {
-        if let Some(caller) = self.dialer.end_transfer(key, ("caller", "caller_bye")) {
+        if let Some(caller) = self.dialer.end_transfer(key, ("remote", "caller_bye")) {
             self.out.media(MediaCmd::Unbridge { call: caller });
             self.endpoint.hangup(now, caller, EndCause::Completed);
         }

@@ -113,7 +113,23 @@ impl<H: Host> Switchboard<H> {
         let ring = Duration::from_secs(u64::from(self.dialer.settings.ring_secs));
         self.timers.set(call, Due::Dialer, now + ring);
         self.dialer.by_call.insert(call, key);
-        let name = self.dialer.lines.lines[trunk].trunk.name.clone();
+        let line = &self.dialer.lines.lines[trunk];
+        let (name, source) = (line.trunk.name.clone(), line.addr.to_string());
+        let sip_call_id = self
+            .endpoint
+            .sip_call_id(call)
+            .unwrap_or_default()
+            .to_string();
+        if let Some(job) = self.dialer.jobs.get(&key) {
+            // An agent's dial-out keeps the Call-ID of the agent's own INVITE.
+            let write = Write::CallRouted {
+                id: job.record.clone(),
+                sip_call_id: (job.purpose != Purpose::DialOut).then_some(sip_call_id),
+                trunk: name.clone(),
+                source,
+            };
+            self.out.store(write);
+        }
         if let Some(job) = self.dialer.jobs.get_mut(&key) {
             job.stage = Stage::Dialling;
             job.trunk = trunk;

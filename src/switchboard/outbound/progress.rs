@@ -209,7 +209,7 @@ impl<H: Host> Switchboard<H> {
         }
         job.stage = Stage::Ending;
         let by = if cause == "caller_bye" {
-            "caller"
+            "remote"
         } else {
             "hotline"
         };

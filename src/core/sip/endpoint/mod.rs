@@ -248,6 +248,11 @@ impl Endpoint {
         &self.cfg
     }
 
+    /// The SIP Call-ID of a live call (for the record of a call we placed).
+    pub fn sip_call_id(&self, call: CallRef) -> Option<&str> {
+        self.calls.get(&call).map(|c| c.dialog.call_id.as_str())
+    }
+
     /// While draining, new calls get 503 with Retry-After; live calls go on.
     pub fn set_draining(&mut self, draining: bool) {
         self.draining = draining;
