@@ -164,6 +164,7 @@ transferring|Transferring your call, please hold.|正在为您转接，请稍候
 callback_preview|Callback to a customer. Press 1 to call now, or 2 to skip.|回拨客户工单。立即拨打请按1，跳过请按2。
 callback_dialling|Calling the customer now, please hold.|正在为您拨打客户，请稍候。
 callback_not_reached|The customer could not be reached. The attempt is recorded and the callback will be tried again.|客户未能接通，本次尝试已记录，稍后将再次回拨。
+callback_unreachable|The customer could not be reached. That was the last attempt: the ticket goes to a supervisor.|客户未能接通。这是最后一次尝试，工单将转交主管处理。
 dial_out_failed|The call could not be put through.|呼叫未能接通。
 outbound_greeting|Hello, this is ${COMPANY_EN}, returning your call.|您好，这里是${COMPANY_ZH}，给您回电。
 revisit_question|Hello, this is ${COMPANY_EN}, following up on your complaint. Were you satisfied with how it was handled? Press 1 for yes, 2 for no.|您好，这里是${COMPANY_ZH}，对您的tou2su4进行回访。您对chu3li3结果满意吗？满意请按1，不满意请按2。

@@ -277,8 +277,14 @@ fn assert_revisit_call(server: &Server, revisit: &str, row: &CallRow, verdict: &
         timeline.contains(&("revisit".into(), verdict.into())),
         "{timeline:?}"
     );
+    // Satisfied closes the loop; unsatisfied leaves the revisit answered and reopens
+    // the complaint.
+    let want = match verdict {
+        "satisfied" => FollowUpStatus::Closed,
+        _ => FollowUpStatus::Answered,
+    };
     let r = followup(server, revisit);
-    assert_eq!(r.status, FollowUpStatus::Answered, "{r:?}");
+    assert_eq!(r.status, want, "{r:?}");
 }
 
 #[test]
@@ -294,7 +300,7 @@ fn a_satisfied_customer_closes_the_loop_on_the_complaint() {
     let r = followup(&server, &revisit);
     assert_eq!(r.revisit_result, Some(RevisitResult::Satisfied));
     let c = followup(&server, &complaint);
-    assert_eq!(c.status, FollowUpStatus::Resolved);
+    assert_eq!(c.status, FollowUpStatus::Closed);
     assert_eq!(c.revisit_result, Some(RevisitResult::Satisfied));
     assert_eq!(c.urgency, 2);
 }

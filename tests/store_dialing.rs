@@ -606,7 +606,7 @@ async fn complaint_and_revisit(
 async fn a_revisit_call_records_the_verdict(db: &TestDb) {
     let store = Store::connect(&db.url).await.expect("connect");
 
-    // satisfied: the complaint may now be closed
+    // satisfied: the loop is closed, the complaint and its revisit alike
     let (c, r) = complaint_and_revisit(&store, None).await;
     let yes = Write::RevisitAnswered {
         revisit: r.id.clone(),
@@ -617,11 +617,11 @@ async fn a_revisit_call_records_the_verdict(db: &TestDb) {
     };
     twice(&store, &yes).await;
     let rv = store.followup(&r.id).await.unwrap().unwrap();
-    assert_eq!(rv.status, FollowUpStatus::Answered);
+    assert_eq!(rv.status, FollowUpStatus::Closed);
     assert_eq!(rv.revisit_result, Some(RevisitResult::Satisfied));
     assert_eq!(rv.answered_at, Some(T0 + 2 * DAY));
     let cp = store.followup(&c.id).await.unwrap().unwrap();
-    assert_eq!(cp.status, FollowUpStatus::Resolved);
+    assert_eq!(cp.status, FollowUpStatus::Closed);
     assert_eq!(cp.revisit_result, Some(RevisitResult::Satisfied));
     assert_eq!(cp.urgency, 2);
     let notes: Vec<String> = store
@@ -633,11 +633,27 @@ async fn a_revisit_call_records_the_verdict(db: &TestDb) {
         .collect();
     assert_eq!(
         notes,
-        ["revisit: customer satisfied", "verdict keyed on call out-1"]
+        [
+            "revisit: customer satisfied",
+            "verdict keyed on call out-1",
+            "closed: customer satisfied on the revisit call"
+        ]
     );
     let cnotes = store.followup_notes(&c.id).await.unwrap();
-    assert_eq!(cnotes.last().unwrap().text, "revisit: customer satisfied");
-    assert_eq!(cnotes.len(), 2, "resolved, then the verdict: once");
+    let last: Vec<&str> = cnotes
+        .iter()
+        .rev()
+        .take(2)
+        .map(|n| n.text.as_str())
+        .collect();
+    assert_eq!(
+        last,
+        [
+            "closed: customer satisfied on the revisit call",
+            "revisit: customer satisfied"
+        ]
+    );
+    assert_eq!(cnotes.len(), 3, "resolved, the verdict, closed: once each");
 
     // unsatisfied: reopened as the command line does, urgency raised once
     let (c, r) = complaint_and_revisit(&store, None).await;

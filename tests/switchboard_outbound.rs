@@ -281,6 +281,11 @@ fn an_unanswered_last_attempt_marks_the_ticket_unreachable() {
         b.phones[c1].leg().cancelled,
         "the ringing call is cancelled"
     );
+    b.run_for(secs(2));
+    assert!(
+        b.heard(b.leg_of(a), "callback_unreachable"),
+        "the agent hears it was the last attempt"
+    );
 }
 
 #[test]

@@ -495,7 +495,25 @@ macro_rules! apply_dialing {
                             author: "hotline".into(),
                             note: Some(format!("verdict keyed on call {call}")),
                         };
-                        record_revisit_in!($tx, &v);
+                        let recorded = record_revisit_in!($tx, &v);
+                        // A satisfied customer closes the loop: the complaint and its
+                        // revisit are closed (an unsatisfied one reopened it above).
+                        if recorded && *satisfied {
+                            for (id, from) in [
+                                (&v.complaint, FollowUpStatus::Resolved),
+                                (&v.revisit, FollowUpStatus::Answered),
+                            ] {
+                                let m = FollowUpMove {
+                                    id: id.clone(),
+                                    from,
+                                    change: FollowUpChange::Close { forced: None },
+                                    at: *at_ms,
+                                    author: "hotline".into(),
+                                    revisit: None,
+                                };
+                                move_followup_in!($tx, &m, "closed: customer satisfied on the revisit call".to_string());
+                            }
+                        }
                     }
                     _ => tracing::debug!(revisit = %revisit,
                         "revisit verdict already recorded, or its complaint is not resolved: ignored"),

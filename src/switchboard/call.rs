@@ -114,6 +114,9 @@ impl<H: Host> Switchboard<H> {
         let Some(ev) = self.outbound_event(now, ev) else {
             return;
         };
+        let Some(ev) = self.internal_event(now, ev) else {
+            return;
+        };
         match ev {
             Event::Incoming { call, info } => self.incoming(now, call, *info),
             Event::Answered { call, answer } => self.leg_answered(now, call, answer),
@@ -373,6 +376,9 @@ impl<H: Host> Switchboard<H> {
     fn incoming(&mut self, now: Instant, call: CallRef, info: IncomingCall) {
         let id = format!("{:012x}{:08x}", self.now.wall_ms, self.rng.gen::<u32>());
         let span = tracing::info_span!("call", call_id = %info.call_id, id = %id);
+        if let Some(to) = self.internal_target(&info) {
+            return span.in_scope(|| self.internal_call(now, call, &info, to));
+        }
         if let Some(number) = self.dial_out_number(&info) {
             return span.in_scope(|| self.dial_out(now, call, &info, number));
         }

@@ -47,6 +47,8 @@ pub(super) struct Desk {
     pub tcp_links: HashMap<SocketAddr, ConnId>,
     pub next_ping: Instant,
     pub state_seq: i64,
+    /// Agent-to-agent calls (consultations) under way.
+    pub internal: Vec<super::internal::Internal>,
 }
 
 impl Desk {
@@ -69,6 +71,7 @@ impl Desk {
             tcp_links: HashMap::new(),
             next_ping: now + PING_EVERY,
             state_seq: 0,
+            internal: Vec::new(),
         }
     }
 

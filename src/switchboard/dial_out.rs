@@ -24,14 +24,19 @@ impl<H: Host> Switchboard<H> {
         let digits = number.strip_prefix('+').unwrap_or(number);
         let plausible =
             (3..=20).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit());
-        let from_agent = self.desk.agent_of.keys().any(|ext| {
+        (plausible && self.sent_by_agent_phone(info)).then(|| number.to_string())
+    }
+
+    /// Whether an INVITE comes from the address of a phone an agent registered (only
+    /// those may dial out or call another agent; digest still decides who it is).
+    pub(super) fn sent_by_agent_phone(&self, info: &IncomingCall) -> bool {
+        self.desk.agent_of.keys().any(|ext| {
             self.desk
                 .registrar
                 .contacts(ext)
                 .iter()
                 .any(|b| b.source == info.peer.addr)
-        });
-        (plausible && from_agent).then(|| number.to_string())
+        })
     }
 
     /// Answers the agent and calls `number` through a trunk.

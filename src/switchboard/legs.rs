@@ -369,6 +369,11 @@ impl<H: Host> Switchboard<H> {
     /// supervisors, or to another agent by their ID (the caller waits for that agent in
     /// the agent's first queue, then gets its overflow).
     pub(super) fn leg_refer(&mut self, now: Instant, leg: CallRef, target: &str) {
+        if target.to_ascii_lowercase().contains("replaces=") {
+            // Attended: the caller goes to the agent the transferor consulted.
+            self.attended_transfer(now, leg, target);
+            return;
+        }
         let Some(l) = self.desk.legs.get(&leg) else {
             return;
         };

@@ -18,6 +18,7 @@
 mod call;
 mod desk;
 mod dial_out;
+mod internal;
 mod ivr;
 mod legs;
 pub mod media;

@@ -157,15 +157,11 @@ impl<H: Host> Switchboard<H> {
     }
 
     /// Records the attempt's result once (the attempt count, a retry or unreachable).
-    pub(super) fn settle_attempt(&mut self, key: u64, result: DialResult) {
+    pub(super) fn settle_attempt(&mut self, key: u64, result: DialResult) -> Option<Next> {
         let at_ms = self.now.wall_ms;
         let rules = self.dialer.rules();
-        let Some(job) = self.dialer.jobs.get(&key) else {
-            return;
-        };
-        let Some(t) = &job.ticket else {
-            return;
-        };
+        let job = self.dialer.jobs.get(&key)?;
+        let t = job.ticket.as_ref()?;
         let before = self.dialer.candidate(t).attempts;
         let next = dialer::after(result, before, at_ms, &rules);
         let write = Write::DialAttempt {
@@ -190,6 +186,7 @@ impl<H: Host> Switchboard<H> {
             }
             self.dialer.settled.insert(id);
         }
+        Some(next)
     }
 
     /// The attempt ended without the customer bridged: records it, tells the agent, and
@@ -214,9 +211,10 @@ impl<H: Host> Switchboard<H> {
             "hotline"
         };
         job.end.get_or_insert((by, cause));
-        if result != DialResult::Answered {
-            self.settle_attempt(key, result);
-        }
+        let next = match result {
+            DialResult::Answered => None,
+            _ => self.settle_attempt(key, result),
+        };
         let Some(job) = self.dialer.jobs.get_mut(&key) else {
             return;
         };
@@ -238,8 +236,9 @@ impl<H: Host> Switchboard<H> {
         }
         match agent_leg {
             Some((leg, true)) if result.counts() => {
-                let prompt = match purpose {
-                    Purpose::DialOut => "dial_out_failed",
+                let prompt = match (purpose, next) {
+                    (Purpose::DialOut, _) => "dial_out_failed",
+                    (_, Some(Next::Unreachable)) => "callback_unreachable",
                     _ => "callback_not_reached",
                 };
                 self.play(leg, &[prompt], false);
