@@ -591,3 +591,103 @@ fn a_caller_who_hangs_up_while_the_transfer_rings_cancels_it() {
         }
     )));
 }
+
+const ONE_LINE: &str = r#"
+[dial_out]
+prefix = "9"
+
+[[trunks]]
+name = "primary"
+address = "127.0.0.1:5091"
+caller_id = "4008001234"
+max_calls = 1
+"#;
+
+#[test]
+fn an_answered_callback_gives_its_trunk_line_back_when_it_ends() {
+    let mut b = board(ONE_LINE);
+    let a = b.agent("1024", &["general"]);
+    let c1 = b.carrier("127.0.0.1:5091", &[Script::Answer(secs(1))]);
+    b.agents_ready();
+    let first = task("fu-1", FollowUpKind::Callback, b.now.wall_ms);
+    b.dial_work(vec![first], vec![]);
+    b.run_until("the preview", secs(10), |b| {
+        b.heard(b.leg_of(a), "callback_preview")
+    });
+    b.agent_keys(a, "1");
+    b.run_until("bridged", secs(10), |b| {
+        b.phones[c1].legs.iter().any(|l| l.acked)
+    });
+    b.run_for(secs(10));
+    b.agent_hangs_up(c1);
+    b.run_until("the outcome is asked for", secs(5), |b| {
+        b.heard(b.leg_of(a), "agent_enter_outcome")
+    });
+    b.agent_keys(a, "1#");
+    b.run_for(secs(5));
+    // The only line is free again: the next callback reaches the carrier.
+    let second = task("fu-2", FollowUpKind::Callback, b.now.wall_ms);
+    b.dial_work(vec![second], vec![]);
+    b.run_until("the second preview", secs(10), |b| {
+        b.phones[a].rung() == 2 && b.heard(b.leg_of(a), "callback_preview")
+    });
+    b.agent_keys(a, "1");
+    b.run_until("the second customer is dialled", secs(10), |b| {
+        b.phones[c1].rung() == 2
+    });
+}
+
+#[test]
+fn a_previewed_callback_keeps_its_line_from_a_revisit() {
+    let mut b = board(ONE_LINE);
+    let a = b.agent("1024", &["general"]);
+    let c1 = b.carrier("127.0.0.1:5091", &[]);
+    b.agents_ready();
+    let callback = task("fu-1", FollowUpKind::Callback, b.now.wall_ms);
+    let revisit = task("fu-r", FollowUpKind::Revisit, b.now.wall_ms);
+    b.dial_work(vec![callback, revisit], vec![]);
+    b.run_until("the preview", secs(10), |b| {
+        b.heard(b.leg_of(a), "callback_preview")
+    });
+    assert!(b.phones[c1].legs.is_empty(), "the revisit waits for a line");
+    b.agent_keys(a, "1");
+    b.run_until("the callback's customer is dialled", secs(5), |b| {
+        b.phones[c1].rung() == 1
+    });
+    assert!(
+        b.phones[c1]
+            .leg()
+            .invite
+            .header("From")
+            .unwrap()
+            .contains("4008001234"),
+        "the one call on the line is the callback"
+    );
+    assert!(!attempts(&b)
+        .iter()
+        .any(|(_, r, _)| *r == DialResult::Failed));
+}
+
+#[test]
+fn an_agent_on_a_call_cannot_dial_out_and_keeps_the_call() {
+    let mut b = board(ONE_LINE);
+    let a = b.agent("1024", &["general"]);
+    let c1 = b.carrier("127.0.0.1:5091", &[]);
+    b.agents_ready();
+    let c = b.call_in("13800138000");
+    let call = b.call_of(c);
+    b.run_until("the language menu", secs(20), |b| {
+        b.heard(call, "language_choice")
+    });
+    b.keys(c, "1");
+    b.run_until("the main menu", secs(20), |b| b.heard(call, "main_menu"));
+    b.keys(c, "0");
+    b.run_until("the agent answers", secs(30), |b| {
+        b.legs(c).iter().any(|l| l.answered)
+    });
+    let d = b.agent_dials(a, "913800138000");
+    b.run_for(secs(2));
+    assert_eq!(b.callers[d].final_status, Some(486));
+    assert!(b.phones[c1].legs.is_empty());
+    assert_eq!(b.agent_state(a), "on_call", "still on the caller's call");
+}

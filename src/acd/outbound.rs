@@ -48,14 +48,15 @@ impl Acd {
         Ok(out)
     }
 
-    /// Gives back an agent whose outbound call never reached the customer (skipped,
-    /// no answer, busy): free at once, no wrap-up, no handle time counted.
-    pub fn release_outbound(&mut self, agent: &str, now: Instant) -> Vec<Action> {
+    /// Gives back an agent taken for the outbound call `call` that never reached the
+    /// customer (skipped, no answer, busy): free at once, no wrap-up, no handle time
+    /// counted. An agent on any other call is left alone.
+    pub fn release_outbound(&mut self, agent: &str, call: CallKey, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
         let Some(a) = self.agents.get_mut(agent) else {
             return out;
         };
-        if !matches!(a.state, AgentState::OnCall { .. }) {
+        if a.state != (AgentState::OnCall { call }) {
             return out;
         }
         a.handling = None;

@@ -566,10 +566,11 @@ impl Store {
                  FROM dial_requests WHERE done_at IS NULL ORDER BY id")
                 .fetch_all(pool).await?
         });
-        if let Some(last) = rows.last().map(|r| r.0) {
+        // Exactly the rows read: an id below the last may commit after the read.
+        for id in rows.iter().map(|r| r.0) {
             on_db!(&self.db, pool => {
-                sqlx::query("UPDATE dial_requests SET done_at = $1 WHERE done_at IS NULL AND id <= $2")
-                    .bind(now_ms).bind(last).execute(pool).await?;
+                sqlx::query("UPDATE dial_requests SET done_at = $1 WHERE done_at IS NULL AND id = $2")
+                    .bind(now_ms).bind(id).execute(pool).await?;
             });
         }
         Ok(rows

@@ -58,6 +58,8 @@ pub(super) struct Call {
     port: Option<u16>,
     /// A call hotline placed: the plan whose outcome codes the agent keys after it.
     pub plan: Option<Arc<crate::ivr::Plan>>,
+    /// A call hotline placed through a trunk: the line it holds until it ends.
+    pub trunk: Option<usize>,
 }
 
 /// A call hotline placed to a customer, answered and handed over to be bridged.
@@ -74,6 +76,7 @@ pub(super) struct PlacedCall {
     pub events: i64,
     pub agent: String,
     pub plan: Option<Arc<crate::ivr::Plan>>,
+    pub trunk: usize,
 }
 
 impl Call {
@@ -105,6 +108,7 @@ impl Call {
             answer_at: p.now,
             port: Some(p.port),
             plan: p.plan,
+            trunk: Some(p.trunk),
         }
     }
 }
@@ -195,6 +199,9 @@ impl<H: Host> Switchboard<H> {
                 if let Some(port) = c.port {
                     self.out.media(MediaCmd::Stop { call });
                     self.ports.release(port);
+                }
+                if let Some(line) = c.trunk {
+                    self.dialer.lines.release(line);
                 }
                 self.customer_gone(now, call, &c);
                 self.transfer_caller_gone(now, call);
@@ -483,6 +490,7 @@ impl<H: Host> Switchboard<H> {
             answer_at,
             port: None,
             plan: None,
+            trunk: None,
         }
     }
 

@@ -27,6 +27,17 @@ impl<H: Host> Switchboard<H> {
         (plausible && self.sent_by_agent_phone(info)).then(|| number.to_string())
     }
 
+    /// Whether the ACD has the agent on a call or ringing for one.
+    pub(super) fn agent_busy(&self, agent: &str) -> bool {
+        use crate::acd::AgentState;
+        self.desk.acd.agent(agent).is_some_and(|a| {
+            matches!(
+                a.state,
+                AgentState::OnCall { .. } | AgentState::Ringing { .. }
+            )
+        })
+    }
+
     /// Whether an INVITE comes from the address of a phone an agent registered (only
     /// those may dial out or call another agent; digest still decides who it is).
     pub(super) fn sent_by_agent_phone(&self, info: &IncomingCall) -> bool {
@@ -50,6 +61,10 @@ impl<H: Host> Switchboard<H> {
         let Some(agent) = self.authenticate_agent(now, call, info) else {
             return;
         };
+        if self.agent_busy(&agent) {
+            // On a call or being offered one: that call owns the agent's state.
+            return self.endpoint.reject(now, call, 486, &[]);
+        }
         if self.dialer.lines.lines.is_empty() {
             tracing::warn!(%agent, "dial-out refused: no trunk is configured (trunks.toml)");
             return self.endpoint.reject(now, call, 503, &[]);

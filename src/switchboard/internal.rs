@@ -52,7 +52,7 @@ impl<H: Host> Switchboard<H> {
         let Some(from) = self.authenticate_agent(now, call, info) else {
             return;
         };
-        if from == to {
+        if from == to || self.agent_busy(&to) {
             return self.endpoint.reject(now, call, 486, &[]);
         }
         let offer = match info.offer.clone() {
@@ -224,7 +224,7 @@ impl<H: Host> Switchboard<H> {
     /// One side of a consultation ended: the other side ends too.
     fn consult_ended(&mut self, now: Instant, c: Internal, ended: CallRef, status: Option<u16>) {
         if c.took {
-            let actions = self.desk.acd.release_outbound(&c.to_agent, now);
+            let actions = self.desk.acd.release_outbound(&c.to_agent, c.to.0, now);
             self.acd_actions(now, actions);
         }
         self.out.media(MediaCmd::Stop { call: c.to });
@@ -258,7 +258,14 @@ impl<H: Host> Switchboard<H> {
             tracing::info!("attended transfer names no consultation of ours");
             return false;
         };
-        let Some(l) = self.desk.legs.get(&leg) else {
+        // Only a caller still on the line, with the agent who consulted.
+        let Some(l) = self.desk.legs.get(&leg).filter(|l| {
+            l.answered
+                && l.wrap_up.is_none()
+                && self.calls.contains_key(&l.customer)
+                && self.desk.internal[i].from_agent == l.agent
+        }) else {
+            tracing::info!("attended transfer refused: the caller or the consultation is gone");
             return false;
         };
         let (customer, agent, record, followup) = (
@@ -267,6 +274,26 @@ impl<H: Host> Switchboard<H> {
             l.record_id.clone(),
             l.followup.clone(),
         );
+        // The consulted agent takes the call: the ACD holds them for it.
+        if !self.desk.internal[i].took {
+            let (to_agent, key) = (
+                self.desk.internal[i].to_agent.clone(),
+                self.desk.internal[i].to.0,
+            );
+            let queue = self.desk.queued.get(&customer).map(|q| q.queue.clone());
+            match self
+                .desk
+                .acd
+                .take_for_outbound(&to_agent, key, queue.as_deref(), now)
+            {
+                Ok(actions) => self.acd_actions(now, actions),
+                Err(e) => {
+                    tracing::info!(%e, "attended transfer refused: the consulted agent is not free");
+                    return false;
+                }
+            }
+            self.desk.internal[i].took = true;
+        }
         let c = self.desk.internal.remove(i);
         // The first agent's calls end; their leg's record says it was transferred.
         self.out.media(MediaCmd::Unbridge { call: customer });

@@ -40,11 +40,12 @@ impl Lines {
         Lines { lines, busy }
     }
 
-    /// Calls the trunks can still take.
+    /// Calls the trunks can still take (UDP trunks: the only ones dialled for now).
     pub fn free(&self) -> usize {
         self.lines
             .iter()
             .zip(&self.busy)
+            .filter(|(l, _)| l.trunk.transport == crate::trunks::TrunkTransport::Udp)
             .map(|(l, b)| l.trunk.max_calls.saturating_sub(*b) as usize)
             .sum()
     }

@@ -27,7 +27,7 @@ impl<H: Host> Switchboard<H> {
             return self.finish(now, key, DialResult::Skipped, "agent_unreachable");
         };
         let Some(port) = self.take_rtp_port(ip) else {
-            return self.finish(now, key, DialResult::Failed, "no_rtp_port");
+            return self.finish(now, key, DialResult::Skipped, "no_rtp_port");
         };
         let media = LocalMedia {
             ip,
@@ -108,7 +108,12 @@ impl<H: Host> Switchboard<H> {
             rtp,
         }) = self.dial_trunk(now, &number, from)
         else {
-            return self.finish(now, key, DialResult::Failed, "trunk_failed");
+            // Every trunk failed in turn; or, at the first, no line or port was free,
+            // which is no attempt on the customer.
+            return match from {
+                0 => self.finish(now, key, DialResult::Skipped, "no_line"),
+                _ => self.finish(now, key, DialResult::Failed, "trunk_failed"),
+            };
         };
         let ring = Duration::from_secs(u64::from(self.dialer.settings.ring_secs));
         self.timers.set(call, Due::Dialer, now + ring);
@@ -235,7 +240,13 @@ impl<H: Host> Switchboard<H> {
     }
 
     pub(super) fn job_answered(&mut self, now: Instant, key: u64, call: CallRef, codec: Codec) {
-        let Some(job) = self.dialer.jobs.get_mut(&key) else {
+        let Some(job) = self
+            .dialer
+            .jobs
+            .get_mut(&key)
+            .filter(|j| j.stage != Stage::Ending)
+        else {
+            // The attempt is over (a late answer): this call ends too.
             return self.endpoint.hangup(now, call, EndCause::Cancelled);
         };
         let is_agent = job.agent_leg.as_ref().is_some_and(|s| s.call == call);
@@ -248,13 +259,6 @@ impl<H: Host> Switchboard<H> {
             s.answered = true;
         }
         if is_agent {
-            let (record, agent) = (job.record.clone(), job.agent.clone().unwrap_or_default());
-            self.out.store(Write::Agent(AgentWrite::LegAnswered {
-                call: record,
-                seq: 1,
-                agent,
-                at_ms: self.now.wall_ms,
-            }));
             let preview = Duration::from_secs(u64::from(self.dialer.settings.preview_secs));
             self.timers.set(call, Due::Dialer, now + preview);
             return self.play(call, &["callback_preview"], true);
@@ -275,13 +279,6 @@ impl<H: Host> Switchboard<H> {
         if purpose == Purpose::Transfer {
             return self.transfer_answered(key, call);
         }
-        if purpose == Purpose::Revisit {
-            if let Some(job) = self.dialer.jobs.get_mut(&key) {
-                job.stage = Stage::Survey { asked: 1 };
-            }
-            let lang = self.dialer.jobs[&key].language;
-            return self.play_in(call, lang, codec, &["revisit_question"], true);
-        }
         if let Some(followup) = followup {
             self.out.store(Write::FollowUpReached {
                 followup,
@@ -290,12 +287,32 @@ impl<H: Host> Switchboard<H> {
                 at_ms,
             });
         }
+        if purpose == Purpose::Revisit {
+            if let Some(job) = self.dialer.jobs.get_mut(&key) {
+                job.stage = Stage::Survey { asked: 1 };
+            }
+            let lang = self.dialer.jobs[&key].language;
+            self.timers.set(call, Due::Dialer, now + PROMPT_LIMIT);
+            return self.play_in(call, lang, codec, &["revisit_question"], true);
+        }
         self.bridge_callback(now, key, codec);
     }
 
     /// The customer answered a callback: the call becomes an ordinary bridged call (the
     /// customer hears the greeting with the agent's ID), and the job is done.
     pub(super) fn bridge_callback(&mut self, now: Instant, key: u64, codec: Codec) {
+        let whole =
+            self.dialer.jobs.get(&key).is_some_and(|j| {
+                j.agent_leg.is_some() && j.customer.is_some() && j.agent.is_some()
+            });
+        if !whole {
+            // Only an agent and a customer make a bridge: a lone call ends.
+            let customer = self.dialer.jobs.get(&key).and_then(|j| j.customer.as_ref());
+            if let Some(c) = customer.map(|s| s.call) {
+                self.endpoint.hangup(now, c, EndCause::Completed);
+            }
+            return self.finish(now, key, DialResult::Answered, "completed");
+        }
         let Some(job) = self.dialer.jobs.remove(&key) else {
             return;
         };
@@ -303,6 +320,13 @@ impl<H: Host> Switchboard<H> {
         else {
             return;
         };
+        // The agent's leg is the call's from now on: answered here, not at the preview.
+        self.out.store(Write::Agent(AgentWrite::LegAnswered {
+            call: job.record.clone(),
+            seq: 1,
+            agent: agent.clone(),
+            at_ms: self.now.wall_ms,
+        }));
         self.dialer.by_call.remove(&leg.call);
         self.dialer.by_call.remove(&customer.call);
         self.timers.cancel_all(leg.call);
@@ -320,6 +344,7 @@ impl<H: Host> Switchboard<H> {
             events: job.events,
             agent: agent.clone(),
             plan,
+            trunk: job.trunk,
         });
         self.calls.insert(customer.call, c);
         self.desk.legs.insert(

@@ -34,6 +34,10 @@ use std::time::{Duration, Instant};
 /// How long a revisit waits for the customer's key after the question.
 const SURVEY_WAIT: Duration = Duration::from_secs(10);
 
+/// The longest a prompt may play before hotline stops waiting for its end (a missing
+/// prompt reports no end at all).
+const PROMPT_LIMIT: Duration = Duration::from_secs(60);
+
 /// ACD call keys of outbound jobs, apart from the endpoint's call numbers.
 const JOB_KEYS: u64 = 1 << 62;
 
@@ -75,6 +79,16 @@ impl Dialer {
             retry_after: Duration::from_secs(u64::from(self.settings.retry_after_mins) * 60),
             max_attempts: self.settings.max_attempts,
         }
+    }
+
+    /// Trunk lines free for a new attempt: each preview under way will need one.
+    pub fn free_lines(&self) -> usize {
+        let previews = self
+            .jobs
+            .values()
+            .filter(|j| j.stage == Stage::Preview)
+            .count();
+        self.lines.free().saturating_sub(previews)
     }
 
     /// The follow-ups the store listed last.
@@ -286,6 +300,16 @@ impl<H: Host> Switchboard<H> {
         rtp: Arc<RtpCounters>,
     ) {
         self.dialer.by_call.insert(call, key);
+        if let Some(job) = self.dialer.jobs.get(&key) {
+            let write = AgentWrite::LegStarted {
+                call: job.record.clone(),
+                seq: 1,
+                agent: job.agent.clone().unwrap_or_default(),
+                queue: job.queue.clone(),
+                at_ms: self.now.wall_ms,
+            };
+            self.out.store(Write::Agent(write));
+        }
         if let Some(job) = self.dialer.jobs.get_mut(&key) {
             job.agent_leg = Some(Side {
                 call,

@@ -48,6 +48,7 @@ impl<H: Host> Switchboard<H> {
                     "unsatisfied"
                 };
                 self.job_event(key, "revisit", verdict.into());
+                self.timers.set(call, Due::Dialer, now + PROMPT_LIMIT);
                 let prompt = if satisfied {
                     "revisit_thanks"
                 } else {
@@ -90,6 +91,7 @@ impl<H: Host> Switchboard<H> {
                 job.stage = Stage::Survey { asked: asked + 1 };
                 let lang = job.language;
                 self.play_in(call, lang, Codec::Pcmu, &["revisit_question"], true);
+                self.timers.set(call, Due::Dialer, now + PROMPT_LIMIT);
             }
             Stage::Survey { .. } => {
                 job.stage = Stage::Ending;
@@ -97,6 +99,7 @@ impl<H: Host> Switchboard<H> {
                 let lang = job.language;
                 self.job_event(key, "revisit", "no answer given".into());
                 self.play_in(call, lang, Codec::Pcmu, &["goodbye"], false);
+                self.timers.set(call, Due::Dialer, now + PROMPT_LIMIT);
             }
             Stage::Ending => self.endpoint.hangup(now, call, EndCause::Completed),
         }
@@ -149,8 +152,15 @@ impl<H: Host> Switchboard<H> {
                 }
                 Stage::Connected => self.transfer_far_end_gone(now, key),
                 // The customer hung up during the revisit question: reached, no verdict.
-                Stage::Survey { .. } => self.finish(now, key, DialResult::Answered, "caller_bye"),
-                _ => {}
+                Stage::Survey { .. } if by == EndedBy::Remote => {
+                    self.finish(now, key, DialResult::Answered, "caller_bye")
+                }
+                // Hung up by hotline itself (a shutdown): no attempt on the customer.
+                Stage::Survey { .. } => self.finish(now, key, DialResult::Answered, "shutdown"),
+                Stage::Preview | Stage::Dialling => {
+                    self.finish(now, key, DialResult::Skipped, "shutdown")
+                }
+                Stage::Ending => {}
             }
         }
         self.end_job_if_idle(key);
@@ -226,7 +236,7 @@ impl<H: Host> Switchboard<H> {
             self.transfer_failed(caller);
         }
         if let Some(agent) = agent {
-            let actions = self.desk.acd.release_outbound(&agent, now);
+            let actions = self.desk.acd.release_outbound(&agent, key, now);
             self.acd_actions(now, actions);
         }
         if let Some(call) = customer {
@@ -242,6 +252,7 @@ impl<H: Host> Switchboard<H> {
                     _ => "callback_not_reached",
                 };
                 self.play(leg, &[prompt], false);
+                self.timers.set(leg, Due::Dialer, now + PROMPT_LIMIT);
             }
             Some((leg, _)) => self.endpoint.hangup(now, leg, EndCause::Completed),
             None => {}

@@ -16,8 +16,11 @@ impl<H: Host> Switchboard<H> {
         let d = &mut self.dialer;
         let listed: HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
         d.settled.retain(|id| listed.contains(id.as_str()));
-        d.tried.retain(|id, (attempts, _)| {
-            tasks.iter().any(|t| &t.id == id && t.attempts < *attempts)
+        // Kept until the store shows the attempt (its count, or a skip's time).
+        d.tried.retain(|id, (attempts, at)| {
+            tasks
+                .iter()
+                .any(|t| &t.id == id && (t.attempts < *attempts || t.last_attempt_at < Some(*at)))
         });
         d.tasks = tasks;
         d.requests.extend(reqs);
@@ -71,7 +74,7 @@ impl<H: Host> Switchboard<H> {
                 waiting.iter().filter(|(c, _)| c.kind == kind).collect();
             let cands: Vec<dialer::Candidate> = of_kind.iter().map(|(c, _)| c.clone()).collect();
             // Every attempt needs a trunk line; a callback an agent as well.
-            let lines = self.dialer.lines.free();
+            let lines = self.dialer.free_lines();
             let room = match kind {
                 FollowUpKind::Revisit => lines,
                 _ => lines.min(self.desk.acd.free_agents(None, now).len()),
@@ -91,6 +94,9 @@ impl<H: Host> Switchboard<H> {
     /// Starts one attempt: the agent's preview for a callback, the customer at once for a
     /// revisit. False when no agent is free for it.
     pub(super) fn start_job(&mut self, now: Instant, task: DialTask, agent: Option<&str>) -> bool {
+        if self.dialer.free_lines() == 0 {
+            return false;
+        }
         let key = self.dialer.next_key();
         let agent = match task.kind {
             FollowUpKind::Revisit => None,
