@@ -12,26 +12,13 @@ use hotline::switchboard::Input;
 
 const QUEUE_PLAN: &str = include_str!("fixtures/queue-plan.toml");
 
-/// From the shipped plan's language menu (Chinese) to the main menu, then `choice`.
-fn main_menu(b: &mut Board, c: usize, choice: &str) {
-    let call = b.call_of(c);
-    b.run_until("the language menu plays", secs(20), |b| {
-        b.heard(call, "language_choice")
-    });
-    b.keys(c, "1");
-    b.run_until("the main menu plays", secs(20), |b| {
-        b.heard(call, "main_menu")
-    });
-    b.keys(c, choice);
-}
-
 /// One agent (1024) serving `general`, logged in; a caller in the shipped plan who asks
 /// for an agent (0) and is answered.
 fn bridged_call(b: &mut Board) -> (usize, usize) {
     let a = b.agent("1024", &["general"]);
     b.agents_ready();
     let c = b.call_in("13800138000");
-    main_menu(b, c, "0");
+    b.main_menu(c, "0");
     b.run_until("the agent answers", secs(30), |b| {
         b.legs(c).iter().any(|l| l.answered)
     });
@@ -161,7 +148,7 @@ fn an_unanswered_ring_times_out_and_the_next_agent_is_rung() {
     // 1024 logs in first: idle longest, rung first.
     b.agents_ready();
     let c = b.call_in("13800138000");
-    main_menu(&mut b, c, "0");
+    b.main_menu(c, "0");
     b.run_until("an agent answers", secs(60), |b| {
         b.legs(c).iter().any(|l| l.answered)
     });
@@ -216,7 +203,7 @@ fn a_caller_who_hangs_up_while_the_agent_rings_cancels_the_leg_and_frees_the_age
     b.phones[a].default_script = Script::Never;
     b.agents_ready();
     let c = b.call_in("13800138000");
-    main_menu(&mut b, c, "0");
+    b.main_menu(c, "0");
     b.run_until("the agent's phone rings", secs(30), |b| {
         b.phones[a].rung() == 1
     });
@@ -249,7 +236,7 @@ fn a_caller_who_hangs_up_while_the_agent_rings_cancels_the_leg_and_frees_the_age
     // Free again: the next caller gets 1024 at once.
     b.phones[a].default_script = Script::Answer(secs(1));
     let c2 = b.call_in("13900139000");
-    main_menu(&mut b, c2, "0");
+    b.main_menu(c2, "0");
     b.run_until("1024 answers the next call", secs(30), |b| {
         b.legs(c2).iter().any(|l| l.answered)
     });
@@ -385,7 +372,7 @@ fn an_empty_queue_offers_the_callback_at_once() {
     let mut b = Board::shipped();
     let c = b.call_in("13800138000");
     let call = b.call_of(c);
-    main_menu(&mut b, c, "0");
+    b.main_menu(c, "0");
     b.run_until("the callback offer plays", secs(20), |b| {
         b.heard(call, "callback_offer")
     });
@@ -399,13 +386,13 @@ fn the_wait_is_announced_on_entry_with_the_queues_name() {
     b.agent("1001", &["general"]);
     b.agents_ready();
     let first = b.call_in("13800138000");
-    main_menu(&mut b, first, "0");
+    b.main_menu(first, "0");
     b.run_until("the first caller is rung through", secs(20), |b| {
         b.story(first).contains(&"queued".to_string())
     });
     let c = b.call_in("13900139000");
     let call = b.call_of(c);
-    main_menu(&mut b, c, "0");
+    b.main_menu(c, "0");
     b.run_until("queued", secs(20), |b| {
         b.story(c).contains(&"queued".to_string())
     });
@@ -422,7 +409,7 @@ fn with_no_agent_free_the_caller_overflows_to_the_callback_offer_then_leaves_a_m
     let mut b = held_when_empty();
     let c = b.call_in("13800138000");
     let call = b.call_of(c);
-    main_menu(&mut b, c, "0");
+    b.main_menu(c, "0");
     b.run_until("queued", secs(20), |b| {
         b.story(c).contains(&"queued".to_string())
     });
@@ -585,7 +572,7 @@ fn leaving_the_queue_with_star_gives_a_callback_that_keeps_the_arrival_time() {
     let mut b = held_when_empty();
     let c = b.call_in("13800138000");
     let call = b.call_of(c);
-    main_menu(&mut b, c, "0");
+    b.main_menu(c, "0");
     b.run_until("queued", secs(20), |b| {
         b.story(c).contains(&"queued".to_string())
     });
@@ -632,7 +619,7 @@ fn leaving_the_queue_with_star_gives_a_callback_that_keeps_the_arrival_time() {
 /// To the shipped plan's billing menu with an account and PIN.
 fn verify(b: &mut Board, c: usize, account: &str, pin: &str) {
     let call = b.call_of(c);
-    main_menu(b, c, "1");
+    b.main_menu(c, "1");
     b.run_until("asked for the account", secs(20), |b| {
         b.heard(call, "enter_account")
     });
@@ -693,7 +680,7 @@ fn a_ring_timeout_is_recorded_as_no_answer() {
     b.phones[a].default_script = Script::Never;
     b.agents_ready();
     let c = b.call_in("13800138000");
-    main_menu(&mut b, c, "0");
+    b.main_menu(c, "0");
     b.run_until("the ring times out", secs(60), |b| {
         b.legs(c).first().is_some_and(|l| l.cause.is_some())
     });
@@ -748,7 +735,7 @@ fn a_held_arrival_record_holds_the_answer() {
 fn book_callback(b: &mut Board, hang_up_after_goodbye: bool) -> (i64, &'static str) {
     let c = b.call_in("13800138000");
     let call = b.call_of(c);
-    main_menu(b, c, "4");
+    b.main_menu(c, "4");
     b.run_until("the number is read back", secs(20), |b| {
         b.heard(call, "callback_confirm_keys")
     });
@@ -821,7 +808,7 @@ fn a_message_left_by_hanging_up_becomes_a_callback_with_its_recording() {
     let mut b = Board::shipped();
     let c = b.call_in("13800138000");
     let call = b.call_of(c);
-    main_menu(&mut b, c, "0");
+    b.main_menu(c, "0");
     b.run_until("the message is being recorded", secs(60), |b| {
         b.events(c).contains(&"voicemail: recording".to_string())
     });
@@ -843,7 +830,7 @@ fn a_complaint_described_then_hung_up_on_is_filed_with_the_description() {
     let mut b = Board::shipped();
     let c = b.call_in("13800138000");
     let call = b.call_of(c);
-    main_menu(&mut b, c, "3");
+    b.main_menu(c, "3");
     b.run_until("the kinds of complaint are offered", secs(30), |b| {
         b.heard(call, "complaint_category")
     });

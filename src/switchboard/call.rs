@@ -149,13 +149,7 @@ impl<H: Host> Switchboard<H> {
             Event::MediaChanged { call, offer } => {
                 let kind = if offer.dir.sends() { "resume" } else { "hold" };
                 self.event(call, kind, String::new());
-                self.out.media(MediaCmd::Update {
-                    call,
-                    remote: offer.remote,
-                    sending: offer.dir.sends(),
-                    codec: None,
-                    telephone_event: offer.telephone_event,
-                });
+                self.out.media(MediaCmd::update_from(call, &offer, false));
             }
             Event::Info {
                 call,
@@ -239,13 +233,7 @@ impl<H: Host> Switchboard<H> {
         }
         self.out.media(MediaCmd::WatchRtp { call });
         let Some(a) = answer else { return };
-        self.out.media(MediaCmd::Update {
-            call,
-            remote: a.remote,
-            sending: a.dir.sends(),
-            codec: Some(a.codec),
-            telephone_event: a.telephone_event,
-        });
+        self.out.media(MediaCmd::update_from(call, &a, true));
         if a.codec != Codec::Pcmu && !has_ivr {
             // The greeting was queued in what we offered first; start it again.
             self.play_greeting(call, a.codec);

@@ -86,6 +86,13 @@ impl Desk {
         .min()
     }
 
+    /// Where agent `agent`'s phone is reached: its latest registration.
+    pub(super) fn agent_phone(&self, agent: &str) -> Option<(Peer, Binding)> {
+        let ext = self.extension.get(agent)?;
+        let b = self.registrar.contacts(ext).into_iter().last()?;
+        Some((peer_of(&b, &self.tcp_links)?, b))
+    }
+
     /// Whether `call` is waiting in a queue (keys go to the queue, not the dial plan).
     pub(super) fn is_queued(&self, call: CallRef) -> bool {
         self.queued.get(&call).is_some_and(|q| q.bridged.is_none())
@@ -257,12 +264,7 @@ impl<H: Host> Switchboard<H> {
 
     /// Rings `agent` for `call`: an INVITE to their phone with the call's context.
     fn ring(&mut self, now: Instant, call: CallRef, agent: &str, queue: &str) {
-        let contact = self
-            .desk
-            .extension
-            .get(agent)
-            .and_then(|ext| self.desk.registrar.contacts(ext).into_iter().last());
-        let target = contact.and_then(|b| Some((peer_of(&b, &self.desk.tcp_links)?, b)));
+        let target = self.desk.agent_phone(agent);
         let (Some((peer, binding)), Some(c)) = (target, self.calls.get(&call)) else {
             let actions = self
                 .desk

@@ -60,13 +60,7 @@ impl<H: Host> Switchboard<H> {
             Some(Err(_)) => return self.endpoint.reject(now, call, 488, &[]),
             None => None,
         };
-        let contact = self
-            .desk
-            .extension
-            .get(&to)
-            .and_then(|ext| self.desk.registrar.contacts(ext).into_iter().last());
-        let target =
-            contact.and_then(|b| Some((super::desk::peer_of(&b, &self.desk.tcp_links)?, b)));
+        let target = self.desk.agent_phone(&to);
         let Some((peer, binding)) = target else {
             return self.endpoint.reject(now, call, 480, &[]);
         };
@@ -155,23 +149,13 @@ impl<H: Host> Switchboard<H> {
             Event::Confirmed { answer, .. } => {
                 self.out.media(MediaCmd::WatchRtp { call });
                 if let Some(a) = answer {
-                    self.out.media(MediaCmd::Update {
-                        call,
-                        remote: a.remote,
-                        sending: a.dir.sends(),
-                        codec: Some(a.codec),
-                        telephone_event: a.telephone_event,
-                    });
+                    self.out.media(MediaCmd::update_from(call, &a, true));
                 }
             }
             // A hold (or its end) on either side of the consultation.
-            Event::MediaChanged { offer, .. } => self.out.media(MediaCmd::Update {
-                call,
-                remote: offer.remote,
-                sending: offer.dir.sends(),
-                codec: None,
-                telephone_event: offer.telephone_event,
-            }),
+            Event::MediaChanged { offer, .. } => {
+                self.out.media(MediaCmd::update_from(call, &offer, false))
+            }
             Event::Ended { status, .. } => {
                 let c = self.desk.internal.remove(i);
                 self.consult_ended(now, c, call, status);
@@ -186,13 +170,7 @@ impl<H: Host> Switchboard<H> {
         let c = &self.desk.internal[i];
         let (from, to, local_ip, offer) = (c.from, c.to, c.local_ip, c.offer.clone());
         if let Some(a) = &answer {
-            self.out.media(MediaCmd::Update {
-                call: to,
-                remote: a.remote,
-                sending: a.dir.sends(),
-                codec: Some(a.codec),
-                telephone_event: a.telephone_event,
-            });
+            self.out.media(MediaCmd::update_from(to, a, true));
         }
         self.out.media(MediaCmd::WatchRtp { call: to });
         let Some(port) = self.take_rtp_port(local_ip) else {

@@ -49,13 +49,7 @@ impl<H: Host> Switchboard<H> {
         };
         let (customer, agent) = (l.customer, l.agent.clone());
         if let Some(a) = &answer {
-            self.out.media(MediaCmd::Update {
-                call: leg,
-                remote: a.remote,
-                sending: a.dir.sends(),
-                codec: Some(a.codec),
-                telephone_event: a.telephone_event,
-            });
+            self.out.media(MediaCmd::update_from(leg, a, true));
         }
         self.out.media(MediaCmd::WatchRtp { call: leg });
         let actions = self.desk.acd.answered(customer.0, &agent, now);
@@ -115,13 +109,7 @@ impl<H: Host> Switchboard<H> {
         let Some(customer) = self.desk.legs.get(&leg).map(|l| l.customer) else {
             return;
         };
-        self.out.media(MediaCmd::Update {
-            call: leg,
-            remote: offer.remote,
-            sending: offer.dir.sends(),
-            codec: None,
-            telephone_event: offer.telephone_event,
-        });
+        self.out.media(MediaCmd::update_from(leg, &offer, false));
         if offer.dir.sends() {
             self.out.media(MediaCmd::Hold {
                 call: customer,

@@ -84,6 +84,24 @@ pub enum MediaCmd {
 }
 
 /// What the media engine reports.
+impl MediaCmd {
+    /// Where and how the far end of `call` wants media now, from its SDP; with its codec
+    /// when that SDP settles one (an answer), without when it only moves or holds media.
+    pub fn update_from(
+        call: CallRef,
+        sdp: &crate::core::sdp::Offer,
+        settles_codec: bool,
+    ) -> MediaCmd {
+        MediaCmd::Update {
+            call,
+            remote: sdp.remote,
+            sending: sdp.dir.sends(),
+            codec: settles_codec.then_some(sdp.codec),
+            telephone_event: sdp.telephone_event,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum MediaEvent {
     Digit {

@@ -1505,6 +1505,19 @@ impl Board {
             .unwrap_or_else(|| panic!("phone {phone} has no leg\n{}", self.dump()))
     }
 
+    /// From the shipped plan's language menu (Chinese) to the main menu, then `choice`.
+    pub fn main_menu(&mut self, c: usize, choice: &str) {
+        let call = self.call_of(c);
+        self.run_until("the language menu plays", secs(20), |b| {
+            b.heard(call, "language_choice")
+        });
+        self.keys(c, "1");
+        self.run_until("the main menu plays", secs(20), |b| {
+            b.heard(call, "main_menu")
+        });
+        self.keys(c, choice);
+    }
+
     /// A key the agent presses on the latest leg.
     pub fn agent_keys(&mut self, phone: usize, keys: &str) {
         let leg = self.leg_of(phone);

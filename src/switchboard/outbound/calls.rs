@@ -8,17 +8,7 @@ impl<H: Host> Switchboard<H> {
     /// Rings the agent for the preview; the phone shows the customer's number and name
     /// and the ticket.
     pub(super) fn ring_for_preview(&mut self, now: Instant, key: u64, agent: &str) {
-        let contact = self
-            .desk
-            .extension
-            .get(agent)
-            .and_then(|ext| self.desk.registrar.contacts(ext).into_iter().last());
-        let target = contact.and_then(|b| {
-            Some((
-                crate::switchboard::desk::peer_of(&b, &self.desk.tcp_links)?,
-                b,
-            ))
-        });
+        let target = self.desk.agent_phone(agent);
         let Some((peer, binding)) = target else {
             return self.finish(now, key, DialResult::Skipped, "agent_unreachable");
         };
@@ -169,13 +159,7 @@ impl<H: Host> Switchboard<H> {
         match ev {
             Event::Answered { answer, .. } => {
                 if let Some(a) = &answer {
-                    self.out.media(MediaCmd::Update {
-                        call,
-                        remote: a.remote,
-                        sending: a.dir.sends(),
-                        codec: Some(a.codec),
-                        telephone_event: a.telephone_event,
-                    });
+                    self.out.media(MediaCmd::update_from(call, a, true));
                 }
                 self.out.media(MediaCmd::WatchRtp { call });
                 self.job_answered(now, key, call, answer.map_or(Codec::Pcmu, |a| a.codec));
@@ -184,13 +168,7 @@ impl<H: Host> Switchboard<H> {
                 // A dial-out: the agent's ACK (with the answer when our 200 offered).
                 self.out.media(MediaCmd::WatchRtp { call });
                 if let Some(a) = answer {
-                    self.out.media(MediaCmd::Update {
-                        call,
-                        remote: a.remote,
-                        sending: a.dir.sends(),
-                        codec: Some(a.codec),
-                        telephone_event: a.telephone_event,
-                    });
+                    self.out.media(MediaCmd::update_from(call, &a, true));
                 }
             }
             Event::Ended {
@@ -206,13 +184,9 @@ impl<H: Host> Switchboard<H> {
                     self.job_digit(now, key, call, digit);
                 }
             }
-            Event::MediaChanged { offer, .. } => self.out.media(MediaCmd::Update {
-                call,
-                remote: offer.remote,
-                sending: offer.dir.sends(),
-                codec: None,
-                telephone_event: offer.telephone_event,
-            }),
+            Event::MediaChanged { offer, .. } => {
+                self.out.media(MediaCmd::update_from(call, &offer, false))
+            }
             _ => {}
         }
         None
