@@ -7,17 +7,16 @@
 //! never outlive the call that caused it.
 
 use super::legs::Leg;
-use super::{Host, MediaCmd, RtpCounters, Switchboard};
+use super::{Host, MediaCmd, Switchboard};
 use crate::acd::{self, Acd, RingFailure};
 use crate::core::media::speech;
-use crate::core::sdp::{Codec, LocalMedia};
+use crate::core::sdp::LocalMedia;
 use crate::core::sip::endpoint::{CallRef, ConnId, Dial, EndCause, Link, Peer, RequestRef};
 use crate::core::sip::registrar::{Binding, Registrar, Transport};
 use crate::ivr::{Input as IvrInput, QueueOutcome, Waiting};
 use crate::store::{AgentWrite, Write};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often registered phones are asked whether they are still there.
@@ -326,16 +325,7 @@ impl<H: Host> Switchboard<H> {
             at_ms: self.now.wall_ms,
         }));
         // The leg's media starts at once so its sockets exist; it sends once answered.
-        let rtp = Arc::new(RtpCounters::default());
-        self.out.media(MediaCmd::Start {
-            call: leg,
-            port,
-            remote: None,
-            codec: Codec::Pcmu,
-            telephone_event: Some(101),
-            sending: false,
-            counters: Arc::clone(&rtp),
-        });
+        let rtp = self.start_placed_media(leg, port);
         self.desk.ringing.insert((call, agent.to_string()), leg);
         self.desk.legs.insert(
             leg,

@@ -92,16 +92,7 @@ impl<H: Host> Switchboard<H> {
                 auth: None,
             },
         );
-        let to_rtp = Arc::new(RtpCounters::default());
-        self.out.media(MediaCmd::Start {
-            call: leg,
-            port: to_port,
-            remote: None,
-            codec: Codec::Pcmu,
-            telephone_event: Some(101),
-            sending: false,
-            counters: Arc::clone(&to_rtp),
-        });
+        let to_rtp = self.start_placed_media(leg, to_port);
         self.endpoint.ring(now, call);
         // A free agent is not offered queue calls while consulted.
         let took = match self.desk.acd.take_for_outbound(&to, leg.0, None, now) {

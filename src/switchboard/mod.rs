@@ -515,6 +515,22 @@ impl<H: Host> Switchboard<H> {
         None
     }
 
+    /// Starts the media of a call hotline places, silent until it is answered (its
+    /// sockets exist from the INVITE on); the counters go on the leg's record.
+    fn start_placed_media(&mut self, call: CallRef, port: u16) -> Arc<RtpCounters> {
+        let rtp = Arc::new(RtpCounters::default());
+        self.out.media(MediaCmd::Start {
+            call,
+            port,
+            remote: None,
+            codec: crate::core::sdp::Codec::Pcmu,
+            telephone_event: Some(101),
+            sending: false,
+            counters: Arc::clone(&rtp),
+        });
+        rtp
+    }
+
     /// A fresh SDP session id.
     fn session_id(&mut self) -> u64 {
         u64::from(self.rng.gen::<u32>())

@@ -3,8 +3,8 @@
 //! the next trunk may not have), and placing the INVITE with the trunk's caller ID and
 //! number rewriting.
 
-use super::{Host, MediaCmd, RtpCounters, Switchboard};
-use crate::core::sdp::{Codec, LocalMedia};
+use super::{Host, RtpCounters, Switchboard};
+use crate::core::sdp::LocalMedia;
 use crate::core::sip::endpoint::{CallRef, Dial, DialAuth, EndCause, Link, Peer};
 use crate::trunks::{DialerSettings, Trunk};
 use std::net::SocketAddr;
@@ -145,16 +145,7 @@ impl<H: Host> Switchboard<H> {
         );
         self.dialer.lines.busy[index] += 1;
         tracing::info!(trunk = %line.trunk.name, "outbound call placed");
-        let rtp = Arc::new(RtpCounters::default());
-        self.out.media(MediaCmd::Start {
-            call,
-            port,
-            remote: None,
-            codec: Codec::Pcmu,
-            telephone_event: Some(101),
-            sending: false,
-            counters: Arc::clone(&rtp),
-        });
+        let rtp = self.start_placed_media(call, port);
         Some(Placed {
             call,
             trunk: index,

@@ -56,16 +56,7 @@ impl<H: Host> Switchboard<H> {
                 auth: None,
             },
         );
-        let rtp = Arc::new(RtpCounters::default());
-        self.out.media(MediaCmd::Start {
-            call: leg,
-            port,
-            remote: None,
-            codec: Codec::Pcmu,
-            telephone_event: Some(101),
-            sending: false,
-            counters: Arc::clone(&rtp),
-        });
+        let rtp = self.start_placed_media(leg, port);
         self.out.store(Write::Agent(AgentWrite::LegStarted {
             call: record,
             seq: 1,
