@@ -161,7 +161,7 @@ fn place_call(phone: &Phone, id: &str) -> (String, u16) {
 /// A caller on the test's own SIP and RTP sockets, in a call answered by hotline.
 fn call_in(server: &Server, id: &str) -> (Phone, String, CallerRtp) {
     let phone = Phone::new(&server.addr());
-    let rtp = UdpSocket::bind(("127.0.0.1", phone.port() + 2)).expect("caller RTP port");
+    let rtp = phone.media_socket();
     let (tag, port) = place_call(&phone, id);
     let media = CallerRtp::start(rtp, format!("127.0.0.1:{port}"));
     (phone, tag, media)

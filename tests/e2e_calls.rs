@@ -43,7 +43,7 @@ fn shutdown_refuses_new_calls_then_hangs_up_live_ones() {
     let tag = ok.to_tag().expect("To tag");
     phone.send(&phone.request("ACK", "drain-1", 1, "z9hG4bKd1a", Some(&tag), ""));
     // RTP flows to the phone's media port while the call is up
-    let media = std::net::UdpSocket::bind(("127.0.0.1", phone.port() + 2)).expect("media socket");
+    let media = phone.media_socket();
     media
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();

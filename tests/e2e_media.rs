@@ -16,7 +16,7 @@ fn prompts_dir() -> String {
 }
 
 fn media_socket(phone: &Phone) -> UdpSocket {
-    let s = UdpSocket::bind(("127.0.0.1", phone.port() + 2)).expect("media socket");
+    let s = phone.media_socket();
     s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     s
 }

@@ -2,9 +2,10 @@
 //! nonce staleness and replay, no user enumeration, bans and locks, and the binding rules
 //! of RFC 3261 10.3.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use hotline::core::sip::auth::{ha1, Algorithm};
@@ -26,6 +27,7 @@ fn account(ext: &str, agent: &str, password: &str) -> Account {
 }
 
 fn setup() -> (Registrar, Instant) {
+    Capture::install();
     let t0 = Instant::now();
     let auth = Authenticator::new(REALM, [9; 32], 42, AuthPolicy::default(), t0, WALL);
     let mut reg = Registrar::new(auth, RegistrarPolicy::default());
@@ -339,17 +341,12 @@ fn auth_state_is_pruned() {
 #[test]
 fn security_log_lines() {
     let (mut reg, t0) = setup();
-    let (capture, lines) = Capture::new();
-    tracing::subscriber::with_default(capture, || {
-        // Other tests' threads may have cached "no interest" for these callsites while
-        // no subscriber was set; ask again now that ours is.
-        tracing::callsite::rebuild_interest_cache();
+    let lines = Capture::on_this_thread(|| {
         login(&mut reg, t0, ip(7), "evil user=1", "x");
         for _ in 0..4 {
             login(&mut reg, t0, ip(7), "1001", "x");
         }
     });
-    let lines = lines.lock().unwrap();
     let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str()).collect();
     let mut expected = vec!["auth_failure"; 5];
     expected.push("source_banned");
@@ -657,15 +654,30 @@ fn restore_mark_dead_and_removed_accounts() {
     );
 }
 
-/// Records the fields of `hotline::security` events.
-type Lines = Arc<Mutex<Vec<BTreeMap<String, String>>>>;
+type Lines = Vec<BTreeMap<String, String>>;
 
-struct Capture(Lines);
+thread_local! {
+    static CAPTURED: RefCell<Option<Lines>> = const { RefCell::new(None) };
+}
+
+/// Records the fields of `hotline::security` events, per test thread. It is the
+/// process's one subscriber, installed before any test logs: a scoped subscriber
+/// would race other tests' threads over the callsites' cached interest.
+struct Capture;
 
 impl Capture {
-    fn new() -> (Self, Lines) {
-        let lines = Lines::default();
-        (Capture(lines.clone()), lines)
+    fn install() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            tracing::subscriber::set_global_default(Capture).expect("one subscriber")
+        });
+    }
+
+    /// The security lines `f` logs on this thread.
+    fn on_this_thread(f: impl FnOnce()) -> Lines {
+        CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+        f();
+        CAPTURED.with(|c| c.borrow_mut().take().unwrap_or_default())
     }
 }
 
@@ -693,7 +705,11 @@ impl tracing::Subscriber for Capture {
         if event.metadata().target() == "hotline::security" {
             let mut fields = Fields(BTreeMap::new());
             event.record(&mut fields);
-            self.0.lock().unwrap().push(fields.0);
+            CAPTURED.with(|c| {
+                if let Some(lines) = c.borrow_mut().as_mut() {
+                    lines.push(fields.0);
+                }
+            });
         }
     }
     fn enter(&self, _: &tracing::span::Id) {}

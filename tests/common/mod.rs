@@ -328,6 +328,7 @@ impl Drop for Server {
 /// answering the server's BYE while also placing a call).
 pub struct Phone {
     pub sock: UdpSocket,
+    media: UdpSocket,
     pub server: String,
 }
 
@@ -368,10 +369,22 @@ impl Phone {
         let sock = UdpSocket::bind("127.0.0.1:0").expect("phone socket");
         sock.set_read_timeout(Some(Duration::from_millis(100)))
             .expect("timeout");
+        let media = UdpSocket::bind("127.0.0.1:0").expect("phone media socket");
         Phone {
             sock,
+            media,
             server: server.to_string(),
         }
+    }
+
+    /// The socket this phone's offers name for audio, bound by the system so
+    /// parallel tests never collide on a guessed port.
+    pub fn media_socket(&self) -> UdpSocket {
+        self.media.try_clone().expect("media socket")
+    }
+
+    fn media_port(&self) -> u16 {
+        self.media.local_addr().expect("addr").port()
     }
 
     pub fn port(&self) -> u16 {
@@ -408,11 +421,11 @@ impl Phone {
         )
     }
 
-    /// An offer for audio to this phone's port + 2.
+    /// An offer for audio to this phone's media socket.
     pub fn sdp(&self) -> String {
         format!(
             "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
-            self.port() + 2
+            self.media_port()
         )
     }
 
@@ -420,7 +433,7 @@ impl Phone {
     pub fn sdp_without_telephone_event(&self) -> String {
         format!(
             "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
-            self.port() + 2
+            self.media_port()
         )
     }
 
