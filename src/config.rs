@@ -97,6 +97,16 @@ pub struct Overrides {
     /// [default: trunks.toml].
     #[arg(long, env = "HOTLINE_TRUNKS")]
     pub trunks: Option<String>,
+    /// Address of the HTTP API, wallboard, desk and /metrics, e.g. 127.0.0.1:8080;
+    /// unset: no HTTP server.
+    #[arg(long, env = "HOTLINE_HTTP_LISTEN")]
+    pub http_listen: Option<String>,
+    /// PEM certificate chain for HTTPS (with --http-key); unset: plain HTTP.
+    #[arg(long, env = "HOTLINE_HTTP_CERT")]
+    pub http_cert: Option<String>,
+    /// PEM private key for HTTPS (with --http-cert).
+    #[arg(long, env = "HOTLINE_HTTP_KEY")]
+    pub http_key: Option<String>,
 }
 
 /// The checked settings.
@@ -122,6 +132,10 @@ pub struct Config {
     pub realm: String,
     pub queues: PathBuf,
     pub trunks: PathBuf,
+    /// The HTTP server's address; `None`: no HTTP server.
+    pub http_listen: Option<SocketAddr>,
+    /// Certificate and key for HTTPS; `None`: plain HTTP.
+    pub http_tls: Option<(PathBuf, PathBuf)>,
     /// The `[followups]` section: deadlines, revisits, escalation.
     pub followups: crate::followup::Rules,
     /// The `[reports]` section.
@@ -171,6 +185,9 @@ impl Overrides {
             ("realm", self.realm.as_ref()),
             ("queues", self.queues.as_ref()),
             ("trunks", self.trunks.as_ref()),
+            ("http_listen", self.http_listen.as_ref()),
+            ("http_cert", self.http_cert.as_ref()),
+            ("http_key", self.http_key.as_ref()),
         ]
     }
 
@@ -286,6 +303,45 @@ impl Overrides {
         });
         let queues = check.value("queues", |v| Ok(PathBuf::from(v)));
         let trunks = check.value("trunks", |v| Ok(PathBuf::from(v)));
+        let http_listen = match raw.get("http_listen") {
+            Some(_) => check
+                .value("http_listen", |v| {
+                    v.parse::<SocketAddr>()
+                        .map_err(|_| format!("'{v}' is not an address like 127.0.0.1:8080"))
+                })
+                .map(Some),
+            None => Some(None),
+        };
+        let file = |key: &str, check: &mut Checker| {
+            raw.get(key)?;
+            check.value(key, |v| {
+                let path = PathBuf::from(v);
+                if path.is_file() {
+                    Ok(path)
+                } else {
+                    Err(format!("file '{v}' does not exist"))
+                }
+            })
+        };
+        let http_tls = match (file("http_cert", &mut check), file("http_key", &mut check)) {
+            (Some(cert), Some(key)) => Some(Some((cert, key))),
+            (None, None) if !raw.contains_key("http_cert") && !raw.contains_key("http_key") => {
+                Some(None)
+            }
+            (cert, key) => {
+                if cert.is_some() != raw.contains_key("http_cert")
+                    || key.is_some() != raw.contains_key("http_key")
+                {
+                    None
+                } else {
+                    problems.push(Problem {
+                        setting: "http_cert".into(),
+                        problem: "HTTPS needs both http_cert and http_key".into(),
+                    });
+                    None
+                }
+            }
+        };
         let (followups, reports) = read_sections(&sections, &mut problems);
         if let (Some(t1), Some(t2)) = (t1, t2) {
             if t2 < t1 {
@@ -306,7 +362,7 @@ impl Overrides {
             max_call,
             drain,
             (t1, t2, t4, max_message_bytes, rtp_timeout, record_dir),
-            (realm, queues, trunks),
+            (realm, queues, trunks, http_listen, http_tls),
         ) {
             (
                 Some(sip_listen),
@@ -326,8 +382,10 @@ impl Overrides {
                     Some(rtp_timeout),
                     Some(record_dir),
                 ),
-                (Some(realm), Some(queues), Some(trunks)),
+                (Some(realm), Some(queues), Some(trunks), Some(http_listen), Some(http_tls)),
             ) if problems.is_empty() => Ok(Config {
+                http_listen,
+                http_tls,
                 realm,
                 queues,
                 trunks,
