@@ -4,7 +4,8 @@
 #   scripts/test.sh [extra args for `cargo test --release`]
 #
 # 1. installs the Debian packages the tests use, if missing
-#    (sip-tester, baresip, postgresql, sox, sipvicious);
+#    (sip-tester, baresip, postgresql, sox, sipvicious, chromium, chromium-driver,
+#    fonts-noto-cjk for the pages' Chinese);
 # 2. starts a throw-away PostgreSQL on 127.0.0.1 and exports
 #    HOTLINE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:PORT/hotline_test
 #    (stopped and deleted on exit, failure or ctrl-c);
@@ -44,9 +45,12 @@ command -v baresip >/dev/null 2>&1 || missing+=(baresip)
 have_initdb                        || missing+=(postgresql)
 command -v sox     >/dev/null 2>&1 || missing+=(sox)
 command -v svwar   >/dev/null 2>&1 || missing+=(sipvicious)
+command -v chromium     >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing+=(fonts-noto-cjk)
 
 if ((${#missing[@]} == 0)); then
-    say "packages: all present (sipp, baresip, postgresql, sox, sipvicious)"
+    say "packages: all present (sipp, baresip, postgresql, sox, sipvicious, chromium, chromedriver, CJK fonts)"
 elif [[ "${HOTLINE_TEST_NO_INSTALL:-}" == 1 ]]; then
     soft_fail "missing packages: ${missing[*]} (HOTLINE_TEST_NO_INSTALL=1)"
 else

@@ -7,13 +7,17 @@
 //! - [`prompts`]: reads the prompt WAVs into the core's in-memory [`core::media::prompt::PromptSet`].
 //! - [`config`]: settings from flags, environment and a TOML file, validated once.
 //! - [`followup`]: follow-up deadlines on the business calendar, overdue, escalation and
-//!   status moves (no I/O); [`report`]: complaint, satisfaction, KPI and per-agent figures
+//!   status moves (no I/O), and [`followup::desk`], the work list's actions through the
+//!   store, shared by the command line and the HTTP desk; [`report`]: complaint, satisfaction, KPI and per-agent figures
 //!   from rows, rendered as Markdown, CSV or HTML (no I/O).
 //! - [`cli`]: the whole command line, one subcommand per file; the binary only calls it.
 //! - [`acd`]: queues and agents' states (no I/O): who rings, who waits, in what order.
 //! - [`switchboard`]: every call's orchestration as one state machine without I/O: it
 //!   owns the SIP endpoint, the registrar, the ACD, the dial plan sessions and every
 //!   call with its legs; `handle_input(now, Input)` in, `poll_output()` out.
+//! - [`http`]: the JSON API, wallboard, desk, metrics and health (axum), off unless
+//!   `http_listen` is set; it reads the switchboard's [`switchboard::Live`] copies and the
+//!   store, and never touches the switchboard itself.
 //! - [`runtime`]: the tokio shell that owns sockets, threads, the clock and the
 //!   database, feeds the switchboard and carries out what it asks.
 //!
@@ -26,6 +30,7 @@ pub mod config;
 pub mod core;
 pub mod dialer;
 pub mod followup;
+pub mod http;
 pub mod ivr;
 pub mod prompts;
 pub mod report;

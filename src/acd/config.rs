@@ -62,6 +62,8 @@ struct QueueEntry {
     announce_every_secs: Option<u64>,
     default_handle_secs: Option<u64>,
     wait_when_empty: Option<bool>,
+    alert_service_level_pct: Option<u8>,
+    alert_wait_secs: Option<u64>,
 }
 
 /// Why the queues file was refused.
@@ -109,6 +111,13 @@ pub fn parse(text: &str) -> Result<(Vec<QueueConfig>, Features), QueuesError> {
         q.announce_every = e.announce_every_secs.map_or(q.announce_every, secs);
         q.default_handle = e.default_handle_secs.map_or(q.default_handle, secs);
         q.wait_when_empty = e.wait_when_empty.unwrap_or(q.wait_when_empty);
+        if let Some(pct) = e.alert_service_level_pct {
+            if pct > 100 {
+                return Err(bad("alert_service_level_pct must be from 0 to 100"));
+            }
+            q.alert.service_level_pct = pct;
+        }
+        q.alert.longest_wait = e.alert_wait_secs.map_or(q.alert.longest_wait, secs);
         out.push(q);
     }
     Ok((out, file.features))

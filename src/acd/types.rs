@@ -43,11 +43,28 @@ pub struct QueueConfig {
     /// Hold callers even when no member is logged in (by default they overflow at once:
     /// nobody can take the call, so the caller gets the callback offer without waiting).
     pub wait_when_empty: bool,
+    /// When the wallboard raises its banner for this queue; the ACD does not use it.
+    pub alert: Alert,
+}
+
+/// A queue's wallboard thresholds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Alert {
+    /// Today's service level below this percentage (0: never).
+    pub service_level_pct: u8,
+    /// A caller waiting longer than this (zero: never).
+    #[serde(rename = "longest_wait_secs", serialize_with = "as_secs")]
+    pub longest_wait: Duration,
+}
+
+fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_secs())
 }
 
 impl QueueConfig {
     /// A queue with everyday defaults: longest idle, 15 s ring, 5 min wait, 10 s wrap-up,
-    /// pause after 3 misses, announce every 60 s, 180 s assumed handle time.
+    /// pause after 3 misses, announce every 60 s, 180 s assumed handle time; the wallboard
+    /// warns below 80 % service level or past 60 s of waiting.
     pub fn new(name: impl Into<String>) -> QueueConfig {
         QueueConfig {
             name: name.into(),
@@ -60,6 +77,10 @@ impl QueueConfig {
             overflow: String::new(),
             default_handle: Duration::from_secs(180),
             wait_when_empty: false,
+            alert: Alert {
+                service_level_pct: 80,
+                longest_wait: Duration::from_secs(60),
+            },
         }
     }
 }

@@ -1,25 +1,21 @@
 //! `hotline followups`: the work list of callbacks, complaints and revisits.
 //!
-//! Every command first escalates the complaints that have missed a deadline (as of now, or
-//! `--now`), so what it shows is up to date even when no server runs. Customers' numbers
+//! The rules live in [`crate::followup::desk`], shared with the HTTP desk; this file only
+//! reads the command line and prints. Escalation of overdue complaints is the running
+//! server's (every minute), so listing never writes. Customers' numbers
 //! are masked unless `--show-numbers`; follow-ups from a flagged number are marked
 //! `⚑ review`, never left out. Callbacks and revisits show their call attempts, and
 //! `UNREACHABLE` once the dialer has given up on them (for a supervisor: `followups call`
 //! asks the running server to try once more).
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::{local_minute, rfc3339, CliError, Common, Context, Globals};
-use crate::followup::{
-    check_change, due_times, overdue, revisit_verdict, Change, RevisitResult, Step, VerdictRefused,
-};
-use crate::store::{
-    DialAttemptRow, DialRequest, DialState, FollowUpKind, FollowUpMove, FollowUpRow,
-    FollowUpStatus, NewFollowUp, RevisitVerdict,
-};
+use super::{local_minute, CliError, Common, Context, Globals};
+use crate::followup::desk::{Desk, DeskError, Detail, Item, ListFilter, View};
+use crate::followup::{due_times, overdue, Change, RevisitResult, Step};
+use crate::store::{DialState, FollowUpKind, FollowUpRow, NewFollowUp};
 
 /// `hotline followups ...`
 #[derive(Debug, Clone, clap::Args)]
@@ -160,59 +156,65 @@ pub async fn run(globals: &Globals, args: Args) -> Result<ExitCode, CliError> {
     result
 }
 
+impl From<DeskError> for CliError {
+    fn from(e: DeskError) -> CliError {
+        match e {
+            DeskError::NotFound(id) => CliError::NotFound(id),
+            DeskError::NotAllowed(e) => CliError::NotAllowed(e),
+            DeskError::Verdict(e) => CliError::Verdict(e),
+            DeskError::Store(e) => CliError::Store(e),
+            e @ (DeskError::Refused(_) | DeskError::Changed(_)) => CliError::Usage(e.to_string()),
+        }
+    }
+}
+
+fn desk(ctx: &Context) -> Desk<'_> {
+    Desk {
+        store: &ctx.store,
+        rules: &ctx.config.followups,
+        calendar: &ctx.calendar,
+        now_ms: ctx.now_ms,
+    }
+}
+
+fn view(ctx: &Context, item: &Item, detail: Option<&Detail>) -> View {
+    View::of(item, detail, ctx.tz(), ctx.now_ms, |n| {
+        ctx.globals.number(n)
+    })
+}
+
 async fn dispatch(ctx: &Context, args: &Args) -> Result<ExitCode, CliError> {
-    crate::followup::escalate_overdue(&ctx.store, &ctx.config.followups, ctx.now_ms).await?;
     let by = super::author(args.by.as_deref());
+    let desk = desk(ctx);
     match &args.command {
         Command::List {
-            overdue: only_overdue,
+            overdue,
             kind,
             owner,
             all,
             json,
         } => {
-            let kind = kind.as_deref().map(parse_kind).transpose()?;
-            let dial = ctx.store.dial_states().await?;
-            let mut rows: Vec<FollowUpRow> = ctx
-                .store
-                .followups()
-                .await?
-                .into_iter()
-                .filter(|f| {
-                    *all || !matches!(f.status, FollowUpStatus::Resolved | FollowUpStatus::Closed)
-                })
-                .filter(|f| kind.is_none_or(|k| f.kind == k))
-                .filter(|f| owner.is_none() || f.owner == *owner)
-                .filter(|f| !*only_overdue || !overdue(f, ctx.now_ms).is_empty())
-                .collect();
-            rows.sort_by(|a, b| {
-                b.urgency
-                    .cmp(&a.urgency)
-                    .then(next_due(a).cmp(&next_due(b)))
-                    .then(a.created_at.cmp(&b.created_at))
-            });
+            let filter = ListFilter {
+                overdue: *overdue,
+                kind: kind.as_deref().map(parse_kind).transpose()?,
+                owner: owner.clone(),
+                all: *all,
+            };
+            let items = desk.list(&filter).await?;
             if *json {
-                let items: Vec<Json> = rows
-                    .iter()
-                    .map(|f| Json::of(ctx, f, state(&dial, f), None, None))
-                    .collect();
-                println!("{}", to_json(&items));
+                let views: Vec<View> = items.iter().map(|i| view(ctx, i, None)).collect();
+                println!("{}", to_json(&views));
             } else {
-                print!("{}", table(ctx, &rows, &dial));
+                print!("{}", table(ctx, &items));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Show { id, json } => {
-            let f = find(ctx, id).await?;
-            let notes = ctx.store.followup_notes(id).await?;
-            let dial = ctx.store.dial_states().await?;
-            let attempts = ctx.store.dial_attempts(id).await?;
-            let st = state(&dial, &f);
+            let d = desk.show(id).await?;
             if *json {
-                let j = Json::of(ctx, &f, st, Some(&notes), Some(&attempts));
-                println!("{}", to_json(&j));
+                println!("{}", to_json(&view(ctx, &d.item, Some(&d))));
             } else {
-                print!("{}", details(ctx, &f, st, &notes, &attempts));
+                print!("{}", details(ctx, &d));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -257,22 +259,18 @@ async fn dispatch(ctx: &Context, args: &Args) -> Result<ExitCode, CliError> {
                     .await?;
             }
             if *json {
-                let row = find(ctx, &id).await?;
-                let j = Json::of(ctx, &row, DialState::default(), None, None);
-                println!("{}", to_json(&j));
+                let item = Item {
+                    row: desk.find(&id).await?,
+                    dial: DialState::default(),
+                };
+                println!("{}", to_json(&view(ctx, &item, None)));
             } else {
                 println!("{id}");
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Note { id, text } => {
-            if !ctx
-                .store
-                .add_followup_note(id, ctx.now_ms, &by, text)
-                .await?
-            {
-                return Err(CliError::NotFound(id.clone()));
-            }
+            desk.note(id, &by, text).await?;
             println!("{id}: note added");
             Ok(ExitCode::SUCCESS)
         }
@@ -320,55 +318,20 @@ async fn dispatch(ctx: &Context, args: &Args) -> Result<ExitCode, CliError> {
     }
 }
 
-/// Leaves a call request for the running server, which places it when the agent (or any
-/// agent of the queue) is free: the command line cannot see who is free, the server can.
+/// Asks the running server for the call (only it knows who is free) and says so.
 async fn call(
     ctx: &Context,
     id: &str,
     agent: Option<&str>,
     by: &str,
 ) -> Result<ExitCode, CliError> {
-    let f = find(ctx, id).await?;
-    if !matches!(f.kind, FollowUpKind::Callback | FollowUpKind::Revisit) {
-        return Err(CliError::Usage(format!(
-            "{id} is a {}: only callbacks and revisits are called",
-            f.kind.as_str()
-        )));
-    }
-    if !matches!(f.status, FollowUpStatus::Open | FollowUpStatus::Forwarded) {
-        return Err(CliError::Usage(format!(
-            "{id} is {}: only an open or forwarded follow-up is called",
-            f.status.as_str()
-        )));
-    }
-    if let Some(a) = agent {
-        if ctx.store.agent(a).await?.is_none() {
-            return Err(CliError::Usage(format!(
-                "no agent {a} (see `hotline agents list`)"
-            )));
-        }
-    }
-    let queue = match &f.call_id {
-        Some(call) => ctx.store.call_ivr(call).await?.and_then(|c| c.queue),
-        None => None,
-    };
-    // An unreachable follow-up may be asked for again: this is one more try (the
-    // request gives it back to the dialer).
-    let again = match ctx.store.dial_states().await?.get(id) {
-        Some(s) if s.unreachable_at.is_some() => {
-            format!(" (once more: unreachable after {} attempts)", s.attempts)
-        }
-        _ => String::new(),
-    };
-    ctx.store
-        .request_dial(&DialRequest {
-            followup: id.to_string(),
-            agent: agent.map(str::to_string),
-            requested_by: by.to_string(),
-            at: ctx.now_ms,
-        })
-        .await?;
-    let who = match (agent, queue) {
+    let desk = desk(ctx);
+    let asked = desk.request_call(id, agent, by).await?;
+    let f = desk.find(id).await?;
+    let again = asked.again_after.map_or(String::new(), |n| {
+        format!(" (once more: unreachable after {n} attempts)")
+    });
+    let who = match (agent, asked.queue) {
         (Some(a), _) => format!("agent {a} is free"),
         (None, Some(q)) => format!("an agent of queue {q} is free"),
         (None, None) => "an agent is free".to_string(),
@@ -380,13 +343,7 @@ async fn call(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The call attempts of `f` (none yet: the default).
-fn state(dial: &HashMap<String, DialState>, f: &FollowUpRow) -> DialState {
-    dial.get(&f.id).copied().unwrap_or_default()
-}
-
-/// Records the verdict of revisit `id` on it and its complaint (reopening the complaint when
-/// the customer is not satisfied).
+/// Records the verdict of revisit `id` and says what it did to the complaint.
 async fn revisit(
     ctx: &Context,
     id: &str,
@@ -394,63 +351,18 @@ async fn revisit(
     note: Option<String>,
     by: &str,
 ) -> Result<ExitCode, CliError> {
-    let r = find(ctx, id).await?;
-    if r.kind != FollowUpKind::Revisit {
-        let hint = match r.kind {
-            FollowUpKind::Complaint => ctx
-                .store
-                .followups()
-                .await?
-                .into_iter()
-                .filter(|x| x.parent_id.as_deref() == Some(id) && x.revisit_result.is_none())
-                .map(|x| format!("; its revisit is {}", x.id))
-                .next_back()
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
-        return Err(VerdictRefused::NotARevisit {
-            id: id.to_string(),
-            kind: r.kind.as_str(),
-            hint,
-        }
-        .into());
-    }
-    let parent = r
-        .parent_id
-        .clone()
-        .ok_or_else(|| VerdictRefused::NoComplaint(id.to_string()))?;
-    let complaint = find(ctx, &parent).await?;
-    let reopen = revisit_verdict(&r, &complaint, result, &ctx.config.followups)?;
-    let v = RevisitVerdict {
-        revisit: r.id.clone(),
-        revisit_from: r.status,
-        complaint: complaint.id.clone(),
-        complaint_from: complaint.status,
-        result,
-        reopen,
-        at: ctx.now_ms,
-        author: by.to_string(),
-        note,
-    };
-    if !ctx.store.record_revisit(&v).await? {
-        return Err(changed(id));
-    }
+    let v = desk(ctx).revisit(id, result, note, by).await?;
     println!("{id}: customer {}", result.as_str());
-    match reopen {
-        Some((status, rise)) => println!(
-            "complaint {parent} reopened ({}), urgency {} (+{rise})",
+    match v.reopened {
+        Some((status, urgency)) => println!(
+            "complaint {} reopened ({}), urgency {urgency} (+{})",
+            v.complaint,
             status.as_str(),
-            complaint.urgency + rise
+            ctx.config.followups.escalate_by
         ),
-        None => println!("complaint {parent} may now be closed"),
+        None => println!("complaint {} may now be closed", v.complaint),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn changed(id: &str) -> CliError {
-    CliError::Usage(format!(
-        "{id} changed while this command ran; look at it again"
-    ))
 }
 
 fn parse_kind(k: &str) -> Result<FollowUpKind, CliError> {
@@ -461,50 +373,11 @@ fn parse_kind(k: &str) -> Result<FollowUpKind, CliError> {
     })
 }
 
-async fn find(ctx: &Context, id: &str) -> Result<FollowUpRow, CliError> {
-    ctx.store
-        .followup(id)
-        .await?
-        .ok_or_else(|| CliError::NotFound(id.to_string()))
-}
-
-/// Makes a status move; resolving a complaint also creates its revisit.
+/// Makes a status move and says what it did.
 async fn change(ctx: &Context, id: &str, change: Change, by: &str) -> Result<ExitCode, CliError> {
-    let f = find(ctx, id).await?;
-    check_change(&f, &change)?;
-    let revisit = match (&change, f.kind) {
-        (Change::Resolve { .. }, FollowUpKind::Complaint) => {
-            let mut r = NewFollowUp::new(FollowUpKind::Revisit, f.number.clone(), ctx.now_ms);
-            r.category = f.category.clone();
-            r.call_id = f.call_id.clone();
-            r.customer = f.customer.clone();
-            r.owner = f.owner.clone();
-            r.parent_id = Some(f.id.clone());
-            due_times(
-                &ctx.config.followups,
-                &ctx.calendar,
-                FollowUpKind::Revisit,
-                &f.category,
-                ctx.now_ms,
-                None,
-            )
-            .apply(&mut r);
-            Some(r)
-        }
-        _ => None,
-    };
-    let m = FollowUpMove {
-        id: id.to_string(),
-        from: f.status,
-        change: change.clone(),
-        at: ctx.now_ms,
-        author: by.to_string(),
-        revisit: revisit.clone(),
-    };
-    if !ctx.store.move_followup(&m).await? {
-        return Err(changed(id));
-    }
-    println!("{id}: {}", change.note());
+    let note = change.note();
+    let revisit = desk(ctx).change(id, change, by).await?;
+    println!("{id}: {note}");
     if let Some(r) = revisit {
         println!(
             "revisit {} created, due {}",
@@ -514,16 +387,6 @@ async fn change(ctx: &Context, id: &str, change: Change, by: &str) -> Result<Exi
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The earliest due time of a step not yet done (for ordering the list).
-fn next_due(f: &FollowUpRow) -> i64 {
-    Step::ALL
-        .into_iter()
-        .filter(|s| !s.done(f))
-        .filter_map(|s| s.due(f))
-        .min()
-        .unwrap_or(i64::MAX)
 }
 
 /// The marker of a follow-up from a number in `caller_flags`: a supervisor reviews it.
@@ -549,7 +412,7 @@ fn flags(ctx: &Context, f: &FollowUpRow, dial: DialState) -> String {
     v.join(" ")
 }
 
-fn table(ctx: &Context, rows: &[FollowUpRow], dial: &HashMap<String, DialState>) -> String {
+fn table(ctx: &Context, rows: &[Item]) -> String {
     let tz = ctx.tz();
     let when = |t: Option<i64>| t.map_or("-".to_string(), |t| local_minute(tz, t));
     let head = [
@@ -567,8 +430,8 @@ fn table(ctx: &Context, rows: &[FollowUpRow], dial: &HashMap<String, DialState>)
         "FLAGS",
     ];
     let mut lines: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
-    for f in rows {
-        let st = state(dial, f);
+    for Item { row: f, dial: st } in rows {
+        let st = *st;
         lines.push(vec![
             f.id.clone(),
             f.kind.as_str().to_string(),
@@ -612,13 +475,8 @@ fn table(ctx: &Context, rows: &[FollowUpRow], dial: &HashMap<String, DialState>)
     out
 }
 
-fn details(
-    ctx: &Context,
-    f: &FollowUpRow,
-    dial: DialState,
-    notes: &[crate::store::NoteRow],
-    attempts: &[DialAttemptRow],
-) -> String {
+fn details(ctx: &Context, d: &Detail) -> String {
+    let (f, dial, notes, attempts) = (&d.item.row, d.item.dial, &d.notes, &d.attempts);
     let tz = ctx.tz();
     let when = |t: Option<i64>| t.map_or("-".to_string(), |t| local_minute(tz, t));
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
@@ -703,132 +561,6 @@ fn details(
         ));
     }
     s
-}
-
-/// A follow-up as `--json` prints it: times as RFC 3339 in the calendar's time zone.
-#[derive(Serialize)]
-struct Json {
-    id: String,
-    kind: &'static str,
-    category: String,
-    status: &'static str,
-    urgency: i32,
-    overdue: Vec<&'static str>,
-    escalated: bool,
-    escalation: i32,
-    escalated_at: Option<String>,
-    flagged: bool,
-    number: String,
-    customer: Option<String>,
-    call_id: Option<String>,
-    owner: Option<String>,
-    department: Option<String>,
-    created_at: String,
-    promised_from: Option<String>,
-    promised_to: Option<String>,
-    due_forward: Option<String>,
-    due_contact: Option<String>,
-    due_answer: Option<String>,
-    due_resolve: Option<String>,
-    forwarded_at: Option<String>,
-    contacted_at: Option<String>,
-    answered_at: Option<String>,
-    resolved_at: Option<String>,
-    closed_at: Option<String>,
-    outcome: Option<String>,
-    parent_id: Option<String>,
-    revisit_result: Option<&'static str>,
-    attempts: u32,
-    last_attempt_at: Option<String>,
-    unreachable: bool,
-    unreachable_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dial_attempts: Option<Vec<AttemptJson>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    notes: Option<Vec<NoteJson>>,
-}
-
-#[derive(Serialize)]
-struct AttemptJson {
-    call_id: String,
-    result: &'static str,
-    at: String,
-    agent: Option<String>,
-}
-
-#[derive(Serialize)]
-struct NoteJson {
-    at: String,
-    author: String,
-    text: String,
-}
-
-impl Json {
-    fn of(
-        ctx: &Context,
-        f: &FollowUpRow,
-        dial: DialState,
-        notes: Option<&[crate::store::NoteRow]>,
-        attempts: Option<&[DialAttemptRow]>,
-    ) -> Json {
-        let tz = ctx.tz();
-        let t = |v: Option<i64>| v.map(|ms| rfc3339(tz, ms));
-        Json {
-            id: f.id.clone(),
-            kind: f.kind.as_str(),
-            category: f.category.clone(),
-            status: f.status.as_str(),
-            urgency: f.urgency,
-            overdue: overdue(f, ctx.now_ms).iter().map(|s| s.name()).collect(),
-            escalated: f.escalated_at.is_some(),
-            escalation: f.escalation,
-            escalated_at: t(f.escalated_at),
-            flagged: f.flagged,
-            number: ctx.globals.number(&f.number),
-            customer: f.customer.as_deref().map(|c| ctx.globals.number(c)),
-            call_id: f.call_id.clone(),
-            owner: f.owner.clone(),
-            department: f.department.clone(),
-            created_at: rfc3339(tz, f.created_at),
-            promised_from: t(f.promised_from),
-            promised_to: t(f.promised_to),
-            due_forward: t(f.due_forward),
-            due_contact: t(f.due_contact),
-            due_answer: t(f.due_answer),
-            due_resolve: t(f.due_resolve),
-            forwarded_at: t(f.forwarded_at),
-            contacted_at: t(f.contacted_at),
-            answered_at: t(f.answered_at),
-            resolved_at: t(f.resolved_at),
-            closed_at: t(f.closed_at),
-            outcome: f.outcome.clone(),
-            parent_id: f.parent_id.clone(),
-            revisit_result: f.revisit_result.map(RevisitResult::as_str),
-            attempts: dial.attempts,
-            last_attempt_at: t(dial.last_attempt_at),
-            unreachable: dial.unreachable_at.is_some(),
-            unreachable_at: t(dial.unreachable_at),
-            dial_attempts: attempts.map(|a| {
-                a.iter()
-                    .map(|a| AttemptJson {
-                        call_id: a.call_id.clone(),
-                        result: a.result.as_str(),
-                        at: rfc3339(tz, a.at),
-                        agent: a.agent.clone(),
-                    })
-                    .collect()
-            }),
-            notes: notes.map(|n| {
-                n.iter()
-                    .map(|n| NoteJson {
-                        at: rfc3339(tz, n.at),
-                        author: n.author.clone(),
-                        text: n.text.clone(),
-                    })
-                    .collect()
-            }),
-        }
-    }
 }
 
 fn to_json<T: Serialize>(v: &T) -> String {

@@ -12,6 +12,7 @@ mod records;
 pub mod report;
 pub mod serve;
 pub mod simulate;
+pub mod tokens;
 
 pub use records::{
     author, default_calendar, local_minute, plan, rfc3339, CliError, Common, Context,
@@ -112,6 +113,11 @@ pub enum Command {
     },
     /// Callers: block and unblock numbers, flag them for review, list both.
     Callers(callers::Args),
+    /// Tokens for the HTTP API, wallboard and desk: add, list, revoke.
+    Tokens {
+        #[command(subcommand)]
+        command: tokens::Command,
+    },
 }
 
 /// Runs the command `cli` names; the exit code on success, the error otherwise.
@@ -130,6 +136,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Followups(args) => Ok(runtime()?.block_on(followups::run(g, args))?),
         Command::Report(args) => Ok(runtime()?.block_on(report::run(g, args))?),
         Command::Callers(args) => runtime()?.block_on(callers::run(g, args)),
+        Command::Tokens { command } => tokens::run(&g.load()?, command),
     }
 }
 

@@ -5,11 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{CliError, Common, Context, Globals};
-use crate::followup::ReportSettings;
 use crate::ivr::Language;
+pub use crate::report::build;
 use crate::report::render::{render, Format, Style};
-use crate::report::{compute, Kind, Period, Report, Rows};
-use crate::store::{Store, StoreError};
+use crate::report::{Kind, Period};
 
 /// `hotline report ...`
 #[derive(Debug, Clone, clap::Args)]
@@ -53,26 +52,6 @@ pub struct Output {
     /// Write to this file instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-/// Reads the rows of `period` from `store` and computes the report, as of `now_ms`.
-pub async fn build(
-    store: &Store,
-    settings: &ReportSettings,
-    kind: Kind,
-    period: Period,
-    now_ms: i64,
-) -> Result<Report, StoreError> {
-    let (from, to) = (period.from_ms(), period.to_ms());
-    let rows = Rows {
-        calls: store.report_calls(from, to).await?,
-        surveys: store.report_surveys(from, to).await?,
-        followups: store.followups_created(from, to).await?,
-        agent_states: store.report_agent_states(from, to).await?,
-        legs: store.report_legs(from, to).await?,
-        agent_names: store.agent_names().await?,
-    };
-    Ok(compute(kind, period, &rows, settings, now_ms))
 }
 
 /// Runs `hotline report ...`.

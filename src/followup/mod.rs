@@ -18,6 +18,7 @@
 //! A step is also done once its time is recorded, so a complaint reopened after an
 //! unsatisfied revisit owes only the resolution again.
 
+pub mod desk;
 mod escalate;
 mod settings;
 
@@ -353,4 +354,10 @@ pub fn revisit_verdict(
         };
         (to, rules.escalate_by)
     }))
+}
+
+impl serde::Serialize for Step {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }

@@ -6,7 +6,10 @@
 //! thing next to each computation.
 
 pub mod labels;
+mod load;
 pub mod render;
+
+pub use load::build;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -39,14 +42,19 @@ pub const AGENT_STATES: [&str; 6] = [
 ];
 
 /// The stretch of time a report covers: local days in the hotline's time zone.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Period {
     /// `2026-11` or `2026-11-25`.
     pub label: String,
     /// The time zone the days are counted in.
+    #[serde(serialize_with = "tz_name")]
     pub tz: Tz,
     /// Each local day: its date and its start and end, ms.
     pub days: Vec<(NaiveDate, i64, i64)>,
+}
+
+fn tz_name<S: serde::Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(tz.name())
 }
 
 impl Period {
@@ -98,7 +106,7 @@ impl Period {
 }
 
 /// How many of the steps that had to be done by a deadline were done by it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StepShare {
     /// The step.
     pub step: Step,
@@ -109,7 +117,7 @@ pub struct StepShare {
 }
 
 /// A complaint past a deadline.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OverdueItem {
     /// The follow-up.
     pub id: String,
@@ -130,7 +138,7 @@ pub struct OverdueItem {
 }
 
 /// The complaint summary.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ComplaintSummary {
     /// Complaints received in the period.
     pub total: usize,
@@ -156,7 +164,7 @@ pub struct ComplaintSummary {
 }
 
 /// A complaint from a flagged number: listed for review, never left out of the figures.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FlaggedItem {
     /// The follow-up.
     pub id: String,
@@ -171,7 +179,7 @@ pub struct FlaggedItem {
 }
 
 /// The revisits created in the period and what they found.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct RevisitFigures {
     /// Revisits created.
     pub created: usize,
@@ -188,7 +196,7 @@ pub struct RevisitFigures {
 }
 
 /// One group of survey answers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ScoreGroup {
     /// Agent ID or queue; `(none)` when unknown.
     pub key: String,
@@ -199,7 +207,7 @@ pub struct ScoreGroup {
 }
 
 /// A call whose caller gave a low score.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Dissatisfied {
     /// Our id of the call.
     pub call_id: String,
@@ -216,7 +224,7 @@ pub struct Dissatisfied {
 }
 
 /// The satisfaction report.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Satisfaction {
     /// Survey answers.
     pub answers: usize,
@@ -237,7 +245,7 @@ pub struct Satisfaction {
 }
 
 /// The KPIs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Kpis {
     /// Calls that arrived.
     pub offered: usize,
@@ -276,7 +284,7 @@ pub struct Kpis {
 }
 
 /// Calls per local day, for the chart.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DayCount {
     /// The day.
     pub day: NaiveDate,
@@ -287,7 +295,7 @@ pub struct DayCount {
 }
 
 /// One agent's work in the period.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AgentFigures {
     /// Agent ID.
     pub id: String,
@@ -312,7 +320,7 @@ pub struct AgentFigures {
 }
 
 /// A whole report.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Report {
     /// Monthly or daily.
     pub kind: Kind,
@@ -352,7 +360,8 @@ pub struct Rows {
 }
 
 /// What kind of report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Complaints, satisfaction, KPIs and agents.
     Monthly,
@@ -610,6 +619,25 @@ fn satisfaction(rows: &Rows) -> Satisfaction {
             .count(),
         dissatisfied,
     }
+}
+
+/// Each queue's KPIs over `calls` (those that were queued), by the reports' rules: what
+/// the wallboard shows for today.
+pub fn kpis_by_queue(
+    calls: &[ReportCall],
+    settings: &ReportSettings,
+    now_ms: i64,
+) -> BTreeMap<String, Kpis> {
+    let mut by_queue: BTreeMap<String, Rows> = BTreeMap::new();
+    for c in calls {
+        if let Some(q) = &c.queue {
+            by_queue.entry(q.clone()).or_default().calls.push(c.clone());
+        }
+    }
+    by_queue
+        .into_iter()
+        .map(|(q, rows)| (q, kpis(&rows, settings, now_ms)))
+        .collect()
 }
 
 fn kpis(rows: &Rows, settings: &ReportSettings, now_ms: i64) -> Kpis {

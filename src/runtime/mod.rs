@@ -4,6 +4,7 @@
 
 mod media;
 mod recorder;
+mod surfaces;
 mod tcp;
 
 use crate::config::Config;
@@ -44,6 +45,9 @@ pub enum RuntimeError {
     /// `HOTLINE_TEST_CLOCK_START` is not an RFC 3339 time.
     #[error("HOTLINE_TEST_CLOCK_START {0:?} is not an RFC 3339 time")]
     TestClock(String),
+    /// The HTTP server could not start.
+    #[error("http: {0}")]
+    Http(String),
     /// A listening socket could not be opened.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -145,6 +149,8 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     let plans = load_plans(&cfg, prompts.as_deref())?;
     let (queues, features) = load_queues(&cfg)?;
     let outbound = load_trunks(&cfg).await?;
+    let surfaces = surfaces::Surfaces::start(&cfg, &store, &plans, metrics_handle()).await?;
+    surfaces.ready.set(true, !plans.is_empty());
     let (media, media_thread) = media::spawn(in_tx.clone(), cfg.rtp_timeout);
     tokio::spawn(watch_plans(cfg.dialplans.clone(), in_tx.clone()));
     let agents = store.agents().await?;
@@ -189,8 +195,10 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
         inputs: in_tx,
         cfg: &cfg,
         prompts,
+        surfaces,
     };
     shell.drive(&mut sb, in_rx, shutdown).await;
+    shell.surfaces.stop().await;
     drop(shell);
     // The media thread ends once its handle is gone, after finishing recordings.
     let _ = tokio::task::spawn_blocking(move || media_thread.join()).await;
@@ -214,6 +222,7 @@ struct Shell<'a> {
     inputs: mpsc::UnboundedSender<Event>,
     cfg: &'a Config,
     prompts: Option<Arc<PromptSet>>,
+    surfaces: surfaces::Surfaces,
 }
 
 type Board = Switchboard<Sockets>;
@@ -230,7 +239,11 @@ impl Shell<'_> {
         let mut buf = vec![0u8; 65_536];
         let mut shutdown = std::pin::pin!(shutdown);
         let mut stopping = false;
+        // A turn at least this often, so live state reaches the wallboard while idle.
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while let Some(wake) = self.carry_out(sb).await {
+            self.surfaces.publish(sb, std::time::Instant::now());
             tokio::select! {
                 r = self.udp.recv_from(&mut buf) => {
                     let now = real_now();
@@ -246,6 +259,12 @@ impl Shell<'_> {
                     }
                 }
                 Some(ev) = events.recv() => self.on_event(sb, ev),
+                Some(request) = self.surfaces.request() => match request {
+                    crate::http::Control::Reload(reply) => {
+                        let _ = reply.send(self.reload(sb));
+                    }
+                },
+                _ = tick.tick() => {}
                 _ = sleep_until(Instant::from_std(wake)) => {}
                 _ = &mut shutdown, if !stopping => {
                     stopping = true;
@@ -303,17 +322,30 @@ impl Shell<'_> {
                 },
             ),
             Event::Reload => {
-                let (plans, errors) =
-                    crate::ivr::load_dir(&self.cfg.dialplans, self.prompts.as_deref());
-                if errors.is_empty() {
-                    let plans = plans.into_iter().map(Arc::new).collect();
-                    sb.handle_input(now, Input::Reload(plans));
-                } else {
-                    for e in &errors {
-                        tracing::error!(error = %e, "dial plan rejected; the running plans stay in force");
-                    }
-                }
+                let _ = self.reload(sb);
             }
+        }
+    }
+
+    /// Loads the dial plans again (the switchboard reloads the queues with them); a bad
+    /// plan is refused, with its file, line and reason, and the running ones stay.
+    fn reload(&mut self, sb: &mut Board) -> Result<usize, String> {
+        let (plans, errors) = crate::ivr::load_dir(&self.cfg.dialplans, self.prompts.as_deref());
+        if errors.is_empty() {
+            let count = plans.len();
+            let plans = plans.into_iter().map(Arc::new).collect();
+            sb.handle_input(real_now(), Input::Reload(plans));
+            self.surfaces.ready.set(true, count > 0);
+            Ok(count)
+        } else {
+            for e in &errors {
+                tracing::error!(error = %e, "dial plan rejected; the running plans stay in force");
+            }
+            Err(errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"))
         }
     }
 
@@ -393,6 +425,17 @@ impl Shell<'_> {
                     let _ = tx.send(t.bytes);
                 }
             }
+        }
+    }
+}
+
+/// Records metrics for `/metrics` when nothing else in the process has yet.
+fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            tracing::warn!(%e, "metrics are off");
+            None
         }
     }
 }

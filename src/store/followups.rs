@@ -551,3 +551,9 @@ impl Store {
             .collect())
     }
 }
+
+impl serde::Serialize for FollowUpStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}

@@ -459,6 +459,7 @@ mod callers;
 mod customers;
 mod followups;
 mod reports;
+mod tokens;
 
 pub use agents::{
     AgentError, AgentRequest, AgentRow, AgentWrite, LegRow, NewAgent, RegistrationRow,
@@ -473,6 +474,7 @@ pub use followups::{
     RevisitResult, SurveyRow,
 };
 pub use reports::{ReportAgentState, ReportCall, ReportLeg, ReportSurvey};
+pub use tokens::{NewToken, Role, TokenError, TokenRow};
 pub use worklist::{FollowUpChange, FollowUpMove, NoteRow, RevisitVerdict};
 
 /// Handle to the call database. Cheap to clone (it is a connection pool handle).
@@ -750,6 +752,14 @@ impl Store {
             Db::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
             Db::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
         }
+        Ok(())
+    }
+
+    /// Answers when the database does: for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_db!(&self.db, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
         Ok(())
     }
 

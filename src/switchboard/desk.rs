@@ -46,6 +46,8 @@ pub(super) struct Desk {
     pub tcp_links: HashMap<SocketAddr, ConnId>,
     pub next_ping: Instant,
     pub state_seq: i64,
+    /// When each agent entered their current state, ms since the Unix epoch.
+    pub state_since: HashMap<String, i64>,
     /// Agent-to-agent calls (consultations) under way.
     pub internal: Vec<super::internal::Internal>,
 }
@@ -70,6 +72,7 @@ impl Desk {
             tcp_links: HashMap::new(),
             next_ping: now + PING_EVERY,
             state_seq: 0,
+            state_since: HashMap::new(),
             internal: Vec::new(),
         }
     }
@@ -248,6 +251,9 @@ impl<H: Host> Switchboard<H> {
                     ..
                 } => {
                     self.desk.state_seq += 1;
+                    self.desk
+                        .state_since
+                        .insert(agent.clone(), self.now.wall_ms);
                     tracing::info!(%agent, state = state.as_str(), %reason, "agent state");
                     self.out.store(Write::Agent(AgentWrite::State {
                         agent: agent.clone(),

@@ -21,6 +21,7 @@ mod dial_out;
 mod internal;
 mod ivr;
 mod legs;
+mod live;
 pub mod media;
 mod outbound;
 mod phones;
@@ -29,6 +30,7 @@ mod transfer_out;
 mod trunk;
 mod trunk_reg;
 
+pub use live::{Live, LiveAgent, LiveCaller, LiveQueue};
 pub use media::{MediaCmd, MediaEvent, RtpCounters};
 pub use trunk::{OutboundSetup, TrunkLine};
 
