@@ -252,9 +252,11 @@ pub async fn act(
             desk.request_call(&id, agent.as_deref(), by).await?;
             "call requested; the server places it when an agent is free".to_string()
         }
-        _ => return Err(Problem::not_found(format!(
+        _ => {
+            return Err(Problem::not_found(format!(
             "no action {action:?}: forward, note, contact, answer, resolve, close, revisit or call"
-        ))),
+        )))
+        }
     };
     tracing::info!(target: "hotline::http", token = %holder.name, followup = %id, %action, "follow-up changed");
     Ok((StatusCode::OK, Json(Done { id, action, result })))
