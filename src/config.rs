@@ -14,6 +14,32 @@ pub struct Problem {
     pub problem: String,
 }
 
+/// Where a setting's value came from. Named with every problem in it, so a mistake in
+/// the config file is not blamed on a flag or an environment variable, and the right one
+/// is fixed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layer {
+    /// A command-line flag, e.g. `--sip-listen`.
+    Flag(String),
+    /// An environment variable, e.g. `HOTLINE_SIP_LISTEN`.
+    Environment(String),
+    /// The `--config` file, at this line.
+    File { path: PathBuf, line: usize },
+    /// hotline's own default.
+    Default,
+}
+
+impl std::fmt::Display for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Layer::Flag(flag) => write!(f, "flag {flag}"),
+            Layer::Environment(name) => write!(f, "environment {name}"),
+            Layer::File { path, line } => write!(f, "config file {}:{line}", path.display()),
+            Layer::Default => f.write_str("default"),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The config file could not be read.
@@ -22,9 +48,13 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// The config file is not valid TOML or has unknown keys.
-    #[error("config file {path}: {message}")]
-    Syntax { path: PathBuf, message: String },
+    /// The config file is not valid TOML; `line` is where the parser stopped.
+    #[error("config file {}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Syntax {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
     /// One or more settings are invalid.
     #[error("{}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Problem>),
@@ -107,6 +137,10 @@ pub struct Overrides {
     /// PEM private key for HTTPS (with --http-cert).
     #[arg(long, env = "HOTLINE_HTTP_KEY")]
     pub http_key: Option<String>,
+    /// The settings above whose value came from the environment rather than the flag
+    /// (clap folds both into one field; `crate::cli::parse` tells them apart).
+    #[arg(skip)]
+    pub from_env: Vec<String>,
 }
 
 /// The checked settings.
@@ -164,6 +198,21 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("trunks", "trunks.toml"),
 ];
 
+impl Config {
+    /// The dial plans and prompts folders that do not exist. `check` reports them and
+    /// `serve` refuses to start without them: one check, so the two never disagree.
+    pub fn missing_folders(&self) -> Vec<Problem> {
+        [("dialplans", &self.dialplans), ("prompts", &self.prompts)]
+            .into_iter()
+            .filter(|(_, dir)| !dir.is_dir())
+            .map(|(name, dir)| Problem {
+                setting: name.to_string(),
+                problem: format!("folder {} does not exist", dir.display()),
+            })
+            .collect()
+    }
+}
+
 impl Overrides {
     fn pairs(&self) -> Vec<(&'static str, Option<&String>)> {
         vec![
@@ -191,31 +240,45 @@ impl Overrides {
         ]
     }
 
+    /// The layer a given (flag or environment) value of `key` came from.
+    fn given_layer(&self, key: &str) -> Layer {
+        match self.from_env.iter().any(|k| k == key) {
+            true => Layer::Environment(format!("HOTLINE_{}", key.to_ascii_uppercase())),
+            false => Layer::Flag(format!("--{}", key.replace('_', "-"))),
+        }
+    }
+
     /// Merges flags/environment over the file over the defaults, and checks everything.
     pub fn load(&self) -> Result<Config, ConfigError> {
-        let (file, sections) = match &self.config {
-            Some(path) => read_file(path)?,
-            None => (BTreeMap::new(), toml::Table::new()),
+        let config_file = match &self.config {
+            Some(path) => Some(File::read(path)?),
+            None => None,
         };
         let known: Vec<&str> = self.pairs().iter().map(|(k, _)| *k).collect();
-        let mut problems: Vec<Problem> = file
-            .keys()
-            .filter(|k| !known.contains(&k.as_str()))
-            .map(|k| Problem {
-                setting: k.clone(),
-                problem: "unknown setting in the config file".into(),
+        let mut problems: Vec<Problem> = config_file
+            .iter()
+            .flat_map(|f| f.settings.iter().map(move |(k, (_, line))| (f, k, *line)))
+            .filter(|(_, k, _)| !known.contains(&k.as_str()))
+            .map(|(f, k, line)| Problem {
+                setting: format!("{k} ({})", f.layer(line)),
+                problem: "unknown setting".into(),
             })
             .collect();
-        let mut raw: BTreeMap<&str, String> = BTreeMap::new();
+        let mut raw: BTreeMap<&str, (String, Layer)> = BTreeMap::new();
         for (key, given) in self.pairs() {
+            let from_file = || {
+                let f = config_file.as_ref()?;
+                let (v, line) = f.settings.get(key)?;
+                Some((v.clone(), f.layer(*line)))
+            };
             let value = given
-                .cloned()
-                .or_else(|| file.get(key).cloned())
+                .map(|v| (v.clone(), self.given_layer(key)))
+                .or_else(from_file)
                 .or_else(|| {
                     DEFAULTS
                         .iter()
                         .find(|(k, _)| *k == key)
-                        .map(|(_, v)| v.to_string())
+                        .map(|(_, v)| (v.to_string(), Layer::Default))
                 });
             if let Some(v) = value {
                 raw.insert(key, v);
@@ -334,19 +397,27 @@ impl Overrides {
                 {
                     None
                 } else {
+                    // Named by the one given, with where it was given.
+                    let given = ["http_cert", "http_key"]
+                        .into_iter()
+                        .find(|k| raw.contains_key(k))
+                        .unwrap_or("http_cert");
                     problems.push(Problem {
-                        setting: "http_cert".into(),
+                        setting: named(given, &raw),
                         problem: "HTTPS needs both http_cert and http_key".into(),
                     });
                     None
                 }
             }
         };
-        let (followups, reports) = read_sections(&sections, &mut problems);
+        let (followups, reports) = match &config_file {
+            Some(f) => read_sections(f, &mut problems),
+            None => Default::default(),
+        };
         if let (Some(t1), Some(t2)) = (t1, t2) {
             if t2 < t1 {
                 problems.push(Problem {
-                    setting: "sip_t2_ms".into(),
+                    setting: named("sip_t2_ms", &raw),
                     problem: "T2 must not be shorter than T1".into(),
                 });
             }
@@ -412,21 +483,27 @@ impl Overrides {
     }
 }
 
+/// `key` with the layer its value came from, as problems name a setting.
+fn named(key: &str, raw: &BTreeMap<&str, (String, Layer)>) -> String {
+    match raw.get(key) {
+        Some((_, layer)) => format!("{key} ({layer})"),
+        None => key.to_string(),
+    }
+}
+
 struct Checker<'a> {
-    raw: &'a BTreeMap<&'a str, String>,
+    raw: &'a BTreeMap<&'a str, (String, Layer)>,
     problems: &'a mut Vec<Problem>,
 }
 
 impl Checker<'_> {
     fn value<T>(&mut self, key: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
-        let v = self.raw.get(key)?;
+        let (v, _) = self.raw.get(key)?;
         match parse(v.trim()) {
             Ok(t) => Some(t),
             Err(problem) => {
-                let flag = key.replace('_', "-");
-                let env = format!("HOTLINE_{}", key.to_ascii_uppercase());
                 self.problems.push(Problem {
-                    setting: format!("{key} (--{flag}, {env})"),
+                    setting: named(key, self.raw),
                     problem,
                 });
                 None
@@ -449,26 +526,30 @@ fn parse_port_range(v: &str) -> Result<(u16, u16), String> {
 }
 
 /// The `[followups]` and `[reports]` sections, checked; defaults where absent or wrong (the
-/// problems are added to `problems`).
+/// problems are added to `problems`, each with the file and line of its key).
 fn read_sections(
-    sections: &toml::Table,
+    file: &File,
     problems: &mut Vec<Problem>,
 ) -> (crate::followup::Rules, crate::followup::ReportSettings) {
     use crate::followup::{ReportSettings, Rules};
-    let mut note = |setting: &str, e: crate::followup::SettingsError| {
-        problems.extend(e.0.into_iter().map(|problem| Problem {
-            setting: setting.to_string(),
-            problem,
+    let mut note = |e: crate::followup::SettingsError| {
+        problems.extend(e.0.into_iter().map(|text| {
+            // Each problem starts with its key's dotted path: "followups.forward: ...".
+            let (path, problem) = text.split_once(": ").unwrap_or(("", &text));
+            let keys: Vec<&str> = path.split('.').collect();
+            Problem {
+                setting: format!("{path} ({})", file.layer(file.line_of(&keys))),
+                problem: problem.to_string(),
+            }
         }))
     };
-    let mut table = |name: &str| match sections.get(name) {
+    let mut table = |name: &str| match file.sections.get(name) {
         None => Some(toml::Table::new()),
         Some(toml::Value::Table(t)) => Some(t.clone()),
         Some(_) => {
-            note(
-                name,
-                crate::followup::SettingsError(vec![format!("[{name}] must be a table")]),
-            );
+            note(crate::followup::SettingsError(vec![format!(
+                "{name}: must be a table"
+            )]));
             None
         }
     };
@@ -476,7 +557,7 @@ fn read_sections(
     let followups = match f.map(|t| Rules::from_toml(&t)) {
         Some(Ok(rules)) => rules,
         Some(Err(e)) => {
-            note("followups", e);
+            note(e);
             Rules::default()
         }
         None => Rules::default(),
@@ -484,7 +565,7 @@ fn read_sections(
     let reports = match r.map(|t| ReportSettings::from_toml(&t)) {
         Some(Ok(s)) => s,
         Some(Err(e)) => {
-            note("reports", e);
+            note(e);
             ReportSettings::default()
         }
         None => ReportSettings::default(),
@@ -492,30 +573,83 @@ fn read_sections(
     (followups, reports)
 }
 
-/// Reads the TOML file into setting name -> value as text (numbers and strings alike), and
-/// the sections (`[followups]`, `[reports]`) as tables.
-fn read_file(path: &Path) -> Result<(BTreeMap<String, String>, toml::Table), ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let table: BTreeMap<String, toml::Value> =
-        toml::from_str(&text).map_err(|e: toml::de::Error| ConfigError::Syntax {
+/// The config file as read: each setting's value as text (numbers and strings alike) with
+/// its line, the sections (`[followups]`, `[reports]`) as tables, and the document, to
+/// find the line of any key.
+struct File {
+    path: PathBuf,
+    settings: BTreeMap<String, (String, usize)>,
+    sections: toml::Table,
+    doc: toml_edit::ImDocument<String>,
+}
+
+impl File {
+    fn read(path: &Path) -> Result<File, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
-            message: e.to_string().trim().replace('\n', " "),
+            source,
         })?;
-    let (sections, table): (BTreeMap<_, _>, BTreeMap<_, _>) = table
-        .into_iter()
-        .partition(|(k, _)| SECTIONS.contains(&k.as_str()));
-    let flat = table
-        .into_iter()
-        .map(|(k, v)| {
-            let s = match v {
+        let syntax = |message: &str, span: Option<std::ops::Range<usize>>| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            line: span.map(|s| line_at(&text, s.start)),
+            message: message.trim().replace('\n', " "),
+        };
+        let table: BTreeMap<String, toml::Value> =
+            toml::from_str(&text).map_err(|e: toml::de::Error| syntax(e.message(), e.span()))?;
+        let doc = toml_edit::ImDocument::parse(text.clone())
+            .map_err(|e| syntax(e.message(), e.span()))?;
+        let mut file = File {
+            path: path.to_path_buf(),
+            settings: BTreeMap::new(),
+            sections: toml::Table::new(),
+            doc,
+        };
+        for (key, value) in table {
+            if SECTIONS.contains(&key.as_str()) {
+                file.sections.insert(key, value);
+                continue;
+            }
+            let line = file.line_of(&[&key]);
+            let text = match value {
                 toml::Value::String(s) => s,
                 other => other.to_string(),
             };
-            (k, s)
-        })
-        .collect();
-    Ok((flat, sections.into_iter().collect()))
+            file.settings.insert(key, (text, line));
+        }
+        Ok(file)
+    }
+
+    /// The line of the key at `keys` (a dotted path), or of the deepest part of it found.
+    fn line_of(&self, keys: &[&str]) -> usize {
+        let mut table: &dyn toml_edit::TableLike = self.doc.as_table();
+        let mut line = 1;
+        for key in keys {
+            let Some((k, item)) = table.get_key_value(key) else {
+                break;
+            };
+            if let Some(span) = k.span() {
+                line = line_at(self.doc.raw(), span.start);
+            }
+            match item.as_table_like() {
+                Some(t) => table = t,
+                None => break,
+            }
+        }
+        line
+    }
+
+    fn layer(&self, line: usize) -> Layer {
+        Layer::File {
+            path: self.path.clone(),
+            line,
+        }
+    }
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    1 + text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
 }

@@ -1,10 +1,9 @@
 //! The `hotline` command; everything it does is in [`hotline::cli`].
 
-use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    match hotline::cli::run(hotline::cli::Cli::parse()) {
+    match hotline::cli::run(hotline::cli::parse()) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("hotline: {}", hotline::cli::error_text(&e));

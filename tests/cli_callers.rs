@@ -21,6 +21,9 @@ fn hotline() -> Command {
 /// time zone is Asia/Shanghai) and `USER=ops` as the OS user.
 fn callers(dir: &TempDir, args: &[&str]) -> Output {
     let db = format!("sqlite://{}/callers.db", dir.0.display());
+    if !dir.0.join("callers.db").exists() {
+        common::migrate(&db);
+    }
     hotline()
         .env("USER", "ops")
         .args(["callers", "--database", &db])

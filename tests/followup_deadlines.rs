@@ -648,7 +648,15 @@ fn followups_and_reports_sections_of_the_config_file() {
     .load()
     .unwrap_err()
     .to_string();
-    assert!(err.contains("followups: followups.resolve"), "{err}");
-    assert!(err.contains("reports: reports.service_level_secs"), "{err}");
+    // each named once, with the file and line of its key
+    assert!(
+        err.contains("followups.resolve (config file ") && err.contains("hotline.toml:2): "),
+        "{err}"
+    );
+    assert!(
+        err.contains("reports.service_level_secs (config file ")
+            && err.contains("hotline.toml:4): "),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,9 +5,10 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use serde::Serialize;
 
 use crate::config::Config;
-use crate::store::{now_ms, NewAgent, Store};
+use crate::store::{now_ms, AgentRow, NewAgent, Store};
 
 /// The agent commands.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -54,11 +55,14 @@ pub enum Command {
 }
 
 /// Runs `hotline agents ...` against the database of `config`; HA1 values are made for
-/// its realm, as the server checks them.
+/// its realm, as the server checks them. Listing opens it read-only.
 pub fn run(config: &Config, command: Command) -> anyhow::Result<ExitCode> {
-    super::with_store(config, async |store| {
-        agents(store, &config.realm, command).await
-    })
+    let read_only = matches!(command, Command::List { .. });
+    let work = async |store: &Store| agents(store, &config.realm, command).await;
+    match read_only {
+        true => super::read_store(config, work),
+        false => super::with_store(config, work),
+    }
 }
 
 async fn agents(store: &Store, realm: &str, command: Command) -> anyhow::Result<ExitCode> {
@@ -91,58 +95,7 @@ async fn agents(store: &Store, realm: &str, command: Command) -> anyhow::Result<
             store.add_agent(&agent, now_ms()).await?;
             println!("agent {} added (extension {})", agent.id, agent.extension);
         }
-        Command::List { json } => {
-            let agents = store.agents().await?;
-            if json {
-                let rows: Vec<String> = agents
-                    .iter()
-                    .map(|a| {
-                        let queues: Vec<String> = a
-                            .queues
-                            .iter()
-                            .map(|(q, p)| format!("{{\"queue\":{},\"penalty\":{p}}}", json_str(q)))
-                            .collect();
-                        let (state, since, reason) = a
-                            .state
-                            .clone()
-                            .unwrap_or(("logged_out".into(), 0, String::new()));
-                        format!(
-                            "{{\"id\":{},\"name\":{},\"extension\":{},\"queues\":[{}],\"state\":{},\"since_ms\":{since},\"reason\":{}}}",
-                            json_str(&a.id),
-                            json_str(&a.name),
-                            json_str(&a.extension),
-                            queues.join(","),
-                            json_str(&state),
-                            json_str(&reason)
-                        )
-                    })
-                    .collect();
-                println!("[{}]", rows.join(","));
-            } else {
-                println!(
-                    "{:<8} {:<20} {:<12} {:<28} STATE",
-                    "ID", "NAME", "EXTENSION", "QUEUES"
-                );
-                for a in agents {
-                    let queues: Vec<String> =
-                        a.queues.iter().map(|(q, p)| format!("{q}:{p}")).collect();
-                    let state = a.state.map_or("logged_out".to_string(), |(s, _, r)| {
-                        if r.is_empty() {
-                            s
-                        } else {
-                            format!("{s} ({r})")
-                        }
-                    });
-                    println!(
-                        "{:<8} {:<20} {:<12} {:<28} {state}",
-                        a.id,
-                        a.name,
-                        a.extension,
-                        queues.join(",")
-                    );
-                }
-            }
-        }
+        Command::List { json } => print!("{}", list(&store.agents().await?, json)?),
         Command::Remove { id } => {
             store.remove_agent(&id).await?;
             println!("agent {id} removed");
@@ -163,17 +116,77 @@ async fn agents(store: &Store, realm: &str, command: Command) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-/// A JSON string literal.
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+/// The agents as a table, or as JSON (one array, one object per agent).
+fn list(agents: &[AgentRow], json: bool) -> serde_json::Result<String> {
+    if json {
+        let list: Vec<AgentJson> = agents.iter().map(AgentJson::of).collect();
+        return Ok(format!("{}\n", serde_json::to_string(&list)?));
+    }
+    let rows: Vec<Vec<String>> = agents
+        .iter()
+        .map(|a| {
+            let queues: Vec<String> = a.queues.iter().map(|(q, p)| format!("{q}:{p}")).collect();
+            let state = match &a.state {
+                None => "logged_out".to_string(),
+                Some((s, _, r)) if r.is_empty() => s.clone(),
+                Some((s, _, r)) => format!("{s} ({r})"),
+            };
+            vec![
+                a.id.clone(),
+                a.name.clone(),
+                a.extension.clone(),
+                queues.join(","),
+                state,
+            ]
+        })
+        .collect();
+    Ok(super::table::render(
+        &["ID", "NAME", "EXTENSION", "QUEUES", "STATE"],
+        &rows,
+    ))
+}
+
+/// An agent as `agents list --json` prints it.
+#[derive(Serialize)]
+struct AgentJson<'a> {
+    id: &'a str,
+    name: &'a str,
+    extension: &'a str,
+    queues: Vec<QueueJson<'a>>,
+    /// `logged_out` when the agent never logged in.
+    state: &'a str,
+    /// Since when, ms since the Unix epoch (0: never).
+    since_ms: i64,
+    reason: &'a str,
+}
+
+#[derive(Serialize)]
+struct QueueJson<'a> {
+    queue: &'a str,
+    penalty: u32,
+}
+
+impl<'a> AgentJson<'a> {
+    fn of(a: &'a AgentRow) -> AgentJson<'a> {
+        let (state, since_ms, reason) = match &a.state {
+            Some((s, since, r)) => (s.as_str(), *since, r.as_str()),
+            None => ("logged_out", 0, ""),
+        };
+        AgentJson {
+            id: &a.id,
+            name: &a.name,
+            extension: &a.extension,
+            queues: a
+                .queues
+                .iter()
+                .map(|(queue, penalty)| QueueJson {
+                    queue,
+                    penalty: *penalty,
+                })
+                .collect(),
+            state,
+            since_ms,
+            reason,
         }
     }
-    out.push('"');
-    out
 }

@@ -62,9 +62,12 @@ pub enum Command {
     Unflag { number: String },
 }
 
-/// Runs `hotline callers ...` against the database of the settings.
+/// Runs `hotline callers ...` against the database of the settings (read-only to list).
 pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    let ctx = Context::open(globals, &args.common).await?;
+    let ctx = match args.command {
+        Command::List { .. } => Context::open_read_only(globals, &args.common).await?,
+        _ => Context::open(globals, &args.common).await?,
+    };
     let result = dispatch(&ctx, globals, &args).await;
     ctx.store.close().await;
     result
@@ -209,39 +212,38 @@ fn table(ctx: &Context, g: &Globals, blocked: &[BlockedCaller], flagged: &[Calle
         return "no blocked or flagged callers\n".to_string();
     }
     let tz = ctx.tz();
-    let mut out = format!(
-        "{:<10} {:<16} {:<17} {:<12} {:<17} REASON / NOTE\n",
-        "STATE", "NUMBER", "UNTIL", "BY", "SINCE"
-    );
-    for b in blocked {
-        let state = if b.in_force(ctx.now_ms) {
-            "blocked"
-        } else {
-            "expired"
+    let blocks = blocked.iter().map(|b| {
+        let state = match b.in_force(ctx.now_ms) {
+            true => "blocked",
+            false => "expired",
         };
         let until = b
             .until_at
             .map_or("unblocked".to_string(), |ms| local_minute(tz, ms));
-        out.push_str(&format!(
-            "{state:<10} {:<16} {until:<17} {:<12} {:<17} {}\n",
+        [
+            state.to_string(),
             g.number(&b.number),
-            b.created_by,
+            until,
+            b.created_by.clone(),
             local_minute(tz, b.created_at),
-            b.reason
-        ));
-    }
-    for f in flagged {
-        out.push_str(&format!(
-            "{:<10} {:<16} {:<17} {:<12} {:<17} {}\n",
-            f.flag.as_str(),
+            b.reason.clone(),
+        ]
+    });
+    let flags = flagged.iter().map(|f| {
+        [
+            f.flag.as_str().to_string(),
             g.number(&f.number),
-            "-",
-            f.created_by,
+            "-".to_string(),
+            f.created_by.clone(),
             local_minute(tz, f.created_at),
-            f.note
-        ));
-    }
-    out
+            f.note.clone(),
+        ]
+    });
+    let rows: Vec<Vec<String>> = blocks.chain(flags).map(Vec::from).collect();
+    super::table::render(
+        &["STATE", "NUMBER", "UNTIL", "BY", "SINCE", "REASON / NOTE"],
+        &rows,
+    )
 }
 
 #[derive(Serialize)]

@@ -1,9 +1,11 @@
 //! `hotline check`: every problem with the settings, the folders, the prompts, the dial
-//! plans, the queues and the trunks files, one line each on standard output, without starting.
+//! plans, the queues and the trunks files, and whether the database can be reached, one
+//! line each on standard output, without starting and without creating or changing anything.
 
 use std::process::ExitCode;
 
 use crate::config::Overrides;
+use crate::store::Store;
 
 /// Checks the settings `o`; exit 1 if anything is wrong.
 pub fn run(o: Overrides) -> ExitCode {
@@ -14,12 +16,11 @@ pub fn run(o: Overrides) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut problems = Vec::new();
-    for (name, dir) in [("dialplans", &cfg.dialplans), ("prompts", &cfg.prompts)] {
-        if !dir.is_dir() {
-            problems.push(format!("{name}: folder {} does not exist", dir.display()));
-        }
-    }
+    let mut problems: Vec<String> = cfg
+        .missing_folders()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
     let prompts = if cfg.prompts.is_dir() {
         problems.extend(crate::prompts::check(&cfg.prompts));
         crate::prompts::load(&cfg.prompts).ok()
@@ -39,6 +40,12 @@ pub fn run(o: Overrides) -> ExitCode {
         if let Err(e) = crate::trunks::parse(&text) {
             problems.push(format!("{}: {e}", cfg.trunks.display()));
         }
+    }
+    let database = super::runtime().map(|rt| rt.block_on(Store::probe(&cfg.database)));
+    match database {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => problems.push(e.to_string()),
+        Err(e) => problems.push(format!("{e:#}")),
     }
     for p in &problems {
         println!("{p}");

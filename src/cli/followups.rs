@@ -150,7 +150,13 @@ pub enum Command {
 
 /// Runs `hotline followups ...`.
 pub async fn run(globals: &Globals, args: Args) -> Result<ExitCode, CliError> {
-    let ctx = Context::open(globals, &args.common).await?;
+    // Looking changes nothing, so it also works on a read-only replica.
+    let ctx = match args.command {
+        Command::List { .. } | Command::Show { .. } => {
+            Context::open_read_only(globals, &args.common).await?
+        }
+        _ => Context::open(globals, &args.common).await?,
+    };
     let result = dispatch(&ctx, &args).await;
     ctx.store.close().await;
     result
@@ -429,7 +435,7 @@ fn table(ctx: &Context, rows: &[Item]) -> String {
         "RESOLVE BY",
         "FLAGS",
     ];
-    let mut lines: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
+    let mut lines: Vec<Vec<String>> = Vec::new();
     for Item { row: f, dial: st } in rows {
         let st = *st;
         lines.push(vec![
@@ -450,25 +456,7 @@ fn table(ctx: &Context, rows: &[Item]) -> String {
             flags(ctx, f, st),
         ]);
     }
-    let widths: Vec<usize> = (0..head.len())
-        .map(|i| {
-            lines
-                .iter()
-                .map(|l| l[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for l in &lines {
-        let cells: Vec<String> = l
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
+    let mut out = super::table::render(&head, &lines);
     if rows.is_empty() {
         out.push_str("(no follow-ups)\n");
     }

@@ -12,6 +12,7 @@ mod records;
 pub mod report;
 pub mod serve;
 pub mod simulate;
+pub mod table;
 pub mod tokens;
 
 pub use records::{
@@ -22,9 +23,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::{Config, Overrides};
+use crate::store::{Store, StoreError};
 
 /// `hotline ...`
 #[derive(Debug, Parser)]
@@ -57,6 +60,10 @@ pub struct Globals {
     /// Print callers' numbers in full (by default the middle digits are hidden: 138****8000).
     #[arg(long, global = true)]
     pub show_numbers: bool,
+    /// The settings whose value came from their environment variable rather than their
+    /// flag (see [`parse`]), so a problem names the layer it is in.
+    #[arg(skip)]
+    pub from_env: Vec<String>,
 }
 
 impl Globals {
@@ -71,6 +78,7 @@ impl Globals {
             config: self.config.clone(),
             database: self.database.clone(),
             realm: self.realm.clone(),
+            from_env: self.from_env.clone(),
             ..o
         }
     }
@@ -118,6 +126,33 @@ pub enum Command {
         #[command(subcommand)]
         command: tokens::Command,
     },
+}
+
+/// The command line of this process, noting which settings came from the environment.
+pub fn parse() -> Cli {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let mut sources = std::collections::BTreeMap::new();
+    sources_of(&matches, &mut sources);
+    cli.globals.from_env = sources
+        .into_iter()
+        .filter(|(_, source)| *source == ValueSource::EnvVariable)
+        .map(|(id, _)| id)
+        .collect();
+    cli
+}
+
+/// Where each argument of `m` and its subcommands got its value; the deepest level
+/// decides, as it is the one clap fills the fields from.
+fn sources_of(m: &ArgMatches, into: &mut std::collections::BTreeMap<String, ValueSource>) {
+    for id in m.ids() {
+        if let Some(source) = m.value_source(id.as_str()) {
+            into.insert(id.to_string(), source);
+        }
+    }
+    if let Some((_, sub)) = m.subcommand() {
+        sources_of(sub, into);
+    }
 }
 
 /// Runs the command `cli` names; the exit code on success, the error otherwise.
@@ -195,15 +230,32 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// Opens the database of `config`, runs `f` on it, closes it.
-fn with_store<F>(config: &Config, f: F) -> anyhow::Result<ExitCode>
+/// Opens the existing database of `config` (never creating one), runs `f` on it, closes it.
+pub fn with_store<F>(config: &Config, f: F) -> anyhow::Result<ExitCode>
 where
-    F: AsyncFnOnce(&crate::store::Store) -> anyhow::Result<ExitCode>,
+    F: AsyncFnOnce(&Store) -> anyhow::Result<ExitCode>,
+{
+    on_store(Store::open_existing(&config.database), f)
+}
+
+/// The same, read-only: for the commands that only list or report.
+pub fn read_store<F>(config: &Config, f: F) -> anyhow::Result<ExitCode>
+where
+    F: AsyncFnOnce(&Store) -> anyhow::Result<ExitCode>,
+{
+    on_store(Store::open_read_only(&config.database), f)
+}
+
+fn on_store<F>(
+    open: impl std::future::Future<Output = Result<Store, StoreError>>,
+    f: F,
+) -> anyhow::Result<ExitCode>
+where
+    F: AsyncFnOnce(&Store) -> anyhow::Result<ExitCode>,
 {
     runtime()?.block_on(async {
-        let store = crate::store::Store::connect(&config.database)
-            .await
-            .context("opening the database")?;
+        // The store's error names the database and the cause; nothing to add.
+        let store = open.await?;
         let result = f(&store).await;
         store.close().await;
         result
@@ -212,10 +264,11 @@ where
 
 fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        crate::store::Store::migrate(&config.database)
-            .await
-            .context("migrating the database")?;
-        println!("database schema up to date");
+        Store::migrate(&config.database).await?;
+        println!(
+            "database schema up to date ({})",
+            crate::store::redact_url(&config.database)
+        );
         Ok(ExitCode::SUCCESS)
     })
 }

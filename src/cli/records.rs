@@ -73,8 +73,22 @@ pub struct Context {
 }
 
 impl Context {
-    /// Reads the settings, opens the database, loads the calendar.
+    /// Reads the settings, opens the existing database, loads the calendar.
     pub async fn open(globals: &Globals, common: &Common) -> Result<Context, CliError> {
+        Context::load(globals, common, Store::open_existing).await
+    }
+
+    /// The same with the database opened read-only, for commands that only read: they
+    /// run on a replica and can change nothing.
+    pub async fn open_read_only(globals: &Globals, common: &Common) -> Result<Context, CliError> {
+        Context::load(globals, common, Store::open_read_only).await
+    }
+
+    async fn load<F: AsyncFnOnce(&str) -> Result<Store, StoreError>>(
+        globals: &Globals,
+        common: &Common,
+        open: F,
+    ) -> Result<Context, CliError> {
         let config = globals
             .over(Overrides {
                 dialplans: common.dialplans.clone(),
@@ -91,6 +105,8 @@ impl Context {
                 .timestamp_millis(),
             None => crate::store::now_ms(),
         };
+        // The database first: when it is missing, that is the one thing to say.
+        let store = open(&config.database).await?;
         let plan = plan(&config);
         let calendar = match &plan {
             Some(p) => p.calendar.clone(),
@@ -103,7 +119,6 @@ impl Context {
                 default_calendar()
             }
         };
-        let store = Store::connect(&config.database).await?;
         Ok(Context {
             globals: globals.clone(),
             config,

@@ -54,9 +54,10 @@ pub struct Output {
     pub out: Option<PathBuf>,
 }
 
-/// Runs `hotline report ...`.
+/// Runs `hotline report ...` on the database opened read-only: a report changes nothing
+/// (overdue follow-ups are escalated by the running server's sweep), so it runs on a replica.
 pub async fn run(globals: &Globals, args: Args) -> Result<ExitCode, CliError> {
-    let ctx = Context::open(globals, &args.common).await?;
+    let ctx = Context::open_read_only(globals, &args.common).await?;
     let result = make(&ctx, &args.command, args.lang).await;
     ctx.store.close().await;
     result
@@ -80,8 +81,6 @@ async fn make(
             out,
         ),
     };
-    // Escalations are part of the record the report reads.
-    crate::followup::escalate_overdue(&ctx.store, &ctx.config.followups, ctx.now_ms).await?;
     let report = build(&ctx.store, &ctx.config.reports, kind, period, ctx.now_ms).await?;
     let number = |n: &str| ctx.globals.number(n);
     let style = Style {

@@ -49,21 +49,21 @@ pub fn run(config: &Config, command: Command) -> anyhow::Result<ExitCode> {
                 if json {
                     println!("{}", serde_json::to_string_pretty(&tokens)?);
                 } else {
-                    println!(
-                        "{:<24} {:<11} {:<8} {:<17} REVOKED",
-                        "NAME", "ROLE", "AGENT", "CREATED"
-                    );
-                    for t in &tokens {
-                        println!(
-                            "{:<24} {:<11} {:<8} {:<17} {}",
-                            t.name,
-                            t.role,
-                            t.agent_id.as_deref().unwrap_or("-"),
-                            super::local_minute(tz, t.created_at),
-                            t.revoked_at
-                                .map_or("-".into(), |r| super::local_minute(tz, r))
-                        );
-                    }
+                    let rows: Vec<Vec<String>> = tokens
+                        .iter()
+                        .map(|t| {
+                            vec![
+                                t.name.clone(),
+                                t.role.to_string(),
+                                t.agent_id.clone().unwrap_or_else(|| "-".into()),
+                                super::local_minute(tz, t.created_at),
+                                t.revoked_at
+                                    .map_or("-".into(), |r| super::local_minute(tz, r)),
+                            ]
+                        })
+                        .collect();
+                    let head = ["NAME", "ROLE", "AGENT", "CREATED", "REVOKED"];
+                    print!("{}", super::table::render(&head, &rows));
                     if tokens.is_empty() {
                         println!("(no tokens: hotline tokens add --name N --role R)");
                     }

@@ -27,8 +27,8 @@ use tokio::time::{sleep_until, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    /// The database could not be opened or migrated.
-    #[error("database: {0}")]
+    /// The database could not be opened or migrated (the message names it).
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// A dial plan is invalid; the message names file, line and reason.
     #[error("dial plans:\n{0}")]
@@ -184,7 +184,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
         env!("CARGO_PKG_VERSION"),
         cfg.rtp_ports.0,
         cfg.rtp_ports.1,
-        redact_url(&cfg.database)
+        crate::store::redact_url(&cfg.database)
     );
     let mut shell = Shell {
         udp,
@@ -732,15 +732,4 @@ fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, RuntimeError> {
     sock.set_nonblocking(true).map_err(err)?;
     sock.bind(&addr.into()).map_err(err)?;
     UdpSocket::from_std(StdUdpSocket::from(sock)).map_err(err)
-}
-
-/// A database URL without its password, for the start-up line.
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
-            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-            None => url.to_string(),
-        },
-        _ => url.to_string(),
-    }
 }

@@ -27,6 +27,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -607,6 +608,19 @@ const CSV_HEADER: [&str; 6] = ["account", "name", "pin", "id_last_digits", "phon
 /// nothing is stored. Then the secrets are hashed (on the blocking pool, several at once) and
 /// every customer is added or replaced in one transaction. Returns the number of customers.
 pub async fn import_customers_csv(store: &Store, path: &Path) -> Result<usize, CustomerError> {
+    import_customers_csv_with(store, path, Arc::new(|_, _| {})).await
+}
+
+/// Told how many customers of how many are hashed so far, from the hashing threads: the
+/// hashing is what takes the time (about 20 ms a customer), so a progress bar follows it.
+pub type ImportProgress = Arc<dyn Fn(usize, usize) + Send + Sync>;
+
+/// [`import_customers_csv`], telling `progress` as each customer is hashed.
+pub async fn import_customers_csv_with(
+    store: &Store,
+    path: &Path,
+    progress: ImportProgress,
+) -> Result<usize, CustomerError> {
     let owned = path.to_owned();
     let bytes = blocking(move || std::fs::read(&owned))
         .await?
@@ -627,13 +641,18 @@ pub async fn import_customers_csv(store: &Store, path: &Path) -> Result<usize, C
         .clamp(1, MAX_CONCURRENT_HASHES);
     let chunk = count.div_ceil(workers).max(1);
     let customers = Arc::new(customers);
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut jobs = Vec::new();
     for start in (0..count).step_by(chunk) {
-        let customers = customers.clone();
+        let (customers, done, progress) = (customers.clone(), done.clone(), progress.clone());
         jobs.push(tokio::task::spawn_blocking(move || {
             customers[start..(start + chunk).min(customers.len())]
                 .iter()
-                .map(hash_customer)
+                .map(|c| {
+                    let hashed = hash_customer(c);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, count);
+                    hashed
+                })
                 .collect::<Result<Vec<_>, _>>()
         }));
     }

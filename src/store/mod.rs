@@ -10,43 +10,48 @@
 
 mod writer;
 
+pub use open::redact_url;
 pub use writer::{Writer, WriterStats, WriterTask};
 
-use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use sqlx::query::Query;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::SqlitePool;
 use sqlx::{Database, Encode, Type};
-
-/// Schema for SQLite; embedded so the binary carries its own migrations.
-static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
-/// Schema for PostgreSQL; same tables, PostgreSQL types.
-static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
-
-/// How long a SQLite connection waits for another connection's write lock before failing, so
-/// short overlaps (a report query, a second process) are not errors.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// SQLite has one writer at a time; a few connections are enough for concurrent reads (WAL).
-const SQLITE_MAX_CONNECTIONS: u32 = 4;
-/// PostgreSQL pool size: the writer needs one, the rest serve reads.
-const POSTGRES_MAX_CONNECTIONS: u32 = 8;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The URL is neither `sqlite:...` nor `postgres://...`/`postgresql://...`.
+    /// The URL is neither `sqlite:...` nor `postgres://...`/`postgresql://...` (held
+    /// without its password, see [`redact_url`]).
     #[error("unsupported database URL {0:?}: expected sqlite:... or postgres://...")]
     UnsupportedUrl(String),
+    /// Nothing to open at this place (a SQLite file that does not exist, a PostgreSQL
+    /// schema without hotline's tables): a mistyped `--database` must not start an empty
+    /// database whose reports say zero.
+    #[error("no hotline database at {0}; create it with hotline migrate")]
+    Missing(String),
+    /// The schema lacks migrations this binary has.
+    #[error("the hotline database at {0} is older than this hotline; run hotline migrate")]
+    Outdated(String),
+    /// The schema has migrations this binary does not know.
+    #[error("the hotline database at {0} was migrated by a newer hotline; use that one")]
+    Newer(String),
+    /// The database could not be opened or reached; `at` names it without a password,
+    /// `reason` is the cause, said once.
+    #[error("cannot open the database at {at}: {reason}")]
+    Open {
+        /// The SQLite file, or `postgres://user@host:port/db`.
+        at: String,
+        /// Why, e.g. "Connection refused (os error 111)".
+        reason: String,
+    },
     /// The database could not be reached or rejected a statement.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     /// The embedded schema migrations could not be applied (or the database is newer than us).
-    #[error("migration failed: {0}")]
+    #[error("migrating the database failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// A stored value does not fit the Rust type, so the row was written by something else.
     #[error("call {id}: column {column} holds an out-of-range value")]
@@ -458,6 +463,7 @@ mod agents;
 mod callers;
 mod customers;
 mod followups;
+mod open;
 mod reports;
 mod tokens;
 
@@ -466,7 +472,8 @@ pub use agents::{
 };
 pub use callers::{normalize_number, BlockedCaller, CallerFlag, CallerFlagKind};
 pub use customers::{
-    import_customers_csv, CustomerError, CustomerRow, LockPolicy, NewCustomer, Secret, Verification,
+    import_customers_csv, import_customers_csv_with, CustomerError, CustomerRow, ImportProgress,
+    LockPolicy, NewCustomer, Secret, Verification,
 };
 pub use dialing::{CallSummary, DialAttemptRow, DialRequest, DialResult, DialState, DialTask};
 pub use followups::{
@@ -669,30 +676,6 @@ fn note_no_effect(w: &Write, rows: u64) {
     }
 }
 
-enum Parsed {
-    Sqlite(SqliteConnectOptions, bool),
-    Postgres(PgConnectOptions),
-}
-
-/// Picks the backend from the URL scheme and sets the options we rely on.
-fn parse_url(url: &str) -> Result<Parsed, StoreError> {
-    if url.starts_with("sqlite:") {
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let opts = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            // WAL: readers never block the writer and commits are one sequential append.
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a committed call record survives power loss, not just a crash.
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(SQLITE_BUSY_TIMEOUT);
-        Ok(Parsed::Sqlite(opts, in_memory))
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Parsed::Postgres(PgConnectOptions::from_str(url)?))
-    } else {
-        Err(StoreError::UnsupportedUrl(url.to_owned()))
-    }
-}
-
 /// Current wall-clock time in ms since the Unix epoch, as stored in every time column.
 pub fn now_ms() -> i64 {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
@@ -703,58 +686,6 @@ pub fn now_ms() -> i64 {
 }
 
 impl Store {
-    /// Opens the database named by `url` (`sqlite://hotline.db`, `sqlite::memory:`,
-    /// `postgres://user:pass@host/db`), creating a SQLite file if missing, and brings the schema
-    /// up to date.
-    pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let db = match parse_url(url)? {
-            Parsed::Sqlite(opts, in_memory) => {
-                let pool = if in_memory {
-                    // An in-memory database lives as long as a connection to it: keep exactly
-                    // one, forever, so the data does not vanish between queries.
-                    SqlitePoolOptions::new()
-                        .max_connections(1)
-                        .min_connections(1)
-                        .idle_timeout(None)
-                        .max_lifetime(None)
-                        .connect_with(opts)
-                        .await?
-                } else {
-                    SqlitePoolOptions::new()
-                        .max_connections(SQLITE_MAX_CONNECTIONS)
-                        .connect_with(opts)
-                        .await?
-                };
-                Db::Sqlite(pool)
-            }
-            Parsed::Postgres(opts) => Db::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(POSTGRES_MAX_CONNECTIONS)
-                    .connect_with(opts)
-                    .await?,
-            ),
-        };
-        let store = Store { db };
-        store.run_migrations().await?;
-        Ok(store)
-    }
-
-    /// Brings the schema at `url` up to date and disconnects; for `hotline migrate` style
-    /// commands and deploy scripts. Safe to run any number of times.
-    pub async fn migrate(url: &str) -> Result<(), StoreError> {
-        let store = Store::connect(url).await?;
-        store.close().await;
-        Ok(())
-    }
-
-    async fn run_migrations(&self) -> Result<(), StoreError> {
-        match &self.db {
-            Db::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
-            Db::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
-        }
-        Ok(())
-    }
-
     /// Answers when the database does: for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_db!(&self.db, pool => {

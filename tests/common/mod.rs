@@ -99,6 +99,24 @@ impl Drop for TempDir {
     }
 }
 
+/// Creates the database at `url` with `hotline migrate`, as a user would: every command
+/// but `serve` and `migrate` refuses a database that does not exist.
+pub fn migrate(url: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args(["migrate", "--database", url])
+        .env_remove("HOTLINE_CONFIG")
+        .output()
+        .expect("running hotline migrate");
+    assert!(out.status.success(), "hotline migrate {url}: {out:?}");
+}
+
+/// A SQLite database `NAME.db` in `dir`, created with [`migrate`]; its URL.
+pub fn migrated_db(dir: &TempDir, name: &str) -> String {
+    let url = format!("sqlite://{}/{name}.db", dir.0.display());
+    migrate(&url);
+    url
+}
+
 /// A running `hotline serve`, killed on drop.
 pub struct Server {
     child: Child,
