@@ -83,6 +83,13 @@ fn artifacts() -> PathBuf {
 async fn log_in(c: &Client, base: &str, token: &str, next: &str) {
     c.delete_all_cookies().await.unwrap();
     c.goto(&format!("{base}/login?next={next}")).await.unwrap();
+    // The viewer's language, kept by the browser for every page.
+    c.find(Locator::Css("#lang option[value='zh-CN']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     c.find(Locator::Css("#token"))
         .await
         .unwrap()
@@ -186,7 +193,11 @@ fn wallboard_follows_the_queue_and_the_desk_resolves_a_complaint() {
 
         // The agent pauses from the phone: the board shows it without a reload.
         phones[0].command("dial", &format!("sip:*3@{}", site.server.addr()));
-        assert!(wait_until(Duration::from_secs(10), || site.state("1024") == "paused"));
+        let start = Instant::now();
+        while agent_state(&site, "1024").await != "paused" {
+            assert!(start.elapsed() < Duration::from_secs(10), "never paused");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let shown_after = wait_for(&c, state, Some("data-state"), "paused").await;
         println!("pause shown on the wallboard {shown_after:?} after the server recorded it");
 
@@ -245,6 +256,12 @@ fn wallboard_follows_the_queue_and_the_desk_resolves_a_complaint() {
         .unwrap();
     assert_eq!(f.status.as_str(), "resolved");
     assert_eq!(f.outcome.as_deref(), Some("refunded"));
+}
+
+/// The agent's last recorded state.
+async fn agent_state(site: &Site, id: &str) -> String {
+    let agent = site.store.agent(id).await.ok().flatten();
+    agent.and_then(|a| a.state).map(|s| s.0).unwrap_or_default()
 }
 
 /// The one complaint the test made.

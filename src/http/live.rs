@@ -53,8 +53,13 @@ pub async fn today_kpis(
                 .await
                 .map_err(|e| e.to_string())?;
             let names = store.agent_names().await.map_err(|e| e.to_string())?;
+            // A caller still waiting has neither met nor missed the service level yet.
+            let settled: Vec<_> = calls
+                .into_iter()
+                .filter(|c| c.connected_at.is_some() || c.ended_at.is_some())
+                .collect();
             Ok::<_, String>(Today {
-                by_queue: kpis_by_queue(&calls, &settings, now),
+                by_queue: kpis_by_queue(&settled, &settings, now),
                 names: names.into_iter().collect(),
                 day: day.clone(),
             })
