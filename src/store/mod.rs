@@ -456,6 +456,7 @@ mod dialing;
 
 mod agents;
 mod callers;
+mod calls;
 mod customers;
 mod followups;
 mod reports;
@@ -464,6 +465,11 @@ pub use agents::{
     AgentError, AgentRequest, AgentRow, AgentWrite, LegRow, NewAgent, RegistrationRow,
 };
 pub use callers::{normalize_number, BlockedCaller, CallerFlag, CallerFlagKind};
+pub use calls::{
+    AgentLeg, BadCursor, CallCursor, CallDetail, CallFilter, CallPage, CallRecord, Direction,
+    SurveyAnswer, TimelineEvent, DEFAULT_LIMIT, MAX_LIMIT,
+};
+pub(crate) use calls::utc;
 pub use customers::{
     import_customers_csv, CustomerError, CustomerRow, LockPolicy, NewCustomer, Secret, Verification,
 };
