@@ -8,8 +8,7 @@ mod common;
 
 use common::db::TestDb;
 use hotline::store::{
-    AgentWrite, CallCursor, CallFilter, CallIvr, Direction, FollowUpKind, NewFollowUp, Store,
-    Write,
+    AgentWrite, CallCursor, CallFilter, CallIvr, Direction, FollowUpKind, NewFollowUp, Store, Write,
 };
 
 const T0: i64 = 1_796_000_000_000;
@@ -134,7 +133,11 @@ async fn filters_and_pages(db: &TestDb) {
     let store = Store::connect(&db.url).await.expect("connect");
     calls(&store).await;
     let all = ids(&store, CallFilter::default()).await;
-    assert_eq!(all, ["c6", "c5", "c4", "c3", "c2", "c1"], "newest first, then by id");
+    assert_eq!(
+        all,
+        ["c6", "c5", "c4", "c3", "c2", "c1"],
+        "newest first, then by id"
+    );
 
     let f = |edit: fn(&mut CallFilter)| {
         let mut f = CallFilter::default();
@@ -142,7 +145,10 @@ async fn filters_and_pages(db: &TestDb) {
         f
     };
     let cases: Vec<(CallFilter, Vec<&str>)> = vec![
-        (f(|f| f.from_ms = Some(T0 + MIN)), vec!["c6", "c5", "c4", "c3", "c2"]),
+        (
+            f(|f| f.from_ms = Some(T0 + MIN)),
+            vec!["c6", "c5", "c4", "c3", "c2"],
+        ),
         (f(|f| f.to_ms = Some(T0 + MIN)), vec!["c1"]),
         (
             f(|f| (f.from_ms, f.to_ms) = (Some(T0 + MIN), Some(T0 + 3 * MIN))),
@@ -155,7 +161,10 @@ async fn filters_and_pages(db: &TestDb) {
         (f(|f| f.outcome = Some("balance".into())), vec!["c1"]),
         (f(|f| f.outcome = Some("7".into())), vec!["c2"]),
         // caller or called, typed with dashes
-        (f(|f| f.number = Some("138-0013-8000".into())), vec!["c3", "c1"]),
+        (
+            f(|f| f.number = Some("138-0013-8000".into())),
+            vec!["c3", "c1"],
+        ),
         (f(|f| f.number = Some("139 0013 9000".into())), vec!["c2"]),
         (f(|f| f.direction = Some(Direction::Outbound)), vec!["c3"]),
         (
@@ -276,7 +285,13 @@ async fn one_call_in_full(db: &TestDb) {
     let legs: Vec<(&str, Option<&str>, bool)> = d
         .legs
         .iter()
-        .map(|l| (l.agent.as_str(), l.end_cause.as_deref(), l.answered_at.is_some()))
+        .map(|l| {
+            (
+                l.agent.as_str(),
+                l.end_cause.as_deref(),
+                l.answered_at.is_some(),
+            )
+        })
         .collect();
     assert_eq!(
         legs,
@@ -286,7 +301,10 @@ async fn one_call_in_full(db: &TestDb) {
         ]
     );
     assert_eq!(d.survey.len(), 1);
-    assert_eq!((d.survey[0].score, d.survey[0].agent.as_deref()), (5, Some("1024")));
+    assert_eq!(
+        (d.survey[0].score, d.survey[0].agent.as_deref()),
+        (5, Some("1024"))
+    );
     assert_eq!(d.followups, [fu.id.clone()]);
 
     // As the API and --json show it: the call's columns flattened, times in UTC.

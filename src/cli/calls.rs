@@ -135,7 +135,9 @@ fn bound(flag: &str, text: Option<&str>, tz: Tz, end: bool) -> anyhow::Result<Op
     match Period::day(tz, text) {
         Ok(day) if end => Ok(Some(day.to_ms())),
         Ok(day) => Ok(Some(day.from_ms())),
-        Err(_) => bail!("{flag} {text}: expected RFC 3339 (2026-11-30T10:00:00+08:00) or YYYY-MM-DD"),
+        Err(_) => {
+            bail!("{flag} {text}: expected RFC 3339 (2026-11-30T10:00:00+08:00) or YYYY-MM-DD")
+        }
     }
 }
 
@@ -257,7 +259,10 @@ impl Sink {
     fn finish(mut self) -> anyhow::Result<()> {
         self.writer.flush().context("writing the export")?;
         // Close the file before it takes its name.
-        drop(std::mem::replace(&mut self.writer, Box::new(std::io::sink())));
+        drop(std::mem::replace(
+            &mut self.writer,
+            Box::new(std::io::sink()),
+        ));
         if let Some((partial, path)) = self.paths.take() {
             std::fs::rename(&partial, &path)
                 .with_context(|| format!("cannot write {}", path.display()))?;
@@ -468,7 +473,10 @@ fn detail(tz: Tz, d: &CallDetail) -> String {
     let o = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let secs = |ms: Option<i64>| ms.map_or("-".to_string(), |ms| format!("{} s", ms / 1000));
     let mut head = vec![
-        vec!["call".into(), format!("{} ({})", c.id, c.direction.as_str())],
+        vec![
+            "call".into(),
+            format!("{} ({})", c.id, c.direction.as_str()),
+        ],
         vec!["caller".into(), c.caller.clone()],
         vec!["called".into(), c.called.clone()],
         vec!["arrived".into(), t(Some(c.arrived_at))],
@@ -505,7 +513,9 @@ fn detail(tz: Tz, d: &CallDetail) -> String {
         out.push_str("  (none)\n");
     }
     for e in &d.events {
-        out.push_str(&format!("  {}  {}  {}\n", clock(tz, e.at), e.kind, e.detail).replace("  \n", "\n"));
+        out.push_str(
+            &format!("  {}  {}  {}\n", clock(tz, e.at), e.kind, e.detail).replace("  \n", "\n"),
+        );
     }
     if !d.legs.is_empty() {
         out.push_str("legs:\n");
@@ -529,7 +539,10 @@ fn detail(tz: Tz, d: &CallDetail) -> String {
     if !d.survey.is_empty() {
         out.push_str("survey:\n");
         for s in &d.survey {
-            let about = s.agent.as_ref().map_or(String::new(), |a| format!(" (agent {a})"));
+            let about = s
+                .agent
+                .as_ref()
+                .map_or(String::new(), |a| format!(" (agent {a})"));
             out.push_str(&format!("  question {}: {}{about}\n", s.question, s.score));
         }
     }

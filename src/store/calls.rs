@@ -458,12 +458,17 @@ fn list_query(f: &CallFilter, limit: u32) -> (String, Vec<Bind>) {
         conds.push(format!("(caller = {p} OR called = {p})"));
     }
     if let Some(d) = f.direction {
-        conds.push(format!("direction = {}", param(Bind::Text(d.as_str().into()))));
+        conds.push(format!(
+            "direction = {}",
+            param(Bind::Text(d.as_str().into()))
+        ));
     }
     if let Some(c) = &f.after {
         let at = param(Bind::Int(c.arrived_at));
         let id = param(Bind::Text(c.id.clone()));
-        conds.push(format!("(arrived_at < {at} OR (arrived_at = {at} AND id < {id}))"));
+        conds.push(format!(
+            "(arrived_at < {at} OR (arrived_at = {at} AND id < {id}))"
+        ));
     }
     let limit = param(Bind::Int(i64::from(limit) + 1));
     let mut sql = SELECT_RECORDS.to_string();
@@ -532,7 +537,12 @@ impl Store {
             call: CallRecord::try_from(raw)?,
             events: self.events(id).await?.into_iter().map(Into::into).collect(),
             legs: self.legs(id).await?.into_iter().map(Into::into).collect(),
-            survey: self.surveys(id).await?.into_iter().map(Into::into).collect(),
+            survey: self
+                .surveys(id)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
             followups,
         }))
     }
