@@ -14,6 +14,8 @@
 //! - [`switchboard`]: every call's orchestration as one state machine without I/O: it
 //!   owns the SIP endpoint, the registrar, the ACD, the dial plan sessions and every
 //!   call with its legs; `handle_input(now, Input)` in, `poll_output()` out.
+//! - [`webhooks`]: tells a CRM of ended calls and changed follow-ups, signed, through a
+//!   durable outbox in the store.
 //! - [`runtime`]: the tokio shell that owns sockets, threads, the clock and the
 //!   database, feeds the switchboard and carries out what it asks.
 //!
@@ -33,6 +35,7 @@ pub mod runtime;
 pub mod store;
 pub mod switchboard;
 pub mod trunks;
+pub mod webhooks;
 
 /// The layering promises above, checked by reading the source: a `use` that breaks one
 /// compiles fine, so only a test notices.

@@ -1,5 +1,5 @@
 //! `hotline check`: every problem with the settings, the folders, the prompts, the dial
-//! plans, the queues and the trunks files, one line each on standard output, without starting.
+//! plans, the queues, trunks and webhooks files, one line each on standard output, without starting.
 
 use std::process::ExitCode;
 
@@ -39,6 +39,9 @@ pub fn run(o: Overrides) -> ExitCode {
         if let Err(e) = crate::trunks::parse(&text) {
             problems.push(format!("{}: {e}", cfg.trunks.display()));
         }
+    }
+    if let Err(e) = crate::webhooks::load(&cfg.webhooks) {
+        problems.push(e.to_string());
     }
     for p in &problems {
         println!("{p}");

@@ -460,16 +460,17 @@ mod calls;
 mod customers;
 mod followups;
 mod reports;
+mod webhooks;
 
 pub use agents::{
     AgentError, AgentRequest, AgentRow, AgentWrite, LegRow, NewAgent, RegistrationRow,
 };
 pub use callers::{normalize_number, BlockedCaller, CallerFlag, CallerFlagKind};
+pub(crate) use calls::utc;
 pub use calls::{
     AgentLeg, BadCursor, CallCursor, CallDetail, CallFilter, CallPage, CallRecord, Direction,
     SurveyAnswer, TimelineEvent, DEFAULT_LIMIT, MAX_LIMIT,
 };
-pub(crate) use calls::utc;
 pub use customers::{
     import_customers_csv, CustomerError, CustomerRow, LockPolicy, NewCustomer, Secret, Verification,
 };
@@ -479,6 +480,7 @@ pub use followups::{
     RevisitResult, SurveyRow,
 };
 pub use reports::{ReportAgentState, ReportCall, ReportLeg, ReportSurvey};
+pub use webhooks::{Delivery, NewDelivery, WebhookChange, WebhookEvent};
 pub use worklist::{FollowUpChange, FollowUpMove, NoteRow, RevisitVerdict};
 
 /// Handle to the call database. Cheap to clone (it is a connection pool handle).
