@@ -127,6 +127,10 @@ pub struct Overrides {
     /// [default: trunks.toml].
     #[arg(long, env = "HOTLINE_TRUNKS")]
     pub trunks: Option<String>,
+    /// Webhooks to tell of ended calls and changed follow-ups, a TOML file; missing: no
+    /// webhooks [default: webhooks.toml].
+    #[arg(long, env = "HOTLINE_WEBHOOKS")]
+    pub webhooks: Option<String>,
     /// Address of the HTTP API, wallboard, desk and /metrics, e.g. 127.0.0.1:8080;
     /// unset: no HTTP server.
     #[arg(long, env = "HOTLINE_HTTP_LISTEN")]
@@ -166,6 +170,7 @@ pub struct Config {
     pub realm: String,
     pub queues: PathBuf,
     pub trunks: PathBuf,
+    pub webhooks: PathBuf,
     /// The HTTP server's address; `None`: no HTTP server.
     pub http_listen: Option<SocketAddr>,
     /// Certificate and key for HTTPS; `None`: plain HTTP.
@@ -196,6 +201,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("realm", "hotline"),
     ("queues", "queues.toml"),
     ("trunks", "trunks.toml"),
+    ("webhooks", "webhooks.toml"),
 ];
 
 impl Config {
@@ -234,6 +240,7 @@ impl Overrides {
             ("realm", self.realm.as_ref()),
             ("queues", self.queues.as_ref()),
             ("trunks", self.trunks.as_ref()),
+            ("webhooks", self.webhooks.as_ref()),
             ("http_listen", self.http_listen.as_ref()),
             ("http_cert", self.http_cert.as_ref()),
             ("http_key", self.http_key.as_ref()),
@@ -366,6 +373,7 @@ impl Overrides {
         });
         let queues = check.value("queues", |v| Ok(PathBuf::from(v)));
         let trunks = check.value("trunks", |v| Ok(PathBuf::from(v)));
+        let webhooks = check.value("webhooks", |v| Ok(PathBuf::from(v)));
         let http_listen = match raw.get("http_listen") {
             Some(_) => check
                 .value("http_listen", |v| {
@@ -433,7 +441,7 @@ impl Overrides {
             max_call,
             drain,
             (t1, t2, t4, max_message_bytes, rtp_timeout, record_dir),
-            (realm, queues, trunks, http_listen, http_tls),
+            (realm, queues, trunks, webhooks, http_listen, http_tls),
         ) {
             (
                 Some(sip_listen),
@@ -453,13 +461,21 @@ impl Overrides {
                     Some(rtp_timeout),
                     Some(record_dir),
                 ),
-                (Some(realm), Some(queues), Some(trunks), Some(http_listen), Some(http_tls)),
+                (
+                    Some(realm),
+                    Some(queues),
+                    Some(trunks),
+                    Some(webhooks),
+                    Some(http_listen),
+                    Some(http_tls),
+                ),
             ) if problems.is_empty() => Ok(Config {
                 http_listen,
                 http_tls,
                 realm,
                 queues,
                 trunks,
+                webhooks,
                 sip_listen,
                 rtp_ports,
                 database,

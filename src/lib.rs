@@ -18,6 +18,8 @@
 //! - [`http`]: the JSON API, wallboard, desk, metrics and health (axum), off unless
 //!   `http_listen` is set; it reads the switchboard's [`switchboard::Live`] copies and the
 //!   store, and never touches the switchboard itself.
+//! - [`webhooks`]: tells a CRM of ended calls and changed follow-ups, signed, through a
+//!   durable outbox in the store.
 //! - [`runtime`]: the tokio shell that owns sockets, threads, the clock and the
 //!   database, feeds the switchboard and carries out what it asks.
 //!
@@ -38,6 +40,7 @@ pub mod runtime;
 pub mod store;
 pub mod switchboard;
 pub mod trunks;
+pub mod webhooks;
 
 /// The layering promises above, checked by reading the source: a `use` that breaks one
 /// compiles fine, so only a test notices.

@@ -1,6 +1,7 @@
 //! `hotline check`: every problem with the settings, the folders, the prompts, the dial
-//! plans, the queues and the trunks files, and whether the database can be reached, one
-//! line each on standard output, without starting and without creating or changing anything.
+//! plans, the queues, trunks and webhooks files, and whether the database can be reached,
+//! one line each on standard output, without starting and without creating or changing
+//! anything.
 
 use std::process::ExitCode;
 
@@ -46,6 +47,9 @@ pub fn run(o: Overrides) -> ExitCode {
         Ok(Ok(())) => {}
         Ok(Err(e)) => problems.push(e.to_string()),
         Err(e) => problems.push(format!("{e:#}")),
+    }
+    if let Err(e) = crate::webhooks::load(&cfg.webhooks) {
+        problems.push(e.to_string());
     }
     for p in &problems {
         println!("{p}");

@@ -114,11 +114,8 @@ pub enum Command {
         #[command(subcommand)]
         command: agents::Command,
     },
-    /// Call records: set an outcome code.
-    Calls {
-        #[command(subcommand)]
-        command: calls::Command,
-    },
+    /// Call records: list, show, export; set an outcome code.
+    Calls(calls::Args),
     /// Callers: block and unblock numbers, flag them for review, list both.
     Callers(callers::Args),
     /// Tokens for the HTTP API, wallboard and desk: add, list, revoke.
@@ -167,7 +164,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => migrate(&g.load()?),
         Command::Customers { command } => customers::run(&g.load()?, command),
         Command::Agents { command } => agents::run(&g.load()?, command),
-        Command::Calls { command } => calls::run(&g.load()?, command),
+        Command::Calls(args) => runtime()?.block_on(calls::run(g, args)),
         Command::Followups(args) => Ok(runtime()?.block_on(followups::run(g, args))?),
         Command::Report(args) => Ok(runtime()?.block_on(report::run(g, args))?),
         Command::Callers(args) => runtime()?.block_on(callers::run(g, args)),

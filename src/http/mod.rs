@@ -8,6 +8,7 @@
 //! agents' state changes are requests the server picks up as it does the CLI's.
 
 pub mod auth;
+mod calls;
 mod followups;
 mod live;
 mod pages;
@@ -90,6 +91,8 @@ pub fn router(setup: Setup) -> Router {
         .route("/queues", get(live::queues))
         .route("/agents", get(live::agents))
         .route("/agents/{id}/state", post(live::set_state))
+        .route("/calls", get(calls::list))
+        .route("/calls/{id}", get(calls::show))
         .route("/followups", get(followups::list))
         .route("/followups/{id}", get(followups::show))
         .route("/followups/{id}/{action}", post(followups::act))

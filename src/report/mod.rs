@@ -105,6 +105,22 @@ impl Period {
     }
 }
 
+/// A time a person typed, ms: RFC 3339 as it says, or a day `YYYY-MM-DD` in `tz` as its
+/// start — or, for an `end`, the next day's start, so a range "to" a day includes it.
+pub fn time_bound(text: &str, tz: Tz, end: bool) -> Result<i64, String> {
+    let text = text.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp_millis());
+    }
+    match Period::day(tz, text) {
+        Ok(day) if end => Ok(day.to_ms()),
+        Ok(day) => Ok(day.from_ms()),
+        Err(_) => Err(format!(
+            "{text}: expected RFC 3339 (2026-11-30T10:00:00+08:00) or YYYY-MM-DD"
+        )),
+    }
+}
+
 /// How many of the steps that had to be done by a deadline were done by it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StepShare {

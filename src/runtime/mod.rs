@@ -42,6 +42,9 @@ pub enum RuntimeError {
     /// The trunks file is invalid.
     #[error("trunks file {path}: {message}")]
     Trunks { path: String, message: String },
+    /// The webhooks file is invalid; the message names file, line and reason.
+    #[error("webhooks file {0}")]
+    Webhooks(#[from] crate::webhooks::WebhooksError),
     /// `HOTLINE_TEST_CLOCK_START` is not an RFC 3339 time.
     #[error("HOTLINE_TEST_CLOCK_START {0:?} is not an RFC 3339 time")]
     TestClock(String),
@@ -149,6 +152,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     let plans = load_plans(&cfg, prompts.as_deref())?;
     let (queues, features) = load_queues(&cfg)?;
     let outbound = load_trunks(&cfg).await?;
+    let hooks = crate::webhooks::load(&cfg.webhooks)?;
     let surfaces = surfaces::Surfaces::start(&cfg, &store, &plans, metrics_handle()).await?;
     surfaces.ready.set(true, !plans.is_empty());
     let (media, media_thread) = media::spawn(in_tx.clone(), cfg.rtp_timeout);
@@ -158,6 +162,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     tokio::spawn(watch_agents(store.clone(), in_tx.clone()));
     tokio::spawn(watch_blocklist(store.clone(), in_tx.clone()));
     tokio::spawn(watch_dial_work(store.clone(), in_tx.clone()));
+    let webhooks = tokio::spawn(crate::webhooks::run(store.clone(), hooks));
     let settings = Settings::from_config(&cfg, udp_addr.port(), rand::random());
     let loaded = Loaded {
         plans,
@@ -204,6 +209,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     let _ = tokio::task::spawn_blocking(move || media_thread.join()).await;
     drop(writer);
     sweeper.abort();
+    webhooks.abort();
     match writer_task.await {
         Ok(stats) => tracing::info!(?stats, "call records flushed"),
         Err(e) => tracing::error!(%e, "call record writer failed"),

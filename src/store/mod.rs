@@ -461,16 +461,23 @@ mod dialing;
 
 mod agents;
 mod callers;
+mod calls;
 mod customers;
 mod followups;
 mod open;
 mod reports;
 mod tokens;
+mod webhooks;
 
 pub use agents::{
     AgentError, AgentRequest, AgentRow, AgentWrite, LegRow, NewAgent, RegistrationRow,
 };
 pub use callers::{normalize_number, BlockedCaller, CallerFlag, CallerFlagKind};
+pub(crate) use calls::utc;
+pub use calls::{
+    AgentLeg, BadCursor, CallCursor, CallDetail, CallFilter, CallPage, CallRecord, Direction,
+    SurveyAnswer, TimelineEvent, DEFAULT_LIMIT, MAX_LIMIT,
+};
 pub use customers::{
     import_customers_csv, import_customers_csv_with, CustomerError, CustomerRow, ImportProgress,
     LockPolicy, NewCustomer, Secret, Verification,
@@ -482,6 +489,7 @@ pub use followups::{
 };
 pub use reports::{ReportAgentState, ReportCall, ReportLeg, ReportSurvey};
 pub use tokens::{NewToken, Role, TokenError, TokenRow};
+pub use webhooks::{Delivery, NewDelivery, WebhookChange, WebhookEvent};
 pub use worklist::{FollowUpChange, FollowUpMove, NoteRow, RevisitVerdict};
 
 /// Handle to the call database. Cheap to clone (it is a connection pool handle).

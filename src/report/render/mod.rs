@@ -703,8 +703,9 @@ fn markdown(r: &Report, st: &Style, blocks: &[Block]) -> String {
     s
 }
 
-fn csv_cell(c: &str) -> String {
-    if c.contains([',', '"', '\n']) {
+/// One CSV cell (RFC 4180): quoted when it holds a comma, a quote or a line break.
+pub(crate) fn csv_cell(c: &str) -> String {
+    if c.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", c.replace('"', "\"\""))
     } else {
         c.to_string()
