@@ -22,8 +22,9 @@ wait_when_empty = true
 alert_wait_secs = 600
 "#;
 
-/// ChromeDriver on a free port, killed on drop.
-struct Driver(Child, u16);
+/// ChromeDriver on a free port and the browser profile it runs Chromium in; both are
+/// ended on drop, Chromium too even when a failed test never closed its session.
+struct Driver(Child, u16, TempDir);
 
 impl Driver {
     fn start() -> Driver {
@@ -38,7 +39,7 @@ impl Driver {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
         assert!(up, "chromedriver did not listen on {port}");
-        Driver(child, port)
+        Driver(child, port, TempDir::new("chromium"))
     }
 }
 
@@ -46,10 +47,12 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        let profile = format!("--user-data-dir={}", self.2 .0.display());
+        let _ = Command::new("pkill").args(["-f", &profile]).status();
     }
 }
 
-async fn browser(driver: &Driver, profile: &TempDir) -> Client {
+async fn browser(driver: &Driver) -> Client {
     // The flags keep a headless Chromium off the network this machine does not have.
     let caps = serde_json::json!({
         "goog:chromeOptions": {
@@ -59,7 +62,7 @@ async fn browser(driver: &Driver, profile: &TempDir) -> Client {
                 "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--lang=zh-CN",
                 "--window-size=1600,1000",
-                format!("--user-data-dir={}", profile.0.display()),
+                format!("--user-data-dir={}", driver.2 .0.display()),
             ]
         }
     });
@@ -181,10 +184,9 @@ fn wallboard_follows_the_queue_and_the_desk_resolves_a_complaint() {
     let boss = token(&db, "supervisor", "supervisor");
 
     let driver = Driver::start();
-    let profile = TempDir::new("chromium");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let c = browser(&driver, &profile).await;
+        let c = browser(&driver).await;
         log_in(&c, &base, &wall, "/").await;
         let waiting = "article[data-queue='general'] [data-field='waiting']";
         let state = "tr[data-agent='1024'] [data-field='state']";
