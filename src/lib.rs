@@ -18,6 +18,8 @@
 //! - [`http`]: the JSON API, wallboard, desk, metrics and health (axum), off unless
 //!   `http_listen` is set; it reads the switchboard's [`switchboard::Live`] copies and the
 //!   store, and never touches the switchboard itself.
+//! - [`metrics`]: the Prometheus metrics' names, help and buckets, recorded from every
+//!   layer through the `metrics` facade (a no-op without a recorder, like `tracing`).
 //! - [`webhooks`]: tells a CRM of ended calls and changed follow-ups, signed, through a
 //!   durable outbox in the store.
 //! - [`runtime`]: the tokio shell that owns sockets, threads, the clock and the
@@ -34,6 +36,7 @@ pub mod dialer;
 pub mod followup;
 pub mod http;
 pub mod ivr;
+pub mod metrics;
 pub mod prompts;
 pub mod report;
 pub mod runtime;

@@ -14,9 +14,10 @@ use crate::core::media::g711::{
 };
 use crate::core::media::goertzel::InbandDetector;
 use crate::core::media::player::{Frame, Player};
-use crate::core::media::rtp::{RtpSender, FRAME_SAMPLES};
+use crate::core::media::rtp::{reported_lost, ReceiveStats, RtpSender, FRAME_SAMPLES};
 use crate::core::sdp::Codec;
 use crate::core::sip::endpoint::CallRef;
+use crate::metrics::RtpTally;
 use crate::switchboard::{MediaCmd, MediaEvent, RtpCounters};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{SocketAddr, UdpSocket};
@@ -28,7 +29,8 @@ use tokio::sync::mpsc;
 
 const TICK: Duration = Duration::from_millis(20);
 
-/// Ticks between reads of the RTCP sockets (one second).
+/// Ticks between reads of the RTCP sockets, and between updates of the RTP metrics
+/// (one second).
 const RTCP_EVERY: u64 = 50;
 /// Frames of a bridged peer's audio held for sending: enough to ride out jitter, few
 /// enough that a burst does not turn into lasting delay (oldest are dropped).
@@ -60,6 +62,38 @@ struct Stream {
     /// Keys waiting to be sent as telephone-events.
     keys: EventSender,
     counters: Arc<RtpCounters>,
+    /// Losses and late packets of what the caller sends.
+    received: ReceiveStats,
+    /// What the far end's last RTCP report says it lost of what we send.
+    lost_out: u64,
+    /// What of this stream's figures the metrics already have.
+    tallied: RtpTally,
+}
+
+impl Stream {
+    /// This stream's figures since they were last taken for the metrics.
+    fn untallied(&mut self) -> RtpTally {
+        let (received, sent) = self.counters.read();
+        let now = RtpTally {
+            packets_in: received as u64,
+            packets_out: sent as u64,
+            lost_in: self.received.lost(),
+            lost_out: self.lost_out,
+            late: self.received.late(),
+        };
+        let was = std::mem::replace(&mut self.tallied, now);
+        // Losses may fall (a late packet came, a report corrected itself): only rises
+        // count, and a fall is made up before anything new counts.
+        self.tallied.lost_in = now.lost_in.max(was.lost_in);
+        self.tallied.lost_out = now.lost_out.max(was.lost_out);
+        RtpTally {
+            packets_in: now.packets_in.saturating_sub(was.packets_in),
+            packets_out: now.packets_out.saturating_sub(was.packets_out),
+            lost_in: now.lost_in.saturating_sub(was.lost_in),
+            lost_out: now.lost_out.saturating_sub(was.lost_out),
+            late: now.late.saturating_sub(was.late),
+        }
+    }
 }
 
 /// A frame of one call's audio on its way to the bridged call.
@@ -122,6 +156,8 @@ fn run(
     let mut next = Instant::now() + TICK;
     let mut ticks: u64 = 0;
     let mut forwards: Vec<Forward> = Vec::new();
+    // Figures of streams closed since the metrics were last updated.
+    let mut closed = RtpTally::default();
     loop {
         ticks += 1;
         // Send first, right on the tick, so each stream keeps its 20 ms spacing whatever
@@ -137,9 +173,13 @@ fn run(
         for (&call, s) in streams.iter_mut() {
             receive(call, s, now, &mut inbound, &mut pcm, &events, &mut forwards);
             if ticks.is_multiple_of(RTCP_EVERY) {
-                // RTCP reports (one every few seconds) are read so they do not pile up,
-                // and otherwise ignored.
-                while s.rtcp.recv_from(&mut inbound).is_ok() {}
+                // RTCP reports (one every few seconds) are read so they do not pile up;
+                // only what the far end lost of our stream is kept.
+                while let Ok((n, _)) = s.rtcp.recv_from(&mut inbound) {
+                    if let Some(lost) = reported_lost(&inbound[..n], s.sender.ssrc()) {
+                        s.lost_out = u64::from(lost);
+                    }
+                }
             }
             if let Some(limit) = rtp_timeout {
                 if s.watched && !s.timed_out && now.duration_since(s.last_rx) >= limit {
@@ -155,6 +195,13 @@ fn run(
                 });
             }
         }
+        if ticks.is_multiple_of(RTCP_EVERY) {
+            let mut tally = std::mem::take(&mut closed);
+            for s in streams.values_mut() {
+                tally += s.untallied();
+            }
+            tally.record();
+        }
         for f in forwards.drain(..) {
             if let Some(peer) = streams.get_mut(&f.to).filter(|p| p.bridge.is_some()) {
                 if peer.relay.len() >= RELAY_DEPTH {
@@ -165,9 +212,14 @@ fn run(
         }
         loop {
             match cmds.try_recv() {
-                Ok((cmd, sockets)) => apply(&mut streams, cmd, sockets, &recorder),
+                Ok((cmd, sockets)) => apply(&mut streams, cmd, sockets, &recorder, &mut closed),
                 Err(std_mpsc::TryRecvError::Empty) => break,
-                Err(std_mpsc::TryRecvError::Disconnected) => return,
+                Err(std_mpsc::TryRecvError::Disconnected) => {
+                    for s in streams.values_mut() {
+                        closed += s.untallied();
+                    }
+                    return closed.record();
+                }
             }
         }
         next += TICK;
@@ -185,6 +237,7 @@ fn apply(
     cmd: MediaCmd,
     sockets: Option<[UdpSocket; 2]>,
     recorder: &std_mpsc::Sender<RecCmd>,
+    closed: &mut RtpTally,
 ) {
     match cmd {
         MediaCmd::Start {
@@ -206,7 +259,7 @@ fn apply(
                 rand::random(),
                 codec.payload_type(),
             );
-            streams.insert(
+            let replaced = streams.insert(
                 call,
                 Stream {
                     socket,
@@ -229,8 +282,14 @@ fn apply(
                     relay: VecDeque::new(),
                     keys: EventSender::default(),
                     counters,
+                    received: ReceiveStats::default(),
+                    lost_out: 0,
+                    tallied: RtpTally::default(),
                 },
             );
+            if let Some(mut old) = replaced {
+                *closed += old.untallied();
+            }
         }
         MediaCmd::WatchRtp { call } => {
             if let Some(s) = streams.get_mut(&call) {
@@ -317,7 +376,8 @@ fn apply(
         }
         MediaCmd::Stop { call } => {
             unbridge(streams, call);
-            if let Some(s) = streams.remove(&call) {
+            if let Some(mut s) = streams.remove(&call) {
+                *closed += s.untallied();
                 if s.rec.is_some() {
                     let _ = recorder.send(RecCmd::Close { call });
                 }
@@ -389,6 +449,8 @@ fn receive(
         };
         s.remote = Some(from);
         s.counters.received.fetch_add(1, Ordering::Relaxed);
+        s.received
+            .on_packet(rtp.ssrc(), u16::from(rtp.sequence_number()));
         s.last_rx = now;
         s.timed_out = false;
         let pt = rtp.payload_type();
@@ -427,6 +489,7 @@ fn receive(
             None
         };
         if let Some((digit, via)) = digit {
+            metrics::counter!(crate::metrics::DTMF, "method" => via).increment(1);
             // Barge-in: a key press stops the prompt that is playing.
             if s.barge_in {
                 s.player.stop();

@@ -118,6 +118,8 @@ impl Host for Sockets {
 /// Runs the hotline until `shutdown` resolves, then drains calls and flushes records.
 pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), RuntimeError> {
     test_clock()?;
+    // Before anything records: what is recorded without a recorder is lost.
+    let metrics = metrics_handle();
     let store = Store::connect(&cfg.database).await?;
     // Calls a previous process left open (it was killed, or the machine stopped) are over:
     // close them before taking new ones, while no call of ours is live.
@@ -153,7 +155,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     let (queues, features) = load_queues(&cfg)?;
     let outbound = load_trunks(&cfg).await?;
     let hooks = crate::webhooks::load(&cfg.webhooks)?;
-    let surfaces = surfaces::Surfaces::start(&cfg, &store, &plans, metrics_handle()).await?;
+    let surfaces = surfaces::Surfaces::start(&cfg, &store, &plans, metrics).await?;
     surfaces.ready.set(true, !plans.is_empty());
     let (media, media_thread) = media::spawn(in_tx.clone(), cfg.rtp_timeout);
     tokio::spawn(watch_plans(cfg.dialplans.clone(), in_tx.clone()));
@@ -362,11 +364,15 @@ impl Shell<'_> {
             match sb.poll_output() {
                 Output::Transmit(t) => self.send(t).await,
                 Output::Media(cmd) => self.media_cmd(sb, cmd),
-                Output::Store { write, ack: None } => self.writer.send(write),
-                Output::Store {
-                    write,
-                    ack: Some(call),
-                } => {
+                Output::Store { write, ack } => {
+                    if let crate::store::Write::CallEnded { cause, .. } = &write {
+                        metrics::counter!(crate::metrics::CALLS_TOTAL, "outcome" => *cause)
+                            .increment(1);
+                    }
+                    let Some(call) = ack else {
+                        self.writer.send(write);
+                        continue;
+                    };
                     let done = self.writer.submit(write);
                     let inputs = self.inputs.clone();
                     tokio::spawn(async move {
@@ -437,8 +443,21 @@ impl Shell<'_> {
 
 /// Records metrics for `/metrics` when nothing else in the process has yet.
 fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
-    match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
-        Ok(handle) => Some(handle),
+    match crate::metrics::builder().and_then(|b| b.install_recorder()) {
+        Ok(handle) => {
+            crate::metrics::describe();
+            // Histogram samples pile up until drained; a scrape drains them, but nothing
+            // may scrape for days.
+            let upkeep = handle.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    tick.tick().await;
+                    upkeep.run_upkeep();
+                }
+            });
+            Some(handle)
+        }
         Err(e) => {
             tracing::warn!(%e, "metrics are off");
             None
@@ -717,12 +736,23 @@ async fn escalate_every_minute(store: Store, rules: crate::followup::Rules) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        match crate::followup::escalate_overdue(&store, &rules, crate::store::now_ms()).await {
+        let now = crate::store::now_ms();
+        match crate::followup::escalate_overdue(&store, &rules, now).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(escalated = n, "overdue complaints escalated"),
             Err(e) => {
                 tracing::warn!(%e, "escalating overdue complaints failed; retried in a minute")
             }
+        }
+        match store.open_followups().await {
+            Ok(open) => {
+                let overdue = open
+                    .iter()
+                    .filter(|f| !crate::followup::overdue(f, now).is_empty())
+                    .count();
+                metrics::gauge!(crate::metrics::FOLLOWUPS_OVERDUE).set(overdue as f64);
+            }
+            Err(e) => tracing::warn!(%e, "cannot count overdue follow-ups; retried in a minute"),
         }
     }
 }

@@ -72,9 +72,10 @@ impl Surfaces {
         };
         let calendar = desk_calendar(cfg, plans);
         let (today_tx, today) = watch::channel(Arc::new(Today::default()));
+        tokio::spawn(service_level_gauges(today.clone()));
         tokio::spawn(crate::http::today_kpis(
             store.clone(),
-            cfg.reports.clone(),
+            cfg.reports,
             calendar.time_zone(),
             Duration::from_secs(5),
             today_tx,
@@ -87,7 +88,7 @@ impl Surfaces {
             ready,
             rules: cfg.followups.clone(),
             calendar,
-            reports: cfg.reports.clone(),
+            reports: cfg.reports,
             metrics,
             secure_cookies: cfg.http_tls.is_some(),
         });
@@ -105,13 +106,15 @@ impl Surfaces {
     }
 
     /// Copies the switchboard's live state out, at most every [`PUBLISH_EVERY`] unless
-    /// `now` is forced; readers are woken only when something changed.
+    /// `now` is forced; readers are woken only when something changed. The gauges are
+    /// set from the same copy, with or without an HTTP server to read it.
     pub(super) fn publish(&mut self, sb: &Board, now: Instant) {
-        if self.server.is_none() || now.duration_since(self.published) < PUBLISH_EVERY {
+        if now.duration_since(self.published) < PUBLISH_EVERY {
             return;
         }
         self.published = now;
         let live = sb.live();
+        crate::metrics::live(&live, &self.live.borrow(), super::real_now().wall_ms);
         self.live.send_if_modified(|old| {
             let changed = **old != live;
             if changed {
@@ -132,5 +135,18 @@ impl Surfaces {
         if let Some(task) = self.server.take() {
             let _ = task.await;
         }
+    }
+}
+
+/// Sets the service level gauges whenever today's figures change; a queue of yesterday's
+/// figures that has none today (past midnight) shows no level rather than yesterday's.
+async fn service_level_gauges(mut today: watch::Receiver<Arc<Today>>) {
+    let mut shown: Vec<String> = Vec::new();
+    while today.changed().await.is_ok() {
+        let figures = today.borrow_and_update().clone();
+        let gone = shown.iter().filter(|q| !figures.by_queue.contains_key(*q));
+        let levels = figures.by_queue.iter().map(|(q, k)| (q, k.service_level));
+        crate::metrics::service_levels(levels.chain(gone.map(|q| (q, None))));
+        shown = figures.by_queue.keys().cloned().collect();
     }
 }

@@ -209,6 +209,7 @@ async fn commit(store: &Store, writes: &[Write], counters: &Counters) -> Vec<usi
 fn refuse(w: &Write, e: &StoreError, counters: &Counters) {
     tracing::error!(error = %e, call = %w.call_id(), write = w.kind(), "store refused write; it is dropped");
     counters.rejected.fetch_add(1, Ordering::Relaxed);
+    metrics::counter!(crate::metrics::STORE_ERRORS, "kind" => "refused").increment(1);
 }
 
 /// Applies `writes` in one transaction, sleeping and retrying (10 ms doubling to 2 s) on errors
@@ -220,8 +221,10 @@ async fn commit_with_retry(
 ) -> Result<(), StoreError> {
     let mut backoff = MIN_BACKOFF;
     loop {
+        let started = std::time::Instant::now();
         match store.apply(writes).await {
             Ok(()) => {
+                crate::metrics::store_commit(writes.len(), started.elapsed());
                 counters.batches.fetch_add(1, Ordering::Relaxed);
                 counters
                     .writes
@@ -232,6 +235,7 @@ async fn commit_with_retry(
             Err(e) => {
                 tracing::error!(error = %e, writes = writes.len(), retry_in_ms = backoff.as_millis() as u64, "store commit failed; retrying");
                 counters.retries.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(crate::metrics::STORE_ERRORS, "kind" => "retried").increment(1);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }

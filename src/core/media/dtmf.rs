@@ -311,7 +311,16 @@ impl Rfc4733Receiver {
 /// `application/dtmf` carries the key alone. The key may be written as a character
 /// (`5`, `*`, `#`, `A`-`D`) or, as some phones do, as its event code (`10` for `*`,
 /// `11` for `#`). Any other content type, or a body without a key, gives `None`.
+/// Each key found is counted as a press by INFO (calls parse an INFO body once).
 pub fn parse_info(content_type: &str, body: &[u8]) -> Option<Digit> {
+    let digit = info_digit(content_type, body);
+    if digit.is_some() {
+        metrics::counter!(crate::metrics::DTMF, "method" => "info").increment(1);
+    }
+    digit
+}
+
+fn info_digit(content_type: &str, body: &[u8]) -> Option<Digit> {
     let media_type = content_type.split(';').next().unwrap_or("").trim();
     let body = String::from_utf8_lossy(body);
     if media_type.eq_ignore_ascii_case("application/dtmf-relay") {

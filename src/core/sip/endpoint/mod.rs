@@ -260,7 +260,9 @@ impl Endpoint {
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        let t = self.transmits.pop_front()?;
+        crate::metrics::sip_sent(&t.bytes);
+        Some(t)
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -304,8 +306,14 @@ impl Endpoint {
     /// One framed message from any transport.
     pub fn handle_message(&mut self, now: Instant, peer: Peer, bytes: &[u8]) {
         match message::parse(bytes) {
-            Ok(Message::Request(req)) => self.on_request(now, peer, *req),
-            Ok(Message::Response(resp)) => self.on_response(now, *resp),
+            Ok(Message::Request(req)) => {
+                crate::metrics::sip_request(req.method.as_str(), crate::metrics::RECEIVED);
+                self.on_request(now, peer, *req)
+            }
+            Ok(Message::Response(resp)) => {
+                crate::metrics::sip_response(resp.status, crate::metrics::RECEIVED);
+                self.on_response(now, *resp)
+            }
             Err(e) => self.reject_malformed(peer, bytes, &e),
         }
     }
@@ -616,6 +624,7 @@ impl Endpoint {
             match o {
                 TxOutput::Send(bytes) => self.transmits.push_back(Transmit { peer, bytes }),
                 TxOutput::Timeout(Timer::H) => {
+                    count_timeout("ack");
                     let answered_call = call.filter(|c| {
                         self.calls.get(c).is_some_and(|c| {
                             c.state == CallState::Answered && c.invite_tx.as_ref() == Some(key)
@@ -657,6 +666,11 @@ impl Endpoint {
                 TxOutput::Send(bytes) => self.transmits.push_back(Transmit { peer, bytes }),
                 TxOutput::Timeout(t) => {
                     tracing::debug!(?t, method = key.1, "request got no answer");
+                    count_timeout(if t == Timer::B {
+                        "invite"
+                    } else {
+                        "non_invite"
+                    });
                     if let Some(id) = report {
                         self.registers.remove(&id);
                         self.events.push_back(Event::RequestDone {
@@ -768,6 +782,11 @@ impl Endpoint {
     fn new_branch(&mut self) -> String {
         format!("z9hG4bK{:016x}", self.rng.gen::<u64>())
     }
+}
+
+/// Counts a transaction given up on, by what it waited for.
+fn count_timeout(kind: &'static str) {
+    metrics::counter!(crate::metrics::SIP_TIMEOUTS, "kind" => kind).increment(1);
 }
 
 /// The lifetime a registrar granted our binding (RFC 3261 10.2.4): the `expires`
