@@ -628,7 +628,7 @@ fn a_complaint_is_contacted_resolved_revisited_and_closed() {
     assert_eq!(c["number"], "138****8000", "masked unless --show-numbers");
     let table = fu_ok(db, MONDAY, &["list"]);
     assert!(table.contains("CONTACT BY"), "{table}");
-    // (on a database of its own: listing escalates what it finds late)
+    // (on a database of its own, so the late complaint leaves the rest alone)
     let late_db = common::migrated_db(&dir, "late");
     new_complaint(&late_db);
     let late = fu_ok(

@@ -371,6 +371,15 @@ async fn followups_follow_the_same_rules_as_the_command_line() {
             .await,
         StatusCode::BAD_REQUEST,
     );
+    let past = "/api/v1/followups?after=18446744073709551615";
+    let r = api.get(past, Some(&api.supervisor)).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "a page past the end is empty: {}",
+        r.body
+    );
+    assert!(r.json()["items"].as_array().unwrap().is_empty());
 
     // The rules: a complaint is closed only after its revisit; resolving makes the revisit;
     // an unsatisfied revisit reopens the complaint.
@@ -632,6 +641,9 @@ async fn browsers_log_in_with_a_cookie_and_pages_are_served_from_the_binary() {
         "/",
         "only local paths after login"
     );
+    // A tab the browser would drop ("/\t/evil" → "//evil") does not get through either.
+    let r2 = api.send(form(&api.agent, "/%09/evil.example/")).await;
+    assert_eq!(r2.headers[header::LOCATION], "/");
     let cookie = r.headers[header::SET_COOKIE].to_str().unwrap().to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
     let cookie = cookie.split(';').next().unwrap().to_string();

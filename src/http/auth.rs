@@ -47,18 +47,19 @@ impl Holder {
 
 /// Where a request's token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum From {
+pub(super) enum From {
     Header,
     Cookie,
 }
 
 /// The token a request presents, from the header or else the cookie.
-fn presented(headers: &HeaderMap) -> Option<(String, From)> {
+pub(super) fn presented(headers: &HeaderMap) -> Option<(String, From)> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| (t.trim().to_string(), From::Header));
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| (t.trim().to_string(), From::Header));
     bearer.or_else(|| {
         headers
             .get_all(header::COOKIE)

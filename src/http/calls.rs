@@ -94,7 +94,10 @@ pub async fn show(
     let mut detail = app.store.call_detail(&id).await?.ok_or_else(not_found)?;
     if let Some(agent) = holder.only_agent() {
         let theirs = detail.call.agent.as_deref() == Some(agent)
-            || detail.legs.iter().any(|l| l.agent == agent);
+            || detail
+                .legs
+                .iter()
+                .any(|l| l.agent == agent && l.answered_at.is_some());
         if !theirs {
             return Err(not_found());
         }

@@ -115,7 +115,8 @@ pub async fn list(
         .take(limit)
         .map(|i| view(&app, i, None, q.show_numbers))
         .collect();
-    let next = (skip + limit < total).then(|| (skip + limit).to_string());
+    let end = skip.saturating_add(limit);
+    let next = (end < total).then(|| end.to_string());
     Ok(Json(Page { items: page, next }))
 }
 

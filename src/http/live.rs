@@ -84,6 +84,9 @@ pub async fn today_kpis(
     }
 }
 
+/// How often an open event stream checks that its token still holds.
+const RECHECK_TOKEN: Duration = Duration::from_secs(30);
+
 /// Agents in each state, for one queue.
 #[derive(Debug, Default, Serialize)]
 struct StateCounts {
@@ -209,27 +212,44 @@ pub async fn board(State(app): State<App>, holder: Holder) -> Result<Response, P
 pub async fn events(
     State(app): State<App>,
     holder: Holder,
+    headers: axum::http::HeaderMap,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, Problem> {
     holder.require(Role::Viewer)?;
+    let secret = super::auth::presented(&headers).map(|(s, _)| s);
     let (live, today) = (app.live.clone(), app.today.clone());
+    let checked = tokio::time::Instant::now();
     let stream = futures_util::stream::unfold(
-        (app, live, today, true),
-        |(app, mut live, mut today, first)| async move {
-            if !first {
-                // A closed channel: the server is stopping; so does the stream.
-                let open = tokio::select! {
-                    r = live.changed() => r.is_ok(),
-                    r = today.changed() => r.is_ok(),
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => true,
-                };
-                if !open {
-                    return None;
+        (app, live, today, true, checked),
+        move |(app, mut live, mut today, first, mut checked)| {
+            let secret = secret.clone();
+            async move {
+                // A revoked token (or a logged-out browser's) stops receiving within this.
+                if checked.elapsed() >= RECHECK_TOKEN {
+                    checked = tokio::time::Instant::now();
+                    let still = match &secret {
+                        Some(s) => matches!(app.store.token_holder(s).await, Ok(Some(_))),
+                        None => false,
+                    };
+                    if !still {
+                        return None;
+                    }
                 }
+                if !first {
+                    // A closed channel: the server is stopping; so does the stream.
+                    let open = tokio::select! {
+                        r = live.changed() => r.is_ok(),
+                        r = today.changed() => r.is_ok(),
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => true,
+                    };
+                    if !open {
+                        return None;
+                    }
+                }
+                live.mark_unchanged();
+                today.mark_unchanged();
+                let event = Event::default().event("board").data(board_json(&app));
+                Some((Ok(event), (app, live, today, false, checked)))
             }
-            live.mark_unchanged();
-            today.mark_unchanged();
-            let event = Event::default().event("board").data(board_json(&app));
-            Some((Ok(event), (app, live, today, false)))
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))

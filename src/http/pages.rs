@@ -81,7 +81,12 @@ pub struct Next {
 
 /// Only a path on this site is a place to go after login.
 fn local(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    // Browsers drop tabs and newlines from URLs, so "/\t/evil" would become "//evil".
+    if next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && next.bytes().all(|b| b.is_ascii_graphic())
+    {
         next
     } else {
         "/"
@@ -114,7 +119,7 @@ pub async fn login(State(app): State<App>, Form(form): Form<LoginForm>) -> Respo
             tracing::info!(target: "hotline::http", token = %t.name, "logged in");
             let secure = if app.secure_cookies { "; Secure" } else { "" };
             let cookie = format!(
-                "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200{secure}",
+                "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=604800{secure}",
                 form.token.trim()
             );
             let mut r = Redirect::to(local(&form.next)).into_response();

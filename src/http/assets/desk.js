@@ -52,6 +52,7 @@ async function show(id) {
   selected = id;
   renderList();
   const f = await api(`/followups/${encodeURIComponent(id)}`);
+  if (selected !== id) return; // another ticket was picked meanwhile
   const rows = [["kind", t(f.kind)], ["status", t(STATUS_KEY[f.status] || f.status)], ["number", f.number],
     ["category", f.category || "–"], ["owner", f.owner || f.department || "–"], ["created", when(f.created_at)],
     ["due", when(nextDue(f)) + (f.overdue.length ? " ⚠ " + f.overdue.join(", ") : "")]];

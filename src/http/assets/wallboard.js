@@ -49,7 +49,11 @@ function connect() {
     conn.textContent = "● " + t("live");
     render(last);
   });
-  es.onerror = () => { conn.textContent = "○ " + t("offline"); };
+  es.onerror = () => {
+    conn.textContent = "○ " + t("offline");
+    // Refused (token revoked, cookie expired): the browser will not retry; log in again.
+    if (es.readyState === EventSource.CLOSED) location.href = "/login?next=/";
+  };
 }
 document.addEventListener("DOMContentLoaded", connect);
 setInterval(() => window.rerender(), 1000);
