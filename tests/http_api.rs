@@ -211,7 +211,7 @@ fn assert_problem(r: &Reply, status: StatusCode) {
     assert!(!p["detail"].as_str().unwrap_or("").is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_api_route_needs_a_token_and_the_right_role() {
     let api = api().await;
     // (method, path, least role)
@@ -287,7 +287,7 @@ async fn every_api_route_needs_a_token_and_the_right_role() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn followups_follow_the_same_rules_as_the_command_line() {
     let api = api().await;
     let mine = api.followup(FollowUpKind::Callback, Some("1024"), 5).await;
@@ -454,7 +454,7 @@ async fn followups_follow_the_same_rules_as_the_command_line() {
     assert_problem(&r, StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_change_their_own_state_and_supervisors_anyones() {
     let api = api().await;
     let r = api
@@ -499,7 +499,7 @@ async fn agents_change_their_own_state_and_supervisors_anyones() {
     assert_eq!(r.status, StatusCode::ACCEPTED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_board_and_its_event_stream_follow_the_switchboard() {
     let api = api().await;
     let caller = LiveCaller {
@@ -569,7 +569,7 @@ async fn the_live_board_and_its_event_stream_follow_the_switchboard() {
     assert_eq!(second["agents"][0]["state"], "available");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_reload_and_metrics() {
     let api = api().await;
     let r = api
@@ -615,7 +615,7 @@ async fn reports_reload_and_metrics() {
         .starts_with("text/plain"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browsers_log_in_with_a_cookie_and_pages_are_served_from_the_binary() {
     let api = api().await;
     // No token: the pages send the browser to the login page.
@@ -673,7 +673,7 @@ async fn browsers_log_in_with_a_cookie_and_pages_are_served_from_the_binary() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_names_only_routes_that_exist() {
     let api = api().await;
     let doc = api.get("/api/v1/openapi.json", None).await.json();
