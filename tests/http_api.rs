@@ -680,6 +680,9 @@ async fn the_openapi_document_names_only_routes_that_exist() {
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 12);
     for (path, ops) in paths {
+        if path.ends_with("/events") {
+            continue; // an endless stream; routed and tested by the live board test
+        }
         for method in ops.as_object().unwrap().keys() {
             let concrete = path
                 .replace("{id}", "1024")
