@@ -161,7 +161,16 @@ agent_enter_outcome|Please enter the outcome code, then press hash.|请输入处
 agent_outcome_saved|Outcome saved.|结果已保存。
 agent_new_call|New call.|新来电。
 transferring|Transferring your call, please hold.|正在为您转接，请稍候。
-callback_preview|Callback to a customer. Press 1 to call now, or 2 to skip.|回拨客户工单。立即拨打请按1，跳过请按2。
+callback_preview|Callback to a customer.|回拨客户工单。
+callback_reason_fault|About a fault report.|事由：故障报修。
+callback_reason_fault_report|About a fault report.|事由：故障报修。
+callback_reason_urgent|An urgent matter.|事由：紧急事项。
+callback_reason_callback|The customer asked for a callback.|事由：客户要求回电。
+callback_reason_callback_requested|The customer asked for a callback.|事由：客户要求回电。
+callback_reason_agent_callback|An agent promised to call back.|事由：坐席承诺回电。
+callback_reason_voicemail|The customer left a message.|事由：客户留言。
+number_ending_in|Number ending in|号码尾号
+callback_preview_keys|Press 1 to call now, or 2 to skip.|立即拨打请按1，跳过请按2。
 callback_dialling|Calling the customer now, please hold.|正在为您拨打客户，请稍候。
 callback_not_reached|The customer could not be reached. The attempt is recorded and the callback will be tried again.|客户未能接通，本次尝试已记录，稍后将再次回拨。
 callback_unreachable|The customer could not be reached. That was the last attempt: the ticket goes to a supervisor.|客户未能接通。这是最后一次尝试，工单将转交主管处理。

@@ -402,6 +402,23 @@ fn check_names_the_trunk_and_reason_in_a_bad_trunks_file() {
     );
 }
 
+/// The example trunk files shipped in deploy/trunks/ stay valid as the file format moves on.
+#[test]
+fn shipped_trunk_examples_pass_check() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for name in ["carrier.toml", "asterisk.toml"] {
+        let file = root.join("deploy/trunks").join(name);
+        let out = hotline()
+            .current_dir(root)
+            .args(["check", "--trunks", &file.display().to_string()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{name}: {text}");
+        assert!(!text.contains("change-me"), "{name}: {text}");
+    }
+}
+
 #[test]
 fn check_names_a_bad_queues_file_and_agents_cli_round_trips() {
     let dir = TempDir::new("cli-queues");

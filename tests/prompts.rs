@@ -137,6 +137,9 @@ fn the_prompts_the_product_needs_exist() {
         "survey_thanks",
         "goodbye",
         "hold_music",
+        "callback_preview",
+        "callback_preview_keys",
+        "number_ending_in",
     ];
     assert_eq!(set.missing(&needed), Vec::<(String, String)>::new());
     assert_eq!(

@@ -166,6 +166,45 @@ fn callback_previews_dials_bridges_and_the_outcome_resolves_the_ticket() {
     )));
 }
 
+/// The preview says what the callback is about (when the prompts have the category) and
+/// the last four digits of the number, before the keys.
+#[test]
+fn the_preview_names_the_reason_and_the_numbers_last_digits() {
+    for (category, reason) in [("voicemail", true), ("billing", false)] {
+        let mut b = board(TRUNKS);
+        let a = b.agent("1024", &["general"]);
+        b.carrier("127.0.0.1:5091", &[]);
+        b.agents_ready();
+        let mut t = task("fu-1", FollowUpKind::Callback, b.now.wall_ms);
+        t.category = category.into();
+        b.dial_work(vec![t], vec![]);
+        b.run_until("the agent hears the preview", secs(10), |b| {
+            b.heard(b.leg_of(a), "callback_preview")
+        });
+        let preview = b
+            .plays(b.leg_of(a))
+            .into_iter()
+            .find(|p| p.first().is_some_and(|n| n == "callback_preview"))
+            .unwrap();
+        let mut expected = vec!["callback_preview".to_string()];
+        if reason {
+            expected.push(format!("callback_reason_{category}"));
+        }
+        expected.extend(
+            [
+                "number_ending_in",
+                "digit_8",
+                "digit_0",
+                "digit_0",
+                "digit_0",
+            ]
+            .map(String::from),
+        );
+        expected.push("callback_preview_keys".into());
+        assert_eq!(preview, expected, "{category}");
+    }
+}
+
 #[test]
 fn a_skipped_preview_dials_nobody_and_costs_no_attempt() {
     let mut b = board(TRUNKS);

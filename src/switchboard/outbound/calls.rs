@@ -215,6 +215,7 @@ impl<H: Host> Switchboard<H> {
             return self.endpoint.hangup(now, call, EndCause::Cancelled);
         };
         let is_agent = job.agent_leg.as_ref().is_some_and(|s| s.call == call);
+        let preview = is_agent.then(|| preview_prompts(job));
         let side = if is_agent {
             job.agent_leg.as_mut()
         } else {
@@ -223,10 +224,10 @@ impl<H: Host> Switchboard<H> {
         if let Some(s) = side {
             s.answered = true;
         }
-        if is_agent {
-            let preview = Duration::from_secs(u64::from(self.dialer.settings.preview_secs));
-            self.timers.set(call, Due::Dialer, now + preview);
-            return self.play(call, &["callback_preview"], true);
+        if let Some(names) = preview {
+            let wait = Duration::from_secs(u64::from(self.dialer.settings.preview_secs));
+            self.timers.set(call, Due::Dialer, now + wait);
+            return self.play(call, &names, true);
         }
         self.timers.cancel(call, Due::Dialer);
         let (record, followup, agent, purpose) = (
@@ -348,4 +349,26 @@ impl<H: Host> Switchboard<H> {
         });
         self.event(customer.call, "agent", agent);
     }
+}
+
+/// What the agent hears before a callback: what it is about (`callback_reason_CATEGORY`,
+/// when the prompt set has one for the ticket's category), the last four digits of the
+/// customer's number, and the keys. The ticket and the customer's name are on the phone's
+/// screen: prompts are recorded, so a name cannot be spoken.
+fn preview_prompts(job: &Job) -> Vec<String> {
+    let mut names = vec!["callback_preview".to_string()];
+    if let Some(t) = &job.ticket {
+        names.push(format!("callback_reason_{}", t.category));
+    }
+    let digits: Vec<&str> = speech::digits(&job.number, job.language);
+    if !digits.is_empty() {
+        names.push("number_ending_in".into());
+        names.extend(
+            digits[digits.len().saturating_sub(4)..]
+                .iter()
+                .map(|d| d.to_string()),
+        );
+    }
+    names.push("callback_preview_keys".into());
+    names
 }
