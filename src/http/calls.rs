@@ -42,10 +42,7 @@ pub async fn list(
             .transpose()
             .map_err(Problem::bad_request)
     };
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(Problem::bad_request("limit must be from 1 to 500"));
-    }
+    let limit = super::page_limit(q.limit)?;
     let filter = CallFilter {
         from_ms: bound(&q.from, false)?,
         to_ms: bound(&q.to, true)?,
@@ -76,18 +73,12 @@ pub async fn list(
     Ok(Json(page))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ShowQuery {
-    show_numbers: bool,
-}
-
 /// `GET /api/v1/calls/{id}`: one call with its timeline, legs and survey answers.
 pub async fn show(
     State(app): State<App>,
     holder: Holder,
     Path(id): Path<String>,
-    Query(q): Query<ShowQuery>,
+    Query(q): Query<super::Numbers>,
 ) -> Result<Json<CallDetail>, Problem> {
     holder.require(Role::Agent)?;
     let not_found = || Problem::not_found(format!("no call {id}"));

@@ -55,7 +55,7 @@ pub struct ListQuery {
     all: bool,
     show_numbers: bool,
     /// At most this many (1-500, default 50).
-    limit: Option<usize>,
+    limit: Option<u32>,
     /// The `next` of the previous page.
     after: Option<String>,
 }
@@ -97,10 +97,7 @@ pub async fn list(
         owner: holder.only_agent().map(str::to_string).or(q.owner),
         all: q.all,
     };
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(Problem::bad_request("limit must be from 1 to 500"));
-    }
+    let limit = super::page_limit(q.limit)? as usize;
     let skip = match q.after.as_deref() {
         None => 0,
         Some(a) => a
@@ -120,18 +117,12 @@ pub async fn list(
     Ok(Json(Page { items: page, next }))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ShowQuery {
-    show_numbers: bool,
-}
-
 /// `GET /api/v1/followups/{id}`: one follow-up with its notes and call attempts.
 pub async fn show(
     State(app): State<App>,
     holder: Holder,
     Path(id): Path<String>,
-    Query(q): Query<ShowQuery>,
+    Query(q): Query<super::Numbers>,
 ) -> Result<Json<View>, Problem> {
     holder.require(Role::Agent)?;
     let d = desk(&app).show(&id).await?;

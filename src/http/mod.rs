@@ -81,6 +81,23 @@ impl std::ops::Deref for App {
     }
 }
 
+/// `?show_numbers=true` on a single item: customers' numbers in full (masked by default,
+/// as on the command line).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct Numbers {
+    show_numbers: bool,
+}
+
+/// A list's page size from `?limit=`: 1 to 500, 50 when absent.
+fn page_limit(limit: Option<u32>) -> Result<u32, problem::Problem> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(problem::Problem::bad_request("limit must be from 1 to 500"));
+    }
+    Ok(limit)
+}
+
 /// Every route, with the token check and request log around them.
 pub fn router(setup: Setup) -> Router {
     let app = App(Arc::new(setup));
