@@ -16,7 +16,7 @@ pub mod table;
 pub mod tokens;
 
 pub use records::{
-    author, default_calendar, local_minute, plan, rfc3339, CliError, Common, Context,
+    author, calendar_plan, default_calendar, local_minute, plan, rfc3339, CliError, Common, Context,
 };
 
 use std::path::PathBuf;

@@ -147,14 +147,24 @@ pub fn author(by: Option<&str>) -> String {
 }
 
 pub fn plan(config: &Config) -> Option<Plan> {
-    let (plans, _) = crate::ivr::load_dir(&config.dialplans, None);
+    calendar_plan(config, crate::ivr::load_dir(&config.dialplans, None).0)
+}
+
+/// Of `plans`, the one whose calendar the follow-ups' deadlines follow: the file named by
+/// `[followups] calendar`, else the first. The command line and the server choose alike.
+pub fn calendar_plan<P: AsRef<Plan>>(
+    config: &Config,
+    plans: impl IntoIterator<Item = P>,
+) -> Option<P> {
+    let mut plans = plans.into_iter();
     match &config.followups.calendar {
-        Some(name) => plans.into_iter().find(|p| {
-            p.file
+        Some(name) => plans.find(|p| {
+            p.as_ref()
+                .file
                 .file_name()
                 .is_some_and(|f| f.to_string_lossy() == *name)
         }),
-        None => plans.into_iter().next(),
+        None => plans.next(),
     }
 }
 

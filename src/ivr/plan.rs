@@ -164,6 +164,13 @@ pub struct Plan {
     pub(crate) number_positions: Vec<(usize, usize)>,
 }
 
+/// So a list of plans, owned or shared, can be searched alike.
+impl AsRef<Plan> for Plan {
+    fn as_ref(&self) -> &Plan {
+        self
+    }
+}
+
 impl Plan {
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.get(name)

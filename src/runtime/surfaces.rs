@@ -32,16 +32,7 @@ pub(super) struct Surfaces {
 /// The calendar follow-up deadlines count on: the plan `[followups] calendar` names, else
 /// the first plan, else weekdays 09:00-18:00 (as the command line).
 fn desk_calendar(cfg: &Config, plans: &[Arc<Plan>]) -> Calendar {
-    let named = |p: &&Arc<Plan>| match &cfg.followups.calendar {
-        Some(name) => p
-            .file
-            .file_name()
-            .is_some_and(|f| f.to_string_lossy() == *name),
-        None => true,
-    };
-    plans
-        .iter()
-        .find(named)
+    crate::cli::calendar_plan(cfg, plans)
         .map(|p| p.calendar.clone())
         .unwrap_or_else(crate::cli::default_calendar)
 }
