@@ -659,11 +659,16 @@ async fn browsers_log_in_with_a_cookie_and_pages_are_served_from_the_binary() {
         r.body.contains("lilei · agent"),
         "the desk names its holder"
     );
+    assert!(r.body.contains("/assets/desk.js"));
     let r = api.send(page("/", &cookie)).await;
     assert!(r.body.contains("/assets/wallboard.js"));
     // A stale cookie is only "not logged in": the login page stays reachable.
     let r = api.send(page("/login", "hotline_token=hl_stale")).await;
     assert_eq!(r.status, StatusCode::OK);
+    // Every page is a whole document: the shared head, the language switcher, the end.
+    assert!(r.body.starts_with("<!doctype html>") && r.body.contains("/assets/app.css"));
+    assert!(r.body.contains("<form") && r.body.contains("/assets/i18n.js"));
+    assert!(r.body.trim_end().ends_with("</html>"));
     // Assets need no token and carry no data.
     let r = api.get("/assets/app.css", None).await;
     assert!(r.body.contains("Noto Sans CJK SC"), "a CJK font stack");

@@ -12,9 +12,19 @@ use super::problem::Problem;
 use super::App;
 use crate::store::Role;
 
+const HEAD: &str = include_str!("assets/head.html");
 const WALLBOARD: &str = include_str!("assets/wallboard.html");
 const DESK: &str = include_str!("assets/desk.html");
 const LOGIN: &str = include_str!("assets/login.html");
+
+/// A whole page: the head every page shares, `body`, the language switcher's script, then
+/// the page's own script if it has one.
+fn document(body: &str, script: Option<&str>) -> String {
+    let own = script.map_or(String::new(), |s| {
+        format!("<script src=\"/assets/{s}\"></script>\n")
+    });
+    format!("{HEAD}{body}<script src=\"/assets/i18n.js\"></script>\n{own}</body>\n</html>\n")
+}
 
 /// (name, content type, body) of each asset.
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -54,7 +64,7 @@ pub async fn wallboard(holder: Option<Extension<Holder>>) -> Response {
         holder.map(|h| h.0),
         Role::Viewer,
         "/",
-        WALLBOARD.to_string(),
+        document(WALLBOARD, Some("wallboard.js")),
     )
 }
 
@@ -69,7 +79,7 @@ pub async fn desk(holder: Option<Extension<Holder>>) -> Response {
         holder,
         Role::Agent,
         "/desk",
-        DESK.replace("{{holder}}", &escape(&who)),
+        document(&DESK.replace("{{holder}}", &escape(&who)), Some("desk.js")),
     )
 }
 
@@ -94,9 +104,10 @@ fn local(next: &str) -> &str {
 }
 
 fn login_page(status: StatusCode, error: &str, next: &str) -> Response {
-    let html = LOGIN
+    let body = LOGIN
         .replace("{{error}}", &escape(error))
         .replace("{{next}}", &escape(local(next)));
+    let html = document(&body, None);
     (status, Html(html)).into_response()
 }
 
