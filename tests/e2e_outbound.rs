@@ -62,6 +62,8 @@ impl Carrier {
             "-m",
             &calls.to_string(),
             "-trace_msg",
+            // A customer who answers sends back what they hear: audio both ways.
+            "-rtp_echo",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -434,14 +436,15 @@ fn an_unanswered_customer_is_cancelled_after_the_ring_time() {
 
 /// A callback asked for from the command line for agent 1024: hotline rings the baresip
 /// agent with the preview, the agent presses 1, the customer (a SIPp carrier) answers and
-/// is bridged, hangs up after a while, and the agent keys the outcome 1# (resolved on the
+/// is bridged (its greeting takes some 10 s, then about 5 s of talk, echoed back), hangs up,
+/// and the agent keys the outcome 1# (resolved on the
 /// call), which resolves the ticket.
 #[test]
 fn a_callback_rings_the_agent_dials_the_customer_and_the_outcome_resolves_it() {
     if tool("sipp").is_none() || tool("baresip").is_none() {
         return;
     }
-    let carrier = Carrier::start("carrier_hangup.xml", &[("HOLD_MS", "8000")], 1);
+    let carrier = Carrier::start("carrier_hangup.xml", &[("HOLD_MS", "16000")], 1);
     let (args, dirs) = serve_args(&format!(
         "[dialer]\nring_secs = 10\nmax_attempts = 2\nretry_after_mins = 30\npreview_secs = 20\n{}",
         trunk("carrier", carrier.port, "")
@@ -520,4 +523,16 @@ fn a_callback_rings_the_agent_dials_the_customer_and_the_outcome_resolves_it() {
     assert_eq!(leg.agent_id, "1024");
     assert!(leg.answered_at.is_some());
     assert_eq!(attempts(server, &callback), [DialResult::Answered]);
+    // Audio went both ways through hotline's relay: the agent's phone sends a 440 Hz tone,
+    // the customer echoes what it hears, and the tone came back to the agent. (The phone
+    // writes its recording of the call out when the call ends.)
+    agent.command("hangup", "");
+    std::thread::sleep(Duration::from_secs(1));
+    let tone = agent.heard_tone(440.0);
+    assert!(tone > 0.8, "the agent's own tone came back at {tone:.2}");
+    let (from_customer, to_customer) = site.rt.block_on(site.store.call_rtp(&id)).unwrap().unwrap();
+    assert!(
+        from_customer >= 200 && to_customer >= 200,
+        "{from_customer} / {to_customer}"
+    );
 }

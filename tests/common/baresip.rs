@@ -78,6 +78,47 @@ impl Agent {
         std::fs::read_to_string(self.dir.0.join("baresip.log")).unwrap_or_default()
     }
 
+    /// How pure a tone of `hz` the phone heard at its best: over one-second windows of the
+    /// decoded audio it received (first channel), the largest share of the window's energy
+    /// at `hz` (Goertzel; 1.0 for a clean sine, near 0 for speech or silence).
+    pub fn heard_tone(&self, hz: f64) -> f64 {
+        let mut best: f64 = 0.0;
+        for e in std::fs::read_dir(&self.dir.0).unwrap().flatten() {
+            let p = e.path();
+            if !p.to_string_lossy().ends_with("-dec.wav") {
+                continue;
+            }
+            let Ok(mut r) = hound::WavReader::open(&p) else {
+                continue;
+            };
+            let spec = r.spec();
+            let channels = usize::from(spec.channels.max(1));
+            let samples: Vec<f64> = r
+                .samples::<i16>()
+                .map_while(Result::ok)
+                .step_by(channels)
+                .map(f64::from)
+                .collect();
+            let n = spec.sample_rate as usize;
+            let coeff = 2.0 * (2.0 * std::f64::consts::PI * hz / spec.sample_rate as f64).cos();
+            for w in samples.chunks_exact(n) {
+                let energy: f64 = w.iter().map(|x| x * x).sum();
+                if energy < 1e3 * n as f64 {
+                    continue; // silence
+                }
+                let (mut s1, mut s2) = (0.0, 0.0);
+                for x in w {
+                    let s0 = x + coeff * s1 - s2;
+                    s2 = s1;
+                    s1 = s0;
+                }
+                let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+                best = best.max(2.0 * power / (n as f64 * energy));
+            }
+        }
+        best
+    }
+
     /// Largest sample in the audio baresip received (its sndfile dump of decoded audio).
     pub fn heard_peak(&self) -> i32 {
         let mut peak = 0;
