@@ -86,6 +86,7 @@ async fn kpis(store: &Store) -> String {
         agent_states: store.report_agent_states(from, to).await.unwrap(),
         legs: store.report_legs(from, to).await.unwrap(),
         agent_names: store.agent_names().await.unwrap(),
+        ..Default::default()
     };
     let r = compute(Kind::Daily, period, &rows, &Default::default(), T0 + DAY);
     format!("{:?}\n{:?}\n{:?}", r.kpis, r.per_day, r.agents)

@@ -25,7 +25,8 @@ pub struct Args {
 /// Which report.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
-    /// Complaint summary, satisfaction, KPIs and the agents' figures of one month.
+    /// Complaint summary, satisfaction, KPIs, the agents' figures and the outbound calls of one
+    /// month.
     Monthly {
         /// The month, YYYY-MM, in the calendar's time zone.
         #[arg(long)]
@@ -33,7 +34,7 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
-    /// The KPIs and the agents' figures of one day.
+    /// The KPIs, the agents' figures and the outbound calls of one day.
     Daily {
         /// The day, YYYY-MM-DD, in the calendar's time zone.
         #[arg(long)]

@@ -46,6 +46,7 @@ labels! {
     UnitSecs => "s", "秒";
     UnitHours => "h", "小时";
     UnitPct => "%", "%";
+    UnitMins => "min", "分钟";
 
     ComplaintSummary => "Complaint summary", "投诉汇总";
     ComplaintsByCategory => "Complaints by category and status", "投诉按类别和状态";
@@ -154,6 +155,32 @@ labels! {
     Outcome => "outcome", "结果代码";
     OutcomeLabel => "label", "说明";
     Calls => "calls", "通话数";
+
+    Outbound => "Outbound calls", "外呼";
+    FollowUpCalls => "Callbacks and revisits called", "回电与回访外呼";
+    CallbackCalls => "callbacks", "回电";
+    RevisitCalls => "revisits", "回访";
+    FollowUpsCalled => "follow-ups called", "已外呼跟进单";
+    CallAttempts => "call attempts", "外呼次数";
+    DialAnswered => "of which answered", "其中：客户接听";
+    DialBusy => "of which busy", "其中：占线";
+    DialNoAnswer => "of which no answer", "其中：无人接听";
+    DialFailed => "of which failed to connect", "其中：呼叫失败";
+    PreviewsSkipped => "previews skipped: no attempt used", "跳过的预览（不计外呼次数）";
+    Reached => "customers reached", "已联系上客户";
+    ReachedRate => "reach rate", "接通率";
+    GivenUp => "given up as unreachable", "无法联系而放弃";
+    AvgPromiseToCall => "average time from promise to call", "承诺到回电平均时间";
+    MedianPromiseToCall => "median time from promise to call", "承诺到回电时间中位数";
+    ReachedWithWindow => "reached with a promised window end", "已联系上（有承诺时段）";
+    ReachedOnTime => "reached within the promised window", "承诺时段内联系上";
+    ReachedOnTimeShare => "share reached on time", "按时联系率";
+    CallsPlaced => "All calls placed", "全部外呼通话";
+    CallType => "calls for", "外呼类型";
+    WithFollowUp => "callbacks and revisits", "回电和回访";
+    WithoutFollowUp => "agents dialling out and transfers", "坐席外拨、转接外线";
+    Connected => "connected", "接通数";
+    ConnectRate => "connect rate", "接通率";
 }
 
 impl Label {

@@ -21,6 +21,9 @@ pub async fn build(
         agent_states: store.report_agent_states(from, to).await?,
         legs: store.report_legs(from, to).await?,
         agent_names: store.agent_names().await?,
+        dial_attempts: store.report_dial_attempts(from, to).await?,
+        unreachable: store.report_unreachable(from, to).await?,
+        outbound_calls: store.report_outbound_calls(from, to).await?,
     };
     Ok(compute(kind, period, &rows, settings, now_ms))
 }

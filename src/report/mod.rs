@@ -1,5 +1,5 @@
 //! Management reports, computed from rows without I/O: the complaint summary, the
-//! satisfaction report, the KPIs and the agents' figures of a month or a day. [`render`] writes them as
+//! satisfaction report, the KPIs, the agents' figures and the outbound calls of a month or a day. [`render`] writes them as
 //! Markdown, CSV or HTML (inline SVG charts, no scripts).
 //!
 //! Every figure is defined in the README ("KPI definitions"); the code below says the same
@@ -7,9 +7,11 @@
 
 pub mod labels;
 mod load;
+pub mod outbound;
 pub mod render;
 
 pub use load::build;
+pub use outbound::Outbound;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -18,8 +20,8 @@ use chrono_tz::Tz;
 
 use crate::followup::{overdue, ReportSettings, Step};
 use crate::store::{
-    FollowUpKind, FollowUpRow, FollowUpStatus, ReportAgentState, ReportCall, ReportLeg,
-    ReportSurvey, RevisitResult,
+    FollowUpKind, FollowUpRow, FollowUpStatus, ReportAgentState, ReportCall, ReportDialAttempt,
+    ReportLeg, ReportOutboundCall, ReportSurvey, ReportUnreachable, RevisitResult,
 };
 
 /// The statuses in order, as the columns of "counts by category and status".
@@ -354,11 +356,15 @@ pub struct Report {
     pub per_day: Vec<DayCount>,
     /// Per agent, by agent ID.
     pub agents: Vec<AgentFigures>,
+    /// Callbacks and revisits called, and every call the hotline placed.
+    pub outbound: Outbound,
 }
 
 /// The rows a report is made of: calls that arrived in the period, their survey answers,
 /// the follow-ups created in the period, the agents' state changes (with the last one before
-/// the period), the legs to agents rung or answered in the period, and the agents' names.
+/// the period), the legs to agents rung or answered in the period, the agents' names, and for
+/// the outbound section the dial attempts that ended in the period, the follow-ups given up
+/// in it and the calls placed in it.
 #[derive(Debug, Clone, Default)]
 pub struct Rows {
     /// Calls.
@@ -373,15 +379,21 @@ pub struct Rows {
     pub legs: Vec<ReportLeg>,
     /// (agent ID, name).
     pub agent_names: Vec<(String, String)>,
+    /// Dial attempts, with their follow-ups' promise.
+    pub dial_attempts: Vec<ReportDialAttempt>,
+    /// Follow-ups given up as unreachable.
+    pub unreachable: Vec<ReportUnreachable>,
+    /// Calls placed.
+    pub outbound_calls: Vec<ReportOutboundCall>,
 }
 
 /// What kind of report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
-    /// Complaints, satisfaction, KPIs and agents.
+    /// Complaints, satisfaction, KPIs, agents and outbound calls.
     Monthly,
-    /// KPIs and agents.
+    /// KPIs, agents and outbound calls.
     Daily,
 }
 
@@ -422,6 +434,7 @@ pub fn compute(
         satisfaction,
         kpis: kpis(rows, settings, now_ms),
         agents: agents(rows, period.from_ms(), period.to_ms(), now_ms),
+        outbound: outbound::outbound(rows, period.from_ms(), period.to_ms()),
         per_day,
         period,
     }

@@ -487,7 +487,10 @@ pub use followups::{
     new_followup_id, CallIvr, FollowUpKind, FollowUpRow, FollowUpStatus, NewFollowUp,
     RevisitResult, SurveyRow,
 };
-pub use reports::{ReportAgentState, ReportCall, ReportLeg, ReportSurvey};
+pub use reports::{
+    ReportAgentState, ReportCall, ReportDialAttempt, ReportLeg, ReportOutboundCall, ReportSurvey,
+    ReportUnreachable,
+};
 pub use tokens::{NewToken, Role, TokenError, TokenRow};
 pub use webhooks::{Delivery, NewDelivery, WebhookChange, WebhookEvent};
 pub use worklist::{FollowUpChange, FollowUpMove, NoteRow, RevisitVerdict};

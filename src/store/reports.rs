@@ -83,6 +83,50 @@ pub struct ReportSurvey {
     pub arrived_at: i64,
 }
 
+/// One attempt to call a follow-up's customer that ended in the period, with what the
+/// outbound section needs of its follow-up.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReportDialAttempt {
+    /// The follow-up called.
+    pub followup_id: String,
+    /// Its kind: `callback` or `revisit`.
+    pub kind: String,
+    /// `answered`, `no_answer`, `busy`, `failed` or `skipped`.
+    pub result: String,
+    /// ms, the attempt ended.
+    pub at: i64,
+    /// ms, the follow-up was created.
+    pub created_at: i64,
+    /// ms, start of the promised callback window.
+    pub promised_from: Option<i64>,
+    /// ms, end of the promised callback window.
+    pub promised_to: Option<i64>,
+}
+
+/// A follow-up given up as unreachable in the period.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReportUnreachable {
+    /// The follow-up.
+    pub id: String,
+    /// Its kind.
+    pub kind: String,
+    /// ms, given up.
+    pub unreachable_at: i64,
+}
+
+/// A call the hotline placed in the period.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReportOutboundCall {
+    /// Our id of the call.
+    pub id: String,
+    /// ms, the INVITE was sent.
+    pub arrived_at: i64,
+    /// ms, the called party answered.
+    pub answered_at: Option<i64>,
+    /// The follow-up it worked on; none for an agent dialling out or a plan's transfer.
+    pub followup_id: Option<String>,
+}
+
 // Every report is about calls to the hotline: the calls it places (callbacks, revisits, agents
 // dialling out) would count as offered, answered and handled and skew every rate.
 const REPORT_CALLS: &str = "SELECT id, arrived_at, answered_at, ended_at, ended_by, end_cause, \
@@ -116,7 +160,60 @@ const REPORT_LEGS: &str = "SELECT l.call_id AS call_id, CAST(l.seq AS BIGINT) AS
      OR (l.answered_at >= $1 AND l.answered_at < $2)) \
      ORDER BY l.agent_id, l.started_at, l.call_id, l.seq";
 
+// The outbound section: attempts that ended in the period, follow-ups given up in it, and the
+// calls hotline placed in it.
+const REPORT_DIAL_ATTEMPTS: &str = "SELECT a.followup_id AS followup_id, f.kind AS kind, \
+     a.result AS result, a.at AS at, f.created_at AS created_at, \
+     f.promised_from AS promised_from, f.promised_to AS promised_to \
+     FROM dial_attempts a JOIN followups f ON f.id = a.followup_id \
+     WHERE a.at >= $1 AND a.at < $2 \
+     ORDER BY a.at, a.followup_id, a.call_id";
+
+const REPORT_UNREACHABLE: &str = "SELECT id, kind, unreachable_at FROM followups \
+     WHERE unreachable_at >= $1 AND unreachable_at < $2 ORDER BY unreachable_at, id";
+
+const REPORT_OUTBOUND_CALLS: &str = "SELECT id, arrived_at, answered_at, followup_id \
+     FROM calls WHERE arrived_at >= $1 AND arrived_at < $2 AND direction = 'outbound' \
+     ORDER BY arrived_at, id";
+
 impl Store {
+    /// Attempts to call follow-ups' customers that ended in `[from, to)` (ms), skipped
+    /// previews included, oldest first.
+    pub async fn report_dial_attempts(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<ReportDialAttempt>, StoreError> {
+        let rows = on_db!(&self.db, pool => {
+            sqlx::query_as(REPORT_DIAL_ATTEMPTS).bind(from).bind(to).fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+
+    /// Follow-ups given up as unreachable in `[from, to)` (ms).
+    pub async fn report_unreachable(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<ReportUnreachable>, StoreError> {
+        let rows = on_db!(&self.db, pool => {
+            sqlx::query_as(REPORT_UNREACHABLE).bind(from).bind(to).fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+
+    /// Calls the hotline placed in `[from, to)` (ms), oldest first.
+    pub async fn report_outbound_calls(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<ReportOutboundCall>, StoreError> {
+        let rows = on_db!(&self.db, pool => {
+            sqlx::query_as(REPORT_OUTBOUND_CALLS).bind(from).bind(to).fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+
     /// The agents' state changes in `[from, to)` (ms), with each agent's last change before
     /// `from`; by agent, then in order.
     pub async fn report_agent_states(

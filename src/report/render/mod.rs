@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::labels::Label;
+use super::outbound::FollowUpCalls;
 use super::{Kind, Report, AGENT_STATES, STATUSES};
 use crate::followup::at;
 use crate::ivr::Language;
@@ -56,6 +57,7 @@ impl Style<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Unit {
     Secs,
+    Mins,
     Hours,
     Pct,
 }
@@ -68,6 +70,7 @@ enum Cell {
     /// A ratio, shown as a percentage.
     Pct(Option<f64>),
     Secs(Option<f64>),
+    Mins(Option<f64>),
     Hours(Option<f64>),
     /// ms, shown as `H:MM:SS` (CSV: whole seconds).
     Duration(i64),
@@ -82,6 +85,7 @@ impl Cell {
         match self {
             Cell::Pct(_) => Some(Unit::Pct),
             Cell::Secs(_) | Cell::Duration(_) => Some(Unit::Secs),
+            Cell::Mins(_) => Some(Unit::Mins),
             Cell::Hours(_) => Some(Unit::Hours),
             _ => None,
         }
@@ -155,6 +159,7 @@ fn shown(st: &Style, c: &Cell) -> String {
         Cell::Count(n) => n.to_string(),
         Cell::Pct(v) => v.map_or_else(na, |v| format!("{:.1}%", v * 100.0)),
         Cell::Secs(v) => with(*v, 1, Label::UnitSecs),
+        Cell::Mins(v) => with(*v, 1, Label::UnitMins),
         Cell::Hours(v) => with(*v, 1, Label::UnitHours),
         Cell::Duration(ms) => hms(*ms),
         Cell::Score(v) => v.map_or_else(na, |v| format!("{v:.2}")),
@@ -170,7 +175,7 @@ fn plain(st: &Style, c: &Cell) -> String {
         Cell::Figure(t, unit) => with_unit(st, t, *unit),
         Cell::Count(n) => n.to_string(),
         Cell::Pct(v) => num(v.map(|v| v * 100.0), 1),
-        Cell::Secs(v) | Cell::Hours(v) => num(*v, 1),
+        Cell::Secs(v) | Cell::Mins(v) | Cell::Hours(v) => num(*v, 1),
         Cell::Duration(ms) => (ms + 500).div_euclid(1000).to_string(),
         Cell::Score(v) => num(*v, 2),
     }
@@ -180,6 +185,7 @@ fn with_unit(st: &Style, t: &str, unit: Option<Unit>) -> String {
     let u = match unit {
         None => return t.to_string(),
         Some(Unit::Secs) => Label::UnitSecs,
+        Some(Unit::Mins) => Label::UnitMins,
         Some(Unit::Hours) => Label::UnitHours,
         Some(Unit::Pct) => Label::UnitPct,
     };
@@ -226,13 +232,32 @@ impl Layout<'_> {
 
     /// A two-column table of named figures; each figure's name carries its unit.
     fn figures(&self, caption: Label, figures: Vec<(String, Cell)>) -> Block {
+        let figures = figures.into_iter().map(|(name, v)| (name, vec![v]));
+        self.figures_by(caption, &[Label::Value], figures.collect())
+    }
+
+    /// A table of named figures with a value column for each of `columns`; each figure's
+    /// name carries the unit of its values.
+    fn figures_by(
+        &self,
+        caption: Label,
+        columns: &[Label],
+        figures: Vec<(String, Vec<Cell>)>,
+    ) -> Block {
         let rows = figures
             .into_iter()
-            .map(|(name, v)| vec![Cell::Figure(name, v.unit()), v])
+            .map(|(name, values)| {
+                let unit = values.first().and_then(Cell::unit);
+                let mut row = vec![Cell::Figure(name, unit)];
+                row.extend(values);
+                row
+            })
             .collect();
+        let mut head = self.head(&[Label::Figure]);
+        head.extend(self.head(columns));
         Block::Table {
             caption: self.t(caption).to_string(),
-            head: self.head(&[Label::Figure, Label::Value]),
+            head,
             rows,
         }
     }
@@ -249,6 +274,7 @@ impl Layout<'_> {
         self.complaints(&mut out);
         self.satisfaction(&mut out);
         self.kpis(&mut out);
+        self.outbound(&mut out);
         self.agents(&mut out);
         out
     }
@@ -542,6 +568,71 @@ impl Layout<'_> {
                 ),
             );
         }
+    }
+
+    fn outbound(&self, out: &mut Vec<Block>) {
+        let o = &self.r.outbound;
+        out.push(Block::Heading(self.t(Label::Outbound).into()));
+        let row = |l: Label, value: fn(&FollowUpCalls) -> Cell| {
+            let values = vec![value(&o.callbacks), value(&o.revisits)];
+            (self.t(l).to_string(), values)
+        };
+        out.push(self.figures_by(
+            Label::FollowUpCalls,
+            &[Label::CallbackCalls, Label::RevisitCalls],
+            vec![
+                row(Label::FollowUpsCalled, |f| count(f.called)),
+                row(Label::CallAttempts, |f| count(f.attempts)),
+                row(Label::DialAnswered, |f| count(f.answered)),
+                row(Label::DialBusy, |f| count(f.busy)),
+                row(Label::DialNoAnswer, |f| count(f.no_answer)),
+                row(Label::DialFailed, |f| count(f.failed)),
+                row(Label::PreviewsSkipped, |f| count(f.skipped)),
+                row(Label::Reached, |f| count(f.reached)),
+                row(Label::ReachedRate, |f| Cell::Pct(f.reached_rate)),
+                row(Label::GivenUp, |f| count(f.unreachable)),
+                row(Label::AvgPromiseToCall, |f| {
+                    Cell::Mins(f.avg_minutes_to_reach)
+                }),
+                row(Label::MedianPromiseToCall, |f| {
+                    Cell::Mins(f.median_minutes_to_reach)
+                }),
+                row(Label::ReachedWithWindow, |f| count(f.reached_with_window)),
+                row(Label::ReachedOnTime, |f| count(f.reached_on_time)),
+                row(Label::ReachedOnTimeShare, |f| Cell::Pct(f.on_time_share)),
+            ],
+        ));
+        let p = &o.calls;
+        let line = |name: Cell, calls: usize, connected: usize| {
+            let rate = Cell::Pct(super::ratio(connected, calls));
+            vec![name, count(calls), count(connected), rate]
+        };
+        out.push(self.table(
+            Label::CallsPlaced,
+            self.head(&[
+                Label::CallType,
+                Label::Calls,
+                Label::Connected,
+                Label::ConnectRate,
+            ]),
+            vec![
+                line(
+                    text(self.t(Label::WithFollowUp)),
+                    p.with_followup,
+                    p.with_followup_connected,
+                ),
+                line(
+                    text(self.t(Label::WithoutFollowUp)),
+                    p.without_followup,
+                    p.without_followup_connected,
+                ),
+                line(
+                    text(self.t(Label::All)),
+                    p.with_followup + p.without_followup,
+                    p.with_followup_connected + p.without_followup_connected,
+                ),
+            ],
+        ));
     }
 
     fn agents(&self, out: &mut Vec<Block>) {
