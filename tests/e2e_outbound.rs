@@ -18,7 +18,7 @@ use hotline::store::{
     FollowUpStatus, NewFollowUp, RevisitResult,
 };
 use std::collections::HashMap;
-use std::net::UdpSocket;
+use std::net::{TcpListener, UdpSocket};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -36,6 +36,11 @@ struct Carrier {
 impl Carrier {
     /// Runs `tests/sipp/<scenario>` with `subst` applied to its text, for `calls` calls.
     fn start(scenario: &str, subst: &[(&str, &str)], calls: u32) -> Carrier {
+        Carrier::start_on(scenario, subst, calls, false)
+    }
+
+    /// The same over TCP (`tcp`: SIPp takes connections on its port, and nothing else).
+    fn start_on(scenario: &str, subst: &[(&str, &str)], calls: u32, tcp: bool) -> Carrier {
         let dir = TempDir::new("carrier");
         let mut xml = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -49,6 +54,8 @@ impl Carrier {
         std::fs::write(dir.0.join(scenario), xml).unwrap();
         let port = free_port();
         let args: Vec<String> = [
+            "-t",
+            if tcp { "t1" } else { "u1" },
             "-sf",
             scenario,
             "-i",
@@ -82,7 +89,11 @@ impl Carrier {
         });
         // Up once its port is taken.
         let up = wait_until(Duration::from_secs(10), || {
-            UdpSocket::bind(("127.0.0.1", port)).is_err()
+            if tcp {
+                TcpListener::bind(("127.0.0.1", port)).is_err()
+            } else {
+                UdpSocket::bind(("127.0.0.1", port)).is_err()
+            }
         });
         assert!(up, "SIPp did not start on port {port}");
         Carrier { port, run }
@@ -248,7 +259,19 @@ fn revisit_answered(
     calls: u32,
     trunk_extra: &str,
 ) -> (Server, Vec<TempDir>, String, String, CallRow) {
-    let carrier = Carrier::start(scenario, &[("KEY_DELAY_MS", "1500"), ("KEY", key)], calls);
+    revisit_answered_over(false, scenario, key, calls, trunk_extra)
+}
+
+/// The same, the carrier on TCP when `tcp` (`trunk_extra` then says `transport`).
+fn revisit_answered_over(
+    tcp: bool,
+    scenario: &str,
+    key: &str,
+    calls: u32,
+    trunk_extra: &str,
+) -> (Server, Vec<TempDir>, String, String, CallRow) {
+    let subst = [("KEY_DELAY_MS", "1500"), ("KEY", key)];
+    let carrier = Carrier::start_on(scenario, &subst, calls, tcp);
     let (server, dirs) = serve(&format!(
         "{DIALER}{}",
         trunk("carrier", carrier.port, trunk_extra)
@@ -331,6 +354,36 @@ fn registering_carrier_gets_register_and_invite_digests() {
     let register = "[trunks.register]\nuser = \"hotline\"\npassword = \"s3cret\"\n";
     let (server, _dirs, _complaint, revisit, row) =
         revisit_answered("carrier_registrar.xml", "1", 2, register);
+    assert!(
+        server.log().contains("registered with the trunk"),
+        "{}",
+        server.log()
+    );
+    assert_revisit_call(&server, &revisit, &row, "satisfied");
+}
+
+/// A carrier reached over TCP: hotline opens the connection, the revisit goes on it.
+#[test]
+fn a_tcp_trunk_carries_the_revisit() {
+    if tool("sipp").is_none() {
+        return;
+    }
+    let (server, _dirs, _complaint, revisit, row) =
+        revisit_answered_over(true, "carrier_answer.xml", "1", 1, "transport = \"tcp\"\n");
+    assert_revisit_call(&server, &revisit, &row, "satisfied");
+}
+
+/// A registering, challenging carrier over TCP: the REGISTERs and the call share the
+/// connection hotline opened.
+#[test]
+fn a_tcp_trunk_takes_the_registration_and_the_call() {
+    if tool("sipp").is_none() {
+        return;
+    }
+    let extra =
+        "transport = \"tcp\"\n[trunks.register]\nuser = \"hotline\"\npassword = \"s3cret\"\n";
+    let (server, _dirs, _complaint, revisit, row) =
+        revisit_answered_over(true, "carrier_registrar.xml", "1", 2, extra);
     assert!(
         server.log().contains("registered with the trunk"),
         "{}",
