@@ -1,8 +1,9 @@
 //! Outbound calls end to end: a real `hotline serve` calls customers through SIP trunks
 //! played by SIPp carriers (UAS) on loopback. Revisits ask the customer, who presses a key
 //! (an RFC 4733 capture), and the verdict lands on the ticket; a registering carrier and
-//! one that only challenges INVITEs get their digest answered; a 503 fails over to the
-//! next trunk; busy and unanswered customers are counted and, after the last attempt,
+//! one that only challenges INVITEs get their digest answered; a carrier over TCP takes
+//! the revisit and the registration on the connection hotline opens; a 503, or a TCP
+//! trunk that refuses the connection, fails over to the next trunk; busy and unanswered customers are counted and, after the last attempt,
 //! marked unreachable; a callback rings a baresip agent first, who dials the customer
 //! with 1 and keys the outcome after the customer hangs up.
 //!
@@ -444,6 +445,44 @@ fn a_trunk_answering_503_fails_over_to_the_next() {
         "{timeline:?}"
     );
     assert_eq!(outbound_calls(&server, &revisit).len(), 1, "one record");
+}
+
+/// A TCP trunk where nothing listens: the refused connection fails over at once, like a
+/// trunk that does not answer.
+#[test]
+fn a_refused_tcp_connection_fails_over_to_the_next_trunk() {
+    if tool("sipp").is_none() {
+        return;
+    }
+    let down = free_port();
+    let up = Carrier::start(
+        "carrier_answer.xml",
+        &[("KEY_DELAY_MS", "1500"), ("KEY", "1")],
+        1,
+    );
+    let (server, _dirs) = serve(&format!(
+        "{DIALER}{}{}",
+        trunk("down", down, "transport = \"tcp\"\n"),
+        trunk("up", up.port, "")
+    ));
+    let (_complaint, revisit) = resolved_complaint(&server);
+    let row = ended_call(&server, &revisit, Duration::from_secs(40));
+    assert_carrier(&up.finish(), 1, &server);
+    assert_revisit_call(&server, &revisit, &row, "satisfied");
+    let timeline = events(&server, &row.id);
+    let trunks: Vec<&(String, String)> = timeline
+        .iter()
+        .filter(|(k, _)| k.starts_with("trunk"))
+        .collect();
+    assert_eq!(
+        trunks,
+        [
+            &("trunk".into(), "down".into()),
+            &("trunk_failed".into(), "no response".into()),
+            &("trunk".into(), "up".into())
+        ],
+        "{timeline:?}"
+    );
 }
 
 /// A refused attempt: the result stored, and with one attempt allowed the follow-up is
