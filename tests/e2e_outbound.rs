@@ -1,8 +1,9 @@
 //! Outbound calls end to end: a real `hotline serve` calls customers through SIP trunks
 //! played by SIPp carriers (UAS) on loopback. Revisits ask the customer, who presses a key
 //! (an RFC 4733 capture), and the verdict lands on the ticket; a registering carrier and
-//! one that only challenges INVITEs get their digest answered; a 503 fails over to the
-//! next trunk; busy and unanswered customers are counted and, after the last attempt,
+//! one that only challenges INVITEs get their digest answered; a carrier over TCP takes
+//! the revisit and the registration on the connection hotline opens; a 503, or a TCP
+//! trunk that refuses the connection, fails over to the next trunk; busy and unanswered customers are counted and, after the last attempt,
 //! marked unreachable; a callback rings a baresip agent first, who dials the customer
 //! with 1 and keys the outcome after the customer hangs up.
 //!
@@ -18,7 +19,7 @@ use hotline::store::{
     FollowUpStatus, NewFollowUp, RevisitResult,
 };
 use std::collections::HashMap;
-use std::net::UdpSocket;
+use std::net::{TcpListener, UdpSocket};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -36,6 +37,11 @@ struct Carrier {
 impl Carrier {
     /// Runs `tests/sipp/<scenario>` with `subst` applied to its text, for `calls` calls.
     fn start(scenario: &str, subst: &[(&str, &str)], calls: u32) -> Carrier {
+        Carrier::start_on(scenario, subst, calls, false)
+    }
+
+    /// The same over TCP (`tcp`: SIPp takes connections on its port, and nothing else).
+    fn start_on(scenario: &str, subst: &[(&str, &str)], calls: u32, tcp: bool) -> Carrier {
         let dir = TempDir::new("carrier");
         let mut xml = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -49,6 +55,8 @@ impl Carrier {
         std::fs::write(dir.0.join(scenario), xml).unwrap();
         let port = free_port();
         let args: Vec<String> = [
+            "-t",
+            if tcp { "t1" } else { "u1" },
             "-sf",
             scenario,
             "-i",
@@ -84,7 +92,11 @@ impl Carrier {
         });
         // Up once its port is taken.
         let up = wait_until(Duration::from_secs(10), || {
-            UdpSocket::bind(("127.0.0.1", port)).is_err()
+            if tcp {
+                TcpListener::bind(("127.0.0.1", port)).is_err()
+            } else {
+                UdpSocket::bind(("127.0.0.1", port)).is_err()
+            }
         });
         assert!(up, "SIPp did not start on port {port}");
         Carrier { port, run }
@@ -250,7 +262,19 @@ fn revisit_answered(
     calls: u32,
     trunk_extra: &str,
 ) -> (Server, Vec<TempDir>, String, String, CallRow) {
-    let carrier = Carrier::start(scenario, &[("KEY_DELAY_MS", "1500"), ("KEY", key)], calls);
+    revisit_answered_over(false, scenario, key, calls, trunk_extra)
+}
+
+/// The same, the carrier on TCP when `tcp` (`trunk_extra` then says `transport`).
+fn revisit_answered_over(
+    tcp: bool,
+    scenario: &str,
+    key: &str,
+    calls: u32,
+    trunk_extra: &str,
+) -> (Server, Vec<TempDir>, String, String, CallRow) {
+    let subst = [("KEY_DELAY_MS", "1500"), ("KEY", key)];
+    let carrier = Carrier::start_on(scenario, &subst, calls, tcp);
     let (server, dirs) = serve(&format!(
         "{DIALER}{}",
         trunk("carrier", carrier.port, trunk_extra)
@@ -341,6 +365,36 @@ fn registering_carrier_gets_register_and_invite_digests() {
     assert_revisit_call(&server, &revisit, &row, "satisfied");
 }
 
+/// A carrier reached over TCP: hotline opens the connection, the revisit goes on it.
+#[test]
+fn a_tcp_trunk_carries_the_revisit() {
+    if tool("sipp").is_none() {
+        return;
+    }
+    let (server, _dirs, _complaint, revisit, row) =
+        revisit_answered_over(true, "carrier_answer.xml", "1", 1, "transport = \"tcp\"\n");
+    assert_revisit_call(&server, &revisit, &row, "satisfied");
+}
+
+/// A registering, challenging carrier over TCP: the REGISTERs and the call share the
+/// connection hotline opened.
+#[test]
+fn a_tcp_trunk_takes_the_registration_and_the_call() {
+    if tool("sipp").is_none() {
+        return;
+    }
+    let extra =
+        "transport = \"tcp\"\n[trunks.register]\nuser = \"hotline\"\npassword = \"s3cret\"\n";
+    let (server, _dirs, _complaint, revisit, row) =
+        revisit_answered_over(true, "carrier_registrar.xml", "1", 2, extra);
+    assert!(
+        server.log().contains("registered with the trunk"),
+        "{}",
+        server.log()
+    );
+    assert_revisit_call(&server, &revisit, &row, "satisfied");
+}
+
 /// A carrier that challenges INVITEs but takes no registration: `[trunks.auth]`.
 #[test]
 fn challenging_carrier_without_registration_gets_the_invite_digest() {
@@ -393,6 +447,44 @@ fn a_trunk_answering_503_fails_over_to_the_next() {
         "{timeline:?}"
     );
     assert_eq!(outbound_calls(&server, &revisit).len(), 1, "one record");
+}
+
+/// A TCP trunk where nothing listens: the refused connection fails over at once, like a
+/// trunk that does not answer.
+#[test]
+fn a_refused_tcp_connection_fails_over_to_the_next_trunk() {
+    if tool("sipp").is_none() {
+        return;
+    }
+    let down = free_port();
+    let up = Carrier::start(
+        "carrier_answer.xml",
+        &[("KEY_DELAY_MS", "1500"), ("KEY", "1")],
+        1,
+    );
+    let (server, _dirs) = serve(&format!(
+        "{DIALER}{}{}",
+        trunk("down", down, "transport = \"tcp\"\n"),
+        trunk("up", up.port, "")
+    ));
+    let (_complaint, revisit) = resolved_complaint(&server);
+    let row = ended_call(&server, &revisit, Duration::from_secs(40));
+    assert_carrier(&up.finish(), 1, &server);
+    assert_revisit_call(&server, &revisit, &row, "satisfied");
+    let timeline = events(&server, &row.id);
+    let trunks: Vec<&(String, String)> = timeline
+        .iter()
+        .filter(|(k, _)| k.starts_with("trunk"))
+        .collect();
+    assert_eq!(
+        trunks,
+        [
+            &("trunk".into(), "down".into()),
+            &("trunk_failed".into(), "no response".into()),
+            &("trunk".into(), "up".into())
+        ],
+        "{timeline:?}"
+    );
 }
 
 /// A refused attempt: the result stored, and with one attempt allowed the follow-up is

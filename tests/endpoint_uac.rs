@@ -5,6 +5,7 @@ use hotline::core::sdp::LocalMedia;
 use hotline::core::sip::auth::{self, ha1, parse_authorization, verify, Algorithm};
 use hotline::core::sip::endpoint::{
     CallRef, Dial, DialAuth, EndCause, EndedBy, Endpoint, EndpointConfig, Event, Link, Peer,
+    OUTBOUND_CONN_BASE,
 };
 use hotline::core::sip::message::{parse, Message};
 use std::net::SocketAddr;
@@ -33,13 +34,18 @@ impl Phone {
 
     /// A call through a trunk that wants these credentials.
     fn dial_with(&mut self, auth: Option<DialAuth>) -> CallRef {
+        let peer = Peer {
+            link: Link::Udp,
+            addr: self.addr,
+        };
+        self.dial_on(peer, auth)
+    }
+
+    fn dial_on(&mut self, peer: Peer, auth: Option<DialAuth>) -> CallRef {
         self.ep.dial(
             self.now,
             Dial {
-                peer: Peer {
-                    link: Link::Udp,
-                    addr: self.addr,
-                },
+                peer,
                 uri: "sip:1024@127.0.0.1:5080".into(),
                 local_host: "127.0.0.1".into(),
                 from_user: "13800138000".into(),
@@ -624,4 +630,57 @@ fn dial_debug_output_hides_the_password() {
     let shown = format!("{auth:?}");
     assert!(shown.contains(USER));
     assert!(!shown.contains(PASSWORD));
+}
+
+#[test]
+fn a_call_on_a_connection_of_ours_asks_for_it_first_and_never_retransmits() {
+    let mut p = Phone::new();
+    let peer = p.ep.tcp_peer(p.addr);
+    let Link::Tcp(conn) = peer.link else {
+        panic!("a TCP peer: {peer:?}");
+    };
+    assert!(conn >= OUTBOUND_CONN_BASE);
+    assert_eq!(p.ep.poll_connect(), Some((conn, p.addr)));
+    assert_eq!(p.ep.poll_connect(), None);
+    p.dial_on(peer, None);
+    let t = p.ep.poll_transmit().expect("the INVITE");
+    assert_eq!(t.peer, peer);
+    let invite = String::from_utf8(t.bytes).unwrap();
+    assert!(
+        header(&invite, "Via").starts_with("SIP/2.0/TCP "),
+        "{invite}"
+    );
+    assert!(
+        header(&invite, "Contact").ends_with(";transport=tcp>"),
+        "{invite}"
+    );
+    p.advance(Duration::from_secs(20));
+    assert!(p.ep.poll_transmit().is_none(), "no Timer A over TCP");
+    // The same address: the same connection, nothing more to open.
+    assert_eq!(p.ep.tcp_peer(p.addr), peer);
+    assert_eq!(p.ep.poll_connect(), None);
+    // Once it closed, a new one.
+    p.ep.connection_closed(conn);
+    let again = p.ep.tcp_peer(p.addr);
+    assert_ne!(again, peer);
+    assert_eq!(p.ep.poll_connect().map(|(_, a)| a), Some(p.addr));
+}
+
+#[test]
+fn a_connection_that_cannot_be_made_ends_its_call_as_unanswered_at_once() {
+    let mut p = Phone::new();
+    let peer = p.ep.tcp_peer(p.addr);
+    let Link::Tcp(conn) = peer.link else {
+        panic!("a TCP peer: {peer:?}");
+    };
+    assert_eq!(p.ep.poll_connect(), Some((conn, p.addr)));
+    let call = p.dial_on(peer, None);
+    p.sent();
+    p.ep.connect_failed(p.now, conn);
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Ended { call: c, cause: EndCause::NoAnswer, status: None, by: EndedBy::Remote }] if *c == call
+    ));
+    assert_eq!(p.ep.pending_transactions(), 0);
+    assert_eq!(p.ep.poll_connect(), None, "nothing reopened by itself");
 }

@@ -63,6 +63,8 @@ pub enum RuntimeError {
 #[derive(Debug)]
 enum Event {
     Connected(ConnId, mpsc::UnboundedSender<Vec<u8>>),
+    /// A connection the core asked for could not be made.
+    ConnectFailed(ConnId),
     Closed(ConnId),
     Stream(ConnId, SocketAddr, Vec<u8>),
     BadFrame(ConnId, SocketAddr, Vec<u8>, MessageError),
@@ -196,6 +198,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     let mut shell = Shell {
         udp,
         conns: HashMap::new(),
+        connecting: HashMap::new(),
         media,
         writer: writer.clone(),
         store: store.clone(),
@@ -224,6 +227,8 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
 struct Shell<'a> {
     udp: UdpSocket,
     conns: HashMap<ConnId, mpsc::UnboundedSender<Vec<u8>>>,
+    /// Connections being opened, with what was sent on them meanwhile.
+    connecting: HashMap<ConnId, Vec<Vec<u8>>>,
     media: media::MediaHandle,
     writer: Writer,
     store: Store,
@@ -292,10 +297,18 @@ impl Shell<'_> {
         let now = real_now();
         match ev {
             Event::Connected(id, tx) => {
+                for bytes in self.connecting.remove(&id).unwrap_or_default() {
+                    let _ = tx.send(bytes);
+                }
                 self.conns.insert(id, tx);
+            }
+            Event::ConnectFailed(id) => {
+                self.connecting.remove(&id);
+                sb.handle_input(now, Input::ConnectFailed(id));
             }
             Event::Closed(id) => {
                 self.conns.remove(&id);
+                sb.handle_input(now, Input::Closed(id));
             }
             Event::Stream(conn, from, bytes) => sb.handle_input(
                 now,
@@ -362,6 +375,11 @@ impl Shell<'_> {
     async fn carry_out(&mut self, sb: &mut Board) -> Option<std::time::Instant> {
         loop {
             match sb.poll_output() {
+                Output::Connect { conn, addr } => {
+                    self.connecting.insert(conn, Vec::new());
+                    let (inputs, max) = (self.inputs.clone(), self.cfg.max_message_bytes);
+                    tokio::spawn(tcp::connect(addr, conn, inputs, max));
+                }
                 Output::Transmit(t) => self.send(t).await,
                 Output::Media(cmd) => self.media_cmd(sb, cmd),
                 Output::Store { write, ack } => {
@@ -421,7 +439,7 @@ impl Shell<'_> {
         let _ = self.media.send((cmd, sockets));
     }
 
-    async fn send(&self, t: Transmit) {
+    async fn send(&mut self, t: Transmit) {
         match t.peer.link {
             Link::Udp => {
                 if let Err(e) = self.udp.try_send_to(&t.bytes, t.peer.addr) {
@@ -435,6 +453,8 @@ impl Shell<'_> {
             Link::Tcp(id) => {
                 if let Some(tx) = self.conns.get(&id) {
                     let _ = tx.send(t.bytes);
+                } else if let Some(queue) = self.connecting.get_mut(&id) {
+                    queue.push(t.bytes);
                 }
             }
         }

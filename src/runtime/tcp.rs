@@ -37,6 +37,34 @@ pub(super) async fn accept(
     }
 }
 
+/// How long opening a connection to a trunk may take before it counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens connection `id` to `addr` (asked for by the core): on success it runs like an
+/// accepted one; on failure the core hears [`Event::ConnectFailed`].
+pub(super) async fn connect(
+    addr: SocketAddr,
+    id: ConnId,
+    inputs: mpsc::UnboundedSender<Event>,
+    max: usize,
+) {
+    match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        Ok(Ok(stream)) => {
+            let _ = stream.set_nodelay(true);
+            tracing::debug!(conn = id, %addr, "TCP connection opened");
+            connection(stream, addr, id, inputs, max).await;
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(%addr, %e, "cannot open a TCP connection");
+            let _ = inputs.send(Event::ConnectFailed(id));
+        }
+        Err(_) => {
+            tracing::warn!(%addr, "TCP connection not made within {CONNECT_TIMEOUT:?}");
+            let _ = inputs.send(Event::ConnectFailed(id));
+        }
+    }
+}
+
 async fn connection(
     stream: TcpStream,
     addr: SocketAddr,

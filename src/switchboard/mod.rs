@@ -93,6 +93,11 @@ pub enum Input<'a> {
         bytes: &'a [u8],
         error: &'a MessageError,
     },
+    /// A connection asked for with [`Output::Connect`] could not be made (refused,
+    /// unreachable, or not within a few seconds).
+    ConnectFailed(ConnId),
+    /// A TCP connection closed (one accepted or one asked for).
+    Closed(ConnId),
     /// The deadline of the last [`Output::Timeout`] (or a later time) has come.
     Timeout,
     /// Something the media engine noticed.
@@ -126,6 +131,13 @@ pub enum Input<'a> {
 /// What the switchboard asks the outside world to do.
 #[derive(Debug)]
 pub enum Output {
+    /// Open a TCP connection to `addr`, numbered `conn`; transmits on it may follow at
+    /// once and wait until it is connected. Feed [`Input::ConnectFailed`] when it cannot
+    /// be made; once made it is like an accepted one ([`Input::Stream`] with `conn`).
+    Connect {
+        conn: ConnId,
+        addr: SocketAddr,
+    },
     Transmit(Transmit),
     Media(MediaCmd),
     /// A record to write; with `ack`, feed [`Input::Committed`] for that call once it
@@ -369,6 +381,8 @@ impl<H: Host> Switchboard<H> {
                 };
                 self.endpoint.reject_malformed(peer, bytes, error)
             }
+            Input::ConnectFailed(conn) => self.endpoint.connect_failed(at, conn),
+            Input::Closed(conn) => self.endpoint.connection_closed(conn),
             Input::Timeout => self.handle_timeout(at),
             Input::Media(ev) => self.on_media(at, ev),
             Input::Committed(call) => self.on_committed(at, call),
@@ -408,6 +422,9 @@ impl<H: Host> Switchboard<H> {
     pub fn poll_output(&mut self) -> Output {
         if let Some(o) = self.out.0.pop_front() {
             return o;
+        }
+        if let Some((conn, addr)) = self.endpoint.poll_connect() {
+            return Output::Connect { conn, addr };
         }
         if let Some(t) = self.endpoint.poll_transmit() {
             return Output::Transmit(t);

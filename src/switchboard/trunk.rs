@@ -6,7 +6,7 @@
 use super::{Host, RtpCounters, Switchboard};
 use crate::core::sdp::LocalMedia;
 use crate::core::sip::endpoint::{CallRef, Dial, DialAuth, EndCause, Link, Peer};
-use crate::trunks::{DialerSettings, Trunk};
+use crate::trunks::{DialerSettings, Trunk, TrunkTransport};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -40,12 +40,11 @@ impl Lines {
         Lines { lines, busy }
     }
 
-    /// Calls the trunks can still take (UDP trunks: the only ones dialled for now).
+    /// Calls the trunks can still take.
     pub fn free(&self) -> usize {
         self.lines
             .iter()
             .zip(&self.busy)
-            .filter(|(l, _)| l.trunk.transport == crate::trunks::TrunkTransport::Udp)
             .map(|(l, b)| l.trunk.max_calls.saturating_sub(*b) as usize)
             .sum()
     }
@@ -96,17 +95,10 @@ pub(super) struct Placed {
 
 impl<H: Host> Switchboard<H> {
     /// Places a call to `number` through the first trunk from `from` on with a free line
-    /// (UDP trunks; a TCP trunk is skipped, as hotline opens no TCP connections of its
-    /// own yet). `None` when no trunk is left or no RTP port is free.
+    /// (over UDP, or over the trunk's TCP connection, opened when there is none). `None`
+    /// when no trunk is left or no RTP port is free.
     pub(super) fn dial_trunk(&mut self, now: Instant, number: &str, from: usize) -> Option<Placed> {
-        let mut from = from;
-        let index = loop {
-            let i = self.dialer.lines.pick(from)?;
-            if self.dialer.lines.lines[i].trunk.transport == crate::trunks::TrunkTransport::Udp {
-                break i;
-            }
-            from = i + 1;
-        };
+        let index = self.dialer.lines.pick(from)?;
         let line = self.dialer.lines.lines[index].clone();
         let local_host = self.local_host_for(line.addr);
         let ip = local_host.parse().ok()?;
@@ -127,14 +119,20 @@ impl<H: Host> Switchboard<H> {
                 user: user.into(),
                 password: password.into(),
             });
+        let peer = self.trunk_peer(&line);
         let call = self.endpoint.dial(
             now,
             Dial {
-                peer: Peer {
-                    link: Link::Udp,
-                    addr: line.addr,
-                },
-                uri: format!("sip:{}@{}", line.trunk.rewrite(number), line.trunk.address),
+                peer,
+                uri: format!(
+                    "sip:{}@{}{}",
+                    line.trunk.rewrite(number),
+                    line.trunk.address,
+                    match line.trunk.transport {
+                        TrunkTransport::Udp => "",
+                        TrunkTransport::Tcp => ";transport=tcp",
+                    }
+                ),
                 local_host,
                 from_user: line.trunk.caller_id.clone(),
                 from_display: None,
@@ -152,5 +150,16 @@ impl<H: Host> Switchboard<H> {
             port,
             rtp,
         })
+    }
+
+    /// Where a trunk's requests go: its address over UDP, or its TCP connection.
+    pub(super) fn trunk_peer(&mut self, line: &TrunkLine) -> Peer {
+        match line.trunk.transport {
+            TrunkTransport::Udp => Peer {
+                link: Link::Udp,
+                addr: line.addr,
+            },
+            TrunkTransport::Tcp => self.endpoint.tcp_peer(line.addr),
+        }
     }
 }

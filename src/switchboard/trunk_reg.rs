@@ -3,7 +3,7 @@
 //! a failure; each change of state is logged with the trunk's name.
 
 use super::{Host, Switchboard};
-use crate::core::sip::endpoint::{Link, Peer, RequestRef};
+use crate::core::sip::endpoint::RequestRef;
 use crate::core::sip::registration::{RegState, RegisterRequest, Registration, RegistrationConfig};
 use rand::Rng;
 use std::time::Instant;
@@ -101,11 +101,8 @@ impl<H: Host> Switchboard<H> {
     }
 
     fn send_register(&mut self, now: Instant, i: usize, req: &RegisterRequest) {
-        let line = &self.dialer.lines.lines[self.dialer.registrations[i].trunk];
-        let peer = Peer {
-            link: Link::Udp,
-            addr: line.addr,
-        };
+        let line = self.dialer.lines.lines[self.dialer.registrations[i].trunk].clone();
+        let peer = self.trunk_peer(&line);
         let local_host = self.local_host_for(line.addr);
         let r = &self.dialer.registrations[i];
         let id = self.endpoint.register(

@@ -11,7 +11,7 @@ use hotline::core::media::dtmf::Digit;
 use hotline::core::media::prompt::PromptSet;
 use hotline::core::sdp::Codec;
 use hotline::core::sip::auth::{ha1, Algorithm};
-use hotline::core::sip::endpoint::{CallRef, EndpointConfig};
+use hotline::core::sip::endpoint::{CallRef, ConnId, EndpointConfig, Link};
 use hotline::core::sip::transaction::Timers;
 use hotline::ivr::{Plan, VerifyOutcome};
 use hotline::store::{
@@ -837,6 +837,9 @@ enum Work {
     Committed(CallRef),
     Verified(CallRef, VerifyOutcome),
     Media(MediaEvent),
+    /// A message from a peer on a TCP connection the switchboard opened.
+    Stream(ConnId, SocketAddr, Vec<u8>),
+    ConnectFailed(ConnId),
 }
 
 /// What a board is built with.
@@ -896,6 +899,14 @@ pub struct Board {
     pub writes: Vec<Logged>,
     /// Everything the switchboard sent: (when, to, first line).
     pub sent: Vec<(Instant, SocketAddr, Sip)>,
+    /// How each of `sent` went (UDP, or which TCP connection).
+    pub links: Vec<Link>,
+    /// TCP connections the switchboard asked for, in order.
+    pub connects: Vec<(ConnId, SocketAddr)>,
+    /// The connections it opened that are up, by peer address.
+    pub tcp_open: HashMap<SocketAddr, ConnId>,
+    /// Addresses where a TCP connection is refused.
+    pub refuse_tcp: HashSet<SocketAddr>,
     /// Hold arrival commits until [`Board::commit_held`].
     pub hold_commits: bool,
     pub held: Vec<CallRef>,
@@ -978,6 +989,10 @@ impl Board {
             phones: Vec::new(),
             writes: Vec::new(),
             sent: Vec::new(),
+            links: Vec::new(),
+            connects: Vec::new(),
+            tcp_open: HashMap::new(),
+            refuse_tcp: HashSet::new(),
             hold_commits: false,
             held: Vec::new(),
             accounts: HashMap::new(),
@@ -1043,6 +1058,15 @@ impl Board {
                     self.sb.handle_input(now, Input::Verified(call, outcome))
                 }
                 Work::Media(ev) => self.sb.handle_input(now, Input::Media(ev)),
+                Work::Stream(conn, from, bytes) => self.sb.handle_input(
+                    now,
+                    Input::Stream {
+                        conn,
+                        from,
+                        bytes: &bytes,
+                    },
+                ),
+                Work::ConnectFailed(conn) => self.sb.handle_input(now, Input::ConnectFailed(conn)),
             }
         }
     }
@@ -1050,11 +1074,35 @@ impl Board {
     fn drain(&mut self) {
         loop {
             match self.sb.poll_output() {
+                Output::Connect { conn, addr } => {
+                    let refused = self.refuse_tcp.contains(&addr);
+                    self.note(format!("connect {conn} to {addr} (refused: {refused})"));
+                    self.connects.push((conn, addr));
+                    if refused {
+                        self.work.push_back(Work::ConnectFailed(conn));
+                    } else {
+                        self.tcp_open.insert(addr, conn);
+                    }
+                }
                 Output::Transmit(t) => {
                     let msg = Sip::new(&t.bytes);
-                    self.note(format!("sb -> {} {}", t.peer.addr, msg.first_line()));
+                    self.note(format!(
+                        "sb -> {} {:?} {}",
+                        t.peer.addr,
+                        t.peer.link,
+                        msg.first_line()
+                    ));
                     self.sent.push((self.now.at, t.peer.addr, msg));
-                    self.work.push_back(Work::Deliver(t.peer.addr, t.bytes));
+                    self.links.push(t.peer.link);
+                    let open = match t.peer.link {
+                        Link::Udp => true,
+                        Link::Tcp(conn) => self.tcp_open.get(&t.peer.addr) == Some(&conn),
+                    };
+                    if open {
+                        self.work.push_back(Work::Deliver(t.peer.addr, t.bytes));
+                    } else {
+                        self.note("(no such connection: not delivered)".into());
+                    }
                 }
                 Output::Media(cmd) => self.media_cmd(cmd),
                 Output::Store { write, ack } => self.store(write, ack),
@@ -1177,8 +1225,19 @@ impl Board {
     fn peer_sends(&mut self, from: SocketAddr, text: String) {
         let msg = Sip { text };
         self.note(format!("{from} -> sb {}", msg.first_line()));
-        self.work
-            .push_back(Work::Datagram(from, msg.text.into_bytes()));
+        let bytes = msg.text.into_bytes();
+        match self.tcp_open.get(&from) {
+            // A peer the switchboard connected to answers on that connection.
+            Some(&conn) => self.work.push_back(Work::Stream(conn, from, bytes)),
+            None => self.work.push_back(Work::Datagram(from, bytes)),
+        }
+    }
+
+    /// The TCP connection the switchboard opened to `addr` closes.
+    pub fn close_tcp(&mut self, addr: SocketAddr) {
+        if let Some(conn) = self.tcp_open.remove(&addr) {
+            self.input(Input::Closed(conn));
+        }
     }
 
     /// The next instant something is due.

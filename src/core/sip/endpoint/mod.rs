@@ -25,11 +25,13 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+mod connections;
 mod in_dialog;
 mod names;
 mod placing;
 mod receiving;
 
+pub use connections::OUTBOUND_CONN_BASE;
 use names::{contact, request_host, server_key};
 
 /// Settings of the SIP core.
@@ -220,6 +222,11 @@ pub struct Endpoint {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     scratch: Vec<TxOutput>,
+    /// Our TCP connections (open or opening), one per remote address.
+    tcp_out: HashMap<SocketAddr, ConnId>,
+    next_conn: ConnId,
+    /// Connections to open, for the runtime.
+    connects: VecDeque<(ConnId, SocketAddr)>,
 }
 
 impl Endpoint {
@@ -242,6 +249,9 @@ impl Endpoint {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             scratch: Vec::new(),
+            tcp_out: HashMap::new(),
+            next_conn: 0,
+            connects: VecDeque::new(),
         }
     }
 
@@ -622,7 +632,7 @@ impl Endpoint {
         let mut terminated = false;
         for o in out.drain(..) {
             match o {
-                TxOutput::Send(bytes) => self.transmits.push_back(Transmit { peer, bytes }),
+                TxOutput::Send(bytes) => self.send(peer, bytes),
                 TxOutput::Timeout(Timer::H) => {
                     count_timeout("ack");
                     let answered_call = call.filter(|c| {
@@ -659,11 +669,21 @@ impl Endpoint {
             out.clear();
             return;
         };
-        let (peer, call, report) = (tx.peer, tx.call, tx.report);
+        let (mut peer, call, report) = (tx.peer, tx.call, tx.report);
         let mut terminated = false;
         for o in out.drain(..) {
             match o {
-                TxOutput::Send(bytes) => self.transmits.push_back(Transmit { peer, bytes }),
+                TxOutput::Send(bytes) => {
+                    // A connection of ours that closed: the request goes on a new one.
+                    let now_peer = self.route(peer);
+                    if now_peer != peer {
+                        peer = now_peer;
+                        if let Some(tx) = self.clients.get_mut(key) {
+                            tx.peer = peer;
+                        }
+                    }
+                    self.transmits.push_back(Transmit { peer, bytes });
+                }
                 TxOutput::Timeout(t) => {
                     tracing::debug!(?t, method = key.1, "request got no answer");
                     count_timeout(if t == Timer::B {

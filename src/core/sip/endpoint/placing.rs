@@ -6,7 +6,7 @@
 use super::names::contact;
 use super::{
     Answered, Call, CallRef, CallState, ClientKey, ClientMachine, ClientTx, Dial, EndCause,
-    EndedBy, Endpoint, Event, Link, Outbound, Peer, RequestRef, Transmit,
+    EndedBy, Endpoint, Event, Link, Outbound, Peer, RequestRef,
 };
 use crate::core::sdp;
 use crate::core::sip::admission::ALLOW;
@@ -376,11 +376,8 @@ impl Endpoint {
             200..=299 => {
                 if let Some(ack) = &o.ack {
                     // A retransmitted 2xx: our ACK was lost.
-                    let t = Transmit {
-                        peer: c.peer,
-                        bytes: ack.clone(),
-                    };
-                    self.transmits.push_back(t);
+                    let (peer, bytes) = (c.peer, ack.clone());
+                    self.send(peer, bytes);
                     return;
                 }
                 let branch = format!("z9hG4bK{:016x}", self.rng.gen::<u64>());
@@ -411,7 +408,7 @@ impl Endpoint {
                 let peer = c.peer;
                 self.dialogs
                     .insert((c.dialog.call_id.clone(), c.dialog.local_tag.clone()), call);
-                self.transmits.push_back(Transmit { peer, bytes: ack });
+                self.send(peer, ack);
                 if released {
                     // Answered as we cancelled: end it at once (RFC 3261 15).
                     self.hangup_released(now, call);

@@ -137,6 +137,16 @@ impl ClientInvite {
         }
     }
 
+    /// The transport could not carry the INVITE (a TCP connection refused or timed
+    /// out): reported as Timer B and terminated at once (RFC 3261 17.1.4), so the owner
+    /// treats it as no response.
+    pub fn transport_error(&mut self, out: &mut Vec<TxOutput>) {
+        if matches!(self.state, State::Calling { .. } | State::Proceeding) {
+            out.push(TxOutput::Timeout(Timer::B));
+            self.terminate(out);
+        }
+    }
+
     fn terminate(&mut self, out: &mut Vec<TxOutput>) {
         self.state = State::Terminated;
         out.push(TxOutput::Terminated);

@@ -98,6 +98,15 @@ impl ClientNonInvite {
         }
     }
 
+    /// The transport could not carry the request: reported as Timer F and terminated
+    /// at once (RFC 3261 17.1.4).
+    pub fn transport_error(&mut self, out: &mut Vec<TxOutput>) {
+        if matches!(self.state, State::Trying | State::Proceeding) {
+            out.push(TxOutput::Timeout(Timer::F));
+            self.terminate(out);
+        }
+    }
+
     fn terminate(&mut self, out: &mut Vec<TxOutput>) {
         self.state = State::Terminated;
         out.push(TxOutput::Terminated);
