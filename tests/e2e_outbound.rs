@@ -15,8 +15,8 @@ mod common;
 use common::baresip::{hotline, wait_until, Site};
 use common::{always_open_plan, free_port, free_ports, run_sipp, tool, Server, TempDir};
 use hotline::store::{
-    CallRow, CallSummary, DialResult, FollowUpChange, FollowUpKind, FollowUpMove, FollowUpRow,
-    FollowUpStatus, NewFollowUp, RevisitResult,
+    CallFilter, CallRow, CallSummary, DialResult, Direction, FollowUpChange, FollowUpKind,
+    FollowUpMove, FollowUpRow, FollowUpStatus, NewFollowUp, RevisitResult,
 };
 use std::collections::HashMap;
 use std::net::{TcpListener, UdpSocket};
@@ -627,4 +627,66 @@ fn a_callback_rings_the_agent_dials_the_customer_and_the_outcome_resolves_it() {
         from_customer >= 200 && to_customer >= 200,
         "{from_customer} / {to_customer}"
     );
+}
+
+/// Agent 1024 dials 9 and a number on the baresip softphone: hotline places the call through
+/// the trunk with the company's caller ID and the number rewritten, bridges it when the
+/// customer answers, and records it as an outbound call with the agent and the trunk; after
+/// the customer hangs up, the agent keys the outcome as after any call.
+#[test]
+fn an_agent_dials_out_through_the_trunk_and_the_call_is_recorded() {
+    if tool("sipp").is_none() || tool("baresip").is_none() {
+        return;
+    }
+    let carrier = Carrier::start("carrier_hangup.xml", &[("HOLD_MS", "6000")], 1);
+    let (args, dirs) = serve_args(&format!(
+        "[dial_out]\nprefix = \"9\"\n{}",
+        trunk("carrier", carrier.port, "add = \"0\"")
+    ));
+    let site = Site::start(&args, dirs);
+    let server = &site.server;
+    let phones = site.agents(&[("1024", "Li Lei")]);
+    let agent = &phones[0];
+    site.login("1024", agent);
+    agent.command("dial", &format!("sip:9{NUMBER}@{}", server.addr()));
+    let placed = || {
+        let filter = CallFilter {
+            direction: Some(Direction::Outbound),
+            limit: 10,
+            ..CallFilter::default()
+        };
+        site.rt.block_on(site.store.calls(&filter)).unwrap().calls
+    };
+    let ended = wait_until(Duration::from_secs(40), || {
+        placed().first().is_some_and(|c| c.ended_at.is_some())
+    });
+    let stats = carrier.finish();
+    assert!(ended, "{}\n{}", server.log(), agent.log());
+    assert_carrier(&stats, 1, server);
+    let messages = &stats["messages"];
+    assert!(
+        messages.contains(&format!("INVITE sip:0{NUMBER}@")),
+        "the number rewritten: {messages}"
+    );
+    assert!(
+        messages.contains("From: <sip:4008001234@"),
+        "the company's caller ID: {messages}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    for k in ["1", "#"] {
+        agent.command("sndcode", k);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    let keyed = wait_until(Duration::from_secs(10), || {
+        placed()[0].disposition.as_deref() == Some("resolved_on_call")
+    });
+    let calls = placed();
+    assert!(keyed, "{:?}\n{}", calls, server.log());
+    let c = &calls[0];
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(c.agent.as_deref(), Some("1024"), "{c:?}");
+    assert_eq!(c.trunk.as_deref(), Some("carrier"), "{c:?}");
+    assert!(c.answered_at.is_some(), "{c:?}");
+    assert_eq!(c.ended_by.as_deref(), Some("remote"), "{c:?}");
+    assert_eq!(c.followup_id, None, "no callback is open for the number");
 }
