@@ -28,7 +28,8 @@ fn now() -> i64 {
     t(30, 18, 0)
 }
 
-/// The INVITE of one outbound call; `followup` is `None` for an agent dialling out or a
+/// The record of one outbound call as the dialer starts it (a callback's starts with the
+/// agent's preview, before any trunk); `followup` is `None` for an agent dialling out or a
 /// transfer.
 fn placed(id: &str, followup: Option<&str>, agent: Option<&str>, at_ms: i64) -> Write {
     Write::OutboundCall {
@@ -40,8 +41,19 @@ fn placed(id: &str, followup: Option<&str>, agent: Option<&str>, at_ms: i64) -> 
         transport: "udp",
         followup: followup.map(Into::into),
         agent: agent.map(Into::into),
-        trunk: agent.is_none().then(|| "carrier-a".into()),
+        trunk: None,
         at_ms,
+    }
+}
+
+/// The call went out through a trunk.
+fn routed(id: &str) -> Write {
+    Write::CallRouted {
+        id: id.into(),
+        sip_call_id: None,
+        trunk: "carrier-a".into(),
+        source: "198.51.100.7:5060".into(),
+        transport: "udp",
     }
 }
 
@@ -62,17 +74,18 @@ fn ended(id: &str, at_ms: i64) -> Write {
     }
 }
 
-/// One attempt on `f` as the dialer writes it: its call placed (unless skipped), answered
-/// when it was, ended, and the attempt itself.
+/// One attempt on `f` as the dialer writes it: its record (a skipped preview's too, though
+/// it never reached a trunk), routed through the trunk, answered when it was, ended, and
+/// the attempt itself.
 async fn attempt(store: &Store, f: &NewFollowUp, call: &str, result: DialResult, at: i64) {
-    let mut writes = Vec::new();
+    let mut writes = vec![placed(call, Some(&f.id), Some("1024"), at - 60_000)];
     if result != DialResult::Skipped {
-        writes.push(placed(call, Some(&f.id), Some("1024"), at - 60_000));
+        writes.push(routed(call));
         if result == DialResult::Answered {
             writes.push(answered(call, at - 50_000));
         }
-        writes.push(ended(call, at));
     }
+    writes.push(ended(call, at));
     writes.push(Write::DialAttempt {
         followup: f.id.clone(),
         call: call.into(),
@@ -134,6 +147,7 @@ async fn seed(db: &TestDb) -> Store {
     store
         .apply(&[
             placed("out-c2", Some(&c.id), Some("1024"), t(25, 9, 59)),
+            routed("out-c2"),
             ended("out-c2", t(25, 10, 0)),
             Write::DialAttempt {
                 followup: c.id.clone(),
@@ -173,11 +187,14 @@ async fn seed(db: &TestDb) -> Store {
     store
         .apply(&[
             placed("dial-1", None, Some("1025"), t(25, 15, 0)),
+            routed("dial-1"),
             answered("dial-1", t(25, 15, 1)),
             ended("dial-1", t(25, 15, 9)),
             placed("dial-2", None, Some("1025"), t(25, 15, 10)),
+            routed("dial-2"),
             ended("dial-2", t(25, 15, 11)),
             placed("xfer-1", None, None, t(25, 16, 0)),
+            routed("xfer-1"),
             answered("xfer-1", t(25, 16, 1)),
             ended("xfer-1", t(25, 16, 5)),
         ])
@@ -312,15 +329,15 @@ fn rendered(day: &Report) {
     for line in [
         "## 外呼",
         "| 指标 | 回电 | 回访 |",
-        "| 接通率 | 75.0% | 100.0% |",
-        "| 承诺到回电平均时间 | 503.3 分钟 | 300.0 分钟 |",
+        "| 联系成功率 | 75.0% | 100.0% |",
+        "| 承诺到外呼平均时间 | 503.3 分钟 | 300.0 分钟 |",
         "| 坐席外拨、转接外线 | 3 | 2 | 66.7% |",
     ] {
         assert!(md.contains(line), "{line:?} not in:\n{md}");
     }
     let csv = render(day, Format::Csv, &zh);
     assert!(
-        csv.contains("外呼,回电与回访外呼,承诺到回电时间中位数 (分钟),240.0,300.0\n"),
+        csv.contains("外呼,回电与回访外呼,承诺到外呼时间中位数 (分钟),240.0,300.0\n"),
         "{csv}"
     );
 }

@@ -168,10 +168,10 @@ labels! {
     DialFailed => "of which failed to connect", "其中：呼叫失败";
     PreviewsSkipped => "previews skipped: no attempt used", "跳过的预览（不计外呼次数）";
     Reached => "customers reached", "已联系上客户";
-    ReachedRate => "reach rate", "接通率";
+    ReachedRate => "reach rate", "联系成功率";
     GivenUp => "given up as unreachable", "无法联系而放弃";
-    AvgPromiseToCall => "average time from promise to call", "承诺到回电平均时间";
-    MedianPromiseToCall => "median time from promise to call", "承诺到回电时间中位数";
+    AvgPromiseToCall => "average time from promise to call", "承诺到外呼平均时间";
+    MedianPromiseToCall => "median time from promise to call", "承诺到外呼时间中位数";
     ReachedWithWindow => "reached with a promised window end", "已联系上（有承诺时段）";
     ReachedOnTime => "reached within the promised window", "承诺时段内联系上";
     ReachedOnTimeShare => "share reached on time", "按时联系率";

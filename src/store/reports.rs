@@ -172,9 +172,11 @@ const REPORT_DIAL_ATTEMPTS: &str = "SELECT a.followup_id AS followup_id, f.kind 
 const REPORT_UNREACHABLE: &str = "SELECT id, kind, unreachable_at FROM followups \
      WHERE unreachable_at >= $1 AND unreachable_at < $2 ORDER BY unreachable_at, id";
 
+/// Calls that went out through a trunk: a callback's record starts with the agent's
+/// preview, and one whose preview was skipped never reached a trunk.
 const REPORT_OUTBOUND_CALLS: &str = "SELECT id, arrived_at, answered_at, followup_id \
      FROM calls WHERE arrived_at >= $1 AND arrived_at < $2 AND direction = 'outbound' \
-     ORDER BY arrived_at, id";
+     AND trunk IS NOT NULL ORDER BY arrived_at, id";
 
 impl Store {
     /// Attempts to call follow-ups' customers that ended in `[from, to)` (ms), skipped
