@@ -660,7 +660,7 @@ fn a_call_on_a_connection_of_ours_asks_for_it_first_and_never_retransmits() {
     assert_eq!(p.ep.tcp_peer(p.addr), peer);
     assert_eq!(p.ep.poll_connect(), None);
     // Once it closed, a new one.
-    p.ep.connection_closed(conn);
+    p.ep.connection_closed(p.now, conn);
     let again = p.ep.tcp_peer(p.addr);
     assert_ne!(again, peer);
     assert_eq!(p.ep.poll_connect().map(|(_, a)| a), Some(p.addr));
@@ -683,4 +683,23 @@ fn a_connection_that_cannot_be_made_ends_its_call_as_unanswered_at_once() {
     ));
     assert_eq!(p.ep.pending_transactions(), 0);
     assert_eq!(p.ep.poll_connect(), None, "nothing reopened by itself");
+}
+
+#[test]
+fn a_connection_that_closes_under_a_waiting_invite_ends_the_call_at_once() {
+    let mut p = Phone::new();
+    let peer = p.ep.tcp_peer(p.addr);
+    let Link::Tcp(conn) = peer.link else {
+        panic!("a TCP peer: {peer:?}");
+    };
+    assert_eq!(p.ep.poll_connect(), Some((conn, p.addr)));
+    let call = p.dial_on(peer, None);
+    p.sent();
+    p.advance(Duration::from_secs(2));
+    p.ep.connection_closed(p.now, conn);
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Ended { call: c, cause: EndCause::NoAnswer, status: None, by: EndedBy::Remote }] if *c == call
+    ));
+    assert_eq!(p.ep.pending_transactions(), 0, "nothing waits for Timer B");
 }

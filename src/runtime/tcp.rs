@@ -12,8 +12,12 @@ use tokio::sync::mpsc;
 
 /// How long a half-received message may wait for the rest (RFC 4475 3.1.2.2).
 const PARTIAL_TIMEOUT: Duration = Duration::from_secs(32);
-/// A connection with nothing at all for this long is closed.
+/// An accepted connection with nothing at all for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// On a connection of ours (to a trunk), a CRLF keep-alive (RFC 5626 4.4.1) after this
+/// long without sending: such a connection carries a registration and calls that may be
+/// quiet for longer than any idle limit, so it is kept open and its NAT bindings fresh.
+const KEEPALIVE: Duration = Duration::from_secs(30);
 
 pub(super) async fn accept(
     listener: TcpListener,
@@ -27,7 +31,7 @@ pub(super) async fn accept(
                 let id = next;
                 next += 1;
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(connection(stream, addr, id, inputs.clone(), max));
+                tokio::spawn(connection(stream, addr, id, inputs.clone(), max, false));
             }
             Err(e) => {
                 tracing::warn!(%e, "tcp accept failed");
@@ -52,7 +56,7 @@ pub(super) async fn connect(
         Ok(Ok(stream)) => {
             let _ = stream.set_nodelay(true);
             tracing::debug!(conn = id, %addr, "TCP connection opened");
-            connection(stream, addr, id, inputs, max).await;
+            connection(stream, addr, id, inputs, max, true).await;
         }
         Ok(Err(e)) => {
             tracing::warn!(%addr, %e, "cannot open a TCP connection");
@@ -71,6 +75,7 @@ async fn connection(
     id: ConnId,
     inputs: mpsc::UnboundedSender<Event>,
     max: usize,
+    ours: bool,
 ) {
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -78,7 +83,15 @@ async fn connection(
         return;
     }
     let writer = tokio::spawn(async move {
-        while let Some(bytes) = rx.recv().await {
+        loop {
+            let bytes = match ours {
+                true => match tokio::time::timeout(KEEPALIVE, rx.recv()).await {
+                    Ok(next) => next,
+                    Err(_) => Some(b"\r\n\r\n".to_vec()),
+                },
+                false => rx.recv().await,
+            };
+            let Some(bytes) = bytes else { break };
             if wr.write_all(&bytes).await.is_err() {
                 break;
             }
@@ -88,14 +101,21 @@ async fn connection(
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut chunk = vec![0u8; 16_384];
     'read: loop {
-        let wait = if buf.is_empty() {
-            IDLE_TIMEOUT
-        } else {
-            PARTIAL_TIMEOUT
+        let read = rd.read(&mut chunk);
+        let n = match (buf.is_empty(), ours) {
+            (true, true) => read.await.ok(),
+            (true, false) => tokio::time::timeout(IDLE_TIMEOUT, read)
+                .await
+                .ok()
+                .and_then(Result::ok),
+            (false, _) => tokio::time::timeout(PARTIAL_TIMEOUT, read)
+                .await
+                .ok()
+                .and_then(Result::ok),
         };
-        let n = match tokio::time::timeout(wait, rd.read(&mut chunk)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-            Ok(Ok(n)) => n,
+        let n = match n {
+            None | Some(0) => break,
+            Some(n) => n,
         };
         buf.extend_from_slice(&chunk[..n]);
         loop {

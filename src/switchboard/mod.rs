@@ -382,7 +382,7 @@ impl<H: Host> Switchboard<H> {
                 self.endpoint.reject_malformed(peer, bytes, error)
             }
             Input::ConnectFailed(conn) => self.endpoint.connect_failed(at, conn),
-            Input::Closed(conn) => self.endpoint.connection_closed(conn),
+            Input::Closed(conn) => self.endpoint.connection_closed(at, conn),
             Input::Timeout => self.handle_timeout(at),
             Input::Media(ev) => self.on_media(at, ev),
             Input::Committed(call) => self.on_committed(at, call),

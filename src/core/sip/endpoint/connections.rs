@@ -2,9 +2,9 @@
 //! [`OUTBOUND_CONN_BASE`] so they never collide with the ones the runtime accepts. The
 //! endpoint asks for a connection with [`Endpoint::poll_connect`] before anything is sent
 //! on it; the runtime holds what is sent until it is connected. A connection that could
-//! not be made fails the transactions waiting on it as a transport error (RFC 3261
-//! 17.1.4, reported like a timeout); one that closed is forgotten, and the next request
-//! to that address opens a new one.
+//! not be made, or that closed, fails the transactions waiting on it as a transport error
+//! (RFC 3261 17.1.4, reported like a timeout); the next request to that address opens a
+//! new one.
 
 use super::{ClientKey, ClientMachine, ConnId, Endpoint, Link, Peer, Transmit};
 use std::net::SocketAddr;
@@ -43,6 +43,22 @@ impl Endpoint {
     /// A connection we asked for could not be made (refused, unreachable, timed out):
     /// every request waiting on it fails as if unanswered.
     pub fn connect_failed(&mut self, now: Instant, id: ConnId) {
+        self.fail_requests_on(now, id, "TCP connection failed; its requests fail");
+    }
+
+    /// A TCP connection closed: the next request to its address opens a new one. On one
+    /// of ours, the requests still waiting for an answer fail as if unanswered (a trunk
+    /// answers on the connection it was asked on), so a call goes on to the next trunk
+    /// at once and no transaction waits for a response that cannot come.
+    pub fn connection_closed(&mut self, now: Instant, id: ConnId) {
+        if id >= OUTBOUND_CONN_BASE {
+            self.fail_requests_on(now, id, "TCP connection closed; its requests fail");
+        } else {
+            self.forget_conn(id);
+        }
+    }
+
+    fn fail_requests_on(&mut self, now: Instant, id: ConnId, why: &'static str) {
         self.forget_conn(id);
         let keys: Vec<ClientKey> = self
             .clients
@@ -50,11 +66,7 @@ impl Endpoint {
             .filter(|(_, tx)| tx.peer.link == Link::Tcp(id))
             .map(|(k, _)| k.clone())
             .collect();
-        tracing::debug!(
-            conn = id,
-            requests = keys.len(),
-            "TCP connection failed; its requests fail"
-        );
+        tracing::debug!(conn = id, requests = keys.len(), "{why}");
         for key in keys {
             let mut out = std::mem::take(&mut self.scratch);
             if let Some(tx) = self.clients.get_mut(&key) {
@@ -66,12 +78,6 @@ impl Endpoint {
             self.apply_client(now, &key, &mut out, None);
             self.scratch = out;
         }
-    }
-
-    /// A TCP connection closed (ours or accepted): the next request to its address
-    /// opens a new one.
-    pub fn connection_closed(&mut self, id: ConnId) {
-        self.forget_conn(id);
     }
 
     fn forget_conn(&mut self, id: ConnId) {
