@@ -46,6 +46,16 @@ pub enum TrunkTransport {
     Tcp,
 }
 
+impl TrunkTransport {
+    /// As stored in `calls.transport`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrunkTransport::Udp => "udp",
+            TrunkTransport::Tcp => "tcp",
+        }
+    }
+}
+
 /// Registration with the trunk (hotline as the client); without it the trunk
 /// authenticates hotline by its IP address.
 #[derive(Clone, PartialEq, Eq, Deserialize)]

@@ -15,7 +15,7 @@ mod common;
 use common::baresip::{hotline, wait_until, Site};
 use common::{always_open_plan, free_port, free_ports, run_sipp, tool, Server, TempDir};
 use hotline::store::{
-    CallFilter, CallRow, CallSummary, DialResult, Direction, FollowUpChange, FollowUpKind,
+    CallFilter, CallRecord, CallRow, DialResult, Direction, FollowUpChange, FollowUpKind,
     FollowUpMove, FollowUpRow, FollowUpStatus, NewFollowUp, RevisitResult,
 };
 use std::collections::HashMap;
@@ -206,11 +206,16 @@ fn followup(server: &Server, id: &str) -> FollowUpRow {
 }
 
 /// The outbound calls made for follow-up `id`, oldest first.
-fn outbound_calls(server: &Server, id: &str) -> Vec<CallSummary> {
-    let mut calls: Vec<CallSummary> = server
-        .read(async |s| s.recent_calls(50).await.unwrap())
+fn outbound_calls(server: &Server, id: &str) -> Vec<CallRecord> {
+    let filter = CallFilter {
+        direction: Some(Direction::Outbound),
+        limit: 50,
+        ..CallFilter::default()
+    };
+    let mut calls: Vec<CallRecord> = server
+        .read(async |s| s.calls(&filter).await.unwrap().calls)
         .into_iter()
-        .filter(|c| c.outbound && c.followup_id.as_deref() == Some(id))
+        .filter(|c| c.followup_id.as_deref() == Some(id))
         .collect();
     calls.reverse();
     calls
@@ -290,7 +295,7 @@ fn revisit_answered_over(
 /// its last prompt, one attempt answered.
 fn assert_revisit_call(server: &Server, revisit: &str, row: &CallRow, verdict: &str) {
     let summary = &outbound_calls(server, revisit)[0];
-    assert!(summary.outbound);
+    assert_eq!(summary.direction, Direction::Outbound);
     assert_eq!(summary.followup_id.as_deref(), Some(revisit));
     assert_eq!(summary.called, NUMBER);
     assert_eq!(summary.caller, "4008001234");

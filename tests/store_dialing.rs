@@ -7,8 +7,8 @@ mod common;
 use common::db::TestDb;
 use hotline::report::{compute, Kind, Period, Rows};
 use hotline::store::{
-    AgentWrite, DialRequest, DialResult, FollowUpKind, FollowUpStatus, NewCustomer, NewFollowUp,
-    RevisitResult, Store, Write,
+    AgentWrite, CallFilter, DialRequest, DialResult, Direction, FollowUpKind, FollowUpStatus,
+    NewCustomer, NewFollowUp, RevisitResult, Store, Write,
 };
 
 const T0: i64 = 1_796_000_000_000;
@@ -191,6 +191,7 @@ async fn outbound_calls_are_kept_apart_from_the_kpis(db: &TestDb) {
         sip_call_id: sip.map(str::to_string),
         trunk: trunk.into(),
         source: "192.0.2.7:5060".into(),
+        transport: "tcp",
     };
     twice(&store, &routed("carrier-b", Some("abc@hotline"))).await;
     assert_eq!(
@@ -201,17 +202,25 @@ async fn outbound_calls_are_kept_apart_from_the_kpis(db: &TestDb) {
     twice(&store, &routed("carrier-a", None)).await;
     let row = store.call("out-1").await.unwrap().unwrap();
     assert_eq!(
-        (row.sip_call_id.as_str(), row.source.as_str()),
-        ("abc@hotline", "192.0.2.7:5060")
+        (
+            row.sip_call_id.as_str(),
+            row.source.as_str(),
+            row.transport.as_str()
+        ),
+        ("abc@hotline", "192.0.2.7:5060", "tcp")
     );
 
-    let listed = store.recent_calls(10).await.unwrap();
+    let filter = CallFilter {
+        limit: 10,
+        ..CallFilter::default()
+    };
+    let listed = store.calls(&filter).await.unwrap().calls;
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0].id, "out-1");
-    assert!(listed[0].outbound);
+    assert_eq!(listed[0].direction, Direction::Outbound);
     assert_eq!(listed[0].followup_id.as_deref(), Some(f.id.as_str()));
     assert_eq!(listed[0].trunk.as_deref(), Some("carrier-a"));
-    assert!(!listed[1].outbound);
+    assert_eq!(listed[1].direction, Direction::Inbound);
     assert_eq!(listed[1].followup_id, None);
 
     assert_eq!(

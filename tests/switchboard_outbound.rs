@@ -205,6 +205,29 @@ fn the_preview_names_the_reason_and_the_numbers_last_digits() {
     }
 }
 
+/// The agent's time to press (`preview_secs`, 30 s by default) counts from the end of the
+/// spoken preview, not from the answer: a long preview leaves the full time.
+#[test]
+fn an_unanswered_preview_waits_its_time_after_the_prompt() {
+    let mut b = board(TRUNKS);
+    let (a, c1, _) = callback_previewed(&mut b, &[]);
+    let answered = b.now.wall_ms;
+    b.run_until("the preview is given up", secs(120), |b| {
+        !attempts(b).is_empty()
+    });
+    let waited = b.now.wall_ms - answered;
+    assert!(
+        waited >= 35_000,
+        "given up {waited} ms after the answer: the preview itself takes several seconds"
+    );
+    assert_eq!(
+        attempts(&b),
+        vec![("fu-1".into(), DialResult::Skipped, false)]
+    );
+    assert!(b.phones[c1].legs.is_empty(), "nobody dialled");
+    assert!(b.phones[a].leg().ended, "the preview leg is hung up");
+}
+
 #[test]
 fn a_skipped_preview_dials_nobody_and_costs_no_attempt() {
     let mut b = board(TRUNKS);

@@ -203,15 +203,24 @@ fn a_refused_connection_fails_over_to_the_next_trunk() {
     assert!(sent(&b, backup).iter().all(|(_, l)| *l == Link::Udp));
     assert!(b.writes.iter().any(|l| matches!(&l.write,
         Write::CallEvent { kind: "trunk_failed", detail, .. } if detail == "no response")));
-    let routes: Vec<String> = b
+    let routes: Vec<(String, &str)> = b
         .writes
         .iter()
         .filter_map(|l| match &l.write {
-            Write::CallRouted { trunk, .. } => Some(trunk.clone()),
+            Write::CallRouted {
+                trunk, transport, ..
+            } => Some((trunk.clone(), *transport)),
             _ => None,
         })
         .collect();
-    assert_eq!(routes, vec!["primary".to_string(), "backup".to_string()]);
+    assert_eq!(
+        routes,
+        vec![
+            ("primary".to_string(), "tcp"),
+            ("backup".to_string(), "udp")
+        ],
+        "the record says how each trunk was reached"
+    );
     b.run_for(secs(3));
     b.agent_keys(c2, "1");
     b.run_until("hotline hangs up after the ending", secs(30), |b| {

@@ -146,35 +146,6 @@ pub struct DialState {
     pub unreachable_at: Option<i64>,
 }
 
-/// One call for `hotline calls list`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallSummary {
-    /// Our id of the call.
-    pub id: String,
-    /// We called out (else a caller called us).
-    pub outbound: bool,
-    /// ms, the INVITE arrived or was sent.
-    pub arrived_at: i64,
-    /// The caller's number (outbound: our caller ID).
-    pub caller: String,
-    /// The number called (outbound: the customer's).
-    pub called: String,
-    /// The queue it was put in.
-    pub queue: Option<String>,
-    /// The agent who took (or made) it.
-    pub agent: Option<String>,
-    /// ms, first bridged to an agent.
-    pub connected_at: Option<i64>,
-    /// ms, the call ended.
-    pub ended_at: Option<i64>,
-    /// Stable end cause.
-    pub end_cause: Option<String>,
-    /// Outbound: the follow-up it worked on.
-    pub followup_id: Option<String>,
-    /// Outbound: the trunk it went out through.
-    pub trunk: Option<String>,
-}
-
 pub(super) const INSERT_OUTBOUND_CALL: &str = "INSERT INTO calls \
      (id, sip_call_id, caller, called, source, transport, arrived_at, direction, followup_id, \
       agent, trunk) \
@@ -224,10 +195,6 @@ const DIAL_TASKS: &str = "SELECT f.id AS id, f.kind AS kind, f.status AS status,
      WHERE f.kind IN ('callback', 'revisit') AND f.status IN ('open', 'forwarded') \
      AND f.unreachable_at IS NULL \
      ORDER BY f.created_at, f.id";
-
-const RECENT_CALLS: &str = "SELECT id, direction, arrived_at, caller, called, queue, agent, \
-     connected_at, ended_at, end_cause, followup_id, trunk FROM calls \
-     ORDER BY arrived_at DESC, id DESC LIMIT $1";
 
 #[derive(sqlx::FromRow)]
 struct RawDialTask {
@@ -629,58 +596,5 @@ impl Store {
                 ))
             })
             .collect()
-    }
-
-    /// The `limit` most recent calls, both directions, newest first.
-    pub async fn recent_calls(&self, limit: u32) -> Result<Vec<CallSummary>, StoreError> {
-        type Raw = (
-            String,
-            String,
-            i64,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        let rows: Vec<Raw> = on_db!(&self.db, pool => {
-            sqlx::query_as(RECENT_CALLS).bind(i64::from(limit)).fetch_all(pool).await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    id,
-                    direction,
-                    arrived_at,
-                    caller,
-                    called,
-                    queue,
-                    agent,
-                    connected_at,
-                    ended_at,
-                    end_cause,
-                    followup_id,
-                    trunk,
-                )| CallSummary {
-                    id,
-                    outbound: direction == "outbound",
-                    arrived_at,
-                    caller,
-                    called,
-                    queue,
-                    agent,
-                    connected_at,
-                    ended_at,
-                    end_cause,
-                    followup_id,
-                    trunk,
-                },
-            )
-            .collect())
     }
 }

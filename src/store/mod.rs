@@ -185,6 +185,8 @@ pub enum Write {
         trunk: String,
         /// `ip:port` of the trunk.
         source: String,
+        /// How the trunk is reached: "udp" or "tcp".
+        transport: &'static str,
     },
     /// Agents, registrations, queueing and the legs to agents.
     Agent(AgentWrite),
@@ -482,7 +484,7 @@ pub use customers::{
     import_customers_csv, import_customers_csv_with, CustomerError, CustomerRow, ImportProgress,
     LockPolicy, NewCustomer, Secret, Verification,
 };
-pub use dialing::{CallSummary, DialAttemptRow, DialRequest, DialResult, DialState, DialTask};
+pub use dialing::{DialAttemptRow, DialRequest, DialResult, DialState, DialTask};
 pub use followups::{
     new_followup_id, CallIvr, FollowUpKind, FollowUpRow, FollowUpStatus, NewFollowUp,
     RevisitResult, SurveyRow,
@@ -524,8 +526,8 @@ const INSERT_EVENT: &str = "INSERT INTO call_events (call_id, seq, at, kind, det
 const SET_RECORDING: &str = "UPDATE calls SET recording = $2 WHERE id = $1";
 
 const SET_ROUTE: &str =
-    "UPDATE calls SET sip_call_id = COALESCE($2, sip_call_id), trunk = $3, source = $4 \
-     WHERE id = $1";
+    "UPDATE calls SET sip_call_id = COALESCE($2, sip_call_id), trunk = $3, source = $4, \
+     transport = $5 WHERE id = $1";
 
 const SELECT_CALLS: &str = "SELECT id, sip_call_id, caller, called, source, transport, \
      arrived_at, answered_at, ended_at, ended_by, end_cause, end_status, recording FROM calls";
@@ -632,11 +634,13 @@ where
             sip_call_id,
             trunk,
             source,
+            transport,
         } => sqlx::query(SET_ROUTE)
             .bind(id.as_str())
             .bind(sip_call_id.as_deref())
             .bind(trunk.as_str())
-            .bind(source.as_str()),
+            .bind(source.as_str())
+            .bind(*transport),
         Write::OutboundCall {
             id,
             sip_call_id,

@@ -101,6 +101,7 @@ impl<H: Host> Switchboard<H> {
         self.dialer.by_call.insert(call, key);
         let line = &self.dialer.lines.lines[trunk];
         let (name, source) = (line.trunk.name.clone(), line.addr.to_string());
+        let transport = line.trunk.transport.as_str();
         let sip_call_id = self
             .endpoint
             .sip_call_id(call)
@@ -113,6 +114,7 @@ impl<H: Host> Switchboard<H> {
                 sip_call_id: (job.purpose != Purpose::DialOut).then_some(sip_call_id),
                 trunk: name.clone(),
                 source,
+                transport,
             };
             self.out.store(write);
         }
@@ -225,7 +227,11 @@ impl<H: Host> Switchboard<H> {
             s.answered = true;
         }
         if let Some(names) = preview {
-            let wait = Duration::from_secs(u64::from(self.dialer.settings.preview_secs));
+            // The time to press counts from the end of the preview, which is long (G.711:
+            // 8 bytes a millisecond).
+            let spoken: usize = self.clips(call, &names).iter().map(|c| c.len()).sum();
+            let wait = Duration::from_secs(u64::from(self.dialer.settings.preview_secs))
+                + Duration::from_millis(spoken as u64 / 8);
             self.timers.set(call, Due::Dialer, now + wait);
             return self.play(call, &names, true);
         }
