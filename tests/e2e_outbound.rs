@@ -437,20 +437,7 @@ fn a_trunk_answering_503_fails_over_to_the_next() {
     assert_carrier(&down.finish(), 1, &server);
     assert_carrier(&up.finish(), 1, &server);
     assert_revisit_call(&server, &revisit, &row, "satisfied");
-    let timeline = events(&server, &row.id);
-    let trunks: Vec<&(String, String)> = timeline
-        .iter()
-        .filter(|(k, _)| k.starts_with("trunk"))
-        .collect();
-    assert_eq!(
-        trunks,
-        [
-            &("trunk".into(), "down".into()),
-            &("trunk_failed".into(), "503".into()),
-            &("trunk".into(), "up".into())
-        ],
-        "{timeline:?}"
-    );
+    assert_trunks_tried(&server, &row.id, "503");
     assert_eq!(outbound_calls(&server, &revisit).len(), 1, "one record");
 }
 
@@ -476,18 +463,20 @@ fn a_refused_tcp_connection_fails_over_to_the_next_trunk() {
     let row = ended_call(&server, &revisit, Duration::from_secs(40));
     assert_carrier(&up.finish(), 1, &server);
     assert_revisit_call(&server, &revisit, &row, "satisfied");
-    let timeline = events(&server, &row.id);
-    let trunks: Vec<&(String, String)> = timeline
+    assert_trunks_tried(&server, &row.id, "no response");
+}
+
+/// Call `id`'s timeline tried trunk "down", which failed with `why`, then "up".
+fn assert_trunks_tried(server: &Server, id: &str, why: &str) {
+    let timeline = events(server, id);
+    let trunks: Vec<(&str, &str)> = timeline
         .iter()
         .filter(|(k, _)| k.starts_with("trunk"))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     assert_eq!(
         trunks,
-        [
-            &("trunk".into(), "down".into()),
-            &("trunk_failed".into(), "no response".into()),
-            &("trunk".into(), "up".into())
-        ],
+        [("trunk", "down"), ("trunk_failed", why), ("trunk", "up")],
         "{timeline:?}"
     );
 }

@@ -666,40 +666,34 @@ fn a_call_on_a_connection_of_ours_asks_for_it_first_and_never_retransmits() {
     assert_eq!(p.ep.poll_connect().map(|(_, a)| a), Some(p.addr));
 }
 
+/// A connection that cannot be made, or that closes while the INVITE waits for its
+/// answer, ends the call at once as unanswered: nothing waits for Timer B, and nothing is
+/// reopened by itself.
 #[test]
-fn a_connection_that_cannot_be_made_ends_its_call_as_unanswered_at_once() {
-    let mut p = Phone::new();
-    let peer = p.ep.tcp_peer(p.addr);
-    let Link::Tcp(conn) = peer.link else {
-        panic!("a TCP peer: {peer:?}");
-    };
-    assert_eq!(p.ep.poll_connect(), Some((conn, p.addr)));
-    let call = p.dial_on(peer, None);
-    p.sent();
-    p.ep.connect_failed(p.now, conn);
-    assert!(matches!(
-        p.events().as_slice(),
-        [Event::Ended { call: c, cause: EndCause::NoAnswer, status: None, by: EndedBy::Remote }] if *c == call
-    ));
-    assert_eq!(p.ep.pending_transactions(), 0);
-    assert_eq!(p.ep.poll_connect(), None, "nothing reopened by itself");
-}
-
-#[test]
-fn a_connection_that_closes_under_a_waiting_invite_ends_the_call_at_once() {
-    let mut p = Phone::new();
-    let peer = p.ep.tcp_peer(p.addr);
-    let Link::Tcp(conn) = peer.link else {
-        panic!("a TCP peer: {peer:?}");
-    };
-    assert_eq!(p.ep.poll_connect(), Some((conn, p.addr)));
-    let call = p.dial_on(peer, None);
-    p.sent();
-    p.advance(Duration::from_secs(2));
-    p.ep.connection_closed(p.now, conn);
-    assert!(matches!(
-        p.events().as_slice(),
-        [Event::Ended { call: c, cause: EndCause::NoAnswer, status: None, by: EndedBy::Remote }] if *c == call
-    ));
-    assert_eq!(p.ep.pending_transactions(), 0, "nothing waits for Timer B");
+fn a_connection_lost_under_a_waiting_invite_ends_its_call_as_unanswered_at_once() {
+    for closed in [false, true] {
+        let mut p = Phone::new();
+        let peer = p.ep.tcp_peer(p.addr);
+        let Link::Tcp(conn) = peer.link else {
+            panic!("a TCP peer: {peer:?}");
+        };
+        assert_eq!(p.ep.poll_connect(), Some((conn, p.addr)));
+        let call = p.dial_on(peer, None);
+        p.sent();
+        if closed {
+            p.advance(Duration::from_secs(2));
+            p.ep.connection_closed(p.now, conn);
+        } else {
+            p.ep.connect_failed(p.now, conn);
+        }
+        assert!(
+            matches!(
+                p.events().as_slice(),
+                [Event::Ended { call: c, cause: EndCause::NoAnswer, status: None, by: EndedBy::Remote }] if *c == call
+            ),
+            "closed: {closed}"
+        );
+        assert_eq!(p.ep.pending_transactions(), 0, "closed: {closed}");
+        assert_eq!(p.ep.poll_connect(), None, "closed: {closed}");
+    }
 }
