@@ -429,7 +429,21 @@ fn the_endpoint_registers_through_a_challenge_and_reads_the_granted_expiry() {
     assert_eq!(header(&third, "CSeq"), "3 REGISTER");
     assert_verifies(header(&third, "Authorization"), "n1", 2);
     t.recv(&reply(&third, 200, "Expires: 240\r\n"));
-    assert_eq!(t.done().4, Some(240));
+    let (_, status, ch, proxy, expires) = t.done();
+    assert_eq!(expires, Some(240));
+    r.on_response(t.now, status, &ch, expires, proxy);
+
+    // 423 Interval Too Brief: its Min-Expires comes with it, and the next REGISTER asks
+    // for that.
+    t.now += secs(120);
+    let req = r.handle_timeout(t.now).unwrap();
+    let (_, fourth) = t.send(&r, &req);
+    t.recv(&reply(&fourth, 423, "Min-Expires: 1800\r\n"));
+    let (_, status, ch, proxy, expires) = t.done();
+    assert_eq!((status, expires), (Some(423), Some(1800)));
+    let req = r.on_response(t.now, status, &ch, expires, proxy).unwrap();
+    let (_, fifth) = t.send(&r, &req);
+    assert_eq!(header(&fifth, "Expires"), "1800");
 }
 
 #[test]
@@ -461,4 +475,44 @@ fn the_endpoint_reports_a_proxy_challenge_and_silence() {
     assert!(ch.is_empty());
     r.on_response(t.now, status, &ch, expires, proxy);
     assert!(matches!(r.state(), RegState::Failed { status: None, .. }));
+}
+
+/// 423 Interval Too Brief: the REGISTER is sent again at once asking for the registrar's
+/// Min-Expires, and refreshes keep asking for it; a registrar that refuses its own minimum
+/// (or names none, or an absurd one) is a failure, retried later.
+#[test]
+fn a_423_is_answered_with_the_registrars_minimum() {
+    let t0 = Instant::now();
+    let mut r = registration(t0);
+    assert_eq!(r.handle_timeout(t0).unwrap().expires, 600);
+    let again = r
+        .on_response(t0, Some(423), &[], Some(3600), false)
+        .expect("asked again at once");
+    assert_eq!((again.cseq, again.expires), (2, 3600));
+    assert_eq!(r.on_response(t0, Some(200), &[], Some(3600), false), None);
+    let refresh = r.handle_timeout(t0 + secs(1800)).unwrap();
+    assert_eq!(refresh.expires, 3600, "refreshes keep the minimum");
+    // The same minimum refused again: a failure, not a loop.
+    assert_eq!(
+        r.on_response(t0 + secs(1800), Some(423), &[], Some(3600), false),
+        None
+    );
+    assert!(matches!(
+        r.state(),
+        RegState::Failed {
+            status: Some(423),
+            ..
+        }
+    ));
+
+    for min in [None, Some(100), Some(1_000_000)] {
+        let mut r = registration(t0);
+        r.handle_timeout(t0).unwrap();
+        assert_eq!(
+            r.on_response(t0, Some(423), &[], min, false),
+            None,
+            "{min:?}"
+        );
+        assert!(matches!(r.state(), RegState::Failed { .. }), "{min:?}");
+    }
 }

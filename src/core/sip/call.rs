@@ -138,8 +138,9 @@ pub enum Event {
         challenges: Vec<String>,
         /// The challenges came from a proxy (407).
         proxy: bool,
-        /// The binding lifetime a registrar granted our Contact (its `expires`
-        /// parameter, else the Expires header); `None` for other requests.
+        /// For a REGISTER: on a 2xx the binding lifetime the registrar granted our
+        /// Contact (its `expires` parameter, else the Expires header), on a 423 the
+        /// shortest it accepts (Min-Expires); `None` otherwise.
         expires: Option<u32>,
     },
     /// The far end asked to transfer the call (REFER, accepted with 202): `target` is

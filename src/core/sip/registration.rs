@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 const BACKOFF_FIRST: Duration = Duration::from_secs(30);
 /// Trunks that are down for long are still retried this often.
 const BACKOFF_MAX: Duration = Duration::from_secs(15 * 60);
+/// The longest Min-Expires a registrar may ask for before a 423 counts as a failure.
+const MAX_EXPIRES_SECS: u32 = 86_400;
+
 /// A refresh is sent at least this long before the binding expires, so a slow answer
 /// does not leave us unregistered.
 const REFRESH_MARGIN_SECS: u32 = 5;
@@ -91,6 +94,8 @@ pub struct Registration {
     creds: Option<Cached>,
     /// The nonce the REGISTER in flight answered, if any.
     sent_nonce: Option<String>,
+    /// The registrar's Min-Expires, once it refused a shorter lifetime (423).
+    min_expires: Option<u32>,
     /// In this attempt, a fresh (resp. stale) challenge was answered already.
     answered_fresh: bool,
     answered_stale: bool,
@@ -138,6 +143,7 @@ impl Registration {
             state: RegState::Unregistered,
             due: Some(now),
             failures: 0,
+            min_expires: None,
             creds: None,
             sent_nonce: None,
             answered_fresh: false,
@@ -184,8 +190,9 @@ impl Registration {
 
     /// The final outcome of the REGISTER in flight: `status` is `None` when nothing
     /// answered; `challenges` are the WWW-Authenticate (or, with `proxy`,
-    /// Proxy-Authenticate) values; `expires` is the lifetime the registrar granted.
-    /// Returns the REGISTER that answers a challenge, to be sent at once.
+    /// Proxy-Authenticate) values; `expires` is the lifetime the registrar granted (on a
+    /// 423, its Min-Expires). Returns the REGISTER that answers a challenge or asks for
+    /// the longer lifetime a 423 wants (RFC 3261 10.2.8), to be sent at once.
     pub fn on_response(
         &mut self,
         now: Instant,
@@ -239,8 +246,22 @@ impl Registration {
                     }
                 }
             }
+            Some(423) => match expires {
+                // Once per lifetime asked: a registrar that refuses its own minimum is
+                // failing, not negotiating.
+                Some(min) if min > self.asked_expires() && min <= MAX_EXPIRES_SECS => {
+                    self.min_expires = Some(min);
+                    Some(self.request())
+                }
+                _ => self.fail(now, status),
+            },
             Some(_) => self.fail(now, status),
         }
+    }
+
+    /// The lifetime each REGISTER asks for: ours, or the registrar's minimum if longer.
+    fn asked_expires(&self) -> u32 {
+        self.cfg.expires_secs.max(self.min_expires.unwrap_or(0))
     }
 
     /// A challenge is answered once per attempt, and never again for a nonce our
@@ -279,7 +300,7 @@ impl Registration {
         RegisterRequest {
             cseq: self.cseq,
             authorization,
-            expires: self.cfg.expires_secs,
+            expires: self.asked_expires(),
         }
     }
 

@@ -724,6 +724,10 @@ impl Endpoint {
                             (Some(r), Some(c)) if (200..300).contains(&status) => {
                                 granted_expires(r, &c)
                             }
+                            (Some(r), Some(_)) if status == 423 => r
+                                .header_values("Min-Expires")
+                                .next()
+                                .and_then(|v| v.trim().parse().ok()),
                             _ => None,
                         };
                         self.events.push_back(Event::RequestDone {
