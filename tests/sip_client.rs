@@ -516,3 +516,31 @@ fn a_423_is_answered_with_the_registrars_minimum() {
         assert!(matches!(r.state(), RegState::Failed { .. }), "{min:?}");
     }
 }
+
+/// At shutdown the binding is taken back: a REGISTER with Expires: 0 (challenge answered
+/// as ever), then nothing more; nothing is sent when no binding is up or one is in flight.
+#[test]
+fn unregister_takes_the_binding_back_once() {
+    let t0 = Instant::now();
+    let mut r = registration(t0);
+    r.handle_timeout(t0).unwrap();
+    assert_eq!(r.on_response(t0, Some(200), &[], Some(600), false), None);
+    let bye = r.unregister().expect("a binding to take back");
+    assert_eq!((bye.cseq, bye.expires), (2, 0));
+    assert_eq!(r.unregister(), None, "once");
+    let again = r
+        .on_response(t0, Some(401), &challenges("n1", false), None, false)
+        .expect("the challenge answered");
+    assert_eq!((again.cseq, again.expires), (3, 0));
+    assert_verifies(&again.authorization.unwrap().1, "n1", 1);
+    assert_eq!(r.on_response(t0, Some(200), &[], None, false), None);
+    assert_eq!(r.state(), RegState::Unregistered);
+    assert_eq!(r.poll_timeout(), None, "no refresh after");
+    assert_eq!(r.handle_timeout(t0 + secs(3600)), None);
+
+    let mut never = registration(t0);
+    assert_eq!(never.unregister(), None, "nothing registered yet");
+    let mut in_flight = registration(t0);
+    in_flight.handle_timeout(t0).unwrap();
+    assert_eq!(in_flight.unregister(), None, "a REGISTER is in flight");
+}

@@ -747,3 +747,24 @@ fn an_agent_on_a_call_cannot_dial_out_and_keeps_the_call() {
     assert!(b.phones[c1].legs.is_empty());
     assert_eq!(b.agent_state(a), "on_call", "still on the caller's call");
 }
+
+/// A shutdown takes the trunk registration back (REGISTER with Expires: 0), so the carrier
+/// stops sending calls to a hotline that is gone.
+#[test]
+fn a_shutdown_takes_the_trunk_registration_back() {
+    let mut b = board(CHALLENGED);
+    let c = b.carrier("127.0.0.1:5091", &[]);
+    b.run_for(secs(2));
+    let expires = |b: &Board| -> Vec<String> {
+        b.phones[c]
+            .received
+            .iter()
+            .filter(|m| m.method() == Some("REGISTER"))
+            .map(|m| m.header("Expires").unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(expires(&b), ["3600"], "registered");
+    b.input(hotline::switchboard::Input::Shutdown);
+    b.run_for(secs(2));
+    assert_eq!(expires(&b), ["3600", "0"], "taken back at shutdown");
+}

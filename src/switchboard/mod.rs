@@ -491,6 +491,7 @@ impl<H: Host> Switchboard<H> {
             "shutting down: refusing new calls, draining live ones"
         );
         self.endpoint.set_draining(true);
+        self.unregister_trunks(now);
         self.stopping = Some(Stopping {
             drain_until: now + drain,
             give_up: now + drain + Duration::from_secs(5),

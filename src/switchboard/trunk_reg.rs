@@ -59,6 +59,16 @@ impl<H: Host> Switchboard<H> {
         }
     }
 
+    /// At shutdown: every binding that is up is taken back (Expires: 0), so the trunks
+    /// stop sending calls here.
+    pub(super) fn unregister_trunks(&mut self, now: Instant) {
+        for i in 0..self.dialer.registrations.len() {
+            if let Some(req) = self.dialer.registrations[i].reg.unregister() {
+                self.send_register(now, i, &req);
+            }
+        }
+    }
+
     /// The answer to one of our REGISTERs; false when `id` is not one.
     pub(super) fn trunk_reg_answered(
         &mut self,
@@ -89,6 +99,9 @@ impl<H: Host> Switchboard<H> {
                 }
                 RegState::Failed { status, .. } => {
                     tracing::warn!(trunk = %name, ?status, "registration with the trunk failed; retrying later")
+                }
+                RegState::Unregistered => {
+                    tracing::info!(trunk = %name, ?status, "registration with the trunk taken back")
                 }
                 _ => {}
             }

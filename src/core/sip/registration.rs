@@ -96,6 +96,8 @@ pub struct Registration {
     sent_nonce: Option<String>,
     /// The registrar's Min-Expires, once it refused a shorter lifetime (423).
     min_expires: Option<u32>,
+    /// The binding is being taken back (REGISTER with Expires: 0): no more refreshes.
+    leaving: bool,
     /// In this attempt, a fresh (resp. stale) challenge was answered already.
     answered_fresh: bool,
     answered_stale: bool,
@@ -144,6 +146,7 @@ impl Registration {
             due: Some(now),
             failures: 0,
             min_expires: None,
+            leaving: false,
             creds: None,
             sent_nonce: None,
             answered_fresh: false,
@@ -188,6 +191,23 @@ impl Registration {
         Some(self.request())
     }
 
+    /// Takes the binding back at shutdown (RFC 3261 10.2.2, Expires: 0), so the registrar
+    /// stops sending calls to a hotline that is gone: the REGISTER to send now, if the
+    /// binding is up and no REGISTER is in flight. Nothing is sent again afterwards.
+    pub fn unregister(&mut self) -> Option<RegisterRequest> {
+        if self.leaving || self.due.is_none() {
+            return None;
+        }
+        self.leaving = true;
+        self.due = None;
+        if !matches!(self.state, RegState::Registered { .. }) {
+            return None;
+        }
+        self.answered_fresh = false;
+        self.answered_stale = false;
+        Some(self.request())
+    }
+
     /// The final outcome of the REGISTER in flight: `status` is `None` when nothing
     /// answered; `challenges` are the WWW-Authenticate (or, with `proxy`,
     /// Proxy-Authenticate) values; `expires` is the lifetime the registrar granted (on a
@@ -203,6 +223,23 @@ impl Registration {
     ) -> Option<RegisterRequest> {
         if self.due.is_some() {
             return None; // nothing in flight: a late answer to an abandoned REGISTER
+        }
+        if self.leaving {
+            // Taking the binding back: a challenge is answered as ever; any other end
+            // leaves it gone (or to run out) and nothing more is sent.
+            let again = match status {
+                Some(100..=199) => return None,
+                Some(401 | 407) => {
+                    let r = self.on_challenge(now, status, challenges, proxy);
+                    self.due = None;
+                    r
+                }
+                _ => None,
+            };
+            if again.is_none() {
+                self.state = RegState::Unregistered;
+            }
+            return again;
         }
         match status {
             None => self.fail(now, None),
@@ -222,30 +259,7 @@ impl Registration {
                 self.sent_nonce = None;
                 None
             }
-            Some(s @ (401 | 407)) => {
-                let ch = best_challenge(challenges.iter().map(String::as_str));
-                match ch.filter(|ch| self.may_answer(ch)) {
-                    Some(ch) => {
-                        if ch.stale {
-                            self.answered_stale = true;
-                        } else {
-                            self.answered_fresh = true;
-                        }
-                        self.creds = Some(Cached {
-                            challenge: ch,
-                            proxy: proxy || s == 407,
-                            nc: 0,
-                        });
-                        Some(self.request())
-                    }
-                    None => {
-                        // Wrong credentials or an unusable challenge: asking again with
-                        // the same ones would only be refused again.
-                        self.creds = None;
-                        self.fail(now, status)
-                    }
-                }
-            }
+            Some(401 | 407) => self.on_challenge(now, status, challenges, proxy),
             Some(423) => match expires {
                 // Once per lifetime asked: a registrar that refuses its own minimum is
                 // failing, not negotiating.
@@ -259,8 +273,44 @@ impl Registration {
         }
     }
 
-    /// The lifetime each REGISTER asks for: ours, or the registrar's minimum if longer.
+    /// A 401 or 407: the REGISTER that answers it, or a failure if it may not be answered.
+    fn on_challenge(
+        &mut self,
+        now: Instant,
+        status: Option<u16>,
+        challenges: &[String],
+        proxy: bool,
+    ) -> Option<RegisterRequest> {
+        let ch = best_challenge(challenges.iter().map(String::as_str));
+        match ch.filter(|ch| self.may_answer(ch)) {
+            Some(ch) => {
+                if ch.stale {
+                    self.answered_stale = true;
+                } else {
+                    self.answered_fresh = true;
+                }
+                self.creds = Some(Cached {
+                    challenge: ch,
+                    proxy: proxy || status == Some(407),
+                    nc: 0,
+                });
+                Some(self.request())
+            }
+            None => {
+                // Wrong credentials or an unusable challenge: asking again with
+                // the same ones would only be refused again.
+                self.creds = None;
+                self.fail(now, status)
+            }
+        }
+    }
+
+    /// The lifetime each REGISTER asks for: ours, or the registrar's minimum if longer;
+    /// none when taking the binding back.
     fn asked_expires(&self) -> u32 {
+        if self.leaving {
+            return 0;
+        }
         self.cfg.expires_secs.max(self.min_expires.unwrap_or(0))
     }
 
