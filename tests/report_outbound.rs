@@ -7,7 +7,7 @@
 mod common;
 
 use chrono::TimeZone;
-use common::db::TestDb;
+use common::db::{outbound_call, TestDb};
 use hotline::followup::ReportSettings;
 use hotline::ivr::Language;
 use hotline::report::outbound::{FollowUpCalls, Outbound, PlacedCalls};
@@ -26,24 +26,6 @@ fn t(d: u32, h: u32, min: u32) -> i64 {
 
 fn now() -> i64 {
     t(30, 18, 0)
-}
-
-/// The record of one outbound call as the dialer starts it (a callback's starts with the
-/// agent's preview, before any trunk); `followup` is `None` for an agent dialling out or a
-/// transfer.
-fn placed(id: &str, followup: Option<&str>, agent: Option<&str>, at_ms: i64) -> Write {
-    Write::OutboundCall {
-        id: id.into(),
-        sip_call_id: format!("sip-{id}"),
-        caller: "95555".into(),
-        called: "13800138000".into(),
-        source: "198.51.100.7:5060".into(),
-        transport: "udp",
-        followup: followup.map(Into::into),
-        agent: agent.map(Into::into),
-        trunk: None,
-        at_ms,
-    }
 }
 
 /// The call went out through a trunk.
@@ -78,7 +60,7 @@ fn ended(id: &str, at_ms: i64) -> Write {
 /// it never reached a trunk), routed through the trunk, answered when it was, ended, and
 /// the attempt itself.
 async fn attempt(store: &Store, f: &NewFollowUp, call: &str, result: DialResult, at: i64) {
-    let mut writes = vec![placed(call, Some(&f.id), Some("1024"), at - 60_000)];
+    let mut writes = vec![outbound_call(call, Some(&f.id), Some("1024"), at - 60_000)];
     if result != DialResult::Skipped {
         writes.push(routed(call));
         if result == DialResult::Answered {
@@ -146,7 +128,7 @@ async fn seed(db: &TestDb) -> Store {
     attempt(&store, &c, "out-c1", Failed, t(25, 9, 30)).await;
     store
         .apply(&[
-            placed("out-c2", Some(&c.id), Some("1024"), t(25, 9, 59)),
+            outbound_call("out-c2", Some(&c.id), Some("1024"), t(25, 9, 59)),
             routed("out-c2"),
             ended("out-c2", t(25, 10, 0)),
             Write::DialAttempt {
@@ -186,14 +168,14 @@ async fn seed(db: &TestDb) -> Store {
     // calls without a follow-up: two dial-outs (one answered) and a transfer
     store
         .apply(&[
-            placed("dial-1", None, Some("1025"), t(25, 15, 0)),
+            outbound_call("dial-1", None, Some("1025"), t(25, 15, 0)),
             routed("dial-1"),
             answered("dial-1", t(25, 15, 1)),
             ended("dial-1", t(25, 15, 9)),
-            placed("dial-2", None, Some("1025"), t(25, 15, 10)),
+            outbound_call("dial-2", None, Some("1025"), t(25, 15, 10)),
             routed("dial-2"),
             ended("dial-2", t(25, 15, 11)),
-            placed("xfer-1", None, None, t(25, 16, 0)),
+            outbound_call("xfer-1", None, None, t(25, 16, 0)),
             routed("xfer-1"),
             answered("xfer-1", t(25, 16, 1)),
             ended("xfer-1", t(25, 16, 5)),

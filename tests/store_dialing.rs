@@ -4,7 +4,7 @@
 #[macro_use]
 mod common;
 
-use common::db::TestDb;
+use common::db::{outbound_call, TestDb};
 use hotline::report::{compute, Kind, Period, Rows};
 use hotline::store::{
     AgentWrite, CallFilter, DialRequest, DialResult, Direction, FollowUpKind, FollowUpStatus,
@@ -23,21 +23,6 @@ fn arrived(id: &str, at_ms: i64) -> Write {
         called: "95555".into(),
         source: "192.0.2.10:5060".into(),
         transport: "udp",
-        at_ms,
-    }
-}
-
-fn outbound(id: &str, followup: Option<&str>, agent: Option<&str>, at_ms: i64) -> Write {
-    Write::OutboundCall {
-        id: id.into(),
-        sip_call_id: format!("sip-{id}"),
-        caller: "95555".into(),
-        called: "13800138000".into(),
-        source: "198.51.100.7:5060".into(),
-        transport: "udp",
-        followup: followup.map(Into::into),
-        agent: agent.map(Into::into),
-        trunk: Some("carrier-a".into()),
         at_ms,
     }
 }
@@ -134,7 +119,7 @@ async fn outbound_calls_are_kept_apart_from_the_kpis(db: &TestDb) {
 
     let f = followup(&store, FollowUpKind::Callback, Some("in-1")).await;
     // an outbound callback: agent first, then the customer; answered, talked, ended
-    let out = outbound("out-1", Some(&f.id), Some("1024"), T0 + 10 * MIN);
+    let out = outbound_call("out-1", Some(&f.id), Some("1024"), T0 + 10 * MIN);
     store
         .apply(&[
             out.clone(),

@@ -108,3 +108,26 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// The record of one outbound call as the switchboard starts it: no trunk yet (a
+/// `CallRouted` names it once the call goes out); `followup` is `None` for an agent
+/// dialling out or a transfer.
+pub fn outbound_call(
+    id: &str,
+    followup: Option<&str>,
+    agent: Option<&str>,
+    at_ms: i64,
+) -> hotline::store::Write {
+    hotline::store::Write::OutboundCall {
+        id: id.into(),
+        sip_call_id: format!("sip-{id}"),
+        caller: "95555".into(),
+        called: "13800138000".into(),
+        source: "198.51.100.7:5060".into(),
+        transport: "udp",
+        followup: followup.map(Into::into),
+        agent: agent.map(Into::into),
+        trunk: None,
+        at_ms,
+    }
+}
