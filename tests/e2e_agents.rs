@@ -234,10 +234,7 @@ fn baresip_agents_register_log_in_and_take_queued_calls() {
         == "wrap_up"
         || state("1024") == "available"));
     std::thread::sleep(Duration::from_secs(1));
-    for k in ["3", "#"] {
-        a.command("sndcode", k);
-        std::thread::sleep(Duration::from_millis(400));
-    }
+    a.keys("3#");
     let calls = server.calls();
     let first = calls.first().expect("a call record").id.clone();
     let cols = || {
@@ -583,10 +580,7 @@ fn hold_then_escalation_to_an_empty_supervisors_queue_ends_after_its_wait() {
         kinds()
     );
     std::thread::sleep(Duration::from_secs(1));
-    for k in ["*", "9"] {
-        agent.command("sndcode", k);
-        std::thread::sleep(Duration::from_millis(400));
-    }
+    agent.keys("*9");
     // The agent is released at once; nobody is in the supervisors' queue, so the caller
     // goes to the plan's overflow node at once, which says goodbye.
     site.wait_state("1024", "wrap_up", agent);

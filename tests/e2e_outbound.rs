@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::baresip::{hotline, wait_until, Site};
+use common::baresip::{hotline, wait_until, Agent, Site};
 use common::{always_open_plan, free_port, free_ports, run_sipp, tool, Server, TempDir};
 use hotline::store::{
     CallFilter, CallRecord, CallRow, DialResult, Direction, FollowUpChange, FollowUpKind,
@@ -520,6 +520,14 @@ fn an_unanswered_customer_is_cancelled_after_the_ring_time() {
     assert_eq!(row.end_cause.as_deref(), Some("no_answer"), "{row:?}");
 }
 
+/// `hotline serve` with `args`, and agent 1024 on a baresip phone, logged in.
+fn agent_site(args: &[String], dirs: Vec<TempDir>) -> (Site, Agent) {
+    let site = Site::start(args, dirs);
+    let agent = site.agents(&[("1024", "Li Lei")]).remove(0);
+    site.login("1024", &agent);
+    (site, agent)
+}
+
 /// A callback asked for from the command line for agent 1024: hotline rings the baresip
 /// agent with the preview, the agent presses 1, the customer (a SIPp carrier) answers and
 /// is bridged (its greeting takes some 10 s, then about 5 s of talk, echoed back), hangs up,
@@ -535,11 +543,8 @@ fn a_callback_rings_the_agent_dials_the_customer_and_the_outcome_resolves_it() {
         "[dialer]\nring_secs = 10\nmax_attempts = 2\nretry_after_mins = 30\npreview_secs = 20\n{}",
         trunk("carrier", carrier.port, "")
     ));
-    let site = Site::start(&args, dirs);
-    let server = &site.server;
-    let phones = site.agents(&[("1024", "Li Lei")]);
-    let agent = &phones[0];
-    site.login("1024", agent);
+    let (site, agent) = agent_site(&args, dirs);
+    let (server, agent) = (&site.server, &agent);
     // Promised for later, so the schedule leaves it alone: only the request calls it.
     let callback = server.read(async |s| {
         let now = hotline::store::now_ms();
@@ -592,10 +597,7 @@ fn a_callback_rings_the_agent_dials_the_customer_and_the_outcome_resolves_it() {
     assert!(hung_up, "{}\n{}", stats["messages"], server.log());
     assert_carrier(&stats, 1, server);
     std::thread::sleep(Duration::from_secs(1));
-    for k in ["1", "#"] {
-        agent.command("sndcode", k);
-        std::thread::sleep(Duration::from_millis(400));
-    }
+    agent.keys("1#");
     let resolved = wait_until(Duration::from_secs(10), || {
         followup(server, &callback).status == FollowUpStatus::Resolved
     });
@@ -637,11 +639,8 @@ fn an_agent_dials_out_through_the_trunk_and_the_call_is_recorded() {
         "[dial_out]\nprefix = \"9\"\n{}",
         trunk("carrier", carrier.port, "add = \"0\"")
     ));
-    let site = Site::start(&args, dirs);
-    let server = &site.server;
-    let phones = site.agents(&[("1024", "Li Lei")]);
-    let agent = &phones[0];
-    site.login("1024", agent);
+    let (site, agent) = agent_site(&args, dirs);
+    let (server, agent) = (&site.server, &agent);
     agent.command("dial", &format!("sip:9{NUMBER}@{}", server.addr()));
     let placed = || {
         let filter = CallFilter {
@@ -667,10 +666,7 @@ fn an_agent_dials_out_through_the_trunk_and_the_call_is_recorded() {
         "the company's caller ID: {messages}"
     );
     std::thread::sleep(Duration::from_secs(1));
-    for k in ["1", "#"] {
-        agent.command("sndcode", k);
-        std::thread::sleep(Duration::from_millis(400));
-    }
+    agent.keys("1#");
     let keyed = wait_until(Duration::from_secs(10), || {
         placed()[0].disposition.as_deref() == Some("resolved_on_call")
     });

@@ -74,6 +74,14 @@ impl Agent {
         let _ = s.read(&mut buf);
     }
 
+    /// Presses `keys` one after another, 400 ms apart (as RFC 4733 events).
+    pub fn keys(&self, keys: &str) {
+        for k in keys.chars() {
+            self.command("sndcode", &k.to_string());
+            std::thread::sleep(Duration::from_millis(400));
+        }
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.0.join("baresip.log")).unwrap_or_default()
     }
