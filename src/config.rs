@@ -141,6 +141,13 @@ pub struct Overrides {
     /// PEM private key for HTTPS (with --http-cert).
     #[arg(long, env = "HOTLINE_HTTP_KEY")]
     pub http_key: Option<String>,
+    /// This node's name in a cluster of hotlines on one PostgreSQL; unset: a single node.
+    #[arg(long, env = "HOTLINE_NODE_ID")]
+    pub node_id: Option<String>,
+    /// The cluster's SIP edge (Kamailio), ip:port: agents' phones register there and
+    /// are rung through it. Needed with node_id.
+    #[arg(long, env = "HOTLINE_EDGE")]
+    pub edge: Option<String>,
     /// The settings above whose value came from the environment rather than the flag
     /// (clap folds both into one field; `crate::cli::parse` tells them apart).
     #[arg(skip)]
@@ -179,6 +186,17 @@ pub struct Config {
     pub followups: crate::followup::Rules,
     /// The `[reports]` section.
     pub reports: crate::followup::ReportSettings,
+    /// `None`: a single node, the only one on its database.
+    pub cluster: Option<Cluster>,
+}
+
+/// A node of a cluster: several hotlines on one PostgreSQL behind one SIP edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    /// Unique among the nodes; a node restarting with the same id takes over its leftovers.
+    pub node_id: String,
+    /// Kamailio: the registrar of agents' phones, and the way to them.
+    pub edge: SocketAddr,
 }
 
 /// Sections of the config file that are tables of their own rather than single settings.
@@ -244,6 +262,8 @@ impl Overrides {
             ("http_listen", self.http_listen.as_ref()),
             ("http_cert", self.http_cert.as_ref()),
             ("http_key", self.http_key.as_ref()),
+            ("node_id", self.node_id.as_ref()),
+            ("edge", self.edge.as_ref()),
         ]
     }
 
@@ -394,6 +414,7 @@ impl Overrides {
                 }
             })
         };
+        let cluster = read_cluster(&raw, database.as_deref(), &mut check);
         let http_tls = match (file("http_cert", &mut check), file("http_key", &mut check)) {
             (Some(cert), Some(key)) => Some(Some((cert, key))),
             (None, None) if !raw.contains_key("http_cert") && !raw.contains_key("http_key") => {
@@ -441,7 +462,15 @@ impl Overrides {
             max_call,
             drain,
             (t1, t2, t4, max_message_bytes, rtp_timeout, record_dir),
-            (realm, queues, trunks, webhooks, http_listen, http_tls),
+            (
+                realm,
+                queues,
+                trunks,
+                webhooks,
+                http_listen,
+                http_tls,
+                cluster,
+            ),
         ) {
             (
                 Some(sip_listen),
@@ -468,6 +497,7 @@ impl Overrides {
                     Some(webhooks),
                     Some(http_listen),
                     Some(http_tls),
+                    Some(cluster),
                 ),
             ) if problems.is_empty() => Ok(Config {
                 http_listen,
@@ -493,6 +523,7 @@ impl Overrides {
                 max_message_bytes,
                 followups,
                 reports,
+                cluster,
             }),
             _ => Err(ConfigError::Invalid(problems)),
         }
@@ -525,6 +556,48 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+}
+
+/// `node_id` and `edge`, both or neither, on PostgreSQL only (nodes share its rows).
+/// `Some(None)`: a single node; `None`: a problem was noted.
+fn read_cluster(
+    raw: &BTreeMap<&str, (String, Layer)>,
+    database: Option<&str>,
+    check: &mut Checker,
+) -> Option<Option<Cluster>> {
+    let node_id = check.value("node_id", |v| {
+        let ok = !v.is_empty()
+            && v.len() <= 64
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        ok.then(|| v.to_string()).ok_or(format!(
+            "'{v}' must be 1 to 64 letters, digits, '-', '_' or '.'"
+        ))
+    });
+    let edge = check.value("edge", |v| {
+        v.parse::<SocketAddr>()
+            .map_err(|_| format!("'{v}' is not an address like 127.0.0.10:5060"))
+    });
+    let mut problem = |key: &str, problem: &str| {
+        check.problems.push(Problem {
+            setting: named(key, raw),
+            problem: problem.to_string(),
+        });
+        None
+    };
+    match (raw.contains_key("node_id"), raw.contains_key("edge")) {
+        (false, false) => Some(None),
+        (true, false) => problem("node_id", "a cluster node needs the edge's address (edge)"),
+        (false, true) => problem("edge", "the edge is only for a cluster node (node_id)"),
+        (true, true) if database.is_some_and(|d| d.starts_with("sqlite:")) => problem(
+            "node_id",
+            "a cluster needs a PostgreSQL database: nodes cannot share a SQLite file",
+        ),
+        (true, true) => Some(Some(Cluster {
+            node_id: node_id?,
+            edge: edge?,
+        })),
     }
 }
 

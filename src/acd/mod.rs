@@ -228,6 +228,22 @@ impl Acd {
         out
     }
 
+    /// Whether another node of the cluster holds the agent. Held elsewhere, the agent is
+    /// not offered calls here; let go, they are offered the best waiting call at once.
+    pub fn set_elsewhere(&mut self, id: &str, elsewhere: bool, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Some(agent) = self.agents.get_mut(id) else {
+            return out;
+        };
+        if agent.elsewhere != elsewhere {
+            agent.elsewhere = elsewhere;
+            if !elsewhere {
+                self.dispatch(now, &[id.to_string()], &mut out);
+            }
+        }
+        out
+    }
+
     /// Puts a call in a queue and offers it if an agent is free. `arrived` is the
     /// caller's original arrival (it orders equal priorities); `max_wait` counts from `now`.
     pub fn enqueue(
@@ -696,6 +712,7 @@ impl Acd {
             RingFailure::Rejected | RingFailure::NoAnswer => a.missed_in_a_row += 1,
             RingFailure::Unreachable => a.reachable = false,
             RingFailure::Busy => a.busy_until = Some(now + BUSY_RETRY),
+            RingFailure::Elsewhere => a.elsewhere = true,
         }
         let state = if miss && max_missed > 0 && a.missed_in_a_row >= max_missed {
             AgentState::Paused {

@@ -167,6 +167,9 @@ pub enum RingFailure {
     Unreachable,
     /// The phone said busy: the agent is skipped for [`BUSY_RETRY`](super::BUSY_RETRY). Not a miss.
     Busy,
+    /// Another node of the cluster claimed the agent first: not offered here until that
+    /// node lets go ([`Acd::set_elsewhere`](super::Acd::set_elsewhere)). Not a miss.
+    Elsewhere,
 }
 
 impl RingFailure {
@@ -177,6 +180,7 @@ impl RingFailure {
             RingFailure::NoAnswer => "no_answer",
             RingFailure::Unreachable => "unreachable",
             RingFailure::Busy => "busy",
+            RingFailure::Elsewhere => "claimed_elsewhere",
         }
     }
 }
@@ -188,6 +192,8 @@ pub struct Agent {
     pub state: AgentState,
     /// Has a live registration; only reachable agents are offered calls.
     pub reachable: bool,
+    /// Held by another node of the cluster (ringing, talking or in wrap-up there).
+    pub elsewhere: bool,
     /// Queues served and their penalty; a lower penalty is offered calls first.
     pub memberships: Vec<(QueueName, u32)>,
     pub login_at: Option<Instant>,
@@ -229,6 +235,7 @@ impl Agent {
     pub fn offerable(&self, now: Instant) -> bool {
         self.state == AgentState::Available
             && self.reachable
+            && !self.elsewhere
             && self.busy_until.is_none_or(|t| t <= now)
     }
 

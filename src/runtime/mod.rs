@@ -2,6 +2,7 @@
 //! the store writer and the clock, feeds the switchboard what happens, and carries out
 //! what it asks. It decides nothing about calls.
 
+mod cluster;
 mod media;
 mod recorder;
 mod surfaces;
@@ -80,6 +81,10 @@ enum Event {
     /// Follow-ups to call and the calls asked for from the command line.
     DialWork(Vec<crate::store::DialTask>, Vec<crate::store::DialRequest>),
     Verified(CallRef, VerifyOutcome),
+    /// The database's answer to a claim on an agent: (call, agent, won).
+    Claimed(CallRef, String, bool),
+    /// A cluster node's read of the shared database.
+    Cluster(crate::switchboard::ClusterView),
 }
 
 /// The switchboard's host: binds RTP ports when asked and keeps the sockets until the
@@ -122,20 +127,24 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     test_clock()?;
     // Before anything records: what is recorded without a recorder is lost.
     let metrics = metrics_handle();
-    let store = Store::connect(&cfg.database).await?;
+    let node_id = cfg.cluster.as_ref().map(|c| c.node_id.as_str());
+    let store = Store::connect_node(&cfg.database, node_id).await?;
     // Calls a previous process left open (it was killed, or the machine stopped) are over:
-    // close them before taking new ones, while no call of ours is live.
-    match store
-        .close_unfinished_calls(crate::store::now_ms(), "server_restart")
-        .await?
-    {
-        (0, 0) => {}
-        (calls, legs) => {
-            tracing::warn!(
-                calls,
-                legs,
-                "closed calls left open by a previous run (end cause server_restart)"
-            )
+    // close them before taking new ones, while no call of ours is live. A cluster node
+    // closes only its own, when it joins (other nodes' calls are live).
+    if cfg.cluster.is_none() {
+        match store
+            .close_unfinished_calls(crate::store::now_ms(), "server_restart")
+            .await?
+        {
+            (0, 0) => {}
+            (calls, legs) => {
+                tracing::warn!(
+                    calls,
+                    legs,
+                    "closed calls left open by a previous run (end cause server_restart)"
+                )
+            }
         }
     }
     let sweeper = tokio::spawn(escalate_every_minute(store.clone(), cfg.followups.clone()));
@@ -159,6 +168,23 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     let hooks = crate::webhooks::load(&cfg.webhooks)?;
     let surfaces = surfaces::Surfaces::start(&cfg, &store, &plans, metrics).await?;
     surfaces.ready.set(true, !plans.is_empty());
+    let node = match &cfg.cluster {
+        Some(c) => {
+            let calendar = plans.first().map_or_else(
+                || crate::ivr::calendar::Calendar::new(chrono_tz::UTC),
+                |p| p.calendar.clone(),
+            );
+            let callbacks = cluster::callbacks(cfg.followups.clone(), calendar);
+            let ip = cfg
+                .advertise_ip
+                .or_else(|| Some(udp_addr.ip()).filter(|ip| !ip.is_unspecified()))
+                .or_else(|| Sockets::default().local_ip_towards(c.edge))
+                .unwrap_or(udp_addr.ip());
+            let uri = format!("sip:{}", SocketAddr::new(ip, udp_addr.port()));
+            Some(cluster::start(&store, c, uri, callbacks, in_tx.clone()).await?)
+        }
+        None => None,
+    };
     let (media, media_thread) = media::spawn(in_tx.clone(), cfg.rtp_timeout);
     tokio::spawn(watch_plans(cfg.dialplans.clone(), in_tx.clone()));
     let agents = store.agents().await?;
@@ -206,6 +232,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
         cfg: &cfg,
         prompts,
         surfaces,
+        node,
     };
     shell.drive(&mut sb, in_rx, shutdown).await;
     shell.surfaces.stop().await;
@@ -236,6 +263,8 @@ struct Shell<'a> {
     cfg: &'a Config,
     prompts: Option<Arc<PromptSet>>,
     surfaces: surfaces::Surfaces,
+    /// A cluster node's tasks; `None` on a single node.
+    node: Option<cluster::Node>,
 }
 
 type Board = Switchboard<Sockets>;
@@ -330,6 +359,10 @@ impl Shell<'_> {
             Event::Committed(call) => sb.handle_input(now, Input::Committed(call)),
             Event::Media(ev) => sb.handle_input(now, Input::Media(ev)),
             Event::Verified(call, outcome) => sb.handle_input(now, Input::Verified(call, outcome)),
+            Event::Claimed(call, agent, won) => {
+                sb.handle_input(now, Input::Claimed { call, agent, won })
+            }
+            Event::Cluster(view) => sb.handle_input(now, Input::Cluster(view)),
             Event::Blocked(numbers) => sb.handle_input(now, Input::Blocked(numbers)),
             Event::DialWork(tasks, requests) => {
                 sb.handle_input(now, Input::DialWork { tasks, requests })
@@ -409,6 +442,11 @@ impl Shell<'_> {
                         let outcome = verify(&store, &account, secret).await;
                         let _ = inputs.send(Event::Verified(call, outcome));
                     });
+                }
+                Output::Cluster(cmd) => {
+                    if let Some(node) = &self.node {
+                        let _ = node.cmds.send(cmd);
+                    }
                 }
                 Output::Timeout(at) => return Some(at),
                 Output::Finished => return None,

@@ -61,6 +61,9 @@ pub enum StoreError {
         /// The column that holds the bad value.
         column: &'static str,
     },
+    /// A cluster's shared state asked of a SQLite database (a cluster needs PostgreSQL).
+    #[error("a cluster needs a PostgreSQL database")]
+    NotClustered,
     /// The writer task panicked or was cancelled, so queued writes may be lost.
     #[error("writer task failed: {0}")]
     WriterTask(#[from] tokio::task::JoinError),
@@ -464,6 +467,7 @@ mod dialing;
 mod agents;
 mod callers;
 mod calls;
+mod cluster;
 mod customers;
 mod followups;
 mod open;
@@ -480,6 +484,7 @@ pub use calls::{
     AgentLeg, BadCursor, CallCursor, CallDetail, CallFilter, CallPage, CallRecord, Direction,
     SurveyAnswer, TimelineEvent, DEFAULT_LIMIT, MAX_LIMIT,
 };
+pub use cluster::{ClaimState, LeftWaiting, Swept};
 pub use customers::{
     import_customers_csv, import_customers_csv_with, CustomerError, CustomerRow, ImportProgress,
     LockPolicy, NewCustomer, Secret, Verification,

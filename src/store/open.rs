@@ -151,8 +151,14 @@ async fn first_pg_connection(opts: &PgConnectOptions, at: &str) -> Result<(), St
     }
 }
 
-/// Connects to `url` as `mode` allows; the store and where it is, for messages.
-async fn connect_pool(url: &str, mode: Mode) -> Result<(Store, String), StoreError> {
+/// Connects to `url` as `mode` allows; the store and where it is, for messages. A cluster
+/// node's PostgreSQL sessions carry its id (`hotline.node_id`), which the call tables take
+/// as their `node_id` default.
+async fn connect_pool(
+    url: &str,
+    mode: Mode,
+    node: Option<&str>,
+) -> Result<(Store, String), StoreError> {
     match parse_url(url, mode)? {
         Parsed::Sqlite(opts, in_memory) => {
             let file = opts.get_filename().to_path_buf();
@@ -189,6 +195,10 @@ async fn connect_pool(url: &str, mode: Mode) -> Result<(Store, String), StoreErr
             ))
         }
         Parsed::Postgres(opts) => {
+            let opts = match node {
+                Some(id) => opts.options([("hotline.node_id", id)]),
+                None => opts,
+            };
             let at = pg_place(&opts);
             first_pg_connection(&opts, &at).await?;
             let pool = PgPoolOptions::new()
@@ -215,7 +225,13 @@ impl Store {
     /// `postgres://user:pass@host/db`), creating a SQLite file if missing, and brings the schema
     /// up to date. For `serve` and `migrate`; other commands use [`Store::open_existing`].
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let (store, _) = connect_pool(url, Mode::Create).await?;
+        Store::connect_node(url, None).await
+    }
+
+    /// As [`Store::connect`], for cluster node `node` (PostgreSQL): the calls it stores
+    /// are its own, so a restart or a sweep closes only those.
+    pub async fn connect_node(url: &str, node: Option<&str>) -> Result<Store, StoreError> {
+        let (store, _) = connect_pool(url, Mode::Create, node).await?;
         if let Err(e) = store.run_migrations().await {
             store.close().await;
             return Err(e);
@@ -261,14 +277,14 @@ impl Store {
                 };
             }
         }
-        let (store, at) = connect_pool(url, Mode::ReadOnly).await?;
+        let (store, at) = connect_pool(url, Mode::ReadOnly, None).await?;
         let read = store.has_migrations_table(&at).await.map(|_| ());
         store.close().await;
         read
     }
 
     async fn open_checked(url: &str, mode: Mode) -> Result<Store, StoreError> {
-        let (store, at) = connect_pool(url, mode).await?;
+        let (store, at) = connect_pool(url, mode, None).await?;
         match store.check_schema(&at).await {
             Ok(()) => Ok(store),
             Err(e) => {

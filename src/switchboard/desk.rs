@@ -8,7 +8,7 @@
 
 use super::legs::Leg;
 use super::{Host, MediaCmd, Switchboard};
-use crate::acd::{self, Acd, RingFailure};
+use crate::acd::{self, Acd, RingFailure, StateName};
 use crate::core::media::speech;
 use crate::core::sdp::LocalMedia;
 use crate::core::sip::endpoint::{CallRef, ConnId, Dial, EndCause, Link, Peer, RequestRef};
@@ -50,6 +50,11 @@ pub(super) struct Desk {
     pub state_since: HashMap<String, i64>,
     /// Agent-to-agent calls (consultations) under way.
     pub internal: Vec<super::internal::Internal>,
+    /// A cluster node's part; `None` on a single node.
+    pub node: Option<super::cluster::Node>,
+    /// The agent whose state another node changed and this one is following: that
+    /// change is not noted again.
+    pub mirroring: Option<String>,
 }
 
 impl Desk {
@@ -58,6 +63,7 @@ impl Desk {
         acd: Acd,
         features: acd::config::Features,
         now: Instant,
+        node: Option<super::cluster::Node>,
     ) -> Self {
         Desk {
             registrar,
@@ -74,6 +80,8 @@ impl Desk {
             state_seq: 0,
             state_since: HashMap::new(),
             internal: Vec::new(),
+            node,
+            mirroring: None,
         }
     }
 
@@ -88,9 +96,13 @@ impl Desk {
         .min()
     }
 
-    /// Where agent `agent`'s phone is reached: its latest registration.
+    /// Where agent `agent`'s phone is reached: its latest registration, or on a cluster
+    /// node the edge, which knows the registrations.
     pub(super) fn agent_phone(&self, agent: &str) -> Option<(Peer, Binding)> {
         let ext = self.extension.get(agent)?;
+        if let Some(node) = &self.node {
+            return Some(node.phone(ext));
+        }
         let b = self.registrar.contacts(ext).into_iter().last()?;
         Some((peer_of(&b, &self.tcp_links)?, b))
     }
@@ -208,7 +220,7 @@ impl<H: Host> Switchboard<H> {
             match a {
                 acd::Action::Ring {
                     call, agent, queue, ..
-                } => self.ring(now, CallRef(call), &agent, &queue),
+                } => self.offer(now, CallRef(call), &agent, &queue),
                 acd::Action::CancelRing {
                     call,
                     agent,
@@ -254,7 +266,17 @@ impl<H: Host> Switchboard<H> {
                     self.desk
                         .state_since
                         .insert(agent.clone(), self.now.wall_ms);
+                    let mirrored = self.desk.mirroring.as_ref() == Some(&agent)
+                        && matches!(
+                            state,
+                            StateName::LoggedOut | StateName::Available | StateName::Paused
+                        );
+                    if mirrored {
+                        tracing::info!(%agent, state = state.as_str(), %reason, "agent state, as another node noted it");
+                        continue;
+                    }
                     tracing::info!(%agent, state = state.as_str(), %reason, "agent state");
+                    self.claim_follows(&agent, state);
                     self.out.store(Write::Agent(AgentWrite::State {
                         agent: agent.clone(),
                         at_ms: self.now.wall_ms,
@@ -268,7 +290,7 @@ impl<H: Host> Switchboard<H> {
     }
 
     /// Rings `agent` for `call`: an INVITE to their phone with the call's context.
-    fn ring(&mut self, now: Instant, call: CallRef, agent: &str, queue: &str) {
+    pub(super) fn ring(&mut self, now: Instant, call: CallRef, agent: &str, queue: &str) {
         let target = self.desk.agent_phone(agent);
         let (Some((peer, binding)), Some(c)) = (target, self.calls.get(&call)) else {
             let actions = self

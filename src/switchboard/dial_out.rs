@@ -41,6 +41,9 @@ impl<H: Host> Switchboard<H> {
     /// Whether an INVITE comes from the address of a phone an agent registered (only
     /// those may dial out or call another agent; digest still decides who it is).
     pub(super) fn sent_by_agent_phone(&self, info: &IncomingCall) -> bool {
+        if self.desk.node.is_some() {
+            return self.edge_agent(info).is_some();
+        }
         self.desk.agent_of.keys().any(|ext| {
             self.desk
                 .registrar

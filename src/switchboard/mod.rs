@@ -16,6 +16,7 @@
 //! [`Host`] the switchboard is built with.
 
 mod call;
+pub mod cluster;
 mod desk;
 mod dial_out;
 mod internal;
@@ -46,6 +47,7 @@ use crate::core::sip::transaction::Timers;
 use crate::ivr::{Plan, VerifyOutcome};
 use crate::store::{AgentRequest, AgentRow, RegistrationRow, Write};
 use call::Call;
+pub use cluster::{ClusterCmd, ClusterView};
 use desk::Desk;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -124,6 +126,14 @@ pub enum Input<'a> {
         tasks: Vec<crate::store::DialTask>,
         requests: Vec<crate::store::DialRequest>,
     },
+    /// The answer to [`ClusterCmd::Claim`]: whether this node now holds the agent.
+    Claimed {
+        call: CallRef,
+        agent: String,
+        won: bool,
+    },
+    /// A cluster node's periodic read of the shared database.
+    Cluster(ClusterView),
     /// Stop: refuse new calls, let live ones go on for the drain time, then hang up.
     Shutdown,
 }
@@ -153,6 +163,8 @@ pub enum Output {
         account: String,
         secret: crate::store::Secret,
     },
+    /// A cluster node's claim on an agent, in the shared database, in this order.
+    Cluster(ClusterCmd),
     /// Nothing more to do now; feed [`Input::Timeout`] at this instant.
     Timeout(Instant),
     /// Shut down and drained: every call has ended.
@@ -188,6 +200,9 @@ pub struct Settings {
     pub drain: Duration,
     /// Seeds call ids, SDP session ids and digest nonces (fixed in tests).
     pub seed: u64,
+    /// A node of a cluster: agents' phones are reached through the edge, and agents are
+    /// claimed in the shared database before they are rung. `None`: a single node.
+    pub cluster: Option<crate::config::Cluster>,
 }
 
 impl Settings {
@@ -220,6 +235,7 @@ impl Settings {
             realm: cfg.realm.clone(),
             drain: cfg.drain,
             seed,
+            cluster: cfg.cluster.clone(),
         }
     }
 }
@@ -327,6 +343,10 @@ impl<H: Host> Switchboard<H> {
                 Acd::new(queues),
                 features,
                 now.at,
+                settings
+                    .cluster
+                    .as_ref()
+                    .map(|c| cluster::Node::new(c.edge)),
             ),
             calls: HashMap::new(),
             dialer: outbound::Dialer::new(setup),
@@ -403,6 +423,8 @@ impl<H: Host> Switchboard<H> {
                 tracing::info!(count = plans.len(), "dial plans reloaded");
                 self.plans = plans;
             }
+            Input::Claimed { call, agent, won } => self.on_claimed(at, call, &agent, won),
+            Input::Cluster(view) => self.on_cluster_view(at, view),
             Input::Shutdown => self.shutdown(at),
         }
         while let Some(ev) = self.endpoint.poll_event() {

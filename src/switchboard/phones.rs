@@ -113,6 +113,10 @@ impl<H: Host> Switchboard<H> {
 
     /// A REGISTER: digest authentication, then the registrar.
     pub(super) fn on_register(&mut self, now: Instant, id: RequestRef, peer: Peer, req: &Request) {
+        if self.desk.node.is_some() {
+            // A cluster node is no registrar: phones register at the edge.
+            return self.endpoint.respond_to(now, id, 403, &[]);
+        }
         let authz: Vec<&str> = req
             .headers
             .iter()
@@ -304,6 +308,13 @@ impl<H: Host> Switchboard<H> {
         call: CallRef,
         info: &IncomingCall,
     ) -> Option<String> {
+        if self.desk.node.is_some() {
+            let agent = self.edge_agent(info);
+            if agent.is_none() {
+                self.endpoint.reject(now, call, 403, &[]);
+            }
+            return agent;
+        }
         let (peer, user_agent) = (info.peer, info.user_agent.as_deref());
         let authz: Vec<&str> = info.authorization.iter().map(String::as_str).collect();
         match self

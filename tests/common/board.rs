@@ -853,6 +853,8 @@ pub struct Setup {
     /// `trunks.toml` text; trunk addresses must be IP:port (carriers are scripted
     /// phones there, see [`Board::carrier`]).
     pub trunks: String,
+    /// A cluster node's settings (`None`: a single node).
+    pub cluster: Option<hotline::config::Cluster>,
 }
 
 impl Default for Setup {
@@ -866,6 +868,7 @@ impl Default for Setup {
             drain: secs(5),
             max_call: secs(3600),
             trunks: String::new(),
+            cluster: None,
         }
     }
 }
@@ -949,6 +952,7 @@ impl Board {
             realm: "hotline".into(),
             drain: setup.drain,
             seed: 7,
+            cluster: setup.cluster.clone(),
         };
         let (queues, features): (Vec<QueueConfig>, Features) =
             hotline::acd::config::parse(&setup.queues).expect("queues file parses");

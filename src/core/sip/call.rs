@@ -88,6 +88,9 @@ pub struct IncomingCall {
     /// Authorization header values (digest credentials), for INVITEs that need them.
     pub authorization: Vec<String>,
     pub user_agent: Option<String>,
+    /// The agent the cluster's edge vouches for (its `X-Hotline-Agent` header, which it
+    /// sets after digest authentication). Trusted only from the edge's address.
+    pub asserted_agent: Option<String>,
 }
 
 /// A request the endpoint does not answer itself (REGISTER): the owner answers it with

@@ -123,6 +123,7 @@ impl Endpoint {
                     .map(|(_, v)| v.clone())
                     .collect(),
                 user_agent: req.header("User-Agent").map(str::to_string),
+                asserted_agent: req.header("X-Hotline-Agent").map(str::to_string),
             }),
         });
     }
