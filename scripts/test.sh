@@ -5,7 +5,8 @@
 #
 # 1. installs the Debian packages the tests use, if missing
 #    (sip-tester, baresip, postgresql, sox, sipvicious, chromium, chromium-driver,
-#    fonts-noto-cjk for the pages' Chinese);
+#    fonts-noto-cjk for the pages' Chinese, kamailio and kamailio-postgres-modules for
+#    the cluster edge in deploy/kamailio);
 # 2. starts a throw-away PostgreSQL on 127.0.0.1 and exports
 #    HOTLINE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:PORT/hotline_test
 #    (stopped and deleted on exit, failure or ctrl-c);
@@ -38,6 +39,9 @@ soft_fail() {
 
 # ---------------------------------------------------------------- packages
 have_initdb() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
+# kamailio lives in /usr/sbin, which a normal user's PATH may lack
+have_kamailio() { command -v kamailio >/dev/null 2>&1 || [[ -x /usr/sbin/kamailio ]]; }
+have_kamailio_pg() { compgen -G '/usr/lib/*/kamailio/modules/db_postgres.so' >/dev/null; }
 
 missing=()
 command -v sipp    >/dev/null 2>&1 || missing+=(sip-tester)
@@ -48,9 +52,11 @@ command -v svwar   >/dev/null 2>&1 || missing+=(sipvicious)
 command -v chromium     >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing+=(fonts-noto-cjk)
+have_kamailio                      || missing+=(kamailio)
+have_kamailio_pg                   || missing+=(kamailio-postgres-modules)
 
 if ((${#missing[@]} == 0)); then
-    say "packages: all present (sipp, baresip, postgresql, sox, sipvicious, chromium, chromedriver, CJK fonts)"
+    say "packages: all present (sipp, baresip, postgresql, sox, sipvicious, chromium, chromedriver, CJK fonts, kamailio with db_postgres)"
 elif [[ "${HOTLINE_TEST_NO_INSTALL:-}" == 1 ]]; then
     soft_fail "missing packages: ${missing[*]} (HOTLINE_TEST_NO_INSTALL=1)"
 else

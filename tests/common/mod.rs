@@ -7,6 +7,7 @@ pub mod board;
 #[macro_use]
 pub mod db;
 pub mod ivr;
+pub mod kamailio;
 
 use hotline::store::{CallRow, Store};
 use std::io::{BufRead, BufReader};
