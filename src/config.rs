@@ -594,6 +594,15 @@ fn read_cluster(
             "node_id",
             "a cluster needs a PostgreSQL database: nodes cannot share a SQLite file",
         ),
+        (true, true)
+            if raw.get("sip_listen").is_some_and(|(v, _)| v.starts_with("0.0.0.0") || v.starts_with("[::]"))
+                && !raw.contains_key("advertise_ip") =>
+        {
+            problem(
+                "sip_listen",
+                "a cluster node needs its own address for the edge to reach it: listen on one IP, or set advertise_ip",
+            )
+        }
         (true, true) => Some(Some(Cluster {
             node_id: node_id?,
             edge: edge?,

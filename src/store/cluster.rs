@@ -36,10 +36,23 @@ const FREE_AGENTS: &str = "WITH freed AS (DELETE FROM agent_claims WHERE node_id
      SELECT agent_id, $2, 1000000, 'available', $3 FROM freed \
      ON CONFLICT (agent_id, at, seq) DO NOTHING";
 /// Only a node with a live lease claims: one cut off from the database long enough to
-/// be swept must rejoin first.
+/// be swept must rejoin first. And one queue is served in order across nodes: the claim
+/// fails while a better caller of the same queue (higher priority, or as high and
+/// waiting longer) waits on another live node, not yet offered to anyone, for an agent
+/// of that queue; that node takes the agent instead.
 const CLAIM: &str = "INSERT INTO agent_claims (agent_id, node_id, call_id, state) \
      SELECT $1, $2, $3, 'ringing' FROM cluster_nodes \
      WHERE node_id = $2 AND lease_until > now() \
+     AND NOT EXISTS (SELECT 1 FROM calls mine \
+       JOIN calls w ON w.queue = mine.queue AND w.node_id <> $2 \
+       JOIN cluster_nodes wn ON wn.node_id = w.node_id AND wn.lease_until > now() \
+       WHERE mine.id = $3 AND w.ended_at IS NULL AND w.queued_at IS NOT NULL \
+       AND w.connected_at IS NULL \
+       AND (COALESCE(w.priority, 0) > COALESCE(mine.priority, 0) \
+         OR (COALESCE(w.priority, 0) = COALESCE(mine.priority, 0) \
+             AND w.queued_at < mine.queued_at)) \
+       AND NOT EXISTS (SELECT 1 FROM agent_claims o WHERE o.call_id = w.id) \
+       AND EXISTS (SELECT 1 FROM agent_queues q WHERE q.agent_id = $1 AND q.queue = w.queue)) \
      ON CONFLICT (agent_id) DO NOTHING";
 /// Keeps (or takes, for a call made without an offer) the node's claim; another node's
 /// claim stays. An empty call id keeps the one claimed.

@@ -125,7 +125,7 @@ impl<H: Host> Switchboard<H> {
                 self.ring(now, call, agent, &queue);
             }
             (Some(_), false) if wanted => {
-                tracing::info!(%agent, "agent claimed by another node first");
+                tracing::info!(%agent, "agent held by another node, or left to a caller waiting longer there");
                 let actions = self
                     .desk
                     .acd

@@ -276,6 +276,9 @@ impl<H: Host> Switchboard<H> {
                         continue;
                     }
                     tracing::info!(%agent, state = state.as_str(), %reason, "agent state");
+                    if reason == "wrap_up_end" {
+                        self.wrap_up_over(now, &agent);
+                    }
                     self.claim_follows(&agent, state);
                     self.out.store(Write::Agent(AgentWrite::State {
                         agent: agent.clone(),

@@ -340,6 +340,21 @@ impl<H: Host> Switchboard<H> {
         self.desk.queued.values().any(|q| q.bridged == Some(leg))
     }
 
+    /// The queue's wrap-up time is over and the agent is offered calls again: a phone
+    /// still waiting for the outcome code is hung up, so it is free for the next call.
+    pub(super) fn wrap_up_over(&mut self, now: Instant, agent: &str) {
+        let leg = self
+            .desk
+            .legs
+            .iter()
+            .find(|(_, l)| l.agent == agent && l.wrap_up.is_some())
+            .map(|(leg, _)| *leg);
+        if let Some(leg) = leg {
+            self.end_leg(leg, "no_outcome");
+            self.endpoint.hangup(now, leg, EndCause::Completed);
+        }
+    }
+
     /// The agent took too long to key the outcome.
     pub(super) fn leg_timeout(&mut self, now: Instant, leg: CallRef) {
         if self

@@ -208,6 +208,9 @@ pub struct Settings {
 impl Settings {
     /// The settings `cfg` gives, for a server whose SIP port is `sip_port`.
     pub fn from_config(cfg: &Config, sip_port: u16, seed: u64) -> Settings {
+        let media_ip = cfg
+            .advertise_ip
+            .or_else(|| Some(cfg.sip_listen.ip()).filter(|ip| !ip.is_unspecified()));
         Settings {
             endpoint: EndpointConfig {
                 timers: Timers {
@@ -219,10 +222,9 @@ impl Settings {
                 port: sip_port,
                 retry_after: cfg.drain.max(Duration::from_secs(5)),
                 seed,
+                host: cfg.cluster.as_ref().and(media_ip).map(|ip| ip.to_string()),
             },
-            media_ip: cfg
-                .advertise_ip
-                .or_else(|| Some(cfg.sip_listen.ip()).filter(|ip| !ip.is_unspecified())),
+            media_ip,
             rtp_ports: cfg.rtp_ports,
             ring_delay: cfg.ring_delay,
             max_call: cfg.max_call,

@@ -840,6 +840,8 @@ enum Work {
     /// A message from a peer on a TCP connection the switchboard opened.
     Stream(ConnId, SocketAddr, Vec<u8>),
     ConnectFailed(ConnId),
+    /// The shared database's answer to a claim on an agent.
+    Claimed(CallRef, String, bool),
 }
 
 /// What a board is built with.
@@ -910,6 +912,10 @@ pub struct Board {
     pub tcp_open: HashMap<SocketAddr, ConnId>,
     /// Addresses where a TCP connection is refused.
     pub refuse_tcp: HashSet<SocketAddr>,
+    /// A cluster node's commands to the shared database, in order.
+    pub cluster_cmds: Vec<hotline::switchboard::ClusterCmd>,
+    /// Agents another node holds: claims on them are lost.
+    pub held_elsewhere: HashSet<String>,
     /// Hold arrival commits until [`Board::commit_held`].
     pub hold_commits: bool,
     pub held: Vec<CallRef>,
@@ -941,6 +947,7 @@ impl Board {
                 port: 5060,
                 retry_after: setup.drain.max(secs(5)),
                 seed: 7,
+                host: None,
             },
             media_ip: None,
             rtp_ports: (20_000, 20_998),
@@ -997,6 +1004,8 @@ impl Board {
             connects: Vec::new(),
             tcp_open: HashMap::new(),
             refuse_tcp: HashSet::new(),
+            cluster_cmds: Vec::new(),
+            held_elsewhere: HashSet::new(),
             hold_commits: false,
             held: Vec::new(),
             accounts: HashMap::new(),
@@ -1071,6 +1080,9 @@ impl Board {
                     },
                 ),
                 Work::ConnectFailed(conn) => self.sb.handle_input(now, Input::ConnectFailed(conn)),
+                Work::Claimed(call, agent, won) => self
+                    .sb
+                    .handle_input(now, Input::Claimed { call, agent, won }),
             }
         }
     }
@@ -1110,6 +1122,15 @@ impl Board {
                 }
                 Output::Media(cmd) => self.media_cmd(cmd),
                 Output::Store { write, ack } => self.store(write, ack),
+                Output::Cluster(cmd) => {
+                    self.note(format!("cluster {cmd:?}"));
+                    if let hotline::switchboard::ClusterCmd::Claim { call, agent, .. } = &cmd {
+                        let won = !self.held_elsewhere.contains(agent);
+                        self.work
+                            .push_back(Work::Claimed(*call, agent.clone(), won));
+                    }
+                    self.cluster_cmds.push(cmd);
+                }
                 Output::Verify {
                     call,
                     account,

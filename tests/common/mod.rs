@@ -121,6 +121,8 @@ pub fn migrated_db(dir: &TempDir, name: &str) -> String {
 /// A running `hotline serve`, killed on drop.
 pub struct Server {
     child: Child,
+    /// Its SIP address is `ip:port`.
+    pub ip: String,
     pub port: u16,
     pub dir: TempDir,
     pub db_url: String,
@@ -139,9 +141,10 @@ impl Server {
         let dir = TempDir::new("server");
         let port = free_port();
         let db_url = format!("sqlite://{}/hotline.db", dir.0.display());
-        let child = spawn(&dir, port, &db_url, extra, level);
+        let child = spawn(&dir, &format!("127.0.0.1:{port}"), &db_url, extra, level);
         let mut server = Server {
             child,
+            ip: "127.0.0.1".into(),
             port,
             dir,
             db_url,
@@ -162,13 +165,38 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let child = spawn_with(&dir, port, &db_url, extra, level, &env);
+        let child = spawn_with(
+            &dir,
+            &format!("127.0.0.1:{port}"),
+            &db_url,
+            extra,
+            level,
+            &env,
+        );
         let mut server = Server {
             child,
+            ip: "127.0.0.1".into(),
             port,
             dir,
             db_url,
             env,
+        };
+        server.wait_listening();
+        server
+    }
+
+    /// Starts a server on `ip:port` with the database at `db_url` (which must exist),
+    /// logging at `level`: a node of a cluster, say.
+    pub fn start_at(ip: &str, port: u16, db_url: &str, extra: &[&str], level: &str) -> Server {
+        let dir = TempDir::new("server");
+        let child = spawn(&dir, &format!("{ip}:{port}"), db_url, extra, level);
+        let mut server = Server {
+            child,
+            ip: ip.to_string(),
+            port,
+            dir,
+            db_url: db_url.to_string(),
+            env: Vec::new(),
         };
         server.wait_listening();
         server
@@ -184,8 +212,15 @@ impl Server {
     /// `stop`); the log goes on in the same file.
     pub fn restart(&mut self, extra: &[&str], level: &str) {
         self.child = match self.env.is_empty() {
-            true => spawn(&self.dir, self.port, &self.db_url, extra, level),
-            false => spawn_with(&self.dir, self.port, &self.db_url, extra, level, &self.env),
+            true => spawn(&self.dir, &self.addr(), &self.db_url, extra, level),
+            false => spawn_with(
+                &self.dir,
+                &self.addr(),
+                &self.db_url,
+                extra,
+                level,
+                &self.env,
+            ),
         };
         self.wait_listening();
     }
@@ -206,7 +241,7 @@ impl Server {
     }
 
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.ip, self.port)
     }
 
     pub fn log(&self) -> String {
@@ -291,8 +326,8 @@ impl Server {
 }
 
 /// `hotline serve` on `port` with `db_url`, logging into `dir`/server.log (appended).
-fn spawn(dir: &TempDir, port: u16, db_url: &str, extra: &[&str], level: &str) -> Child {
-    command(dir, port, db_url, extra, level)
+fn spawn(dir: &TempDir, sip: &str, db_url: &str, extra: &[&str], level: &str) -> Child {
+    command(dir, sip, db_url, extra, level)
         .spawn()
         .expect("starting hotline")
 }
@@ -300,20 +335,20 @@ fn spawn(dir: &TempDir, port: u16, db_url: &str, extra: &[&str], level: &str) ->
 /// The same with `env` added, run from `dir`.
 fn spawn_with(
     dir: &TempDir,
-    port: u16,
+    sip: &str,
     db_url: &str,
     extra: &[&str],
     level: &str,
     env: &[(String, String)],
 ) -> Child {
-    command(dir, port, db_url, extra, level)
+    command(dir, sip, db_url, extra, level)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(&dir.0)
         .spawn()
         .expect("starting hotline")
 }
 
-fn command(dir: &TempDir, port: u16, db_url: &str, extra: &[&str], level: &str) -> Command {
+fn command(dir: &TempDir, sip: &str, db_url: &str, extra: &[&str], level: &str) -> Command {
     let rtp_low = rtp_block();
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -322,7 +357,7 @@ fn command(dir: &TempDir, port: u16, db_url: &str, extra: &[&str], level: &str) 
         .expect("log file");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline"));
     cmd.arg("serve")
-        .args(["--sip-listen", &format!("127.0.0.1:{port}")])
+        .args(["--sip-listen", sip])
         .args([
             "--rtp-ports",
             &format!("{rtp_low}-{}", rtp_low + RTP_BLOCK - 1),

@@ -44,6 +44,10 @@ pub struct EndpointConfig {
     /// Sent as Retry-After with 503 while draining.
     pub retry_after: Duration,
     pub seed: u64,
+    /// Our host for Contact when it is fixed: a cluster node behind the edge is reached
+    /// at its own address, whatever host the Request-URI names (the edge's). `None`: the
+    /// host each request was sent to.
+    pub host: Option<String>,
 }
 
 impl Default for EndpointConfig {
@@ -54,6 +58,7 @@ impl Default for EndpointConfig {
             port: 5060,
             retry_after: Duration::from_secs(30),
             seed: 0,
+            host: None,
         }
     }
 }

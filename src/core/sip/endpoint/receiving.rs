@@ -77,7 +77,9 @@ impl Endpoint {
         self.next_call += 1;
         let local_tag = self.new_tag();
         let dialog = Dialog::uas(&req, local_tag.clone());
-        let local_host = request_host(&req.uri).unwrap_or_else(|| peer.addr.ip().to_string());
+        let local_host = (self.config().host.clone())
+            .or_else(|| request_host(&req.uri))
+            .unwrap_or_else(|| peer.addr.ip().to_string());
         let record_route = req
             .headers
             .iter()
