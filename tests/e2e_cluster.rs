@@ -7,267 +7,9 @@
 
 mod common;
 
-use common::baresip::{hotline, wait_until, Agent};
-use common::db::TestDb;
-use common::kamailio::{self, Kamailio};
-use common::{free_port, run_sipp, tool, Server, TempDir};
-use std::collections::HashMap;
-use std::net::SocketAddr;
+use common::baresip::wait_until;
+use common::cluster::{legs, sipp_args, Cluster};
 use std::time::Duration;
-
-const PLAN: &str = include_str!("fixtures/queue-plan.toml");
-
-const QUEUES: &str = r#"
-[queues.general]
-strategy = "longest_idle"
-ring_timeout_secs = 8
-max_wait_secs = 20
-wrap_up_secs = 1
-announce_every_secs = 30
-wait_when_empty = true
-"#;
-
-const EDGE_IP: &str = "127.0.0.10";
-const NODE_IPS: [&str; 2] = ["127.0.0.11", "127.0.0.12"];
-
-/// Everything a cluster test runs on.
-struct Cluster {
-    db: Option<TestDb>,
-    pool: sqlx::PgPool,
-    rt: tokio::runtime::Runtime,
-    edge: Kamailio,
-    nodes: Vec<Server>,
-    dir: TempDir,
-}
-
-impl Cluster {
-    /// The database (migrated, Kamailio's tables, agents `ids` in queue `general`), the
-    /// edge, and the nodes. `None` (the reason printed) when a part is missing.
-    fn start(ids: &[&str]) -> Option<Cluster> {
-        if kamailio::available().is_some() || tool("sipp").is_none() || tool("baresip").is_none() {
-            return None;
-        }
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let db = rt.block_on(TestDb::postgres())?;
-        common::migrate(&db.url);
-        let pool = rt.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
-        rt.block_on(kamailio::apply_usrloc(&pool)).unwrap();
-        for id in ids {
-            hotline(&[
-                "agents",
-                "--database",
-                &db.url,
-                "add",
-                "--id",
-                id,
-                "--name",
-                id,
-                "--password",
-                "secret-pass",
-                "--queue",
-                "general",
-            ]);
-        }
-        let dir = TempDir::new("cluster");
-        std::fs::create_dir_all(dir.0.join("plans")).unwrap();
-        std::fs::write(dir.0.join("plans/test.toml"), PLAN).unwrap();
-        std::fs::write(dir.0.join("queues.toml"), QUEUES).unwrap();
-        let ports: Vec<u16> = NODE_IPS.iter().map(|_| free_port()).collect();
-        let node_addrs: Vec<SocketAddr> = NODE_IPS
-            .iter()
-            .zip(&ports)
-            .map(|(ip, port)| format!("{ip}:{port}").parse().unwrap())
-            .collect();
-        let edge_addr: SocketAddr = format!("{EDGE_IP}:{}", free_port()).parse().unwrap();
-        let edge = Kamailio::start(
-            &dir.0.join("edge"),
-            &db.url,
-            edge_addr,
-            &node_addrs,
-            "hotline",
-        )
-        .unwrap_or_else(|e| panic!("kamailio: {e}"));
-        let mut cluster = Cluster {
-            db: Some(db),
-            pool,
-            rt,
-            edge,
-            nodes: Vec::new(),
-            dir,
-        };
-        for (i, port) in ports.iter().enumerate() {
-            cluster.start_node(i, *port);
-        }
-        Some(cluster)
-    }
-
-    fn node_args(&self, i: usize) -> Vec<String> {
-        let d = &self.dir.0;
-        vec![
-            "--node-id".into(),
-            format!("node-{}", ["a", "b"][i]),
-            "--edge".into(),
-            self.edge.addr(),
-            "--ring-delay-ms".into(),
-            "0".into(),
-            "--dialplans".into(),
-            d.join("plans").display().to_string(),
-            "--queues".into(),
-            d.join("queues.toml").display().to_string(),
-            "--prompts".into(),
-            concat!(env!("CARGO_MANIFEST_DIR"), "/prompts").into(),
-        ]
-    }
-
-    fn start_node(&mut self, i: usize, port: u16) {
-        let args = self.node_args(i);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let url = self.db.as_ref().unwrap().url.clone();
-        let node = Server::start_at(NODE_IPS[i], port, &url, &args, "info,sqlx=warn");
-        self.nodes.push(node);
-    }
-
-    /// Phones for `ids`, registered at the edge (seen in Kamailio's `location`).
-    fn phones(&self, ids: &[&str]) -> Vec<Agent> {
-        let phones: Vec<Agent> = ids
-            .iter()
-            .map(|id| Agent::start(id, "secret-pass", &self.edge.addr()))
-            .collect();
-        let registered = wait_until(Duration::from_secs(15), || {
-            self.scalar("SELECT COUNT(DISTINCT username) FROM location") == ids.len() as i64
-        });
-        assert!(
-            registered,
-            "phones did not register at the edge:\n{}",
-            self.edge.log()
-        );
-        phones
-    }
-
-    /// Logs the agent in by feature code, dialled at the edge (which picks the node).
-    fn login(&self, id: &str, phone: &Agent) {
-        phone.command("dial", &format!("sip:*1@{}", self.edge.addr()));
-        let ok = wait_until(Duration::from_secs(20), || self.state(id) == "available");
-        assert!(
-            ok,
-            "agent {id} never logged in:\n{}\n{}",
-            self.logs(),
-            phone.log()
-        );
-    }
-
-    fn state(&self, id: &str) -> String {
-        let q =
-            "SELECT state FROM agent_states WHERE agent_id = $1 ORDER BY at DESC, seq DESC LIMIT 1";
-        self.rt
-            .block_on(sqlx::query_scalar(q).bind(id).fetch_optional(&self.pool))
-            .unwrap()
-            .unwrap_or_default()
-    }
-
-    fn scalar(&self, q: &str) -> i64 {
-        self.rt
-            .block_on(sqlx::query_scalar(q).fetch_one(&self.pool))
-            .unwrap()
-    }
-
-    /// SIPp callers through the edge: `calls` calls at `rate` per second, each hanging
-    /// up `hold_ms` after the answer; SIPp's statistics.
-    fn callers(&self, to: &str, calls: u32, rate: u32, hold_ms: u32) -> HashMap<String, String> {
-        let dir = TempDir::new("cluster-sipp");
-        let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/edge_call.xml");
-        let args: Vec<String> = [
-            to,
-            "-sf",
-            scenario,
-            "-s",
-            "95588",
-            "-key",
-            "from_user",
-            "13800138000",
-            "-key",
-            "from_host",
-            "customer.example",
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([
-            "-p".into(),
-            free_port().to_string(),
-            "-mp".into(),
-            common::free_ports(4).to_string(),
-            "-m".into(),
-            calls.to_string(),
-            "-r".into(),
-            rate.to_string(),
-            "-l".into(),
-            "200".into(),
-            "-d".into(),
-            hold_ms.to_string(),
-            "-timeout".into(),
-            "120s".into(),
-        ])
-        .collect();
-        let mut stats = run_sipp(&dir.0, &args, Duration::from_secs(180));
-        stats.insert("dir".into(), dir.0.display().to_string());
-        std::mem::forget(dir);
-        stats
-    }
-
-    fn logs(&self) -> String {
-        let mut out = String::new();
-        for (i, n) in self.nodes.iter().enumerate() {
-            out.push_str(&format!("--- node {i} ---\n{}\n", tail(&n.log(), 120)));
-        }
-        out.push_str(&format!("--- edge ---\n{}\n", tail(&self.edge.log(), 60)));
-        out
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        self.nodes.clear();
-        self.edge.stop();
-        if let Some(db) = self.db.take() {
-            self.rt.block_on(self.pool.close());
-            self.rt.block_on(db.finish());
-        }
-    }
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// Each agent's legs, in start order: (node, started, ended, answered).
-type Legs = HashMap<String, Vec<(String, i64, i64, bool)>>;
-
-fn legs(c: &Cluster) -> Legs {
-    let rows: Vec<(String, Option<String>, i64, Option<i64>, Option<i64>)> =
-        c.rt.block_on(
-            sqlx::query_as(
-                "SELECT agent_id, node_id, started_at, ended_at, answered_at FROM call_legs \
-                 ORDER BY agent_id, started_at",
-            )
-            .fetch_all(&c.pool),
-        )
-        .unwrap();
-    let mut out: Legs = HashMap::new();
-    for (agent, node, start, end, answered) in rows {
-        out.entry(agent).or_default().push((
-            node.unwrap_or_default(),
-            start,
-            end.unwrap_or(i64::MAX),
-            answered.is_some(),
-        ));
-    }
-    out
-}
 
 #[test]
 fn agents_registered_at_the_edge_serve_callers_on_every_node_one_call_at_a_time() {
@@ -354,5 +96,92 @@ fn agents_registered_at_the_edge_serve_callers_on_every_node_one_call_at_a_time(
         "cluster: {total} calls ({per_node:?} per node), {served} served; sipp successful {} failed {}",
         stats.get("SuccessfulCall(C)").map_or("?", String::as_str),
         stats.get("FailedCall(C)").map_or("?", String::as_str),
+    );
+}
+
+#[test]
+fn a_node_killed_under_load_leaves_no_caller_and_no_agent_behind() {
+    let ids = ["1024"];
+    let Some(mut c) = Cluster::start(&ids) else {
+        return;
+    };
+    let phones = c.phones(&ids);
+    c.login("1024", &phones[0]);
+    std::thread::sleep(Duration::from_secs(3));
+
+    // Three callers straight to node A: the first is put through to the agent, the
+    // other two wait in the queue.
+    let node_a = c.nodes[0].addr();
+    let dir = common::TempDir::new("cluster-sipp-a");
+    let mut on_a = std::process::Command::new(common::tool("sipp").unwrap())
+        .current_dir(&dir.0)
+        .args(sipp_args(&node_a, 3, 2, 60_000))
+        .args(["-nostdin", "-timeout", "90s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let waiting_on_a = "SELECT COUNT(*) FROM calls WHERE node_id = 'node-a' AND ended_at IS NULL \
+                        AND queued_at IS NOT NULL AND connected_at IS NULL";
+    let settled = wait_until(Duration::from_secs(20), || {
+        c.scalar("SELECT COUNT(*) FROM agent_claims WHERE node_id = 'node-a' AND state = 'on_call'")
+            == 1
+            && c.scalar(waiting_on_a) == 2
+    });
+    assert!(
+        settled,
+        "node A never had one caller through and two waiting:\n{}",
+        c.logs()
+    );
+
+    c.nodes[0].kill();
+
+    // New callers through the edge right after the kill: every one is answered (the edge
+    // gives up on node A after 1.5 s and tries node B).
+    let stats = c.callers(&c.edge.addr(), 20, 5, 2000);
+    let ok = stats.get("SuccessfulCall(C)").cloned().unwrap_or_default();
+    assert_eq!(ok, "20", "callers after the kill: {stats:?}\n{}", c.logs());
+
+    // Node B's sweeper: node A's calls closed `node_lost`, its waiting callers to be
+    // called back, its agent free.
+    let swept = wait_until(Duration::from_secs(15), || {
+        c.scalar("SELECT COUNT(*) FROM calls WHERE node_id = 'node-a' AND ended_at IS NULL") == 0
+    });
+    assert!(swept, "node A's calls were never closed:\n{}", c.logs());
+    let lost =
+        c.scalar("SELECT COUNT(*) FROM calls WHERE node_id = 'node-a' AND end_cause = 'node_lost'");
+    assert!(
+        lost >= 3,
+        "only {lost} calls closed node_lost:\n{}",
+        c.logs()
+    );
+    let callbacks = c.scalar(
+        "SELECT COUNT(*) FROM followups f JOIN calls k ON k.id = f.call_id \
+         WHERE f.kind = 'callback' AND f.status = 'open' AND f.id LIKE 'lost-%' \
+         AND k.node_id = 'node-a' AND f.number = '13800138000' AND f.due_answer IS NOT NULL",
+    );
+    assert_eq!(
+        callbacks,
+        2,
+        "the two waiting callers should be called back:\n{}",
+        c.logs()
+    );
+    let legs_open =
+        c.scalar("SELECT COUNT(*) FROM call_legs WHERE node_id = 'node-a' AND ended_at IS NULL");
+    assert_eq!(legs_open, 0);
+    assert_eq!(
+        c.scalar("SELECT COUNT(*) FROM agent_claims WHERE node_id = 'node-a'"),
+        0
+    );
+    assert_eq!(c.state("1024"), "available", "{}", c.logs());
+    let swept_node = c.scalar(
+        "SELECT COUNT(*) FROM cluster_nodes WHERE node_id = 'node-a' AND lease_until IS NULL",
+    );
+    assert_eq!(swept_node, 1);
+    let _ = on_a.kill();
+    let _ = on_a.wait();
+    println!(
+        "kill: 20/20 callers after the kill answered (mean INVITE to 200, h:m:s:µs: {}); node A: {lost} calls closed node_lost, {callbacks} callbacks",
+        stats.get("ResponseTime1(C)").map_or("?", String::as_str)
     );
 }

@@ -6,6 +6,7 @@ pub mod baresip;
 pub mod board;
 #[macro_use]
 pub mod db;
+pub mod cluster;
 pub mod ivr;
 pub mod kamailio;
 
