@@ -122,6 +122,7 @@ impl<H: Host> Switchboard<H> {
         match (queue, won) {
             (Some(queue), true) if wanted => {
                 node.held.insert(agent.to_string());
+                self.note_state(agent, StateName::Ringing, queue.clone());
                 self.ring(now, call, agent, &queue);
             }
             (Some(_), false) if wanted => {
@@ -272,6 +273,9 @@ impl<H: Host> Switchboard<H> {
                 self.desk.mirroring = Some(agent.to_string());
                 self.acd_actions(now, actions);
                 self.desk.mirroring = None;
+                // Since when the other node says, which is also what the next read of
+                // this same state is compared with.
+                self.desk.state_since.insert(agent.to_string(), at);
             }
             Err(e) => tracing::debug!(%agent, %e, "agent state from another node not applied"),
         }

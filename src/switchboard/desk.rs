@@ -262,7 +262,6 @@ impl<H: Host> Switchboard<H> {
                     reason,
                     ..
                 } => {
-                    self.desk.state_seq += 1;
                     self.desk
                         .state_since
                         .insert(agent.clone(), self.now.wall_ms);
@@ -280,16 +279,30 @@ impl<H: Host> Switchboard<H> {
                         self.wrap_up_over(now, &agent);
                     }
                     self.claim_follows(&agent, state);
-                    self.out.store(Write::Agent(AgentWrite::State {
-                        agent: agent.clone(),
-                        at_ms: self.now.wall_ms,
-                        seq: self.desk.state_seq,
-                        state: state.as_str(),
-                        reason,
-                    }));
+                    // On a cluster node an offer is noted once its claim is won (see
+                    // `on_claimed`), and a lost claim not at all: the agent's history is
+                    // the one node's that holds them.
+                    let unclaimed = self.desk.node.is_some()
+                        && (state == StateName::Ringing
+                            || reason == RingFailure::Elsewhere.as_str());
+                    if !unclaimed {
+                        self.note_state(&agent, state, reason);
+                    }
                 }
             }
         }
+    }
+
+    /// Notes an agent's new state in the store.
+    pub(super) fn note_state(&mut self, agent: &str, state: StateName, reason: String) {
+        self.desk.state_seq += 1;
+        self.out.store(Write::Agent(AgentWrite::State {
+            agent: agent.to_string(),
+            at_ms: self.now.wall_ms,
+            seq: self.desk.state_seq,
+            state: state.as_str(),
+            reason,
+        }));
     }
 
     /// Rings `agent` for `call`: an INVITE to their phone with the call's context.
