@@ -58,12 +58,6 @@ fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/hotline-bench-records.XXXXXX")
 SERVER_PID=""
-PG_STARTED=0
-PGBIN=""
-PGUSER_OS=""
-run_pg() {
-    if ((EUID == 0)); then (cd "$TMP" && runuser -u "$PGUSER_OS" -- "$@"); else (cd "$TMP" && "$@"); fi
-}
 stop_server() {
     [[ -n "$SERVER_PID" ]] || return 0
     kill -TERM "$SERVER_PID" 2>/dev/null || true
@@ -77,9 +71,7 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM HUP
     stop_server
-    if ((PG_STARTED)); then
-        run_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -m fast -w -t 20 stop >/dev/null 2>&1 || true
-    fi
+    pg_stop
     if [[ "${HOTLINE_BENCH_KEEP:-}" == 1 ]]; then say "kept $TMP"; else rm -rf -- "$TMP"; fi
     exit "$rc"
 }
@@ -90,29 +82,9 @@ trap 'exit 129' HUP
 
 # ---------------------------------------------------------------- PostgreSQL
 PG_URL=${HOTLINE_BENCH_POSTGRES_URL:-}
-start_postgres() {
-    PGBIN=$(compgen -G '/usr/lib/postgresql/*/bin/initdb' | sort -V | tail -n 1) || return 1
-    PGBIN=${PGBIN%/initdb}
-    if ((EUID == 0)); then
-        if id -u postgres >/dev/null 2>&1; then PGUSER_OS=postgres; else PGUSER_OS=nobody; fi
-        chown "$PGUSER_OS:" "$TMP"
-    else
-        PGUSER_OS=$(id -un)
-    fi
-    mkdir -p "$TMP/pgsock"
-    ((EUID != 0)) || chown "$PGUSER_OS:" "$TMP/pgsock"
-    run_pg "$PGBIN/initdb" -D "$TMP/pg" -U postgres -A trust -E UTF8 --locale=C >/dev/null 2>&1 || return 1
-    printf "listen_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\nmax_connections = 100\n" \
-        "$TMP/pgsock" >>"$TMP/pg/postgresql.conf"
-    local port
-    port=$(free_port 55532)
-    run_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg.log" -w -t 30 -o "-p $port" start >/dev/null || return 1
-    PG_STARTED=1
-    PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
-}
 if [[ " $BACKENDS " == *" postgres "* && -z "$PG_URL" ]]; then
     command -v psql >/dev/null 2>&1 || die "psql not found (PostgreSQL client)"
-    start_postgres || die "could not start a throw-away PostgreSQL (set HOTLINE_BENCH_POSTGRES_URL)"
+    pg_start "$TMP" || die "could not start a throw-away PostgreSQL (set HOTLINE_BENCH_POSTGRES_URL)"
     say "postgres: throw-away cluster at $PG_URL (fsync on)"
 fi
 
@@ -123,18 +95,6 @@ if [[ "${HOTLINE_BENCH_SKIP_BUILD:-}" != 1 ]]; then
 fi
 [[ -x "$BIN" ]] || die "no server binary at $BIN"
 # No dial plan folder: every call gets the greeting only (the records, not the IVR, are measured).
-
-# Prints "rows complete first_arrival last_end" for the database at $1.
-read_back() {
-    local q="SELECT COUNT(*), COALESCE(SUM(CASE WHEN answered_at IS NOT NULL AND ended_at IS NOT NULL \
-             AND end_cause = 'caller_bye' THEN 1 ELSE 0 END), 0), \
-             COALESCE(MIN(arrived_at),0), \
-             COALESCE(MAX(CASE WHEN end_cause = 'caller_bye' THEN ended_at END),0) FROM calls"
-    case $1 in
-        sqlite://*) sqlite3 -separator ' ' "${1#sqlite://}" "$q" ;;
-        *) psql "$1" -XAtq -F ' ' -c "$q" ;;
-    esac
-}
 
 # ---------------------------------------------------------------- runs
 printf '\n%-8s %6s %7s %7s %7s %5s %5s %9s %9s  %s\n' backend rate calls ok records lost other rec/s writes/s note
@@ -176,11 +136,11 @@ for backend in $BACKENDS; do
         stop_server
         ok=$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "SuccessfulCall(C)") c = i; next }
                         NF > 1 { last = $0 } END { split(last, f, ";"); print (c ? f[c] : "?") }' "$dir/stat.csv" 2>/dev/null || echo "?")
-        read -r records complete first last < <(read_back "$url")
+        read -r records complete first last < <(calls_read_back "$url")
         lost="?"
         [[ "$ok" =~ ^[0-9]+$ ]] && lost=$((ok > records ? ok - records : 0))
         other=$((records - complete))
-        rps=$(awk -v n="$complete" -v a="$first" -v b="$last" 'BEGIN { if (b > a) printf "%.0f", n / ((b - a) / 1000); else print "-" }')
+        rps=$(calls_rate "$complete" "$first" "$last")
         wps=$(awk -v r="$rps" 'BEGIN { if (r == "-") print "-"; else printf "%.0f", 3 * r }')
         note=""
         grep -q "panicked\|ERROR" "$dir/hotline.log" && note="errors in hotline.log"
