@@ -169,17 +169,10 @@ cleanup() {
     stop_bg "$SIPP_PID"
     stop_farm
     stop_bg "$SERVER_PID"
-    if [[ "${HOTLINE_BENCH_KEEP:-}" == 1 ]]; then
-        say "kept $TMP"
-    else
-        rm -rf -- "$TMP"
-    fi
+    keep_or_remove_tmp
     exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap_cleanup
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 server_alive() { [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; }

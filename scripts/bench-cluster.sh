@@ -238,10 +238,7 @@ cleanup() {
     fi
     exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap_cleanup
 
 # ---------------------------------------------------------------- readings
 # PID and all its descendants (children of each of its threads), one per line.

@@ -126,3 +126,20 @@ calls_read_back() {
 calls_rate() {
     awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { if (b > a) printf "%.0f", n / ((b - a) / 1000); else print "-" }'
 }
+
+# The temp dir $TMP: kept (and where said) with HOTLINE_BENCH_KEEP=1, else removed.
+keep_or_remove_tmp() {
+    if [[ "${HOTLINE_BENCH_KEEP:-}" == 1 ]]; then
+        say "kept $TMP"
+    else
+        rm -rf -- "$TMP"
+    fi
+}
+
+# The script's `cleanup` on exit, and the usual exit codes on signals (so it runs then too).
+trap_cleanup() {
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    trap 'exit 129' HUP
+}

@@ -194,17 +194,10 @@ cleanup() {
     stop_bg "$CAP_PID"
     stop_bg "$SIPP_PID"          # timeout(1) passes TERM on to sipp
     stop_server
-    if [[ "${HOTLINE_BENCH_KEEP:-}" == 1 ]]; then
-        say "kept $TMP"
-    else
-        rm -rf -- "$TMP"
-    fi
+    keep_or_remove_tmp
     exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap_cleanup
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 sleep_until_ms() { local d=$(( $1 - $(now_ms) )); ((d <= 0)) || sleep "$(awk -v d="$d" 'BEGIN { printf "%.3f", d / 1000 }')"; }

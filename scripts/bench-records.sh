@@ -72,13 +72,10 @@ cleanup() {
     trap - EXIT INT TERM HUP
     stop_server
     pg_stop
-    if [[ "${HOTLINE_BENCH_KEEP:-}" == 1 ]]; then say "kept $TMP"; else rm -rf -- "$TMP"; fi
+    keep_or_remove_tmp
     exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap_cleanup
 
 # ---------------------------------------------------------------- PostgreSQL
 PG_URL=${HOTLINE_BENCH_POSTGRES_URL:-}

@@ -82,17 +82,10 @@ cleanup() {
         wait "$SIPP_PID" 2>/dev/null || true
     fi
     stop_server
-    if [[ "${HOTLINE_BENCH_KEEP:-}" == 1 ]]; then
-        say "kept $TMP"
-    else
-        rm -rf -- "$TMP"
-    fi
+    keep_or_remove_tmp
     exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap_cleanup
 
 
 
