@@ -62,14 +62,17 @@ pub(super) struct Node {
     pub claiming: std::collections::HashMap<(CallRef, String), String>,
     /// Agents this node holds in the database.
     pub held: HashSet<String>,
+    /// When the node started: the edge's bindings have no expiry of their own.
+    started: Instant,
 }
 
 impl Node {
-    pub(super) fn new(edge: SocketAddr) -> Node {
+    pub(super) fn new(edge: SocketAddr, started: Instant) -> Node {
         Node {
             edge,
             claiming: Default::default(),
             held: HashSet::new(),
+            started,
         }
     }
 
@@ -84,7 +87,7 @@ impl Node {
             uri: format!("sip:{ext}@{}", self.edge),
             source: self.edge,
             transport: Transport::Udp,
-            expires_at: Instant::now(),
+            expires_at: self.started,
         };
         (peer, binding)
     }

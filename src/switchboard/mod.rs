@@ -348,7 +348,7 @@ impl<H: Host> Switchboard<H> {
                 settings
                     .cluster
                     .as_ref()
-                    .map(|c| cluster::Node::new(c.edge)),
+                    .map(|c| cluster::Node::new(c.edge, now.at)),
             ),
             calls: HashMap::new(),
             dialer: outbound::Dialer::new(setup),
