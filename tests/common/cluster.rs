@@ -259,7 +259,8 @@ pub fn tail(text: &str, n: usize) -> String {
 pub type Legs = HashMap<String, Vec<(String, i64, i64, bool)>>;
 
 pub fn legs(c: &Cluster) -> Legs {
-    let rows: Vec<(String, Option<String>, i64, Option<i64>, Option<i64>)> =
+    type Row = (String, Option<String>, i64, Option<i64>, Option<i64>);
+    let rows: Vec<Row> =
         c.rt.block_on(
             sqlx::query_as(
                 "SELECT agent_id, node_id, started_at, ended_at, answered_at FROM call_legs \
