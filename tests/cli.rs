@@ -946,7 +946,13 @@ fn check_refuses_a_cluster_node_without_edge_postgres_or_an_address_of_its_own()
             "{text}"
         );
     }
-    let text = refused(&[&node[..], &["--database", pg, "--sip-listen", "0.0.0.0:5060"]].concat());
+    let text = refused(
+        &[
+            &node[..],
+            &["--database", pg, "--sip-listen", "0.0.0.0:5060"],
+        ]
+        .concat(),
+    );
     assert!(
         text.starts_with("sip_listen (flag --sip-listen)") && text.contains("advertise_ip"),
         "{text}"
@@ -972,10 +978,15 @@ fn check_refuses_a_cluster_node_without_edge_postgres_or_an_address_of_its_own()
         node_id: "a".into(),
         edge: "10.0.0.9:5060".parse().unwrap(),
     };
-    assert_eq!(cluster("10.0.0.1:5060", None).unwrap(), Some(expected.clone()));
+    assert_eq!(
+        cluster("10.0.0.1:5060", None).unwrap(),
+        Some(expected.clone())
+    );
     assert_eq!(
         cluster("0.0.0.0:5060", Some("10.0.0.1")).unwrap(),
         Some(expected)
     );
-    assert!(cluster("[::]:5060", None).is_err());
+    for every in ["[::]:5060", "[0::0]:5060", " 0.0.0.0:5060"] {
+        assert!(cluster(every, None).is_err(), "{every:?}");
+    }
 }

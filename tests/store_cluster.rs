@@ -25,8 +25,12 @@ struct Cluster {
 impl Cluster {
     async fn new() -> Option<Cluster> {
         let db = TestDb::postgres().await?;
-        let a = Store::connect_node(&db.url, Some("a")).await.expect("node a");
-        let b = Store::connect_node(&db.url, Some("b")).await.expect("node b");
+        let a = Store::connect_node(&db.url, Some("a"))
+            .await
+            .expect("node a");
+        let b = Store::connect_node(&db.url, Some("b"))
+            .await
+            .expect("node b");
         let sql = PgPool::connect(&db.url).await.expect("connect");
         for id in ["1001", "2002"] {
             let agent = NewAgent {
@@ -162,7 +166,10 @@ async fn leases_epochs_and_fencing() {
     assert_eq!(c.a.join_cluster("a", "sip:10.0.0.1:5060").await.unwrap(), 1);
     assert_eq!(c.a.join_cluster("a", "sip:10.0.0.1:5060").await.unwrap(), 2);
     assert!(c.a.renew_lease("a", 2).await.unwrap());
-    assert!(!c.a.renew_lease("a", 1).await.unwrap(), "an old epoch is fenced");
+    assert!(
+        !c.a.renew_lease("a", 1).await.unwrap(),
+        "an old epoch is fenced"
+    );
     // Swept while cut off: the renewal fails and the node must rejoin.
     c.expire("a").await;
     let swept = c.b.sweep_dead_nodes(T0, &callback).await.unwrap();
@@ -190,7 +197,8 @@ async fn a_dead_nodes_leftovers_are_swept_once() {
         .await
         .unwrap();
     assert_eq!(
-        c.scalar("SELECT COUNT(*) FROM calls WHERE node_id = 'a'").await,
+        c.scalar("SELECT COUNT(*) FROM calls WHERE node_id = 'a'")
+            .await,
         3,
         "the rows take the session's node id"
     );
@@ -206,7 +214,10 @@ async fn a_dead_nodes_leftovers_are_swept_once() {
     assert!(c.b.claim_agent("2002", "b", "b-wait").await.unwrap());
 
     // Nothing to sweep while both leases are live.
-    assert_eq!(c.b.sweep_dead_nodes(T0 + 9000, &callback).await.unwrap(), Vec::<Swept>::new());
+    assert_eq!(
+        c.b.sweep_dead_nodes(T0 + 9000, &callback).await.unwrap(),
+        Vec::<Swept>::new()
+    );
     c.expire("a").await;
     let now = T0 + 10_000;
     let swept = c.b.sweep_dead_nodes(now, &callback).await.unwrap();
@@ -227,7 +238,11 @@ async fn a_dead_nodes_leftovers_are_swept_once() {
             "{id}"
         );
     }
-    assert_eq!(c.ended("b-wait").await, (None, None, None), "b's call goes on");
+    assert_eq!(
+        c.ended("b-wait").await,
+        (None, None, None),
+        "b's call goes on"
+    );
     let leg: (Option<i64>, Option<String>) =
         sqlx::query_as("SELECT ended_at, end_cause FROM call_legs WHERE call_id = 'a-talk'")
             .fetch_one(&c.sql)
@@ -249,7 +264,10 @@ async fn a_dead_nodes_leftovers_are_swept_once() {
         "{states:?}"
     );
     // A second sweep finds nothing more to do; nor does sweeping the node again.
-    assert_eq!(c.b.sweep_dead_nodes(now + 2000, &callback).await.unwrap(), Vec::<Swept>::new());
+    assert_eq!(
+        c.b.sweep_dead_nodes(now + 2000, &callback).await.unwrap(),
+        Vec::<Swept>::new()
+    );
     c.expire("a").await;
     let again = c.a.sweep_dead_nodes(now + 4000, &callback).await.unwrap();
     assert_eq!(
@@ -296,7 +314,11 @@ async fn a_restarted_node_closes_only_its_own_leftovers() {
     );
     assert_eq!(
         c.ended("a-wait").await,
-        (Some(now), Some("hotline".into()), Some("server_restart".into()))
+        (
+            Some(now),
+            Some("hotline".into()),
+            Some("server_restart".into())
+        )
     );
     assert_eq!(c.ended("b-wait").await, (None, None, None));
     assert_eq!(c.claims().await, [("2002".to_string(), "b".to_string())]);

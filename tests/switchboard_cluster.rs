@@ -109,7 +109,9 @@ fn an_agent_is_claimed_first_and_then_rung_through_the_edge() {
         b.dump()
     );
     assert_eq!(invites_to(&b, edge()), ["sip:1001@10.0.0.9:5060"]);
-    assert!(b.sent_to(edge()).contains(&"INVITE sip:1001@10.0.0.9:5060 SIP/2.0".to_string()));
+    assert!(b
+        .sent_to(edge())
+        .contains(&"INVITE sip:1001@10.0.0.9:5060 SIP/2.0".to_string()));
     // The claim goes out before the INVITE, which waits for the answer.
     let at = |what: &str| b.trace.iter().position(|l| l.contains(what));
     let (claim, invite) = (at("cluster Claim"), at("sb -> 10.0.0.9:5060 Udp INVITE"));
@@ -131,7 +133,9 @@ fn a_lost_claim_offers_the_call_to_the_next_agent_without_a_miss() {
     b.input(Input::Cluster(view(&b, &[])));
     b.held_elsewhere.insert("1001".into());
     let c = b.call_in("13800138000");
-    b.run_until("the next agent is rung", secs(20), |b| b.phones[z].rung() == 1);
+    b.run_until("the next agent is rung", secs(20), |b| {
+        b.phones[z].rung() == 1
+    });
     assert_eq!(claims(&b), ["1001", "2048"]);
     assert_eq!(b.phones[a].rung(), 0, "nobody rings a phone not claimed");
     assert_eq!(invites_to(&b, edge()), ["sip:2048@10.0.0.9:5060"]);
@@ -261,7 +265,9 @@ fn the_claim_follows_the_agent_through_the_call_and_wrap_up_and_is_let_go() {
         })
     );
     let gone = b.now.at;
-    b.run_until("wrap-up is over", secs(30), |b| b.agent_state(a) == "available");
+    b.run_until("wrap-up is over", secs(30), |b| {
+        b.agent_state(a) == "available"
+    });
     assert_eq!(b.now.at - gone, secs(10), "the general queue's wrap-up");
     assert_eq!(
         b.cluster_cmds.last(),
@@ -319,7 +325,12 @@ fn a_state_older_than_the_nodes_own_change_is_not_mirrored() {
     b.run_for(secs(10));
     // A logout from before this node's login (its own write came back, or a stale one).
     let stale = ClusterView {
-        states: vec![("1001".into(), "logged_out".into(), "logout".into(), own - 5000)],
+        states: vec![(
+            "1001".into(),
+            "logged_out".into(),
+            "logout".into(),
+            own - 5000,
+        )],
         ..view(&b, &[])
     };
     b.input(Input::Cluster(stale));
@@ -432,7 +443,11 @@ fn the_outcome_prompt_is_hung_up_when_wrap_up_ends() {
     b.run_until("the outcome leg is hung up", secs(70), |b| {
         b.phones[a].got("BYE") == 1
     });
-    assert_eq!(b.now.at - gone, secs(10), "the general queue's wrap_up_secs");
+    assert_eq!(
+        b.now.at - gone,
+        secs(10),
+        "the general queue's wrap_up_secs"
+    );
     assert_eq!(b.legs(c)[0].cause, Some("no_outcome"));
     // Hung up before the phone is rung for the waiting caller, at the same moment.
     let phone = b.phones[a].addr;

@@ -1273,7 +1273,12 @@ impl Board {
     /// The agent's phone a message sent to the edge is for: the one with a leg of its
     /// Call-ID, else (a new INVITE) the one whose extension the Request-URI names.
     fn edge_phone(&self, msg: &Sip) -> Option<usize> {
-        let agents = || self.phones.iter().enumerate().filter(|(_, p)| p.agent != "carrier");
+        let agents = || {
+            self.phones
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.agent != "carrier")
+        };
         let in_dialog = agents()
             .find(|(_, p)| p.legs.iter().any(|l| l.invite.call_id() == msg.call_id()))
             .map(|(i, _)| i);
@@ -1281,7 +1286,11 @@ impl Board {
             .then(|| msg.first_line().split(' ').nth(1))
             .flatten()
             .and_then(|uri| uri.strip_prefix("sip:")?.split('@').next());
-        in_dialog.or_else(|| agents().find(|(_, p)| Some(p.agent.as_str()) == user).map(|(i, _)| i))
+        in_dialog.or_else(|| {
+            agents()
+                .find(|(_, p)| Some(p.agent.as_str()) == user)
+                .map(|(i, _)| i)
+        })
     }
 
     /// Where hotline sees a phone's messages come from: an agent's phone behind a
