@@ -595,8 +595,9 @@ fn read_cluster(
             "a cluster needs a PostgreSQL database: nodes cannot share a SQLite file",
         ),
         (true, true)
-            if raw.get("sip_listen").is_some_and(|(v, _)| v.starts_with("0.0.0.0") || v.starts_with("[::]"))
-                && !raw.contains_key("advertise_ip") =>
+            if raw.get("sip_listen").is_some_and(|(v, _)| {
+                (v.trim().parse::<SocketAddr>()).is_ok_and(|a| a.ip().is_unspecified())
+            }) && !raw.contains_key("advertise_ip") =>
         {
             problem(
                 "sip_listen",

@@ -908,3 +908,85 @@ fn global_database_is_flag_then_environment_then_file() {
         "flag over environment"
     );
 }
+
+/// A cluster node (`--node-id`) needs the edge, a PostgreSQL database the nodes share, and
+/// an address of its own for the edge to reach it; `check` names what is missing.
+#[test]
+fn check_refuses_a_cluster_node_without_edge_postgres_or_an_address_of_its_own() {
+    let refused = |args: &[&str]| {
+        let out = hotline()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("check")
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(!out.status.success(), "{args:?} passed: {text}");
+        assert_eq!(text.lines().count(), 1, "{text}");
+        text
+    };
+    let pg = "postgres://hotline@127.0.0.1:1/hotline";
+    let own = ["--sip-listen", "10.0.0.1:5060"];
+    let text = refused(&[&["--node-id", "a", "--database", pg][..], &own].concat());
+    assert!(
+        text.starts_with("node_id (flag --node-id)") && text.contains("(edge)"),
+        "{text}"
+    );
+    let text = refused(&[&["--edge", "10.0.0.9:5060", "--database", pg][..], &own].concat());
+    assert!(
+        text.starts_with("edge (flag --edge)") && text.contains("node_id"),
+        "{text}"
+    );
+    let node = ["--node-id", "a", "--edge", "10.0.0.9:5060"];
+    for db in [None, Some("sqlite://cluster.db")] {
+        let database = db.map(|d| vec!["--database", d]).unwrap_or_default();
+        let text = refused(&[&node[..], &own, &database].concat());
+        assert!(
+            text.starts_with("node_id") && text.contains("needs a PostgreSQL database"),
+            "{text}"
+        );
+    }
+    let text = refused(
+        &[
+            &node[..],
+            &["--database", pg, "--sip-listen", "0.0.0.0:5060"],
+        ]
+        .concat(),
+    );
+    assert!(
+        text.starts_with("sip_listen (flag --sip-listen)") && text.contains("advertise_ip"),
+        "{text}"
+    );
+    // The default listening address is every interface too.
+    let text = refused(&[&node[..], &["--database", pg]].concat());
+    assert!(text.starts_with("sip_listen (default)"), "{text}");
+
+    // Accepted: listening on one address, or on all with the address to advertise.
+    let cluster = |sip_listen: &str, advertise: Option<&str>| {
+        Overrides {
+            node_id: Some("a".into()),
+            edge: Some("10.0.0.9:5060".into()),
+            database: Some(pg.into()),
+            sip_listen: Some(sip_listen.into()),
+            advertise_ip: advertise.map(str::to_string),
+            ..Default::default()
+        }
+        .load()
+        .map(|c| c.cluster)
+    };
+    let expected = hotline::config::Cluster {
+        node_id: "a".into(),
+        edge: "10.0.0.9:5060".parse().unwrap(),
+    };
+    assert_eq!(
+        cluster("10.0.0.1:5060", None).unwrap(),
+        Some(expected.clone())
+    );
+    assert_eq!(
+        cluster("0.0.0.0:5060", Some("10.0.0.1")).unwrap(),
+        Some(expected)
+    );
+    for every in ["[::]:5060", "[0::0]:5060", " 0.0.0.0:5060"] {
+        assert!(cluster(every, None).is_err(), "{every:?}");
+    }
+}

@@ -39,7 +39,8 @@ const FREE_AGENTS: &str = "WITH freed AS (DELETE FROM agent_claims WHERE node_id
 /// be swept must rejoin first. And one queue is served in order across nodes: the claim
 /// fails while a better caller of the same queue (higher priority, or as high and
 /// waiting longer) waits on another live node, not yet offered to anyone, for an agent
-/// of that queue; that node takes the agent instead.
+/// of that queue; that node takes the agent instead. A caller who left the queue for its
+/// overflow (timeline event `queue`/`overflow`) but is still on the line waits no more.
 const CLAIM: &str = "INSERT INTO agent_claims (agent_id, node_id, call_id, state) \
      SELECT $1, $2, $3, 'ringing' FROM cluster_nodes \
      WHERE node_id = $2 AND lease_until > now() \
@@ -52,6 +53,8 @@ const CLAIM: &str = "INSERT INTO agent_claims (agent_id, node_id, call_id, state
          OR (COALESCE(w.priority, 0) = COALESCE(mine.priority, 0) \
              AND w.queued_at < mine.queued_at)) \
        AND NOT EXISTS (SELECT 1 FROM agent_claims o WHERE o.call_id = w.id) \
+       AND NOT EXISTS (SELECT 1 FROM call_events e WHERE e.call_id = w.id \
+         AND e.kind = 'queue' AND e.detail = 'overflow') \
        AND EXISTS (SELECT 1 FROM agent_queues q WHERE q.agent_id = $1 AND q.queue = w.queue)) \
      ON CONFLICT (agent_id) DO NOTHING";
 /// Keeps (or takes, for a call made without an offer) the node's claim; another node's

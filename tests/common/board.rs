@@ -283,6 +283,8 @@ pub struct Caller {
     pub got_bye: bool,
     /// Answers a 401 with digest credentials (an agent's phone dialling out).
     pub password: Option<String>,
+    /// Header lines added to the INVITE, each ending in CRLF.
+    pub headers: String,
 }
 
 impl Caller {
@@ -330,7 +332,11 @@ impl Caller {
         let branch = self.branch();
         let to = self.to();
         let body = sdp(self.addr);
-        let text = self.request("INVITE", 1, &branch, &to, &body);
+        let text = self.request("INVITE", 1, &branch, &to, &body).replacen(
+            "User-Agent:",
+            &format!("{}User-Agent:", self.headers),
+            1,
+        );
         self.invite = Some(text.clone());
         text
     }
@@ -916,6 +922,10 @@ pub struct Board {
     pub cluster_cmds: Vec<hotline::switchboard::ClusterCmd>,
     /// Agents another node holds: claims on them are lost.
     pub held_elsewhere: HashSet<String>,
+    /// A cluster node's edge: agents' phones register there (not with hotline), are rung
+    /// through it (an INVITE for `sip:EXT@edge` reaches the phone of EXT) and reach
+    /// hotline from its address.
+    pub edge: Option<SocketAddr>,
     /// Hold arrival commits until [`Board::commit_held`].
     pub hold_commits: bool,
     pub held: Vec<CallRef>,
@@ -1006,6 +1016,7 @@ impl Board {
             refuse_tcp: HashSet::new(),
             cluster_cmds: Vec::new(),
             held_elsewhere: HashSet::new(),
+            edge: setup.cluster.as_ref().map(|c| c.edge),
             hold_commits: false,
             held: Vec::new(),
             accounts: HashMap::new(),
@@ -1222,14 +1233,26 @@ impl Board {
     fn deliver(&mut self, to: SocketAddr, bytes: Vec<u8>) {
         let msg = Sip::new(&bytes);
         let now = self.now.at;
-        if let Some(c) = self.callers.iter_mut().find(|c| c.addr == to) {
+        // Through the edge: the caller of that call, else the phone it is for.
+        let via_edge = self.edge == Some(to);
+        let caller = self
+            .callers
+            .iter_mut()
+            .find(|c| c.addr == to && (!via_edge || c.call_id == msg.call_id()));
+        if let Some(c) = caller {
             let replies = c.receive(msg);
             for r in replies {
                 self.peer_sends(to, r);
             }
             return;
         }
-        if let Some(i) = self.phones.iter().position(|p| p.addr == to) {
+        let phone = if via_edge {
+            self.edge_phone(&msg)
+        } else {
+            self.phones.iter().position(|p| p.addr == to)
+        };
+        if let Some(i) = phone {
+            let to = self.phone_source(i);
             let leg_call = (msg.method() == Some("INVITE"))
                 .then(|| msg.media_port())
                 .flatten()
@@ -1245,6 +1268,44 @@ impl Board {
             return;
         }
         self.note(format!("(nobody at {to})"));
+    }
+
+    /// The agent's phone a message sent to the edge is for: the one with a leg of its
+    /// Call-ID, else (a new INVITE) the one whose extension the Request-URI names.
+    fn edge_phone(&self, msg: &Sip) -> Option<usize> {
+        let agents = || {
+            self.phones
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.agent != "carrier")
+        };
+        let in_dialog = agents()
+            .find(|(_, p)| p.legs.iter().any(|l| l.invite.call_id() == msg.call_id()))
+            .map(|(i, _)| i);
+        let user = (msg.method() == Some("INVITE"))
+            .then(|| msg.first_line().split(' ').nth(1))
+            .flatten()
+            .and_then(|uri| uri.strip_prefix("sip:")?.split('@').next());
+        in_dialog.or_else(|| {
+            agents()
+                .find(|(_, p)| Some(p.agent.as_str()) == user)
+                .map(|(i, _)| i)
+        })
+    }
+
+    /// Where hotline sees a phone's messages come from: an agent's phone behind a
+    /// cluster's edge reaches hotline through the edge.
+    pub fn phone_source(&self, phone: usize) -> SocketAddr {
+        match self.edge {
+            Some(edge) if self.phones[phone].agent != "carrier" => edge,
+            _ => self.phones[phone].addr,
+        }
+    }
+
+    /// A peer at `from` sends `text` (any request, as it is).
+    pub fn send_from(&mut self, from: SocketAddr, text: &str) {
+        self.peer_sends(from, text.to_string());
+        self.settle();
     }
 
     fn peer_sends(&mut self, from: SocketAddr, text: String) {
@@ -1284,7 +1345,7 @@ impl Board {
             self.settle();
         }
         for i in 0..self.phones.len() {
-            let addr = self.phones[i].addr;
+            let addr = self.phone_source(i);
             for r in self.phones[i].fire(at) {
                 self.peer_sends(addr, r);
             }
@@ -1382,6 +1443,7 @@ impl Board {
             final_status: None,
             got_bye: false,
             password: None,
+            headers: String::new(),
         });
         n
     }
@@ -1395,6 +1457,24 @@ impl Board {
         c.addr = addr;
         c.call_id = format!("dialout-{n}-{}", addr.port());
         c.password = Some("secret".into());
+        self.dial(n);
+        n
+    }
+
+    /// A new caller at `addr` (`number`) dials `called` with extra INVITE header lines
+    /// (each ending in CRLF): a phone behind the edge, or someone posing as one.
+    pub fn dial_from(
+        &mut self,
+        addr: SocketAddr,
+        number: &str,
+        called: &str,
+        headers: &str,
+    ) -> usize {
+        let n = self.caller(number, called);
+        let c = &mut self.callers[n];
+        c.addr = addr;
+        c.call_id = format!("from-{n}-{}", addr.port());
+        c.headers = headers.to_string();
         self.dial(n);
         n
     }
@@ -1532,10 +1612,11 @@ impl Board {
                 state: None,
             })
             .collect();
+        // Behind an edge, phones register there: hotline has none.
         let registrations = self
             .phones
             .iter()
-            .filter(|p| p.agent != "carrier")
+            .filter(|p| p.agent != "carrier" && self.edge.is_none())
             .map(|p| RegistrationRow {
                 extension: p.agent.clone(),
                 contact: format!("sip:{}@{}", p.agent, p.addr),
@@ -1614,7 +1695,7 @@ impl Board {
     /// The agent hangs up the latest leg.
     pub fn agent_hangs_up(&mut self, phone: usize) {
         let text = self.phones[phone].in_dialog("BYE", "");
-        let addr = self.phones[phone].addr;
+        let addr = self.phone_source(phone);
         self.peer_sends(addr, text);
         self.settle();
     }
@@ -1626,7 +1707,7 @@ impl Board {
             self.phones[phone].agent
         );
         let text = self.phones[phone].in_dialog("REFER", &extra);
-        let addr = self.phones[phone].addr;
+        let addr = self.phone_source(phone);
         self.peer_sends(addr, text);
         self.settle();
     }
