@@ -4,10 +4,10 @@
 #   scripts/bench-records.sh
 #
 # For SQLite (synchronous=FULL, as shipped) and PostgreSQL, starts `hotline serve` on
-# 127.0.0.1 pinned to one core with no dial plan (every call is answered, written and
-# hung up by the caller) and drives it with SIPp's built-in `uac` (-d 0: INVITE, 200, ACK,
-# BYE, 200) pinned to the other core, at rising call rates. After each run hotline is
-# stopped with SIGTERM (which flushes the records) and the database is read back:
+# 127.0.0.1 pinned to one core with a goodbye-only dial plan (every call is answered,
+# written and hung up by the caller) and drives it with SIPp's built-in `uac` (-d 0: INVITE,
+# 200, ACK, BYE, 200) pinned to the other core, at rising call rates. After each run hotline
+# is stopped with SIGTERM (which flushes the records) and the database is read back:
 #
 #   ok        SIPp's successful calls
 #   records   rows in `calls`
@@ -15,7 +15,10 @@
 #   other     rows not complete as SIPp saw the call (answered, ended caller_bye): under
 #             overload an end may differ from what SIPp counted (e.g. ack_timeout)
 #   rec/s     complete rows / (last caller_bye end - first arrival), from the records' times
-#   writes/s  3 writes per call (arrival, answer, end) at that rate
+#   writes/s  5 writes per call (arrival, answer, IVR columns, RTP counts, end) at that rate
+#   lag s     after SIPp's last call, seconds until the calls SIPp completed all have their
+#             end committed: well above 0 means the record writer did not keep up
+#   cpu s     hotline's CPU time (user + system) until then
 #
 # Needs: sipp (sip-tester), sqlite3, taskset, timeout; for PostgreSQL, psql and either
 # HOTLINE_BENCH_POSTGRES_URL or a local PostgreSQL install (initdb), from which a throw-away
@@ -91,10 +94,41 @@ if [[ "${HOTLINE_BENCH_SKIP_BUILD:-}" != 1 ]]; then
     cargo build --release --bins
 fi
 [[ -x "$BIN" ]] || die "no server binary at $BIN"
-# No dial plan folder: every call gets the greeting only (the records, not the IVR, are measured).
+# A dial plan that only says goodbye (the records, not the IVR, are measured); SIPp hangs up
+# first.
+mkdir -p "$TMP/plans"
+cat >"$TMP/plans/bench.toml" <<'EOF'
+name = "bench"
+numbers = ["*"]
+language = "zh-CN"
+time_zone = "Asia/Shanghai"
+start = "bye"
+
+[calendar]
+
+[nodes.bye]
+kind = "hangup"
+prompts = ["goodbye"]
+EOF
+
+# Prints the seconds until the database at $1 holds at least $2 ended calls (at most 120).
+settle() {
+    local q="SELECT COUNT(*) FROM calls WHERE ended_at IS NOT NULL" started n i
+    started=$(now_ns)
+    for ((i = 0; i < 600; i++)); do
+        case $1 in
+            sqlite://*) n=$(sqlite3 "${1#sqlite://}" "$q" 2>/dev/null || echo 0) ;;
+            *) n=$(psql "$1" -XAtqc "$q" || echo 0) ;;
+        esac
+        ((n >= $2)) && break
+        sleep 0.2
+    done
+    awk -v a="$started" -v b="$(now_ns)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'
+}
 
 # ---------------------------------------------------------------- runs
-printf '\n%-8s %6s %7s %7s %7s %5s %5s %9s %9s  %s\n' backend rate calls ok records lost other rec/s writes/s note
+printf '\n%-8s %6s %7s %7s %7s %5s %5s %9s %9s %5s %5s  %s\n' backend rate calls ok records lost \
+    other rec/s writes/s "lag s" "cpu s" note
 run=0
 for backend in $BACKENDS; do
     for rate in $RATES; do
@@ -117,7 +151,7 @@ for backend in $BACKENDS; do
         [[ "$port" != "$sipp_port" ]] || sipp_port=$((port + 1))
         RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN" serve --sip-listen "127.0.0.1:$port" \
             --rtp-ports 20000-29999 --database "$url" --ring-delay-ms 0 \
-            --dialplans "$TMP/noplans" --prompts "$TMP/noprompts" --rtp-timeout-secs 0 \
+            --dialplans "$TMP/plans" --prompts "$ROOT/prompts" --rtp-timeout-secs 0 \
             </dev/null >"$dir/hotline.log" 2>&1 &
         SERVER_PID=$!
         for ((i = 0; i < 100; i++)); do grep -q "listening on sip" "$dir/hotline.log" && break; sleep 0.1; done
@@ -130,15 +164,19 @@ for backend in $BACKENDS; do
             -buff_size 4194304 -max_recv_loops 10000 -max_sched_loops 10000 \
             -nostdin -timeout "${limit}s" -trace_stat -stf stat.csv -fd 1 \
             </dev/null >sipp.out 2>sipp.err) || true
-        stop_server
         ok=$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "SuccessfulCall(C)") c = i; next }
                         NF > 1 { last = $0 } END { split(last, f, ";"); print (c ? f[c] : "?") }' "$dir/stat.csv" 2>/dev/null || echo "?")
+        lag="-"
+        [[ "$ok" =~ ^[0-9]+$ ]] && lag=$(settle "$url" "$ok")
+        ticks=$(proc_ticks "$SERVER_PID" || echo 0)
+        cpu=$(awk -v t="$ticks" -v c="$CLK_TCK" 'BEGIN { printf "%.1f", t / c }')
+        stop_server
         read -r records complete first last < <(calls_read_back "$url")
         lost="?"
         [[ "$ok" =~ ^[0-9]+$ ]] && lost=$((ok > records ? ok - records : 0))
         other=$((records - complete))
         rps=$(calls_rate "$complete" "$first" "$last")
-        wps=$(awk -v r="$rps" 'BEGIN { if (r == "-") print "-"; else printf "%.0f", 3 * r }')
+        wps=$(awk -v r="$rps" 'BEGIN { if (r == "-") print "-"; else printf "%.0f", 5 * r }')
         note=""
         grep -q "panicked\|ERROR" "$dir/hotline.log" && note="errors in hotline.log"
         if ((other > 0)); then
@@ -151,8 +189,9 @@ for backend in $BACKENDS; do
                      WHERE end_cause IS DISTINCT FROM 'caller_bye' GROUP BY 1) t" ;;
             esac)"
         fi
-        printf '%-8s %6s %7s %7s %7s %5s %5s %9s %9s  %s\n' \
-            "$backend" "$rate" "$calls" "$ok" "$records" "$lost" "$other" "$rps" "$wps" "$note"
+        printf '%-8s %6s %7s %7s %7s %5s %5s %9s %9s %5s %5s  %s\n' \
+            "$backend" "$rate" "$calls" "$ok" "$records" "$lost" "$other" "$rps" "$wps" "$lag" \
+            "$cpu" "$note"
         if [[ $backend == postgres ]]; then
             psql "$PG_URL" -XAtqc "DROP DATABASE IF EXISTS $db" >/dev/null || true
         fi

@@ -5,7 +5,7 @@
 mod common;
 
 use common::db::{Cleanup, TestDb};
-use hotline::store::{Backend, CallRow, Store, StoreError, Write, Writer};
+use hotline::store::{AgentWrite, Backend, CallIvr, CallRow, Store, StoreError, Write, Writer};
 
 fn arrived(id: &str, at_ms: i64) -> Write {
     arrived_via(id, at_ms, "udp")
@@ -203,6 +203,316 @@ async fn migrate_twice(db: &TestDb) {
     store.close().await;
 }
 
+fn answered(id: &str, at_ms: i64) -> Write {
+    Write::CallAnswered {
+        id: id.into(),
+        at_ms,
+    }
+}
+
+fn ended(id: &str, at_ms: i64, cause: &'static str, status: Option<u16>) -> Write {
+    Write::CallEnded {
+        id: id.into(),
+        at_ms,
+        by: "hotline",
+        cause,
+        status,
+    }
+}
+
+fn event(id: &str, seq: i64, detail: &str) -> Write {
+    Write::CallEvent {
+        id: id.into(),
+        seq,
+        at_ms: 1_000 + seq,
+        kind: "dtmf",
+        detail: detail.into(),
+    }
+}
+
+fn ivr(id: &str, language: Option<&str>, outcome: Option<&str>) -> Write {
+    Write::CallIvr {
+        id: id.into(),
+        ivr: CallIvr {
+            language: language.map(Into::into),
+            outcome: outcome.map(Into::into),
+            verified: Some(false),
+            ..CallIvr::default()
+        },
+    }
+}
+
+fn rtp(id: &str, received: i64, sent: i64) -> Write {
+    Write::Agent(AgentWrite::CallRtp {
+        call: id.into(),
+        rtp: (received, sent),
+    })
+}
+
+/// Runs `sql` on the test's database behind the store's back.
+async fn raw_execute(db: &TestDb, sql: &str) {
+    match db.cleanup {
+        Cleanup::File(_) => {
+            let pool = sqlx::SqlitePool::connect(&db.url)
+                .await
+                .expect("raw connect");
+            sqlx::query(sql)
+                .execute(&pool)
+                .await
+                .expect("raw statement");
+            pool.close().await;
+        }
+        Cleanup::PgSchema { .. } => {
+            let pool = sqlx::PgPool::connect(&db.url).await.expect("raw connect");
+            sqlx::query(sql)
+                .execute(&pool)
+                .await
+                .expect("raw statement");
+            pool.close().await;
+        }
+    }
+}
+
+/// `(subject, at)` of the noted `call.ended` webhook changes, in order.
+async fn ended_changes(db: &TestDb) -> Vec<(String, i64)> {
+    let sql = "SELECT subject, at FROM webhook_changes WHERE event = 'call.ended' \
+               ORDER BY subject, at";
+    match db.cleanup {
+        Cleanup::File(_) => {
+            let pool = sqlx::SqlitePool::connect(&db.url)
+                .await
+                .expect("raw connect");
+            let rows = sqlx::query_as(sql).fetch_all(&pool).await.expect("changes");
+            pool.close().await;
+            rows
+        }
+        Cleanup::PgSchema { .. } => {
+            let pool = sqlx::PgPool::connect(&db.url).await.expect("raw connect");
+            let rows = sqlx::query_as(sql).fetch_all(&pool).await.expect("changes");
+            pool.close().await;
+            rows
+        }
+    }
+}
+
+/// Call records of every kind, interleaved with other writes that need the call's row and
+/// with repeats; every id starts with `p`.
+fn mixed_batch(p: &str) -> Vec<Write> {
+    let c = |n: &str| format!("{p}{n}");
+    vec![
+        arrived(&c("c1"), 1_000),
+        arrived(&c("c2"), 1_001),
+        answered(&c("c1"), 1_100),
+        ivr(&c("c1"), Some("zh-CN"), None),
+        event(&c("c1"), 1, "1"),
+        event(&c("c1"), 2, "#"),
+        // Needs c1's row: it must not run before the arrivals.
+        Write::Survey {
+            id: c("c1"),
+            question: 1,
+            score: 5,
+            agent: None,
+            at_ms: 1_200,
+        },
+        ivr(&c("c1"), None, Some("sales")),
+        Write::Agent(AgentWrite::CallQueued {
+            call: c("c2"),
+            at_ms: 1_150,
+        }),
+        answered(&c("ghost"), 1_300),
+        answered(&c("c2"), 1_310),
+        ivr(&c("c2"), Some("en"), None),
+        rtp(&c("c1"), 10, 20),
+        ended(&c("c1"), 2_000, "caller_bye", None),
+        event(&c("c2"), 1, "first"),
+        // Repeats: the first answer, end and event win, later IVR fields and RTP counts.
+        ivr(&c("c2"), Some("zh-CN"), Some("billing")),
+        answered(&c("c2"), 1_320),
+        rtp(&c("c1"), 11, 21),
+        ended(&c("c1"), 2_100, "shutdown", None),
+        event(&c("c2"), 1, "second"),
+        arrived(&c("c1"), 5),
+        // Answered before it arrived: as one by one, the answer finds no call.
+        answered(&c("c3"), 1_400),
+        arrived(&c("c3"), 1_390),
+        event(&c("c3"), 1, "9"),
+        ended(&c("c2"), 2_200, "rejected", Some(486)),
+        ended(&c("c3"), 2_300, "caller_cancel", None),
+    ]
+}
+
+/// Everything stored about calls c1 to c3 and ghost, with the prefix `p` taken out.
+async fn stored(store: &Store, db: &TestDb, p: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in ["c1", "c2", "c3", "ghost"] {
+        let detail = store.call_detail(&format!("{p}{n}")).await.expect("detail");
+        out.push(serde_json::to_string(&detail).expect("json").replace(p, ""));
+    }
+    for (subject, at) in ended_changes(db).await {
+        if let Some(n) = subject.strip_prefix(p) {
+            out.push(format!("call.ended {n} {at}"));
+        }
+    }
+    out
+}
+
+async fn one_batch_equals_one_by_one(db: &TestDb) {
+    let store = Store::connect(&db.url).await.expect("connect");
+    store.apply(&mixed_batch("p:")).await.expect("one batch");
+    // The reference: one statement per write (SQLite's way), one write per transaction.
+    let each_db = TestDb::sqlite();
+    let each = Store::connect(&each_db.url).await.expect("connect");
+    for w in mixed_batch("p:") {
+        each.apply(&[w]).await.expect("one write");
+    }
+    let one = stored(&store, db, "p:").await;
+    assert_eq!(one, stored(&each, &each_db, "p:").await);
+    each.close().await;
+    // Not vacuous: the calls are there, with their timelines and the first end.
+    let c1 = store
+        .call_detail("p:c1")
+        .await
+        .expect("detail")
+        .expect("c1");
+    assert_eq!(c1.events.len(), 2);
+    assert_eq!(c1.survey.len(), 1);
+    assert_eq!(c1.call.end_cause.as_deref(), Some("caller_bye"));
+    assert_eq!(one.len(), 4 + 3, "{one:?}");
+    store.close().await;
+}
+
+async fn a_repeated_batch_changes_nothing(db: &TestDb) {
+    let store = Store::connect(&db.url).await.expect("connect");
+    // Bar the answer that comes before its call: a retry would find the call.
+    let mut batch = mixed_batch("r:");
+    batch.retain(|w| !matches!(w, Write::CallAnswered { id, .. } if id == "r:c3"));
+    store.apply(&batch).await.expect("first");
+    let before = stored(&store, db, "r:").await;
+    store.apply(&batch).await.expect("again");
+    assert_eq!(stored(&store, db, "r:").await, before);
+    store.close().await;
+}
+
+async fn repeats_in_one_batch_apply_in_order(db: &TestDb) {
+    let store = Store::connect(&db.url).await.expect("connect");
+    store
+        .apply(&[
+            arrived("d1", 1_000),
+            answered("d1", 1_200),
+            ivr("d1", Some("en"), Some("sales")),
+            rtp("d1", 1, 2),
+            ended("d1", 3_000, "caller_bye", None),
+            event("d1", 1, "first"),
+            // Earlier times and other causes, so neither "last" nor "least" passes for "first".
+            answered("d1", 1_100),
+            ivr("d1", Some("zh-CN"), None),
+            rtp("d1", 3, 4),
+            ended("d1", 2_000, "rejected", Some(486)),
+            event("d1", 1, "second"),
+        ])
+        .await
+        .expect("batch");
+    let d1 = store.call_detail("d1").await.expect("detail").expect("d1");
+    assert_eq!(d1.call.answered_at, Some(1_200));
+    assert_eq!(d1.call.ended_at, Some(3_000));
+    assert_eq!(d1.call.end_cause.as_deref(), Some("caller_bye"));
+    assert_eq!(d1.call.end_status, None);
+    assert_eq!(d1.call.language.as_deref(), Some("zh-CN"));
+    assert_eq!(d1.call.outcome.as_deref(), Some("sales"));
+    assert_eq!((d1.call.rtp_received, d1.call.rtp_sent), (Some(3), Some(4)));
+    assert_eq!(d1.events.len(), 1);
+    assert_eq!(d1.events[0].detail, "first");
+    assert_eq!(ended_changes(db).await, vec![("d1".to_string(), 3_000)]);
+    store.close().await;
+}
+
+/// A write the database refuses for good sinks its whole batch; the writer then commits the
+/// others one by one.
+async fn refused_write_is_isolated(db: &TestDb) {
+    let store = Store::connect(&db.url).await.expect("connect");
+    // A constraint that a second arrival with the same SIP Call-ID violates.
+    raw_execute(
+        db,
+        "CREATE UNIQUE INDEX test_unique_sip_call_id ON calls (sip_call_id)",
+    )
+    .await;
+    let bad = Write::CallArrived {
+        id: "i2".into(),
+        sip_call_id: "i1@192.0.2.10".into(),
+        caller: "c".into(),
+        called: "d".into(),
+        source: "192.0.2.11:5060".into(),
+        transport: "udp",
+        at_ms: 2,
+    };
+    let batch = [
+        arrived("i1", 1),
+        bad,
+        answered("i1", 3),
+        event("i1", 1, "5"),
+    ];
+    let err = store.apply(&batch).await.expect_err("refused");
+    assert!(err.is_permanent(), "{err}");
+    assert_eq!(
+        store.count_calls().await.expect("count"),
+        0,
+        "all or nothing"
+    );
+
+    // All four in one batch (see `refused_write_tests`).
+    let (writer, task) = Writer::spawn(store.clone());
+    let receipts: Vec<_> = batch.into_iter().map(|w| writer.submit(w)).collect();
+    let results = committed(receipts).await;
+    assert_eq!(results, [true, false, true, true]);
+    let row = store.call("i1").await.expect("query").expect("row");
+    assert_eq!(row.answered_at, Some(3));
+    assert_eq!(store.events("i1").await.expect("events").len(), 1);
+    assert_eq!(store.call("i2").await.expect("query"), None);
+    let stats = writer.stats();
+    assert_eq!((stats.writes, stats.rejected), (3, 1), "{stats:?}");
+    // After the batch failed, each good write was committed on its own.
+    assert_eq!(stats.batches, 3, "{stats:?}");
+
+    drop(writer);
+    task.await.expect("writer task");
+    store.close().await;
+}
+
+/// For each receipt, whether its write was committed.
+async fn committed(receipts: Vec<tokio::sync::oneshot::Receiver<()>>) -> Vec<bool> {
+    let mut out = Vec::new();
+    for r in receipts {
+        out.push(r.await.is_ok());
+    }
+    out
+}
+
+backend_tests!(one_batch_tests, one_batch_equals_one_by_one);
+backend_tests!(repeated_batch_tests, a_repeated_batch_changes_nothing);
+backend_tests!(repeats_tests, repeats_in_one_batch_apply_in_order);
+
+// On one thread, unlike `backend_tests!`: the writer runs only once the test waits, so it
+// takes the writes as one batch.
+mod refused_write_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite() {
+        let db = TestDb::sqlite();
+        refused_write_is_isolated(&db).await;
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let Some(db) = TestDb::postgres().await else {
+            return;
+        };
+        refused_write_is_isolated(&db).await;
+        db.finish().await;
+    }
+}
+
 backend_tests!(round_trip_tests, round_trip);
 backend_tests!(concurrent_writes_tests, concurrent_writes_are_batched);
 backend_tests!(flush_tests, flush_and_shutdown);
@@ -275,50 +585,6 @@ async fn writer_retries_until_the_database_recovers() {
         .expect("not refused");
     assert_eq!(store.count_calls().await.expect("count"), 1);
     assert_eq!(writer.stats().rejected, 0);
-
-    drop(writer);
-    task.await.expect("writer task");
-    raw.close().await;
-    store.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writer_isolates_a_refused_write() {
-    let db = TestDb::sqlite();
-    let store = Store::connect(&db.url).await.expect("connect");
-    let raw = sqlx::SqlitePool::connect(&db.url)
-        .await
-        .expect("raw connect");
-    // A constraint that a second arrival with the same SIP Call-ID violates.
-    sqlx::query("CREATE UNIQUE INDEX test_unique_sip_call_id ON calls (sip_call_id)")
-        .execute(&raw)
-        .await
-        .expect("index");
-    let (writer, task) = Writer::spawn(store.clone());
-
-    let good = writer.submit(arrived("i1", 1));
-    let bad = writer.submit(Write::CallArrived {
-        id: "i2".into(),
-        sip_call_id: "i1@192.0.2.10".into(),
-        caller: "c".into(),
-        called: "d".into(),
-        source: "192.0.2.11:5060".into(),
-        transport: "udp",
-        at_ms: 2,
-    });
-    let after = writer.submit(Write::CallAnswered {
-        id: "i1".into(),
-        at_ms: 3,
-    });
-    good.await.expect("good write committed");
-    bad.await.expect_err("refused write reports failure");
-    after.await.expect("write after the refused one committed");
-
-    let row = store.call("i1").await.expect("query").expect("row");
-    assert_eq!(row.answered_at, Some(3));
-    assert_eq!(store.call("i2").await.expect("query"), None);
-    let stats = writer.stats();
-    assert_eq!((stats.writes, stats.rejected), (2, 1), "{stats:?}");
 
     drop(writer);
     task.await.expect("writer task");

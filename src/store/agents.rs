@@ -149,7 +149,7 @@ const END_LEG: &str = "UPDATE call_legs SET \
      end_cause = CASE WHEN ended_at IS NULL THEN $4 ELSE end_cause END, \
      rtp_received = COALESCE(rtp_received, $5), rtp_sent = COALESCE(rtp_sent, $6), \
      ended_at = COALESCE(ended_at, $3) WHERE call_id = $1 AND seq = $2";
-const SET_CALL_RTP: &str = "UPDATE calls SET rtp_received = $2, rtp_sent = $3 WHERE id = $1";
+const SET_CALL_RTP: &str = concat!(set_call_rtp!("$2", "$3"), " WHERE id = $1");
 const SET_DISPOSITION: &str = "UPDATE calls SET disposition = $2 WHERE id = $1";
 
 /// The statements for one write (a leg's answer also updates the call).

@@ -326,15 +326,10 @@ pub(super) const SELECT_FOLLOWUPS: &str = "SELECT id, kind, category, urgency, s
      EXISTS (SELECT 1 FROM caller_flags WHERE caller_flags.number = followups.number) AS flagged \
      FROM followups";
 
-// NULL leaves a column as it is, so each IVR step sets only what it learnt.
-pub(super) const SET_CALL_IVR: &str = "UPDATE calls SET \
-     language = COALESCE($2, language), \
-     customer = COALESCE($3, customer), \
-     verified = COALESCE($4, verified), \
-     outcome = COALESCE($5, outcome), \
-     queue = COALESCE($6, queue), \
-     priority = COALESCE($7, priority) \
-     WHERE id = $1";
+pub(super) const SET_CALL_IVR: &str = concat!(
+    set_call_ivr!("$2", "$3", "$4", "$5", "$6", "$7"),
+    " WHERE id = $1"
+);
 
 const SELECT_CALL_IVR: &str =
     "SELECT language, customer, verified, outcome, queue, priority FROM calls WHERE id = $1";

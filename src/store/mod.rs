@@ -456,6 +456,84 @@ macro_rules! on_db {
     };
 }
 
+// The call-record statements, each written once with its values as parameters: the
+// one-write statements and PostgreSQL's bulk ones (`bulk.rs`) then share their semantics.
+// COALESCE / CASE keep the first answer and end: a late duplicate (e.g. BYE racing shutdown)
+// must not rewrite history, and a retried batch must not change anything.
+#[rustfmt::skip]
+macro_rules! insert_call {
+    ($rows:literal) => { concat!(
+        "INSERT INTO calls (id, sip_call_id, caller, called, source, transport, arrived_at) ",
+        $rows, " ON CONFLICT (id) DO NOTHING"
+    ) };
+}
+
+#[rustfmt::skip]
+macro_rules! answer_call {
+    ($at:literal) => {
+        concat!("UPDATE calls SET answered_at = COALESCE(answered_at, ", $at, ")")
+    };
+}
+
+#[rustfmt::skip]
+macro_rules! end_call {
+    ($at:literal, $by:literal, $cause:literal, $status:literal) => { concat!(
+        "UPDATE calls SET ",
+        "ended_by = CASE WHEN ended_at IS NULL THEN ", $by, " ELSE ended_by END, ",
+        "end_cause = CASE WHEN ended_at IS NULL THEN ", $cause, " ELSE end_cause END, ",
+        "end_status = CASE WHEN ended_at IS NULL THEN ", $status, " ELSE end_status END, ",
+        "ended_at = COALESCE(ended_at, ", $at, ")"
+    ) };
+}
+
+#[rustfmt::skip]
+macro_rules! insert_event {
+    ($rows:literal) => { concat!(
+        "INSERT INTO call_events (call_id, seq, at, kind, detail) ",
+        $rows, " ON CONFLICT (call_id, seq) DO NOTHING"
+    ) };
+}
+
+// NULL leaves a column as it is, so each IVR step sets only what it learnt.
+#[rustfmt::skip]
+macro_rules! set_call_ivr {
+    ($language:literal, $customer:literal, $verified:literal, $outcome:literal,
+     $queue:literal, $priority:literal) => { concat!(
+        "UPDATE calls SET ",
+        "language = COALESCE(", $language, ", language), ",
+        "customer = COALESCE(", $customer, ", customer), ",
+        "verified = COALESCE(", $verified, ", verified), ",
+        "outcome = COALESCE(", $outcome, ", outcome), ",
+        "queue = COALESCE(", $queue, ", queue), ",
+        "priority = COALESCE(", $priority, ", priority)"
+    ) };
+}
+
+#[rustfmt::skip]
+macro_rules! set_call_rtp {
+    ($received:literal, $sent:literal) => {
+        concat!("UPDATE calls SET rtp_received = ", $received, ", rtp_sent = ", $sent)
+    };
+}
+
+/// Applies one write with its own statements inside `$tx`: SQLite's way, and PostgreSQL's
+/// for the writes `bulk` does not take.
+macro_rules! apply_one {
+    ($tx:expr, $w:expr) => {{
+        let w: &Write = $w;
+        if let Write::Agent(a) = w {
+            for q in agents::agent_queries(a) {
+                q.execute(&mut *$tx).await?;
+            }
+        } else if w.is_dialing() {
+            apply_dialing!($tx, w);
+        } else {
+            let done = write_query(w).execute(&mut *$tx).await?;
+            note_no_effect(w, done.rows_affected());
+        }
+    }};
+}
+
 // Declared after `on_db!` so they can use it; the two with transaction steps as macros
 // first, so the later modules and `Store::apply` can use those.
 #[macro_use]
@@ -465,6 +543,7 @@ mod worklist;
 mod dialing;
 
 mod agents;
+mod bulk;
 mod callers;
 mod calls;
 mod cluster;
@@ -508,25 +587,14 @@ pub struct Store {
     db: Db,
 }
 
-const INSERT_CALL: &str = "INSERT INTO calls \
-     (id, sip_call_id, caller, called, source, transport, arrived_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7) \
-     ON CONFLICT (id) DO NOTHING";
+const INSERT_CALL: &str = insert_call!("VALUES ($1, $2, $3, $4, $5, $6, $7)");
 
-// COALESCE / CASE keep the first answer and end: a late duplicate (e.g. BYE racing shutdown)
-// must not rewrite history, and a retried batch must not change anything. The WHERE clause
-// matches by id only, so "0 rows" means the call is unknown.
-const ANSWER_CALL: &str = "UPDATE calls SET answered_at = COALESCE(answered_at, $2) WHERE id = $1";
+// The WHERE clause matches by id only, so "0 rows" means the call is unknown.
+const ANSWER_CALL: &str = concat!(answer_call!("$2"), " WHERE id = $1");
 
-const END_CALL: &str = "UPDATE calls SET \
-     ended_by = CASE WHEN ended_at IS NULL THEN $3 ELSE ended_by END, \
-     end_cause = CASE WHEN ended_at IS NULL THEN $4 ELSE end_cause END, \
-     end_status = CASE WHEN ended_at IS NULL THEN $5 ELSE end_status END, \
-     ended_at = COALESCE(ended_at, $2) \
-     WHERE id = $1";
+const END_CALL: &str = concat!(end_call!("$2", "$3", "$4", "$5"), " WHERE id = $1");
 
-const INSERT_EVENT: &str = "INSERT INTO call_events (call_id, seq, at, kind, detail) \
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (call_id, seq) DO NOTHING";
+const INSERT_EVENT: &str = insert_event!("VALUES ($1, $2, $3, $4, $5)");
 
 const SET_RECORDING: &str = "UPDATE calls SET recording = $2 WHERE id = $1";
 
@@ -723,28 +791,33 @@ impl Store {
     }
 
     /// Applies `batch` in order inside ONE transaction: all of it is committed or none of it.
+    /// On PostgreSQL, runs of call-record writes go as one statement per kind (see `bulk`):
+    /// one round trip per write cannot keep up with thousands of calls a second.
     pub async fn apply(&self, batch: &[Write]) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
-        on_db!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            for w in batch {
-                if let Write::Agent(a) = w {
-                    for q in agents::agent_queries(a) {
-                        q.execute(&mut *tx).await?;
-                    }
-                    continue;
+        match &self.db {
+            Db::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                for w in batch {
+                    apply_one!(tx, w);
                 }
-                if w.is_dialing() {
-                    apply_dialing!(tx, w);
-                    continue;
-                }
-                let done = write_query(w).execute(&mut *tx).await?;
-                note_no_effect(w, done.rows_affected());
+                tx.commit().await?;
             }
-            tx.commit().await?;
-        });
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let mut run = bulk::Run::default();
+                for w in batch {
+                    if !run.push(&mut tx, w).await? {
+                        run.flush(&mut tx).await?;
+                        apply_one!(tx, w);
+                    }
+                }
+                run.flush(&mut tx).await?;
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 

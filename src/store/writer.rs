@@ -3,8 +3,9 @@
 //! costs an `fsync`.
 //!
 //! There is no timer: while one transaction commits, new writes queue up, and the next
-//! transaction takes everything queued (up to [`MAX_BATCH`]). An idle server therefore commits
-//! each write at once, a busy one shares each `fsync` among many writes.
+//! transaction takes everything queued (up to [`MAX_BATCH`], or [`MAX_BATCH_POSTGRES`]). An
+//! idle server therefore commits each write at once, a busy one shares each `fsync` among
+//! many writes.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,10 +17,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{Store, StoreError, Write};
+use super::{Backend, Store, StoreError, Write};
 
 /// Most writes in one transaction, so one transaction never holds the write lock for long.
 const MAX_BATCH: usize = 512;
+/// On PostgreSQL a batch's call records take a few statements whatever its size (see
+/// `bulk`) and lock only their own rows: larger batches share each commit among more calls.
+const MAX_BATCH_POSTGRES: usize = 2048;
 /// First wait after a failed commit.
 const MIN_BACKOFF: Duration = Duration::from_millis(10);
 /// Longest wait between retries: a recovered database is used again within this time.
@@ -142,7 +146,11 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<Msg>,
     counters: Arc<Counters>,
 ) -> WriterStats {
-    let mut writes: Vec<Write> = Vec::with_capacity(MAX_BATCH);
+    let max_batch = match store.backend() {
+        Backend::Sqlite => MAX_BATCH,
+        Backend::Postgres => MAX_BATCH_POSTGRES,
+    };
+    let mut writes: Vec<Write> = Vec::with_capacity(max_batch);
     // Who to tell after the batch: the index of their write (None for a flush).
     let mut waiters: Vec<(Option<usize>, oneshot::Sender<()>)> = Vec::new();
 
@@ -159,7 +167,7 @@ async fn run(
                 }
                 Msg::Flush(done) => waiters.push((None, done)),
             }
-            if writes.len() < MAX_BATCH {
+            if writes.len() < max_batch {
                 next = rx.try_recv().ok();
             }
         }
