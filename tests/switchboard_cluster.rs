@@ -142,9 +142,10 @@ fn a_lost_claim_offers_the_call_to_the_next_agent_without_a_miss() {
     let legs = b.legs(c);
     assert_eq!(legs.len(), 1, "{legs:?}");
     assert_eq!(legs[0].agent, "2048");
+    // A lost claim is no change of the agent's: nothing rang here, nothing is noted.
     assert_eq!(
         states(&b, a).last(),
-        Some(&("available", "claimed_elsewhere".to_string()))
+        Some(&("available", "login".to_string()))
     );
 }
 
@@ -168,9 +169,10 @@ fn lost_claims_are_not_misses_and_never_pause_the_agent() {
         "{:?}",
         states(&b, a)
     );
+    // A lost claim is no change of the agent's: nothing rang here, nothing is noted.
     assert_eq!(
         states(&b, a).last(),
-        Some(&("available", "claimed_elsewhere".to_string()))
+        Some(&("available", "login".to_string()))
     );
     assert_eq!(b.phones[a].rung(), 0);
     // The other node lets go: the next claim is won and the phone rings.
