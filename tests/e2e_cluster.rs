@@ -8,8 +8,8 @@
 mod common;
 
 use common::baresip::wait_until;
-use common::cluster::{legs, sipp_args, Cluster};
-use std::time::Duration;
+use common::cluster::{assert_one_call_at_a_time, legs, sipp_args, Cluster};
+use std::time::{Duration, Instant};
 
 #[test]
 fn agents_registered_at_the_edge_serve_callers_on_every_node_one_call_at_a_time() {
@@ -61,16 +61,7 @@ fn agents_registered_at_the_edge_serve_callers_on_every_node_one_call_at_a_time(
 
     // No agent was ever offered two calls at once, whichever nodes the calls were on.
     let legs = legs(&c);
-    for (agent, list) in &legs {
-        for pair in list.windows(2) {
-            assert!(
-                pair[0].2 <= pair[1].1,
-                "agent {agent} rung for two calls at once: {:?} then {:?}",
-                pair[0],
-                pair[1]
-            );
-        }
-    }
+    assert_one_call_at_a_time(&legs);
     // Agents are shared: callers on one node were served by an agent whose previous call
     // was on the other (an agent kept by one node would never switch).
     let switches: usize = legs
@@ -188,4 +179,210 @@ fn a_node_killed_under_load_leaves_no_caller_and_no_agent_behind() {
         "kill: 20/20 callers after the kill answered (mean INVITE to 200, h:m:s:µs: {}); node A: {lost} calls closed node_lost, {callbacks} callbacks",
         stats.get("ResponseTime1(C)").map_or("?", String::as_str)
     );
+}
+
+#[test]
+fn a_node_cut_from_the_database_stops_claiming_is_swept_and_rejoins_without_double_offers() {
+    let ids = ["1024", "2048"];
+    let Some(c) = Cluster::start_with(&ids, Some(0)) else {
+        return;
+    };
+    let relay = &c.relay.as_ref().unwrap().1;
+    let phones = c.phones(&ids);
+    for (id, phone) in ids.iter().zip(&phones) {
+        c.login(id, phone);
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let all_closed = || {
+        c.scalar("SELECT COUNT(*) FROM calls WHERE ended_at IS NULL") == 0
+            && c.scalar("SELECT COUNT(*) FROM call_legs WHERE ended_at IS NULL") == 0
+    };
+    let answered_on = |node: &str, since_ms: i64| {
+        c.scalar(&format!(
+            "SELECT COUNT(*) FROM call_legs WHERE node_id = '{node}' \
+             AND answered_at IS NOT NULL AND started_at > {since_ms}"
+        ))
+    };
+    let text = |q: &str| -> Option<String> {
+        c.rt.block_on(sqlx::query_scalar(q).fetch_optional(&c.pool))
+            .unwrap()
+    };
+    let talking_on = |node: &str| {
+        text(&format!(
+            "SELECT agent_id FROM agent_claims WHERE node_id = '{node}' AND state = 'on_call'"
+        ))
+    };
+
+    // Both nodes at work: callers through the edge put through on each.
+    let stats = c.callers(&c.edge.addr(), 10, 5, 3000);
+    let settled = wait_until(Duration::from_secs(30), all_closed);
+    assert!(settled, "calls left open:\n{}", c.logs());
+    for node in ["node-a", "node-b"] {
+        assert!(
+            answered_on(node, 0) > 0,
+            "nobody put through on {node}: sipp {stats:?}\n{}",
+            c.logs()
+        );
+    }
+
+    // One agent talking on node B; on node A, the other talking to a caller and a second
+    // caller waiting.
+    let node_a = c.nodes[0].addr();
+    let _on_b = c.callers_in_background(&c.nodes[1].addr(), 1, 1, 20_000);
+    let busy = wait_until(Duration::from_secs(20), || talking_on("node-b").is_some());
+    assert!(busy, "an agent should be talking on node B:\n{}", c.logs());
+    let _on_a = c.callers_in_background(&node_a, 2, 2, 60_000);
+    let waiting_on_a = "SELECT COUNT(*) FROM calls WHERE node_id = 'node-a' AND ended_at IS NULL \
+                        AND queued_at IS NOT NULL AND connected_at IS NULL";
+    let ready = wait_until(Duration::from_secs(20), || {
+        talking_on("node-a").is_some() && c.scalar(waiting_on_a) == 1
+    });
+    assert!(
+        ready,
+        "node A should have one caller through and one waiting:\n{}",
+        c.logs()
+    );
+    let agent_a = talking_on("node-a").unwrap();
+    let phone_a = &phones[ids.iter().position(|id| **id == agent_a).unwrap()];
+    let open_on_a: Vec<(String, bool)> =
+        c.rt.block_on(
+            sqlx::query_as(
+                "SELECT id, connected_at IS NULL FROM calls \
+                 WHERE node_id = 'node-a' AND ended_at IS NULL",
+            )
+            .fetch_all(&c.pool),
+        )
+        .unwrap();
+    let epoch = c.scalar("SELECT epoch FROM cluster_nodes WHERE node_id = 'node-a'");
+
+    // Node A cut from the database for 15 s. Its agent hangs up: node A offers the waiting
+    // caller to them and cannot claim them. Callers keep coming through the edge.
+    relay.cut();
+    let cut = Instant::now();
+    let cut_ms = now_ms();
+    let cut_db = text("SELECT now()::text").unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    phone_a.command("hangup", "");
+    let _during = c.callers_in_background(&c.edge.addr(), 8, 1, 6000);
+    let swept_q = format!(
+        "SELECT COUNT(*) FROM cluster_nodes WHERE node_id = 'node-a' \
+         AND lease_until IS NULL AND epoch > {epoch}"
+    );
+    let claimed_q = format!(
+        "SELECT COUNT(*) FROM agent_claims WHERE node_id = 'node-a' AND since > '{cut_db}'"
+    );
+    let mut swept_after = None;
+    let mut claims_in_cut = 0;
+    while cut.elapsed() < Duration::from_secs(15) {
+        claims_in_cut = claims_in_cut.max(c.scalar(&claimed_q));
+        if swept_after.is_none() && c.scalar(&swept_q) == 1 {
+            swept_after = Some(cut.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let Some(swept_after) = swept_after else {
+        panic!("node A was never swept during the cut:\n{}", c.logs());
+    };
+    assert_eq!(claims_in_cut, 0, "node A claimed an agent while cut off");
+    assert!(
+        c.nodes[0].log().contains("cannot claim the agent"),
+        "node A should have tried to claim its agent during the cut:\n{}",
+        c.logs()
+    );
+    assert!(
+        c.nodes[1].log().contains("a node's lease ran out"),
+        "node B should have swept node A:\n{}",
+        c.logs()
+    );
+    // The sweep: A's calls open at the cut closed `node_lost`, its waiting caller to be
+    // called back, its agent's claim gone.
+    let quoted: Vec<String> = open_on_a.iter().map(|(id, _)| format!("'{id}'")).collect();
+    let lost = c.scalar(&format!(
+        "SELECT COUNT(*) FROM calls WHERE id IN ({}) AND end_cause = 'node_lost'",
+        quoted.join(", ")
+    ));
+    assert_eq!(
+        lost,
+        2,
+        "calls open on A at the cut: {open_on_a:?}\n{}",
+        c.logs()
+    );
+    let (waiting_id, _) = open_on_a.iter().find(|(_, waiting)| *waiting).unwrap();
+    let callbacks = c.scalar(&format!(
+        "SELECT COUNT(*) FROM followups WHERE call_id IN ({}) AND kind = 'callback' \
+         AND status = 'open' AND id = 'lost-{waiting_id}' AND number = '13800138000'",
+        quoted.join(", ")
+    ));
+    assert_eq!(callbacks, 1, "A's waiting caller should be called back");
+    assert_eq!(
+        c.scalar("SELECT COUNT(*) FROM agent_claims WHERE node_id = 'node-a'"),
+        0,
+        "node A's agent should be free once A is swept"
+    );
+    let swept_epoch = c.scalar("SELECT epoch FROM cluster_nodes WHERE node_id = 'node-a'");
+
+    // Restored: A finds it was swept, rejoins under a new epoch and serves callers again.
+    relay.restore();
+    let restored = Instant::now();
+    let restore_ms = now_ms();
+    let rejoined = wait_until(Duration::from_secs(15), || {
+        c.scalar(&format!(
+            "SELECT COUNT(*) FROM cluster_nodes WHERE node_id = 'node-a' \
+             AND epoch > {swept_epoch} AND lease_until > now()"
+        )) == 1
+    });
+    let rejoined_after = restored.elapsed();
+    assert!(rejoined, "node A never rejoined:\n{}", c.logs());
+    let new_served_on_a = format!(
+        "SELECT COUNT(*) FROM call_legs l JOIN calls k ON k.id = l.call_id \
+         WHERE l.node_id = 'node-a' AND l.answered_at IS NOT NULL AND k.arrived_at > {}",
+        now_ms()
+    );
+    let after = c.callers(&node_a, 3, 1, 15_000);
+    let served_on_a = wait_until(Duration::from_secs(20), || c.scalar(&new_served_on_a) > 0);
+    assert!(
+        served_on_a,
+        "no new caller put through on node A after it rejoined: sipp {after:?}\n{}",
+        c.logs()
+    );
+
+    let settled = wait_until(Duration::from_secs(60), all_closed);
+    assert!(settled, "calls left open after the restore:\n{}", c.logs());
+    // Not one agent rung by A while it was cut off, and none ever offered two calls.
+    let legs_in_cut = c.scalar(&format!(
+        "SELECT COUNT(*) FROM call_legs WHERE node_id = 'node-a' \
+         AND started_at BETWEEN {cut_ms} AND {restore_ms}"
+    ));
+    assert_eq!(legs_in_cut, 0, "agents rung by node A while it was cut off");
+    assert_one_call_at_a_time(&legs(&c));
+    let free = wait_until(Duration::from_secs(10), || {
+        c.scalar("SELECT COUNT(*) FROM agent_claims") == 0
+    });
+    assert!(free, "agents still claimed:\n{}", c.logs());
+    let arrived_in_cut = format!(
+        "SELECT COUNT(*) FROM calls WHERE node_id = 'node-a' \
+         AND arrived_at BETWEEN {cut_ms} AND {restore_ms}"
+    );
+    println!(
+        "cut: node A swept {:.1} s after the cut, rejoined {:.1} s after the restore \
+         (epoch {epoch} → {swept_epoch} → {}); {lost} calls closed node_lost, {callbacks} \
+         callback; {} callers reached A during the cut ({} answered before the restore); \
+         after the rejoin, {} new callers put through on A (the swept waiting caller too: {})",
+        swept_after.as_secs_f64(),
+        rejoined_after.as_secs_f64(),
+        c.scalar("SELECT epoch FROM cluster_nodes WHERE node_id = 'node-a'"),
+        c.scalar(&arrived_in_cut),
+        c.scalar(&format!("{arrived_in_cut} AND answered_at < {restore_ms}")),
+        c.scalar(&new_served_on_a),
+        c.scalar(&format!(
+            "SELECT COUNT(*) FROM calls WHERE id = '{waiting_id}' AND connected_at IS NOT NULL"
+        )) == 1,
+    );
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }

@@ -31,6 +31,12 @@ const POSTGRES_MAX_CONNECTIONS: u32 = 8;
 /// How long reaching the database may take before the command says why it could not
 /// (sqlx's own default is 30 s of silence, then "pool timed out").
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A cluster node's transaction left waiting this long between statements (the node cut
+/// off from the database halfway through) is ended by the server, and its row locks with
+/// it: else the server keeps them until the dead link's TCP connection times out (hours),
+/// and the other nodes' sweep of the node waits on them. Shorter than the 4 s at least
+/// between a cut and the node's lease running out.
+const NODE_IDLE_IN_TRANSACTION: &str = "3s";
 
 /// How a command uses the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +159,7 @@ async fn first_pg_connection(opts: &PgConnectOptions, at: &str) -> Result<(), St
 
 /// Connects to `url` as `mode` allows; the store and where it is, for messages. A cluster
 /// node's PostgreSQL sessions carry its id (`hotline.node_id`), which the call tables take
-/// as their `node_id` default.
+/// as their `node_id` default, and end a transaction left idle ([`NODE_IDLE_IN_TRANSACTION`]).
 async fn connect_pool(
     url: &str,
     mode: Mode,
@@ -196,7 +202,13 @@ async fn connect_pool(
         }
         Parsed::Postgres(opts) => {
             let opts = match node {
-                Some(id) => opts.options([("hotline.node_id", id)]),
+                Some(id) => opts.options([
+                    ("hotline.node_id", id),
+                    (
+                        "idle_in_transaction_session_timeout",
+                        NODE_IDLE_IN_TRANSACTION,
+                    ),
+                ]),
                 None => opts,
             };
             let at = pg_place(&opts);

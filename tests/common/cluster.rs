@@ -6,6 +6,7 @@
 use super::baresip::{hotline, wait_until, Agent};
 use super::db::TestDb;
 use super::kamailio::{self, Kamailio};
+use super::pgrelay::PgRelay;
 use super::{free_port, run_sipp, tool, Server, TempDir};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -35,12 +36,20 @@ pub struct Cluster {
     pub nodes: Vec<Server>,
     pub ports: Vec<u16>,
     pub dir: TempDir,
+    /// The node (index) whose database connections go through a relay, and the relay.
+    pub relay: Option<(usize, PgRelay)>,
 }
 
 impl Cluster {
     /// The database (migrated, Kamailio's tables, agents `ids` in queue `general`), the
     /// edge, and the nodes. `None` (the reason printed) when a part is missing.
     pub fn start(ids: &[&str]) -> Option<Cluster> {
+        Cluster::start_with(ids, None)
+    }
+
+    /// The same, node `relay_for` reaching the database through a [`PgRelay`] (to cut it
+    /// off from the database).
+    pub fn start_with(ids: &[&str], relay_for: Option<usize>) -> Option<Cluster> {
         if kamailio::available().is_some() || tool("sipp").is_none() || tool("baresip").is_none() {
             return None;
         }
@@ -84,6 +93,7 @@ impl Cluster {
             "hotline",
         )
         .unwrap_or_else(|e| panic!("kamailio: {e}"));
+        let relay = relay_for.map(|i| (i, PgRelay::start(&db.url)));
         let mut cluster = Cluster {
             db: Some(db),
             pool,
@@ -92,6 +102,7 @@ impl Cluster {
             nodes: Vec::new(),
             ports: ports.clone(),
             dir,
+            relay,
         };
         for (i, port) in ports.iter().enumerate() {
             cluster.start_node(i, *port);
@@ -120,7 +131,10 @@ impl Cluster {
     pub fn start_node(&mut self, i: usize, port: u16) {
         let args = self.node_args(i);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let url = self.db.as_ref().unwrap().url.clone();
+        let url = match &self.relay {
+            Some((r, relay)) if *r == i => relay.url.clone(),
+            _ => self.db.as_ref().unwrap().url.clone(),
+        };
         let node = Server::start_at(NODE_IPS[i], port, &url, &args, "info,sqlx=warn");
         self.nodes.push(node);
     }
@@ -186,6 +200,20 @@ impl Cluster {
         )
     }
 
+    /// The same, running while the test goes on; killed when dropped.
+    pub fn callers_in_background(&self, to: &str, calls: u32, rate: u32, hold_ms: u32) -> Callers {
+        let dir = TempDir::new("cluster-sipp-bg");
+        let child = std::process::Command::new(tool("sipp").unwrap())
+            .current_dir(&dir.0)
+            .args(sipp_args(to, calls, rate, hold_ms))
+            .arg("-nostdin")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Callers { child, _dir: dir }
+    }
+
     pub fn logs(&self) -> String {
         let mut out = String::new();
         for (i, n) in self.nodes.iter().enumerate() {
@@ -204,6 +232,19 @@ impl Drop for Cluster {
             self.rt.block_on(self.pool.close());
             self.rt.block_on(db.finish());
         }
+    }
+}
+
+/// SIPp callers started by [`Cluster::callers_in_background`].
+pub struct Callers {
+    child: std::process::Child,
+    _dir: TempDir,
+}
+
+impl Drop for Callers {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -279,4 +320,19 @@ pub fn legs(c: &Cluster) -> Legs {
         ));
     }
     out
+}
+
+/// No agent was ever offered two calls at once, whichever nodes the calls were on: per
+/// agent, each leg ended before the next began.
+pub fn assert_one_call_at_a_time(legs: &Legs) {
+    for (agent, list) in legs {
+        for pair in list.windows(2) {
+            assert!(
+                pair[0].2 <= pair[1].1,
+                "agent {agent} rung for two calls at once: {:?} then {:?}",
+                pair[0],
+                pair[1]
+            );
+        }
+    }
 }

@@ -9,6 +9,7 @@ pub mod db;
 pub mod cluster;
 pub mod ivr;
 pub mod kamailio;
+pub mod pgrelay;
 
 use hotline::store::{CallRow, Store};
 use std::io::{BufRead, BufReader};
