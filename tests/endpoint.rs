@@ -471,13 +471,16 @@ fn refusals_before_any_logic() {
 }
 
 #[test]
-fn draining_refuses_new_calls_with_retry_after() {
+fn draining_refuses_new_calls_and_pings_with_retry_after() {
     let mut h = Harness::new();
     h.ep.set_draining(true);
     h.send(&request("INVITE", "z9hG4bK1", 1, None, "", SDP));
     let sent = h.sent();
     assert_eq!(sent[0].status, Some(503));
     assert!(sent[0].text.contains("Retry-After: 30"));
+    // A proxy's ping is answered the same way, so it sends the next calls elsewhere.
+    h.send(&request("OPTIONS", "z9hG4bK2", 1, None, "", ""));
+    assert_eq!(h.statuses(), vec![503]);
     assert!(h.events().is_empty());
 }
 

@@ -41,6 +41,11 @@ impl Endpoint {
         match (&req.method, req.to_tag.is_some()) {
             (Method::Invite, false) => self.on_invite(now, key, peer, req),
             (Method::Cancel, _) => self.on_cancel(now, key, peer, &req),
+            // Draining, a ping is answered as a new call would be: a proxy's prober (the
+            // cluster edge's dispatcher) stops sending calls here.
+            (Method::Options, false) if self.draining => {
+                self.refuse_draining(now, &key, peer, &req)
+            }
             (Method::Options, false) => {
                 self.respond(now, &key, &req.ess, peer, 200, None, &capabilities(), None)
             }
@@ -59,19 +64,24 @@ impl Endpoint {
         }
     }
 
+    /// 503 with Retry-After: this endpoint takes no new calls now.
+    fn refuse_draining(&mut self, now: Instant, key: &ServerKey, peer: Peer, req: &Request) {
+        let secs = self.cfg.retry_after.as_secs().to_string();
+        self.respond(
+            now,
+            key,
+            &req.ess,
+            peer,
+            503,
+            None,
+            &[("Retry-After", &secs)],
+            None,
+        );
+    }
+
     pub(super) fn on_invite(&mut self, now: Instant, key: ServerKey, peer: Peer, req: Request) {
         if self.draining {
-            let secs = self.cfg.retry_after.as_secs().to_string();
-            return self.respond(
-                now,
-                &key,
-                &req.ess,
-                peer,
-                503,
-                None,
-                &[("Retry-After", &secs)],
-                None,
-            );
+            return self.refuse_draining(now, &key, peer, &req);
         }
         let call = CallRef(self.next_call);
         self.next_call += 1;
