@@ -168,7 +168,15 @@ fn a_node_killed_under_load_leaves_no_caller_and_no_agent_behind() {
         c.scalar("SELECT COUNT(*) FROM agent_claims WHERE node_id = 'node-a'"),
         0
     );
-    assert_eq!(c.state("1024"), "available", "{}", c.logs());
+    // Freed by the sweep (node B may offer the agent a caller at once), and not left
+    // ringing or on a call once B's callers are gone.
+    let freed = c.scalar(
+        "SELECT COUNT(*) FROM agent_states WHERE agent_id = '1024' AND state = 'available' \
+         AND reason = 'node_lost'",
+    );
+    assert_eq!(freed, 1, "the sweep should free the agent:\n{}", c.logs());
+    let idle = wait_until(Duration::from_secs(15), || c.state("1024") == "available");
+    assert!(idle, "{}", c.logs());
     let swept_node = c.scalar(
         "SELECT COUNT(*) FROM cluster_nodes WHERE node_id = 'node-a' AND lease_until IS NULL",
     );
@@ -179,6 +187,94 @@ fn a_node_killed_under_load_leaves_no_caller_and_no_agent_behind() {
         "kill: 20/20 callers after the kill answered (mean INVITE to 200, h:m:s:µs: {}); node A: {lost} calls closed node_lost, {callbacks} callbacks",
         stats.get("ResponseTime1(C)").map_or("?", String::as_str)
     );
+}
+
+/// A caller on node A, put through to one agent, is transferred by that agent (REFER
+/// through the edge) to a colleague whose last call was on node B: node A claims the
+/// colleague and rings them through the edge; nobody is held when it is over.
+#[test]
+fn an_agent_transfers_a_caller_to_a_colleague_last_busy_on_the_other_node() {
+    let ids = ["1024", "2048"];
+    let Some(c) = Cluster::start(&ids) else {
+        return;
+    };
+    let phones = c.phones(&ids);
+    for (id, phone) in ids.iter().zip(&phones) {
+        c.login(id, phone);
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let all_closed = || {
+        c.scalar("SELECT COUNT(*) FROM calls WHERE ended_at IS NULL") == 0
+            && c.scalar("SELECT COUNT(*) FROM call_legs WHERE ended_at IS NULL") == 0
+    };
+    // One call on node B: its agent is the colleague.
+    let on_b = c.callers(&c.nodes[1].addr(), 1, 1, 3000);
+    assert!(
+        wait_until(Duration::from_secs(20), all_closed),
+        "{on_b:?}\n{}",
+        c.logs()
+    );
+    let legs_b = legs(&c);
+    let colleague = ids
+        .into_iter()
+        .find(|id| legs_b.get(*id).is_some_and(|l| l.iter().any(|l| l.3)))
+        .unwrap_or_else(|| panic!("nobody answered on node B: {on_b:?}\n{}", c.logs()));
+    let first = ids.into_iter().find(|id| *id != colleague).unwrap();
+    let colleague_free = wait_until(Duration::from_secs(10), || {
+        c.state(colleague) == "available" && c.scalar("SELECT COUNT(*) FROM agent_claims") == 0
+    });
+    assert!(colleague_free, "{}", c.logs());
+
+    // A caller on node A, put through to the other agent (idle longest).
+    let _on_a = c.callers_in_background(&c.nodes[0].addr(), 1, 1, 15_000);
+    let put_through = wait_until(Duration::from_secs(20), || {
+        c.talking_on("node-a").as_deref() == Some(first)
+    });
+    assert!(put_through, "{first} should talk on node A:\n{}", c.logs());
+    std::thread::sleep(Duration::from_secs(1));
+    let phone = &phones[ids.iter().position(|id| *id == first).unwrap()];
+    phone.command("transfer", &format!("sip:{colleague}@{}", c.edge.addr()));
+    let taken = wait_until(Duration::from_secs(20), || {
+        c.talking_on("node-a").as_deref() == Some(colleague)
+    });
+    assert!(
+        taken,
+        "the colleague should take the call on node A:\n{}\n{}",
+        c.logs(),
+        phone.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), all_closed),
+        "{}",
+        c.logs()
+    );
+
+    let call: String =
+        c.rt.block_on(
+            sqlx::query_scalar("SELECT id FROM calls WHERE node_id = 'node-a'").fetch_one(&c.pool),
+        )
+        .unwrap();
+    let summary: Vec<(String, Option<String>, bool)> =
+        c.rt.block_on(
+            sqlx::query_as(
+                "SELECT agent_id, end_cause, answered_at IS NOT NULL FROM call_legs \
+                 WHERE call_id = $1 ORDER BY seq",
+            )
+            .bind(&call)
+            .fetch_all(&c.pool),
+        )
+        .unwrap();
+    assert_eq!(summary.len(), 2, "{summary:?}");
+    assert_eq!(
+        (summary[0].0.as_str(), summary[0].1.as_deref(), summary[0].2),
+        (first, Some("transferred"), true)
+    );
+    assert_eq!((summary[1].0.as_str(), summary[1].2), (colleague, true));
+    let free = wait_until(Duration::from_secs(10), || {
+        c.scalar("SELECT COUNT(*) FROM agent_claims") == 0
+    });
+    assert!(free, "agents still claimed:\n{}", c.logs());
+    assert_one_call_at_a_time(&legs(&c));
 }
 
 #[test]
@@ -207,11 +303,6 @@ fn a_node_cut_from_the_database_stops_claiming_is_swept_and_rejoins_without_doub
         c.rt.block_on(sqlx::query_scalar(q).fetch_optional(&c.pool))
             .unwrap()
     };
-    let talking_on = |node: &str| {
-        text(&format!(
-            "SELECT agent_id FROM agent_claims WHERE node_id = '{node}' AND state = 'on_call'"
-        ))
-    };
 
     // Both nodes at work: callers through the edge put through on each.
     let stats = c.callers(&c.edge.addr(), 10, 5, 3000);
@@ -229,20 +320,20 @@ fn a_node_cut_from_the_database_stops_claiming_is_swept_and_rejoins_without_doub
     // caller waiting.
     let node_a = c.nodes[0].addr();
     let _on_b = c.callers_in_background(&c.nodes[1].addr(), 1, 1, 20_000);
-    let busy = wait_until(Duration::from_secs(20), || talking_on("node-b").is_some());
+    let busy = wait_until(Duration::from_secs(20), || c.talking_on("node-b").is_some());
     assert!(busy, "an agent should be talking on node B:\n{}", c.logs());
     let _on_a = c.callers_in_background(&node_a, 2, 2, 60_000);
     let waiting_on_a = "SELECT COUNT(*) FROM calls WHERE node_id = 'node-a' AND ended_at IS NULL \
                         AND queued_at IS NOT NULL AND connected_at IS NULL";
     let ready = wait_until(Duration::from_secs(20), || {
-        talking_on("node-a").is_some() && c.scalar(waiting_on_a) == 1
+        c.talking_on("node-a").is_some() && c.scalar(waiting_on_a) == 1
     });
     assert!(
         ready,
         "node A should have one caller through and one waiting:\n{}",
         c.logs()
     );
-    let agent_a = talking_on("node-a").unwrap();
+    let agent_a = c.talking_on("node-a").unwrap();
     let phone_a = &phones[ids.iter().position(|id| **id == agent_a).unwrap()];
     let open_on_a: Vec<(String, bool)> =
         c.rt.block_on(

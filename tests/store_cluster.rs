@@ -7,8 +7,8 @@ mod common;
 
 use common::db::TestDb;
 use hotline::store::{
-    AgentWrite, CallIvr, ClaimState, FollowUpKind, LeftWaiting, NewAgent, NewFollowUp, Store,
-    Swept, Write,
+    AgentWrite, CallIvr, ClaimState, ClaimsListener, FollowUpKind, LeftWaiting, NewAgent,
+    NewFollowUp, Store, Swept, Write,
 };
 use sqlx::PgPool;
 
@@ -460,4 +460,36 @@ async fn a_caller_who_left_the_queue_on_another_node_holds_nobody_up() {
     assert_eq!(c.ended("b-left").await.0, None);
     assert!(c.a.claim_agent("1001", "a", "a-late").await.unwrap());
     c.finish().await;
+}
+
+#[tokio::test]
+async fn claims_taken_and_let_go_are_announced_with_the_node_that_made_them() {
+    let Some(c) = Cluster::new().await else {
+        return;
+    };
+    c.join_both().await;
+    c.b.apply(&caller("b-1", "general", 0, T0, true))
+        .await
+        .unwrap();
+    let mut heard = c.a.listen_claims().await.unwrap();
+    assert!(c.b.claim_agent("1001", "b", "b-1").await.unwrap());
+    assert_eq!(announced(&mut heard).await, "b");
+    // A claim that inserts nothing announces nothing; a hold neither.
+    assert!(!c.a.claim_agent("1001", "a", "b-1").await.unwrap());
+    c.b.hold_agent("1001", "b", None, ClaimState::OnCall)
+        .await
+        .unwrap();
+    c.b.release_agent("1001", "b", None).await.unwrap();
+    assert_eq!(
+        announced(&mut heard).await,
+        "b",
+        "the release, nothing before it"
+    );
+    c.finish().await;
+}
+
+/// The next announcement, within 5 s.
+async fn announced(claims: &mut ClaimsListener) -> String {
+    let next = tokio::time::timeout(std::time::Duration::from_secs(5), claims.next());
+    next.await.expect("a claim announced").unwrap()
 }

@@ -391,6 +391,28 @@ fn only_the_edge_speaks_for_an_agent() {
     assert_eq!(states(&b, a), [("available", "login".to_string())]);
 }
 
+#[test]
+fn an_agent_held_by_another_node_is_busy_to_a_colleague_calling() {
+    let mut b = node();
+    b.agent("1001", &["general"]);
+    b.agent("2048", &["general"]);
+    b.agents_ready();
+    b.input(Input::Cluster(view(&b, &["2048"])));
+    let ring = "X-Hotline-Agent: 1001\r\n";
+    let busy = b.dial_from(edge(), "1001", "2048", ring);
+    b.run_until("refused", secs(5), |b| {
+        b.callers[busy].final_status.is_some()
+    });
+    assert_eq!(b.callers[busy].final_status, Some(486));
+    assert!(invites_to(&b, edge()).is_empty(), "nobody rung");
+    // Let go there: the colleague's phone is rung through the edge.
+    b.input(Input::Cluster(view(&b, &[])));
+    b.dial_from(edge(), "1001", "2048", ring);
+    b.run_until("rung through the edge", secs(5), |b| {
+        invites_to(b, edge()).contains(&"sip:2048@10.0.0.9:5060".to_string())
+    });
+}
+
 fn register(from: SocketAddr) -> String {
     format!(
         "REGISTER sip:{SERVER} SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch=z9hG4bKreg{port};rport\r\nMax-Forwards: 70\r\nFrom: <sip:1001@{SERVER}>;tag=r{port}\r\nTo: <sip:1001@{SERVER}>\r\nCall-ID: reg-{port}\r\nCSeq: 1 REGISTER\r\nContact: <sip:1001@{from}>\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n",

@@ -1,7 +1,8 @@
 //! A cluster node's dealings with the shared PostgreSQL: its lease (renewed every 2 s),
 //! the switchboard's claims on agents (one ordered task, so a claim, its hold and its
 //! release reach the database in the order they were decided), a read of the cluster
-//! every second, and the sweep of dead nodes' leftovers every 2 s.
+//! every second and whenever another node announces a claim taken or let go, and the
+//! sweep of dead nodes' leftovers every 2 s.
 //!
 //! Every database call has a 1 s deadline: a node cut from the database stops claiming
 //! at once (a claim that times out is lost, so the caller waits for another agent).
@@ -15,7 +16,7 @@ use crate::switchboard::{ClusterCmd, ClusterView};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 const RENEW_EVERY: Duration = Duration::from_secs(2);
@@ -84,10 +85,12 @@ pub(super) async fn start(
     }
     tracing::info!(%node, epoch, %sip_uri, "joined the cluster");
     let (cmds, rx) = mpsc::unbounded_channel();
+    let wake = Arc::new(Notify::new());
     let tasks = vec![
         tokio::spawn(renew(store.clone(), node.clone(), sip_uri, epoch)),
         tokio::spawn(commands(store.clone(), node.clone(), rx, inputs.clone())),
-        tokio::spawn(read(store.clone(), node.clone(), inputs)),
+        tokio::spawn(listen(store.clone(), node.clone(), wake.clone())),
+        tokio::spawn(read(store.clone(), node.clone(), inputs, wake)),
         tokio::spawn(sweep(store.clone(), callbacks)),
     ];
     Ok(Node { cmds, tasks })
@@ -169,13 +172,37 @@ async fn commands(
     }
 }
 
+/// Wakes the read when another node takes or lets go of a claim, so an agent freed there
+/// is offered here at once; the read's own tick covers what the link loses.
+async fn listen(store: Store, node: String, wake: Arc<Notify>) {
+    loop {
+        match timely(store.listen_claims()).await {
+            Ok(mut claims) => loop {
+                match claims.next().await {
+                    Ok(from) if from != node => wake.notify_one(),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(%e, "lost the cluster's claim announcements; listening again");
+                        break;
+                    }
+                }
+            },
+            Err(e) => tracing::warn!(%e, "cannot listen for the cluster's claims; trying again"),
+        }
+        tokio::time::sleep(READ_EVERY).await;
+    }
+}
+
 /// Reads which phones are registered at the edge and who holds which agent, and tells
-/// the switchboard when that changed.
-async fn read(store: Store, node: String, inputs: mpsc::UnboundedSender<Event>) {
+/// the switchboard when that changed: every second, and at once when woken.
+async fn read(store: Store, node: String, inputs: mpsc::UnboundedSender<Event>, wake: Arc<Notify>) {
     let mut tick = tokio::time::interval(READ_EVERY);
     let mut last = None;
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = wake.notified() => tick.reset(),
+        }
         let view = async {
             let registered = store.registered_at_edge().await?;
             let claims = store.agent_claims().await?;

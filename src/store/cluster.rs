@@ -73,6 +73,22 @@ const LATEST_STATES: &str = "SELECT a.id, s.state, s.reason, s.at FROM agents a 
      WHERE agent_id = a.id ORDER BY at DESC, seq DESC LIMIT 1) s ORDER BY a.id";
 const CLAIMS: &str = "SELECT agent_id, node_id FROM agent_claims ORDER BY agent_id";
 
+/// Where the database announces claims taken and let go: a channel per schema, named as
+/// migration 0011 names it.
+const CLAIMS_CHANNEL: &str = "SELECT left('hotline_claims:' || current_schema(), 63)";
+
+/// Claims changing anywhere in the cluster, as the database announces them: a node wakes
+/// on another's change instead of waiting for its next read. Announcements made while
+/// the link is down are lost; the connection is made again on the next [`Self::next`].
+pub struct ClaimsListener(sqlx::postgres::PgListener);
+
+impl ClaimsListener {
+    /// The node that took or let go of a claim next.
+    pub async fn next(&mut self) -> Result<String, StoreError> {
+        Ok(self.0.recv().await?.payload().to_string())
+    }
+}
+
 /// A caller a node left waiting in a queue, to be called back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeftWaiting {
@@ -248,6 +264,15 @@ impl Store {
     pub async fn agent_claims(&self) -> Result<Vec<(String, String)>, StoreError> {
         let claims = sqlx::query_as(CLAIMS).fetch_all(self.pg()?).await?;
         Ok(claims)
+    }
+
+    /// Listens for claims taken and let go by any node (see [`ClaimsListener`]).
+    pub async fn listen_claims(&self) -> Result<ClaimsListener, StoreError> {
+        let pool = self.pg()?;
+        let channel: String = sqlx::query_scalar(CLAIMS_CHANNEL).fetch_one(pool).await?;
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+        listener.listen(&channel).await?;
+        Ok(ClaimsListener(listener))
     }
 
     /// Extensions with a live registration at the edge (Kamailio's `location` table).

@@ -563,7 +563,7 @@ pub use calls::{
     AgentLeg, BadCursor, CallCursor, CallDetail, CallFilter, CallPage, CallRecord, Direction,
     SurveyAnswer, TimelineEvent, DEFAULT_LIMIT, MAX_LIMIT,
 };
-pub use cluster::{ClaimState, LeftWaiting, Swept};
+pub use cluster::{ClaimState, ClaimsListener, LeftWaiting, Swept};
 pub use customers::{
     import_customers_csv, import_customers_csv_with, CustomerError, CustomerRow, ImportProgress,
     LockPolicy, NewCustomer, Secret, Verification,

@@ -27,14 +27,16 @@ impl<H: Host> Switchboard<H> {
         (plausible && self.sent_by_agent_phone(info)).then(|| number.to_string())
     }
 
-    /// Whether the ACD has the agent on a call or ringing for one.
+    /// Whether the ACD has the agent on a call or ringing for one, or another node of
+    /// the cluster holds them.
     pub(super) fn agent_busy(&self, agent: &str) -> bool {
         use crate::acd::AgentState;
         self.desk.acd.agent(agent).is_some_and(|a| {
-            matches!(
-                a.state,
-                AgentState::OnCall { .. } | AgentState::Ringing { .. }
-            )
+            a.elsewhere
+                || matches!(
+                    a.state,
+                    AgentState::OnCall { .. } | AgentState::Ringing { .. }
+                )
         })
     }
 

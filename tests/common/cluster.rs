@@ -177,6 +177,14 @@ impl Cluster {
             .unwrap_or_default()
     }
 
+    /// The agent talking on a call of `node`, as its claim says.
+    pub fn talking_on(&self, node: &str) -> Option<String> {
+        let q = "SELECT agent_id FROM agent_claims WHERE node_id = $1 AND state = 'on_call'";
+        self.rt
+            .block_on(sqlx::query_scalar(q).bind(node).fetch_optional(&self.pool))
+            .unwrap()
+    }
+
     pub fn scalar(&self, q: &str) -> i64 {
         self.rt
             .block_on(sqlx::query_scalar(q).fetch_one(&self.pool))
