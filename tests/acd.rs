@@ -446,6 +446,36 @@ fn announcements_every_period_with_positions() {
 }
 
 #[test]
+fn callers_waiting_on_other_nodes_count_in_the_place_announced() {
+    let t = Clock::new();
+    let mut q = queue("sales", Strategy::LongestIdle);
+    q.max_wait = Duration::ZERO;
+    let mut acd = Acd::new(vec![q, queue("billing", Strategy::LongestIdle)]);
+    acd.enqueue(1, "sales", 0, t.at(10), t.at(10)).unwrap();
+    acd.enqueue(2, "sales", 5, t.at(20), t.at(20)).unwrap();
+    assert_eq!((acd.position(1), acd.position(2)), (Some(2), Some(1)));
+    // Elsewhere: one of sales arrived earlier, one later, one of higher priority later,
+    // one of another queue.
+    acd.set_waiting_elsewhere(vec![
+        ("sales".into(), 0, t.at(5)),
+        ("sales".into(), 0, t.at(15)),
+        ("sales".into(), 9, t.at(30)),
+        ("billing".into(), 9, t.at(0)),
+    ]);
+    assert_eq!(
+        acd.position(1),
+        Some(4),
+        "behind 2, the earlier and the urgent one"
+    );
+    assert_eq!(acd.position(2), Some(2), "behind the urgent one only");
+    // The estimate follows the place.
+    let one = acd.estimated_wait(2).unwrap();
+    assert_eq!(acd.estimated_wait(1).unwrap(), one * 2);
+    acd.set_waiting_elsewhere(Vec::new());
+    assert_eq!(acd.position(1), Some(2));
+}
+
+#[test]
 fn a_caller_hears_the_wait_on_entry_and_an_empty_queue_overflows_at_once() {
     let t = Clock::new();
     let mut q = queue("sales", Strategy::LongestIdle);

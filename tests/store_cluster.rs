@@ -435,7 +435,7 @@ async fn one_queue_is_served_in_order_across_nodes() {
 /// leave key) is in the dial plan's overflow (the callback offer, a message) and waits for
 /// no agent any more: the queue goes on with the next caller meanwhile.
 #[tokio::test]
-async fn a_caller_who_left_the_queue_on_another_node_holds_nobody_up() {
+async fn a_caller_who_left_the_queue_on_another_node_holds_nobody_up_and_is_not_counted() {
     let Some(c) = Cluster::new().await else {
         return;
     };
@@ -447,6 +447,17 @@ async fn a_caller_who_left_the_queue_on_another_node_holds_nobody_up() {
         .await
         .unwrap();
     assert!(!c.a.claim_agent("1001", "a", "a-late").await.unwrap());
+    // Each node sees the other's caller waiting (for the places it announces).
+    let queues =
+        |w: Vec<(String, i32, i64)>| -> Vec<String> { w.into_iter().map(|r| r.0).collect() };
+    assert_eq!(
+        queues(c.a.waiting_elsewhere("a").await.unwrap()),
+        ["general"]
+    );
+    assert_eq!(
+        queues(c.b.waiting_elsewhere("b").await.unwrap()),
+        ["general"]
+    );
     // The switchboard notes the overflow on the call's timeline; the caller is still on.
     c.b.apply(&[Write::CallEvent {
         id: "b-left".into(),
@@ -458,7 +469,12 @@ async fn a_caller_who_left_the_queue_on_another_node_holds_nobody_up() {
     .await
     .unwrap();
     assert_eq!(c.ended("b-left").await.0, None);
+    assert!(c.a.waiting_elsewhere("a").await.unwrap().is_empty());
     assert!(c.a.claim_agent("1001", "a", "a-late").await.unwrap());
+    assert!(
+        c.b.waiting_elsewhere("b").await.unwrap().is_empty(),
+        "offered"
+    );
     c.finish().await;
 }
 

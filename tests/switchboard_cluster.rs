@@ -392,6 +392,36 @@ fn only_the_edge_speaks_for_an_agent() {
 }
 
 #[test]
+fn the_place_announced_counts_callers_waiting_ahead_on_other_nodes() {
+    let mut b = node();
+    b.agent("1001", &["general"]);
+    b.agents_ready();
+    // The only agent is busy on another node; three callers of the queue wait there: two
+    // as urgent as this one (the plan's priority 5) and waiting a minute, one less urgent.
+    let mut seen = view(&b, &["1001"]);
+    seen.waiting = vec![
+        ("general".into(), 5, 60_000),
+        ("general".into(), 5, 60_000),
+        ("general".into(), 0, 60_000),
+        ("billing".into(), 9, 60_000),
+    ];
+    b.input(Input::Cluster(seen));
+    let c = queued_caller(&mut b, "13800138000");
+    b.run_until("announced", secs(5), |b| {
+        b.events(c).iter().any(|e| e.starts_with("announce"))
+    });
+    let announced: Vec<String> = b
+        .events(c)
+        .into_iter()
+        .filter(|e| e.starts_with("announce"))
+        .collect();
+    assert!(
+        announced[0].starts_with("announce: position 3 "),
+        "{announced:?}"
+    );
+}
+
+#[test]
 fn an_agent_held_by_another_node_is_busy_to_a_colleague_calling() {
     let mut b = node();
     b.agent("1001", &["general"]);

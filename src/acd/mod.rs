@@ -51,6 +51,9 @@ pub struct Acd {
     /// Round robin: the member last offered a call, per queue.
     rr_last: HashMap<QueueName, AgentId>,
     next_seq: u64,
+    /// Callers waiting on other nodes of a cluster: (queue, priority, arrived). They count
+    /// in the places announced here, as one queue across nodes.
+    waiting_elsewhere: Vec<(QueueName, i32, Instant)>,
 }
 
 /// Changes an agent's state, reporting it if it really changed.
@@ -524,11 +527,22 @@ impl Acd {
         calls.chain(agents).min()
     }
 
-    /// The call's 1-based place among the calls of its queue, in service order.
+    /// The call's 1-based place among the calls of its queue, in service order, counting
+    /// those ahead of it waiting on other nodes.
     pub fn position(&self, call: CallKey) -> Option<usize> {
-        let queue = &self.calls.get(&call)?.queue;
-        let order = self.service_order(Some(queue));
-        order.iter().position(|k| *k == call).map(|i| i + 1)
+        let c = self.calls.get(&call)?;
+        let order = self.service_order(Some(&c.queue));
+        let here = order.iter().position(|k| *k == call)? + 1;
+        let ahead = |(q, p, arrived): &&(QueueName, i32, Instant)| {
+            *q == c.queue && (*p > c.priority || (*p == c.priority && *arrived < c.arrived))
+        };
+        Some(here + self.waiting_elsewhere.iter().filter(ahead).count())
+    }
+
+    /// The callers waiting on the other nodes of a cluster, as last read: (queue,
+    /// priority, arrived). Only the places announced take them in.
+    pub fn set_waiting_elsewhere(&mut self, waiting: Vec<(QueueName, i32, Instant)>) {
+        self.waiting_elsewhere = waiting;
     }
 
     /// Estimated time until the call is answered:

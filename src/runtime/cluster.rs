@@ -207,6 +207,7 @@ async fn read(store: Store, node: String, inputs: mpsc::UnboundedSender<Event>, 
             let registered = store.registered_at_edge().await?;
             let claims = store.agent_claims().await?;
             let states = store.latest_agent_states().await?;
+            let waiting = store.waiting_elsewhere(&node).await?;
             let (mine, elsewhere): (Vec<_>, Vec<_>) =
                 claims.into_iter().partition(|(_, n)| *n == node);
             Ok(ClusterView {
@@ -214,6 +215,7 @@ async fn read(store: Store, node: String, inputs: mpsc::UnboundedSender<Event>, 
                 elsewhere: elsewhere.into_iter().map(|(a, _)| a).collect(),
                 mine: mine.into_iter().map(|(a, _)| a).collect(),
                 states,
+                waiting,
             })
         };
         match timely(view).await {

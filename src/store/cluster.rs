@@ -72,6 +72,16 @@ const LATEST_STATES: &str = "SELECT a.id, s.state, s.reason, s.at FROM agents a 
      CROSS JOIN LATERAL (SELECT state, reason, at FROM agent_states \
      WHERE agent_id = a.id ORDER BY at DESC, seq DESC LIMIT 1) s ORDER BY a.id";
 const CLAIMS: &str = "SELECT agent_id, node_id FROM agent_claims ORDER BY agent_id";
+/// Callers waiting for an agent on the other live nodes, not yet offered (as the order
+/// guard of `CLAIM` sees them): queue, priority, how long since they arrived (ms).
+const WAITING_ELSEWHERE: &str = "SELECT w.queue, COALESCE(w.priority, 0), \
+     GREATEST((extract(epoch FROM now()) * 1000)::bigint - w.arrived_at, 0) FROM calls w \
+     JOIN cluster_nodes n ON n.node_id = w.node_id AND n.lease_until > now() \
+     WHERE w.node_id <> $1 AND w.ended_at IS NULL AND w.queue IS NOT NULL \
+     AND w.queued_at IS NOT NULL AND w.connected_at IS NULL AND w.direction = 'inbound' \
+     AND NOT EXISTS (SELECT 1 FROM agent_claims o WHERE o.call_id = w.id) \
+     AND NOT EXISTS (SELECT 1 FROM call_events e WHERE e.call_id = w.id \
+       AND e.kind = 'queue' AND e.detail = 'overflow')";
 
 /// Where the database announces claims taken and let go: a channel per schema, named as
 /// migration 0011 names it.
@@ -273,6 +283,19 @@ impl Store {
         let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
         listener.listen(&channel).await?;
         Ok(ClaimsListener(listener))
+    }
+
+    /// Callers waiting for an agent on nodes other than `node`: (queue, priority, ms
+    /// since they arrived).
+    pub async fn waiting_elsewhere(
+        &self,
+        node: &str,
+    ) -> Result<Vec<(String, i32, i64)>, StoreError> {
+        let rows = sqlx::query_as(WAITING_ELSEWHERE)
+            .bind(node)
+            .fetch_all(self.pg()?)
+            .await?;
+        Ok(rows)
     }
 
     /// Extensions with a live registration at the edge (Kamailio's `location` table).

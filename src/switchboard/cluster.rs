@@ -52,6 +52,8 @@ pub struct ClusterView {
     pub mine: Vec<String>,
     /// Each agent's latest state as noted by any node: (agent, state, reason, at ms).
     pub states: Vec<(String, String, String, i64)>,
+    /// Callers waiting on other nodes: (queue, priority, ms since they arrived).
+    pub waiting: Vec<(String, i32, i64)>,
 }
 
 /// The desk's cluster state.
@@ -240,6 +242,11 @@ impl<H: Host> Switchboard<H> {
         for (agent, state, reason, at) in view.states {
             self.mirror_state(now, &agent, &state, &reason, at);
         }
+        let waiting = view.waiting.into_iter().map(|(queue, priority, waited)| {
+            let waited = std::time::Duration::from_millis(waited.max(0) as u64);
+            (queue, priority, now.checked_sub(waited).unwrap_or(now))
+        });
+        self.desk.acd.set_waiting_elsewhere(waiting.collect());
     }
 
     /// A login, logout, pause or resume another node noted (an agent's feature code
