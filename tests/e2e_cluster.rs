@@ -14,22 +14,13 @@ use std::time::{Duration, Instant};
 #[test]
 fn agents_registered_at_the_edge_serve_callers_on_every_node_one_call_at_a_time() {
     let ids = ["1024", "2048"];
-    let Some(c) = Cluster::start(&ids) else {
+    let Some((c, phones)) = Cluster::with_agents(&ids, None) else {
         return;
     };
-    let phones = c.phones(&ids);
-    for (id, phone) in ids.iter().zip(&phones) {
-        c.login(id, phone);
-    }
-    // Both nodes follow the logins and see the phones at the edge.
-    std::thread::sleep(Duration::from_secs(3));
 
     let calls = 200;
     let stats = c.callers(&c.edge.addr(), calls, 20, 3000);
-    let done = wait_until(Duration::from_secs(30), || {
-        c.scalar("SELECT COUNT(*) FROM calls WHERE ended_at IS NULL") == 0
-            && c.scalar("SELECT COUNT(*) FROM call_legs WHERE ended_at IS NULL") == 0
-    });
+    let done = wait_until(Duration::from_secs(30), || c.all_closed());
     if !done {
         let keep = std::env::temp_dir().join("hotline-cluster-failed");
         let _ = std::fs::create_dir_all(&keep);
@@ -97,12 +88,9 @@ fn agents_registered_at_the_edge_serve_callers_on_every_node_one_call_at_a_time(
 #[test]
 fn a_node_killed_under_load_leaves_no_caller_and_no_agent_behind() {
     let ids = ["1024"];
-    let Some(mut c) = Cluster::start(&ids) else {
+    let Some((mut c, _phones)) = Cluster::with_agents(&ids, None) else {
         return;
     };
-    let phones = c.phones(&ids);
-    c.login("1024", &phones[0]);
-    std::thread::sleep(Duration::from_secs(3));
 
     // Three callers straight to node A: the first is put through to the agent, the
     // other two wait in the queue.
@@ -195,18 +183,10 @@ fn a_node_killed_under_load_leaves_no_caller_and_no_agent_behind() {
 #[test]
 fn an_agent_transfers_a_caller_to_a_colleague_last_busy_on_the_other_node() {
     let ids = ["1024", "2048"];
-    let Some(c) = Cluster::start(&ids) else {
+    let Some((c, phones)) = Cluster::with_agents(&ids, None) else {
         return;
     };
-    let phones = c.phones(&ids);
-    for (id, phone) in ids.iter().zip(&phones) {
-        c.login(id, phone);
-    }
-    std::thread::sleep(Duration::from_secs(3));
-    let all_closed = || {
-        c.scalar("SELECT COUNT(*) FROM calls WHERE ended_at IS NULL") == 0
-            && c.scalar("SELECT COUNT(*) FROM call_legs WHERE ended_at IS NULL") == 0
-    };
+    let all_closed = || c.all_closed();
     // One call on node B: its agent is the colleague.
     let on_b = c.callers(&c.nodes[1].addr(), 1, 1, 3000);
     assert!(
@@ -280,19 +260,11 @@ fn an_agent_transfers_a_caller_to_a_colleague_last_busy_on_the_other_node() {
 #[test]
 fn a_node_cut_from_the_database_stops_claiming_is_swept_and_rejoins_without_double_offers() {
     let ids = ["1024", "2048"];
-    let Some(c) = Cluster::start_with(&ids, Some(0)) else {
+    let Some((c, phones)) = Cluster::with_agents(&ids, Some(0)) else {
         return;
     };
     let relay = &c.relay.as_ref().unwrap().1;
-    let phones = c.phones(&ids);
-    for (id, phone) in ids.iter().zip(&phones) {
-        c.login(id, phone);
-    }
-    std::thread::sleep(Duration::from_secs(3));
-    let all_closed = || {
-        c.scalar("SELECT COUNT(*) FROM calls WHERE ended_at IS NULL") == 0
-            && c.scalar("SELECT COUNT(*) FROM call_legs WHERE ended_at IS NULL") == 0
-    };
+    let all_closed = || c.all_closed();
     let answered_on = |node: &str, since_ms: i64| {
         c.scalar(&format!(
             "SELECT COUNT(*) FROM call_legs WHERE node_id = '{node}' \

@@ -70,6 +70,15 @@ impl Cluster {
         .unwrap();
     }
 
+    /// Callers waiting in queues, each on its node: (node, call, queue, priority, arrived).
+    async fn waiting(&self, callers: &[(&str, &str, &str, i32, i64)]) {
+        for (node, id, queue, priority, at) in callers {
+            let store = if *node == "a" { &self.a } else { &self.b };
+            let rows = caller(id, queue, *priority, *at, true);
+            store.apply(&rows).await.unwrap();
+        }
+    }
+
     async fn scalar(&self, q: &str) -> i64 {
         sqlx::query_scalar(q).fetch_one(&self.sql).await.unwrap()
     }
@@ -292,12 +301,11 @@ async fn a_restarted_node_closes_only_its_own_leftovers() {
         return;
     };
     c.join_both().await;
-    c.a.apply(&caller("a-wait", "general", 0, T0, true))
-        .await
-        .unwrap();
-    c.b.apply(&caller("b-wait", "general", 0, T0 + 1000, true))
-        .await
-        .unwrap();
+    c.waiting(&[
+        ("a", "a-wait", "general", 0, T0),
+        ("b", "b-wait", "general", 0, T0 + 1000),
+    ])
+    .await;
     assert!(c.a.claim_agent("1001", "a", "a-wait").await.unwrap());
     assert!(c.b.claim_agent("2002", "b", "b-wait").await.unwrap());
     let now = T0 + 5000;
@@ -333,15 +341,12 @@ async fn one_holder_per_agent_and_only_a_live_node_claims() {
         return;
     };
     c.join_both().await;
-    c.a.apply(&caller("a-1", "general", 0, T0, true))
-        .await
-        .unwrap();
-    c.a.apply(&caller("a-2", "general", 0, T0 + 1000, true))
-        .await
-        .unwrap();
-    c.b.apply(&caller("b-1", "billing", 0, T0 + 2000, true))
-        .await
-        .unwrap();
+    c.waiting(&[
+        ("a", "a-1", "general", 0, T0),
+        ("a", "a-2", "general", 0, T0 + 1000),
+        ("b", "b-1", "billing", 0, T0 + 2000),
+    ])
+    .await;
     assert!(c.a.claim_agent("1001", "a", "a-1").await.unwrap());
     assert!(!c.a.claim_agent("1001", "a", "a-2").await.unwrap(), "held");
     assert!(!c.b.claim_agent("1001", "b", "b-1").await.unwrap(), "held");
@@ -389,18 +394,13 @@ async fn one_queue_is_served_in_order_across_nodes() {
     };
     c.join_both().await;
     // b's caller has waited longest in general; a's came later.
-    c.b.apply(&caller("b-early", "general", 0, T0, true))
-        .await
-        .unwrap();
-    c.a.apply(&caller("a-late", "general", 0, T0 + 1000, true))
-        .await
-        .unwrap();
-    c.a.apply(&caller("a-billing", "billing", 0, T0 + 2000, true))
-        .await
-        .unwrap();
-    c.a.apply(&caller("a-vip", "general", 5, T0 + 3000, true))
-        .await
-        .unwrap();
+    c.waiting(&[
+        ("b", "b-early", "general", 0, T0),
+        ("a", "a-late", "general", 0, T0 + 1000),
+        ("a", "a-billing", "billing", 0, T0 + 2000),
+        ("a", "a-vip", "general", 5, T0 + 3000),
+    ])
+    .await;
     let claim_late = || c.a.claim_agent("1001", "a", "a-late");
     assert!(!claim_late().await.unwrap(), "left to b's earlier caller");
     assert!(c.claims().await.is_empty());
@@ -440,12 +440,11 @@ async fn a_caller_who_left_the_queue_on_another_node_holds_nobody_up_and_is_not_
         return;
     };
     c.join_both().await;
-    c.b.apply(&caller("b-left", "general", 0, T0, true))
-        .await
-        .unwrap();
-    c.a.apply(&caller("a-late", "general", 0, T0 + 1000, true))
-        .await
-        .unwrap();
+    c.waiting(&[
+        ("b", "b-left", "general", 0, T0),
+        ("a", "a-late", "general", 0, T0 + 1000),
+    ])
+    .await;
     assert!(!c.a.claim_agent("1001", "a", "a-late").await.unwrap());
     // Each node sees the other's caller waiting (for the places it announces).
     let queues =

@@ -42,13 +42,9 @@ pub struct Cluster {
 
 impl Cluster {
     /// The database (migrated, Kamailio's tables, agents `ids` in queue `general`), the
-    /// edge, and the nodes. `None` (the reason printed) when a part is missing.
-    pub fn start(ids: &[&str]) -> Option<Cluster> {
-        Cluster::start_with(ids, None)
-    }
-
-    /// The same, node `relay_for` reaching the database through a [`PgRelay`] (to cut it
-    /// off from the database).
+    /// edge, and the nodes, node `relay_for` reaching the database through a [`PgRelay`]
+    /// (to cut it off from the database). `None` (the reason printed) when a part is
+    /// missing.
     pub fn start_with(ids: &[&str], relay_for: Option<usize>) -> Option<Cluster> {
         if kamailio::available().is_some() || tool("sipp").is_none() || tool("baresip").is_none() {
             return None;
@@ -137,6 +133,24 @@ impl Cluster {
         };
         let node = Server::start_at(NODE_IPS[i], port, &url, &args, "info,sqlx=warn");
         self.nodes.push(node);
+    }
+
+    /// The cluster with a phone for each of `ids` registered at the edge and its agent
+    /// logged in, once both nodes have followed the logins.
+    pub fn with_agents(ids: &[&str], relay_for: Option<usize>) -> Option<(Cluster, Vec<Agent>)> {
+        let c = Cluster::start_with(ids, relay_for)?;
+        let phones = c.phones(ids);
+        for (id, phone) in ids.iter().zip(&phones) {
+            c.login(id, phone);
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        Some((c, phones))
+    }
+
+    /// Whether every call and every leg has ended.
+    pub fn all_closed(&self) -> bool {
+        self.scalar("SELECT COUNT(*) FROM calls WHERE ended_at IS NULL") == 0
+            && self.scalar("SELECT COUNT(*) FROM call_legs WHERE ended_at IS NULL") == 0
     }
 
     /// Phones for `ids`, registered at the edge (seen in Kamailio's `location`).
