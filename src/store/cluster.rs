@@ -35,28 +35,43 @@ const FREE_AGENTS: &str = "WITH freed AS (DELETE FROM agent_claims WHERE node_id
      INSERT INTO agent_states (agent_id, at, seq, state, reason) \
      SELECT agent_id, $2, 1000000, 'available', $3 FROM freed \
      ON CONFLICT (agent_id, at, seq) DO NOTHING";
+/// Callers `w` on live nodes other than `$node` who wait for an agent, not yet offered to
+/// anyone: the order guard of [`CLAIM`] and the places announced ([`WAITING_ELSEWHERE`])
+/// see the same callers. A caller who left the queue for its overflow (timeline event
+/// `queue`/`overflow`) but is still on the line waits no more.
+macro_rules! waiting_on_other_nodes {
+    ($node:literal) => {
+        concat!(
+            "FROM calls w JOIN cluster_nodes wn ON wn.node_id = w.node_id \
+             AND wn.lease_until > now() \
+             WHERE w.node_id <> ",
+            $node,
+            " AND w.ended_at IS NULL \
+             AND w.queued_at IS NOT NULL AND w.connected_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM agent_claims o WHERE o.call_id = w.id) \
+             AND NOT EXISTS (SELECT 1 FROM call_events e WHERE e.call_id = w.id \
+               AND e.kind = 'queue' AND e.detail = 'overflow')"
+        )
+    };
+}
 /// Only a node with a live lease claims: one cut off from the database long enough to
 /// be swept must rejoin first. And one queue is served in order across nodes: the claim
 /// fails while a better caller of the same queue (higher priority, or as high and
-/// waiting longer) waits on another live node, not yet offered to anyone, for an agent
-/// of that queue; that node takes the agent instead. A caller who left the queue for its
-/// overflow (timeline event `queue`/`overflow`) but is still on the line waits no more.
-const CLAIM: &str = "INSERT INTO agent_claims (agent_id, node_id, call_id, state) \
+/// waiting longer) waits on another live node for an agent of that queue; that node
+/// takes the agent instead.
+const CLAIM: &str = concat!(
+    "INSERT INTO agent_claims (agent_id, node_id, call_id, state) \
      SELECT $1, $2, $3, 'ringing' FROM cluster_nodes \
      WHERE node_id = $2 AND lease_until > now() \
-     AND NOT EXISTS (SELECT 1 FROM calls mine \
-       JOIN calls w ON w.queue = mine.queue AND w.node_id <> $2 \
-       JOIN cluster_nodes wn ON wn.node_id = w.node_id AND wn.lease_until > now() \
-       WHERE mine.id = $3 AND w.ended_at IS NULL AND w.queued_at IS NOT NULL \
-       AND w.connected_at IS NULL \
+     AND NOT EXISTS (SELECT 1 ",
+    waiting_on_other_nodes!("$2"),
+    " AND EXISTS (SELECT 1 FROM calls mine WHERE mine.id = $3 AND w.queue = mine.queue \
        AND (COALESCE(w.priority, 0) > COALESCE(mine.priority, 0) \
          OR (COALESCE(w.priority, 0) = COALESCE(mine.priority, 0) \
-             AND w.queued_at < mine.queued_at)) \
-       AND NOT EXISTS (SELECT 1 FROM agent_claims o WHERE o.call_id = w.id) \
-       AND NOT EXISTS (SELECT 1 FROM call_events e WHERE e.call_id = w.id \
-         AND e.kind = 'queue' AND e.detail = 'overflow') \
+             AND w.queued_at < mine.queued_at))) \
        AND EXISTS (SELECT 1 FROM agent_queues q WHERE q.agent_id = $1 AND q.queue = w.queue)) \
-     ON CONFLICT (agent_id) DO NOTHING";
+     ON CONFLICT (agent_id) DO NOTHING"
+);
 /// Keeps (or takes, for a call made without an offer) the node's claim; another node's
 /// claim stays. An empty call id keeps the one claimed.
 const HOLD: &str = "INSERT INTO agent_claims (agent_id, node_id, call_id, state) \
@@ -72,16 +87,14 @@ const LATEST_STATES: &str = "SELECT a.id, s.state, s.reason, s.at FROM agents a 
      CROSS JOIN LATERAL (SELECT state, reason, at FROM agent_states \
      WHERE agent_id = a.id ORDER BY at DESC, seq DESC LIMIT 1) s ORDER BY a.id";
 const CLAIMS: &str = "SELECT agent_id, node_id FROM agent_claims ORDER BY agent_id";
-/// Callers waiting for an agent on the other live nodes, not yet offered (as the order
-/// guard of `CLAIM` sees them): queue, priority, how long since they arrived (ms).
-const WAITING_ELSEWHERE: &str = "SELECT w.queue, COALESCE(w.priority, 0), \
-     GREATEST((extract(epoch FROM now()) * 1000)::bigint - w.arrived_at, 0) FROM calls w \
-     JOIN cluster_nodes n ON n.node_id = w.node_id AND n.lease_until > now() \
-     WHERE w.node_id <> $1 AND w.ended_at IS NULL AND w.queue IS NOT NULL \
-     AND w.queued_at IS NOT NULL AND w.connected_at IS NULL AND w.direction = 'inbound' \
-     AND NOT EXISTS (SELECT 1 FROM agent_claims o WHERE o.call_id = w.id) \
-     AND NOT EXISTS (SELECT 1 FROM call_events e WHERE e.call_id = w.id \
-       AND e.kind = 'queue' AND e.detail = 'overflow')";
+/// Callers waiting for an agent on the live nodes other than `$1`: queue, priority, how
+/// long since they arrived (ms).
+const WAITING_ELSEWHERE: &str = concat!(
+    "SELECT w.queue, COALESCE(w.priority, 0), \
+     GREATEST((extract(epoch FROM now()) * 1000)::bigint - w.arrived_at, 0) ",
+    waiting_on_other_nodes!("$1"),
+    " AND w.queue IS NOT NULL AND w.direction = 'inbound'"
+);
 
 /// Where the database announces claims taken and let go: a channel per schema, named as
 /// migration 0011 names it.
