@@ -399,11 +399,12 @@ fn the_place_announced_counts_callers_waiting_ahead_on_other_nodes() {
     // The only agent is busy on another node; three callers of the queue wait there: two
     // as urgent as this one (the plan's priority 5) and waiting a minute, one less urgent.
     let mut seen = view(&b, &["1001"]);
+    let arrived = b.now.wall_ms - 60_000;
     seen.waiting = vec![
-        ("general".into(), 5, 60_000),
-        ("general".into(), 5, 60_000),
-        ("general".into(), 0, 60_000),
-        ("billing".into(), 9, 60_000),
+        ("general".into(), 5, arrived),
+        ("general".into(), 5, arrived),
+        ("general".into(), 0, arrived),
+        ("billing".into(), 9, arrived),
     ];
     b.input(Input::Cluster(seen));
     let c = queued_caller(&mut b, "13800138000");

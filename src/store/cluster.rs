@@ -87,11 +87,10 @@ const LATEST_STATES: &str = "SELECT a.id, s.state, s.reason, s.at FROM agents a 
      CROSS JOIN LATERAL (SELECT state, reason, at FROM agent_states \
      WHERE agent_id = a.id ORDER BY at DESC, seq DESC LIMIT 1) s ORDER BY a.id";
 const CLAIMS: &str = "SELECT agent_id, node_id FROM agent_claims ORDER BY agent_id";
-/// Callers waiting for an agent on the live nodes other than `$1`: queue, priority, how
-/// long since they arrived (ms).
+/// Callers waiting for an agent on the live nodes other than `$1`: queue, priority, when
+/// they arrived (ms).
 const WAITING_ELSEWHERE: &str = concat!(
-    "SELECT w.queue, COALESCE(w.priority, 0), \
-     GREATEST((extract(epoch FROM now()) * 1000)::bigint - w.arrived_at, 0) ",
+    "SELECT w.queue, COALESCE(w.priority, 0), w.arrived_at ",
     waiting_on_other_nodes!("$1"),
     " AND w.queue IS NOT NULL AND w.direction = 'inbound'"
 );
@@ -298,8 +297,8 @@ impl Store {
         Ok(ClaimsListener(listener))
     }
 
-    /// Callers waiting for an agent on nodes other than `node`: (queue, priority, ms
-    /// since they arrived).
+    /// Callers waiting for an agent on nodes other than `node`: (queue, priority, arrived
+    /// at, ms).
     pub async fn waiting_elsewhere(
         &self,
         node: &str,

@@ -52,7 +52,8 @@ pub struct ClusterView {
     pub mine: Vec<String>,
     /// Each agent's latest state as noted by any node: (agent, state, reason, at ms).
     pub states: Vec<(String, String, String, i64)>,
-    /// Callers waiting on other nodes: (queue, priority, ms since they arrived).
+    /// Callers waiting on other nodes: (queue, priority, arrived at, ms). Times, not ages,
+    /// so the view changes only when they do.
     pub waiting: Vec<(String, i32, i64)>,
 }
 
@@ -242,10 +243,14 @@ impl<H: Host> Switchboard<H> {
         for (agent, state, reason, at) in view.states {
             self.mirror_state(now, &agent, &state, &reason, at);
         }
-        let waiting = view.waiting.into_iter().map(|(queue, priority, waited)| {
-            let waited = std::time::Duration::from_millis(waited.max(0) as u64);
-            (queue, priority, now.checked_sub(waited).unwrap_or(now))
-        });
+        let wall_ms = self.now.wall_ms;
+        let waiting = view
+            .waiting
+            .into_iter()
+            .map(|(queue, priority, arrived_ms)| {
+                let waited = std::time::Duration::from_millis((wall_ms - arrived_ms).max(0) as u64);
+                (queue, priority, now.checked_sub(waited).unwrap_or(now))
+            });
         self.desk.acd.set_waiting_elsewhere(waiting.collect());
     }
 
